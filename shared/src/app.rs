@@ -1,0 +1,57 @@
+//! What a function holds for its lifetime: configuration, clients, the clock. Built once per Lambda instance.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError};
+use crate::phone::PhoneNumber;
+use crate::sms::SmsSender;
+use crate::storage::Store;
+
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub sms: SmsSender,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl App {
+    pub fn new(config: Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> Self {
+        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone());
+        let sms = SmsSender::new(aws_sdk_sns::Client::new(sdk), config.sms.clone(), config.app_name.clone());
+        Self { config, store, sms, clock }
+    }
+
+    /// Reads the configuration (failing with the variable's name), builds the SDK clients and warms the phone
+    /// metadata, all during Lambda init rather than in the first request.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let sdk = sdk_config().await;
+        PhoneNumber::warm_up();
+        Ok(Self::new(config, &sdk, Arc::new(SystemClock)))
+    }
+}
+
+/// Standard retry mode with three attempts and explicit timeouts, so a request that cannot succeed fails well inside
+/// API Gateway's 29 s limit. Region, credentials and endpoints (`AWS_ENDPOINT_URL_DYNAMODB`, …) come from the environment.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(timeouts())
+        .load()
+        .await
+}
+
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .read_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(6))
+        .operation_timeout(Duration::from_secs(15))
+        .build()
+}

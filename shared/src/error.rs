@@ -1,0 +1,73 @@
+//! Every way a request can fail, with its stable code and HTTP status. Mapped to a response in one place ([`crate::http`]).
+
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ApiError {
+    #[error("missing parameter: {0}")]
+    MissingParam(&'static str),
+    #[error("{0}")]
+    BadRequest(&'static str),
+    #[error("the JSON body could not be parsed")]
+    BadJson,
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("not a valid phone number")]
+    BadPhone,
+    #[error("this app id is not allowed")]
+    BadAppId,
+    #[error("sign-in from this country is not enabled")]
+    CountryBlocked,
+    #[error("wrong code")]
+    BadCode { attempts_left: u32 },
+    #[error("no valid code for this number: it expired or was used; request a new one")]
+    CodeExpired,
+    #[error("too many wrong codes: request a new one")]
+    TooManyAttempts { retry_after: u64 },
+    #[error("too many requests: try again later")]
+    RateLimited { retry_after: u64 },
+    #[error("the SMS could not be sent: try again")]
+    SmsFailed,
+    #[error("the service is temporarily unavailable: try again")]
+    Unavailable,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingParam(_) => "MISSINGPARA",
+            Self::BadRequest(_) => "BADREQUEST",
+            Self::BadJson => "BADJSON",
+            Self::TooLarge(_) => "TOOLARGE",
+            Self::BadPhone => "BADPHONE",
+            Self::BadAppId => "BADAPPID",
+            Self::CountryBlocked => "COUNTRYBLOCKED",
+            Self::BadCode { .. } => "BADCODE",
+            Self::CodeExpired => "CODEEXPIRED",
+            Self::TooManyAttempts { .. } => "TOOMANYATTEMPTS",
+            Self::RateLimited { .. } => "RATELIMIT",
+            Self::SmsFailed => "SMSFAIL",
+            Self::Unavailable => "UNAVAILABLE",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::MissingParam(_) | Self::BadRequest(_) | Self::BadJson | Self::BadPhone | Self::BadAppId => 400,
+            Self::TooLarge(_) => 413,
+            Self::CountryBlocked => 403,
+            Self::BadCode { .. } | Self::CodeExpired => 401,
+            Self::TooManyAttempts { .. } | Self::RateLimited { .. } => 429,
+            Self::SmsFailed => 502,
+            Self::Unavailable => 503,
+        }
+    }
+
+    /// Seconds the client should wait, for errors that are about waiting.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyAttempts { retry_after } | Self::RateLimited { retry_after } => Some((*retry_after).max(1)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The HTTP edge, shared by every function: request parameters in, one response envelope out.
+//!
+//! mesibo clients send parameters in the query string, as form posts and as JSON, so all three are read into one
+//! [`Params`]. Every response is `{op, result, ts, …}`; failures add `error` + `errmsg` and a fitting status. No use
+//! case builds a response by hand, and nothing here answers 500.
+
+use std::collections::HashMap;
+
+use lambda_http::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::clock::Timestamp;
+use crate::error::ApiError;
+
+/// Larger bodies are refused before parsing: 5000 phone numbers fit in well under this.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The parameters of one request, whichever way they came. Body values win over query values of the same name.
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    values: HashMap<String, ParamValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum ParamValue {
+    Text(String),
+    /// Arrays and objects from a JSON body, kept whole (`phones: [...]`).
+    Json(Value),
+}
+
+impl Params {
+    pub fn from_request(req: &Request) -> Result<Self, ApiError> {
+        let mut params = Self::default();
+        if let Some(query) = req.uri().query() {
+            params.add_form(query.as_bytes());
+        }
+        let body: &[u8] = match req.body() {
+            Body::Empty => &[],
+            Body::Text(text) => text.as_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => &[],
+        };
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::TooLarge(MAX_BODY_BYTES));
+        }
+        let text = std::str::from_utf8(body).map_err(|_| ApiError::BadRequest("the request body is not valid UTF-8"))?;
+        if text.trim().is_empty() {
+            return Ok(params);
+        }
+        let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let looks_like_json = text.trim_start().starts_with('{');
+        if content_type.contains("json") || (!content_type.contains("form") && looks_like_json) {
+            params.add_json(text)?;
+        } else {
+            params.add_form(text.as_bytes());
+        }
+        Ok(params)
+    }
+
+    /// For tests and the compat layer: parameters from pairs.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let values = pairs.into_iter().map(|(k, v)| (k.to_owned(), ParamValue::Text(v.to_owned()))).collect();
+        Self { values }
+    }
+
+    fn add_form(&mut self, bytes: &[u8]) {
+        for (key, value) in form_urlencoded::parse(bytes) {
+            self.values.insert(key.into_owned(), ParamValue::Text(value.into_owned()));
+        }
+    }
+
+    fn add_json(&mut self, text: &str) -> Result<(), ApiError> {
+        let Value::Object(map) = serde_json::from_str::<Value>(text).map_err(|_| ApiError::BadJson)? else {
+            return Err(ApiError::BadJson);
+        };
+        for (key, value) in map {
+            let value = match value {
+                Value::String(s) => ParamValue::Text(s),
+                Value::Number(n) => ParamValue::Text(n.to_string()),
+                Value::Bool(b) => ParamValue::Text(if b { "1" } else { "0" }.into()),
+                Value::Null => continue,
+                whole => ParamValue::Json(whole),
+            };
+            self.values.insert(key, value);
+        }
+        Ok(())
+    }
+
+    /// A text parameter, trimmed; absent when missing or blank.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.values.get(name)? {
+            ParamValue::Text(s) => Some(s.trim()).filter(|s| !s.is_empty()),
+            ParamValue::Json(_) => None,
+        }
+    }
+
+    pub fn required(&self, name: &'static str) -> Result<&str, ApiError> {
+        self.text(name).ok_or(ApiError::MissingParam(name))
+    }
+
+    /// A phone number as sent. An unencoded `+` in a query string or form body arrives as a space
+    /// (`phone=+91…` → `" 91…"`): restore it rather than misread the number as national.
+    pub fn phone_text(&self, name: &'static str) -> Result<String, ApiError> {
+        let Some(ParamValue::Text(raw)) = self.values.get(name) else {
+            return Err(ApiError::MissingParam(name));
+        };
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(ApiError::MissingParam(name));
+        }
+        let lost_plus = raw.starts_with(' ') && trimmed.starts_with(|c: char| c.is_ascii_digit());
+        Ok(if lost_plus { format!("+{trimmed}") } else { trimmed.to_owned() })
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    op: &'a str,
+    result: &'static str,
+    ts: Timestamp,
+    #[serde(flatten)]
+    body: T,
+}
+
+#[derive(Serialize)]
+struct Failure<'a> {
+    error: &'static str,
+    errmsg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts_left: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    param: Option<&'a str>,
+}
+
+/// The one place a use case's outcome becomes an HTTP response.
+pub fn reply<T: Serialize>(op: &str, now: Timestamp, outcome: Result<T, ApiError>) -> Response<Body> {
+    match outcome {
+        Ok(body) => json_response(200, &Envelope { op, result: "OK", ts: now, body }, None),
+        Err(error) => {
+            let attempts_left = match &error {
+                ApiError::BadCode { attempts_left } => Some(*attempts_left),
+                _ => None,
+            };
+            let param = match &error {
+                ApiError::MissingParam(name) => Some(*name),
+                _ => None,
+            };
+            let body = Failure {
+                error: error.code(),
+                errmsg: error.to_string(),
+                retry_after: error.retry_after(),
+                attempts_left,
+                param,
+            };
+            json_response(error.status(), &Envelope { op, result: "FAIL", ts: now, body }, error.retry_after())
+        }
+    }
+}
+
+fn json_response(status: u16, body: &impl Serialize, retry_after: Option<u64>) -> Response<Body> {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| r#"{"result":"FAIL","error":"INTERNAL"}"#.into());
+    let mut builder = Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .header("cache-control", "no-store");
+    if let Some(seconds) = retry_after {
+        builder = builder.header(RETRY_AFTER, seconds.to_string());
+    }
+    builder.body(Body::Text(text)).expect("status and headers are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::Request as HttpRequest;
+
+    fn request(uri: &str, content_type: Option<&str>, body: Body) -> Request {
+        let mut builder = HttpRequest::builder().method("POST").uri(uri);
+        if let Some(ct) = content_type {
+            builder = builder.header(CONTENT_TYPE, ct);
+        }
+        builder.body(body).unwrap()
+    }
+
+    #[test]
+    fn reads_query_form_and_json_alike() {
+        let from_query = Params::from_request(&request("/login?phone=%2B12015550123&name=A", None, Body::Empty)).unwrap();
+        let from_form = Params::from_request(&request(
+            "/login",
+            Some("application/x-www-form-urlencoded"),
+            Body::Text("phone=%2B12015550123&name=A".into()),
+        ))
+        .unwrap();
+        let from_json = Params::from_request(&request(
+            "/login",
+            Some("application/json"),
+            Body::Text(r#"{"phone":"+12015550123","name":"A","ts":5,"phones":["1","2"]}"#.into()),
+        ))
+        .unwrap();
+        for params in [&from_query, &from_form, &from_json] {
+            assert_eq!(params.phone_text("phone").unwrap(), "+12015550123");
+            assert_eq!(params.text("name"), Some("A"));
+        }
+        assert_eq!(from_json.text("ts"), Some("5"));
+        assert_eq!(from_json.text("phones"), None, "arrays are not text");
+    }
+
+    #[test]
+    fn body_overrides_query_and_json_is_sniffed_without_content_type() {
+        let params = Params::from_request(&request("/login?name=query", None, Body::Text(r#"{"name":"body"}"#.into()))).unwrap();
+        assert_eq!(params.text("name"), Some("body"));
+    }
+
+    #[test]
+    fn an_unencoded_plus_is_restored_in_phone_numbers() {
+        let params = Params::from_request(&request("/login?phone=+12015550123", None, Body::Empty)).unwrap();
+        assert_eq!(params.phone_text("phone").unwrap(), "+12015550123");
+        let params = Params::from_request(&request("/login", None, Body::Text("phone=+919876543210".into()))).unwrap();
+        assert_eq!(params.phone_text("phone").unwrap(), "+919876543210");
+    }
+
+    #[test]
+    fn bad_bodies_are_client_errors() {
+        let json = Some("application/json");
+        let cases = [
+            (request("/x", json, Body::Text("{not json".into())), ApiError::BadJson),
+            (request("/x", json, Body::Text("[1,2]".into())), ApiError::BadJson),
+            (request("/x", json, Body::Text(format!("{}1{}", "[".repeat(500), "]".repeat(500)))), ApiError::BadJson),
+            (request("/x", None, Body::Binary(vec![0xff, 0xfe, b'='])), ApiError::BadRequest("the request body is not valid UTF-8")),
+            (request("/x", None, Body::Text("a".repeat(MAX_BODY_BYTES + 1))), ApiError::TooLarge(MAX_BODY_BYTES)),
+        ];
+        for (req, expected) in cases {
+            assert_eq!(Params::from_request(&req).unwrap_err(), expected);
+        }
+    }
+
+    #[test]
+    fn missing_and_blank_parameters_are_missing() {
+        let params = Params::from_pairs([("phone", "  "), ("name", "x")]);
+        assert_eq!(params.required("phone"), Err(ApiError::MissingParam("phone")));
+        assert_eq!(params.phone_text("phone"), Err(ApiError::MissingParam("phone")));
+        assert_eq!(params.required("code"), Err(ApiError::MissingParam("code")));
+    }
+
+    #[test]
+    fn failures_carry_code_message_status_and_retry_after() {
+        let response = reply::<()>("login", 7, Err(ApiError::RateLimited { retry_after: 30 }));
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()[RETRY_AFTER], "30");
+        let Body::Text(text) = response.body() else { panic!("text body") };
+        let json: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(json["op"], "login");
+        assert_eq!(json["result"], "FAIL");
+        assert_eq!(json["error"], "RATELIMIT");
+        assert_eq!(json["retry_after"], 30);
+        assert_eq!(json["ts"], 7);
+        assert!(json["errmsg"].as_str().unwrap().len() > 5);
+    }
+}

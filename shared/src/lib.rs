@@ -1,0 +1,26 @@
+//! The domain of a messenger backend: phone sign-in with one-time codes, and (next) contact discovery.
+//!
+//! Functions are thin: each `functions/<name>` binary builds an [`App`] once and hands every request to one use case
+//! module here (`login`, `verify`, …). Use cases speak in validated types ([`PhoneNumber`], [`OtpCode`],
+//! [`AccessToken`]); [`storage`] is the only module that knows the table; [`http`] is the only one that knows the
+//! response envelope.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod login;
+pub mod phone;
+pub mod profile_text;
+pub mod secrets;
+pub mod sms;
+pub mod storage;
+pub mod verify;
+
+pub use app::App;
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use config::Config;
+pub use error::ApiError;
+pub use phone::{DefaultRegion, PhoneNumber};
+pub use secrets::{AccessToken, OtpCode, TokenHash};

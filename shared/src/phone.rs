@@ -1,0 +1,142 @@
+//! Phone numbers, validated once at the edge and carried as E.164 from then on.
+
+use std::fmt;
+
+use phonenumber::{Mode, country, metadata::DATABASE};
+
+/// A valid phone number in E.164 (`+14155550123`). The only way in is [`PhoneNumber::parse`].
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PhoneNumber {
+    e164: String,
+    calling_code: u16,
+}
+
+/// The region used for numbers written without a `+`: ISO 3166 (`IN`) or chosen via a calling code (`91`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DefaultRegion(country::Id);
+
+impl DefaultRegion {
+    /// From an ISO 3166 alpha-2 code such as `US` or `in`.
+    pub fn from_iso(code: &str) -> Option<Self> {
+        code.trim().to_ascii_uppercase().parse::<country::Id>().ok().map(Self)
+    }
+
+    /// From a country calling code such as `91` or `+44`: the main region of that code.
+    pub fn from_calling_code(code: &str) -> Option<Self> {
+        let code: u16 = code.trim().trim_start_matches('+').parse().ok()?;
+        let regions = DATABASE.region(&code)?;
+        Self::from_iso(regions.first()?)
+    }
+}
+
+impl PhoneNumber {
+    /// Parses what a person typed or an address book holds: `+91 98765 43210`, `(415) 555-0123` with a default
+    /// region, `0044…`, `tel:` URIs. Rejects anything libphonenumber does not consider a valid, dialable number.
+    pub fn parse(input: &str, default_region: DefaultRegion) -> Option<Self> {
+        let input = input.trim();
+        // Length bound before the parser sees it: address books hold junk, and the parser is not ours to fuzz.
+        if input.is_empty() || input.len() > 40 || input.chars().any(char::is_control) {
+            return None;
+        }
+        let parsed = phonenumber::parse(Some(default_region.0), input).ok()?;
+        if !parsed.is_valid() {
+            return None;
+        }
+        Some(Self {
+            e164: parsed.format().mode(Mode::E164).to_string(),
+            calling_code: parsed.code().value(),
+        })
+    }
+
+    /// `+14155550123`
+    pub fn e164(&self) -> &str {
+        &self.e164
+    }
+
+    /// `14155550123`: the form mesibo clients use.
+    pub fn digits(&self) -> &str {
+        &self.e164[1..]
+    }
+
+    /// `1`
+    pub fn calling_code(&self) -> u16 {
+        self.calling_code
+    }
+
+    /// The region to use for this person's own address book entries written without a `+`.
+    pub fn home_region(&self) -> DefaultRegion {
+        DefaultRegion::from_calling_code(&self.calling_code.to_string())
+            .expect("a valid number's calling code has a region")
+    }
+
+    /// For logs: calling code and the last four digits, nothing that identifies the person on its own.
+    pub fn masked(&self) -> String {
+        let digits = self.digits();
+        let code_len = self.calling_code.to_string().len();
+        let tail = &digits[digits.len().saturating_sub(4)..];
+        let hidden = digits.len().saturating_sub(code_len + tail.len());
+        format!("+{}{}{}", &digits[..code_len], "*".repeat(hidden), tail)
+    }
+
+    /// Loads the metadata and its regex cache, so the first request does not pay for it (Lambda init is cheaper).
+    pub fn warm_up() {
+        let region = DefaultRegion::from_iso("US").expect("US is a region");
+        let _ = Self::parse("+14155550123", region);
+    }
+}
+
+/// Never prints the full number: `{:?}` in a log line must be safe.
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn us() -> DefaultRegion {
+        DefaultRegion::from_iso("US").unwrap()
+    }
+
+    #[test]
+    fn normalises_many_spellings_to_one_e164() {
+        let india = DefaultRegion::from_calling_code("91").unwrap();
+        for input in ["+91 98765 43210", "098765 43210", "9876543210", "+91-98765-43210", "tel:+91-98765-43210"] {
+            assert_eq!(PhoneNumber::parse(input, india).unwrap().e164(), "+919876543210", "{input}");
+        }
+        assert_eq!(PhoneNumber::parse("(201) 555-0123", us()).unwrap().e164(), "+12015550123");
+        assert_eq!(PhoneNumber::parse("+44 7911 123456", us()).unwrap().calling_code(), 44);
+    }
+
+    #[test]
+    fn rejects_invalid_numbers() {
+        for input in ["", "abc", "+1", "12", "+999 123456", "+91 12345", "' OR 1=1 --", "+1 201\u{7} 555 0123", "1".repeat(60).as_str()] {
+            assert!(PhoneNumber::parse(input, us()).is_none(), "{input:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn masks_all_but_code_and_last_four() {
+        let phone = PhoneNumber::parse("+919876543210", us()).unwrap();
+        assert_eq!(phone.masked(), "+91******3210");
+        assert_eq!(format!("{phone:?}"), "PhoneNumber(+91******3210)");
+        assert_eq!(phone.to_string(), "+91******3210");
+        assert_eq!(phone.digits(), "919876543210");
+    }
+
+    #[test]
+    fn default_region_from_calling_code_or_iso() {
+        assert_eq!(DefaultRegion::from_calling_code("+44"), DefaultRegion::from_iso("GB"));
+        assert_eq!(DefaultRegion::from_calling_code("1"), Some(us()));
+        assert_eq!(DefaultRegion::from_calling_code("9999"), None);
+        assert_eq!(DefaultRegion::from_iso("zz"), None);
+    }
+}

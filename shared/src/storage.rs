@@ -1,0 +1,442 @@
+//! The only module that knows the table: key shapes, index names, item ↔ struct mapping, conditional writes.
+//!
+//! One table, adjacency-list layout (`PK`/`SK` strings), one overloaded GSI (`GSI1PK`/`GSI1SK`, keys only).
+//! The table itself is defined in `template.yaml`; the local stack creates it from there.
+//!
+//! | access pattern                          | operation                 | key condition                                  | index |
+//! |-----------------------------------------|---------------------------|------------------------------------------------|-------|
+//! | code and send state of a number         | GetItem (consistent)      | PK=`USER#<e164>`, SK=`OTP`                      | table |
+//! | issue a code (replaces the previous)    | PutItem if version matches| PK=`USER#<e164>`, SK=`OTP`                      | table |
+//! | spend one verify attempt                | UpdateItem, conditional   | PK=`USER#<e164>`, SK=`OTP`                      | table |
+//! | profile of a user                       | GetItem                   | PK=`USER#<e164>`, SK=`PROFILE`                  | table |
+//! | sign in: consume code, add token, create profile | TransactWriteItems | the three items above and the token        | table |
+//! | who owns a token                        | GetItem (consistent)      | PK=`TOKEN#<sha256 hex>`, SK=`TOKEN`             | table |
+//! | every token of a user                   | Query                     | GSI1PK=`USER#<e164>`, GSI1SK begins `TOKEN#`    | GSI1  |
+//!
+//! Expiring items (codes, tokens) carry `ttl` (unix seconds) so DynamoDB removes them eventually; the code never
+//! relies on it and always compares times itself.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use tracing::error;
+
+use crate::clock::Timestamp;
+use crate::phone::PhoneNumber;
+use crate::secrets::{CodeDigest, TokenHash};
+
+pub const GSI1: &str = "GSI1";
+const PK: &str = "PK";
+const SK: &str = "SK";
+const GSI1PK: &str = "GSI1PK";
+const GSI1SK: &str = "GSI1SK";
+const TTL: &str = "ttl";
+const OTP_SK: &str = "OTP";
+const PROFILE_SK: &str = "PROFILE";
+const TOKEN_SK: &str = "TOKEN";
+
+fn user_pk(phone: &PhoneNumber) -> String {
+    format!("USER#{}", phone.e164())
+}
+
+fn token_pk(hash: &TokenHash) -> String {
+    format!("TOKEN#{}", hash.as_str())
+}
+
+/// The store could not be reached or refused the call (after the SDK's retries). Details are logged where it happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the table is unavailable")]
+pub struct StoreUnavailable;
+
+impl From<StoreUnavailable> for crate::error::ApiError {
+    fn from(_: StoreUnavailable) -> Self {
+        Self::Unavailable
+    }
+}
+
+/// How often a number was sent a code lately, and when it may be sent the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendState {
+    pub window_start: Timestamp,
+    pub window_sends: u32,
+    pub next_send_at: Timestamp,
+}
+
+/// The code record as read before issuing a new code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeRecord {
+    pub send: SendState,
+    /// Optimistic-lock version: a concurrent login for the same number makes the second write fail.
+    pub version: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCode {
+    pub digest: CodeDigest,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub send: SendState,
+    /// When DynamoDB may drop the record: after the code and the send window have both passed.
+    pub ttl: Timestamp,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PutCodeError {
+    #[error("another code was issued concurrently")]
+    Conflict,
+    #[error(transparent)]
+    Unavailable(#[from] StoreUnavailable),
+}
+
+/// A verify attempt that has been counted before the guess is compared, so no number of concurrent guesses can test
+/// more than the allowed count.
+#[derive(Debug, Clone)]
+pub struct ReservedAttempt {
+    pub digest: CodeDigest,
+    pub issued_at: Timestamp,
+    pub attempts: u32,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReserveError {
+    #[error("no code is pending")]
+    NoCode,
+    #[error("the code expired")]
+    Expired,
+    #[error("all attempts are spent")]
+    Exhausted { next_send_at: Timestamp },
+    #[error(transparent)]
+    Unavailable(#[from] StoreUnavailable),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub phone: PhoneNumber,
+    pub name: String,
+    pub status: String,
+    pub photo: String,
+    pub created_at: Timestamp,
+    /// Bumped on every change that contacts should see in their next delta.
+    pub updated_at: Timestamp,
+}
+
+pub struct SignIn<'a> {
+    pub phone: &'a PhoneNumber,
+    pub attempt: &'a ReservedAttempt,
+    pub token: &'a TokenHash,
+    pub token_expires_at: Timestamp,
+    pub now: Timestamp,
+    /// `Some` for a first sign-in: the profile to create. `None`: the profile must still exist.
+    pub new_profile: Option<&'a Profile>,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SignInError {
+    #[error("the code was used or replaced meanwhile")]
+    CodeGone,
+    #[error("the profile was created or deleted meanwhile")]
+    ProfileChanged,
+    #[error(transparent)]
+    Unavailable(#[from] StoreUnavailable),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub phone: String,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn key(pk: String, sk: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([(PK.into(), s(pk)), (SK.into(), s(sk))])
+    }
+
+    pub async fn code_record(&self, phone: &PhoneNumber) -> Result<Option<CodeRecord>, StoreUnavailable> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user_pk(phone), OTP_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("get code record", e))?;
+        Ok(out.item.map(|item| CodeRecord {
+            send: SendState {
+                window_start: get_n(&item, "window_start"),
+                window_sends: get_n(&item, "window_sends") as u32,
+                next_send_at: get_n(&item, "next_send_at"),
+            },
+            version: get_n(&item, "version"),
+        }))
+    }
+
+    /// Replaces any previous code (and resets its attempts) if nobody else did since `previous` was read.
+    pub async fn put_code(&self, phone: &PhoneNumber, code: &NewCode, previous: Option<&CodeRecord>) -> Result<(), PutCodeError> {
+        let mut item = Self::key(user_pk(phone), OTP_SK);
+        item.extend([
+            ("code_digest".into(), AttributeValue::B(code.digest.as_bytes().to_vec().into())),
+            ("issued_at".into(), n(code.issued_at)),
+            ("expires_at".into(), n(code.expires_at)),
+            ("attempts".into(), n(0)),
+            ("window_start".into(), n(code.send.window_start)),
+            ("window_sends".into(), n(code.send.window_sends.into())),
+            ("next_send_at".into(), n(code.send.next_send_at)),
+            ("version".into(), n(previous.map_or(1, |p| p.version + 1))),
+            (TTL.into(), n(code.ttl)),
+        ]);
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let request = match previous {
+            None => request.condition_expression("attribute_not_exists(PK)"),
+            Some(p) => request.condition_expression("version = :v").expression_attribute_values(":v", n(p.version)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(PutCodeError::Conflict),
+            Err(e) => Err(unavailable("put code", e).into()),
+        }
+    }
+
+    /// Makes the code issued at `issued_at` unusable (its SMS could not be sent). Keeps the send state.
+    pub async fn withdraw_code(&self, phone: &PhoneNumber, issued_at: Timestamp) -> Result<(), StoreUnavailable> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user_pk(phone), OTP_SK)))
+            .update_expression("REMOVE code_digest")
+            .condition_expression("issued_at = :issued")
+            .expression_attribute_values(":issued", n(issued_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // A newer code replaced it: nothing of ours is left to withdraw.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(unavailable("withdraw code", e)),
+        }
+    }
+
+    /// Counts one attempt against the pending code, atomically, and returns the code's digest to compare against.
+    pub async fn reserve_attempt(&self, phone: &PhoneNumber, now: Timestamp, max_attempts: u32) -> Result<ReservedAttempt, ReserveError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user_pk(phone), OTP_SK)))
+            .update_expression("SET attempts = attempts + :one")
+            .condition_expression("attribute_exists(code_digest) AND expires_at > :now AND attempts < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":max", n(max_attempts.into()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                Ok(ReservedAttempt {
+                    digest: CodeDigest::from_stored(get_b(&item, "code_digest")),
+                    issued_at: get_n(&item, "issued_at"),
+                    attempts: get_n(&item, "attempts") as u32,
+                })
+            }
+            Err(e) => match e.as_service_error().and_then(|e| match e {
+                UpdateItemError::ConditionalCheckFailedException(failed) => Some(failed),
+                _ => None,
+            }) {
+                Some(failed) => Err(match failed.item() {
+                    None => ReserveError::NoCode,
+                    Some(old) if !old.contains_key("code_digest") => ReserveError::NoCode,
+                    Some(old) if get_n(old, "expires_at") <= now => ReserveError::Expired,
+                    Some(old) => ReserveError::Exhausted { next_send_at: get_n(old, "next_send_at") },
+                }),
+                None => Err(unavailable("reserve attempt", e).into()),
+            },
+        }
+    }
+
+    pub async fn profile(&self, phone: &PhoneNumber) -> Result<Option<Profile>, StoreUnavailable> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user_pk(phone), PROFILE_SK)))
+            .send()
+            .await
+            .map_err(|e| unavailable("get profile", e))?;
+        Ok(out.item.map(|item| Profile {
+            phone: phone.clone(),
+            name: get_s(&item, "name"),
+            status: get_s(&item, "status"),
+            photo: get_s(&item, "photo"),
+            created_at: get_n(&item, "created_at"),
+            updated_at: get_n(&item, "updated_at"),
+        }))
+    }
+
+    /// One transaction: the code is consumed, the token stored and, on a first sign-in, the profile created. Either
+    /// all of it happens or none, and a code can be consumed once only however many requests race for it.
+    pub async fn sign_in(&self, sign_in: SignIn<'_>) -> Result<(), SignInError> {
+        let user = user_pk(sign_in.phone);
+        let consume_code = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user.clone(), OTP_SK)))
+            .update_expression("SET used_at = :now REMOVE code_digest")
+            .condition_expression("code_digest = :digest AND issued_at = :issued")
+            .expression_attribute_values(":now", n(sign_in.now))
+            .expression_attribute_values(":digest", AttributeValue::B(sign_in.attempt.digest.as_bytes().to_vec().into()))
+            .expression_attribute_values(":issued", n(sign_in.attempt.issued_at))
+            .build()
+            .expect("key, table and expression are set");
+        let mut token_item = Self::key(token_pk(sign_in.token), TOKEN_SK);
+        token_item.extend([
+            ("phone".into(), s(sign_in.phone.e164())),
+            ("issued_at".into(), n(sign_in.now)),
+            ("expires_at".into(), n(sign_in.token_expires_at)),
+            (TTL.into(), n(sign_in.token_expires_at)),
+            (GSI1PK.into(), s(user.clone())),
+            (GSI1SK.into(), s(format!("TOKEN#{}#{}", sign_in.now, &sign_in.token.as_str()[..16]))),
+        ]);
+        let store_token = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(token_item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .expect("item and table are set");
+        let profile_step = match sign_in.new_profile {
+            Some(profile) => TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(profile_item(profile)))
+                        .condition_expression("attribute_not_exists(PK)")
+                        .build()
+                        .expect("item and table are set"),
+                )
+                .build(),
+            None => TransactWriteItem::builder()
+                .condition_check(
+                    ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(Self::key(user, PROFILE_SK)))
+                        .condition_expression("attribute_exists(PK)")
+                        .build()
+                        .expect("key, table and condition are set"),
+                )
+                .build(),
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(consume_code).build())
+            .transact_items(TransactWriteItem::builder().put(store_token).build())
+            .transact_items(profile_step)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error().and_then(|e| match e {
+                TransactWriteItemsError::TransactionCanceledException(canceled) => Some(canceled),
+                _ => None,
+            }) {
+                Some(canceled) => {
+                    let failed = |i: usize| {
+                        canceled.cancellation_reasons().get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed")
+                    };
+                    if failed(0) {
+                        Err(SignInError::CodeGone)
+                    } else if failed(2) {
+                        Err(SignInError::ProfileChanged)
+                    } else {
+                        // Conflicts with another transaction on the same items: retryable, but not by us.
+                        Err(unavailable("sign in", e).into())
+                    }
+                }
+                None => Err(unavailable("sign in", e).into()),
+            },
+        }
+    }
+
+    /// The token's record, if it exists. Expiry is for the caller to judge.
+    pub async fn token(&self, token: &TokenHash) -> Result<Option<TokenRecord>, StoreUnavailable> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(token_pk(token), TOKEN_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("get token", e))?;
+        Ok(out.item.map(|item| TokenRecord {
+            phone: get_s(&item, "phone"),
+            issued_at: get_n(&item, "issued_at"),
+            expires_at: get_n(&item, "expires_at"),
+        }))
+    }
+}
+
+fn profile_item(profile: &Profile) -> HashMap<String, AttributeValue> {
+    let mut item = Store::key(user_pk(&profile.phone), PROFILE_SK);
+    item.extend([
+        ("phone".into(), s(profile.phone.e164())),
+        ("name".into(), s(&profile.name)),
+        ("status".into(), s(&profile.status)),
+        ("photo".into(), s(&profile.photo)),
+        ("created_at".into(), n(profile.created_at)),
+        ("updated_at".into(), n(profile.updated_at)),
+    ]);
+    item
+}
+
+/// Logs what failed (the SDK's error chain names the operation and cause, never our item values) and reports the
+/// store as unavailable.
+fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(operation: &'static str, error: SdkError<E, R>) -> StoreUnavailable {
+    error!(operation, error = %DisplayErrorContext(&error), "dynamodb call failed");
+    StoreUnavailable
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn get_s(item: &HashMap<String, AttributeValue>, name: &str) -> String {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+}
+
+fn get_n(item: &HashMap<String, AttributeValue>, name: &str) -> i64 {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+fn get_b(item: &HashMap<String, AttributeValue>, name: &str) -> Vec<u8> {
+    item.get(name).and_then(|v| v.as_b().ok()).map(|b| b.as_ref().to_vec()).unwrap_or_default()
+}
