@@ -1,1 +1,94 @@
-fn main(){}
+//! `make dev`: serves template.yaml's routes at http://127.0.0.1:3000 with the real handlers, against the local
+//! stack started by infra/with-stack.sh. Codes sent by SMS are also printed here, one labelled line each.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use domain::{App, Config, SystemClock};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::Body;
+use local_stack::apigw::HttpCall;
+use local_stack::functions::{FUNCTIONS, invoke};
+use local_stack::template::{Route, create_table, http_routes};
+use tokio::net::TcpListener;
+
+/// API Gateway's own payload limit; the handlers apply the product's much smaller one.
+const MAX_GATEWAY_BODY: usize = 10 * 1024 * 1024;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    lambda_http::tracing::init_default_subscriber();
+    let config = Config::from_env()?;
+    let sdk = domain::app::sdk_config().await;
+    create_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table_name).await?;
+    let mut app = App::new(config, &sdk, Arc::new(SystemClock));
+    app.sms = app.sms.with_console_echo();
+    let app = Arc::new(app);
+
+    let routes = Arc::new(http_routes());
+    for route in routes.iter() {
+        if !FUNCTIONS.contains(&route.function.as_str()) {
+            return Err(format!("template.yaml routes {} {} to {}, which the dev server does not know", route.method, route.path, route.function).into());
+        }
+    }
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("API at http://127.0.0.1:{port} (table {}):", app.config.table_name);
+    for route in routes.iter() {
+        println!("  {:<6} {:<20} -> {}", route.method, route.path, route.function);
+    }
+
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let (app, routes) = (app.clone(), routes.clone());
+        tokio::spawn(async move {
+            let service = service_fn(move |request| serve(app.clone(), routes.clone(), peer, request));
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+async fn serve(
+    app: Arc<App>,
+    routes: Arc<Vec<Route>>,
+    peer: SocketAddr,
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let Some(route) = routes.iter().find(|r| r.path == parts.uri.path() && (r.method == parts.method.as_str() || r.method == "ANY"))
+    else {
+        return Ok(plain(404, r#"{"message":"Not Found"}"#));
+    };
+    let Ok(body) = Limited::new(body, MAX_GATEWAY_BODY).collect().await else {
+        return Ok(plain(413, r#"{"message":"Request Entity Too Large"}"#));
+    };
+    let call = HttpCall {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or("").to_owned(),
+        headers: parts.headers.iter().filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned()))).collect(),
+        body: body.to_bytes().to_vec(),
+        source_ip: peer.ip().to_string(),
+    };
+    let response = invoke(&app, &route.function, call.to_request()).await.expect("checked at start-up");
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    Ok(hyper::Response::from_parts(parts, Full::new(bytes)))
+}
+
+fn plain(status: u16, body: &'static str) -> hyper::Response<Full<Bytes>> {
+    hyper::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .expect("static response")
+}

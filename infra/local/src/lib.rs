@@ -1,0 +1,11 @@
+//! The local stack: what `make dev` and the integration tests share.
+//!
+//! - [`template`] reads `template.yaml` (compiled in): the table definition and the HTTP routes. Nothing here
+//!   restates them.
+//! - [`apigw`] turns an HTTP call into the API Gateway v2 event Lambda would receive, and that into a
+//!   `lambda_http::Request` through lambda_http's own deserialisation.
+//! - [`functions`] maps each function of the template to its domain handler.
+
+pub mod apigw;
+pub mod functions;
+pub mod template;

@@ -1,0 +1,190 @@
+//! `template.yaml` as the single source of truth for the table and the routes.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+};
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+
+pub const TEMPLATE_YAML: &str = include_str!("../../../template.yaml");
+pub const TABLE_RESOURCE: &str = "Table";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub function: String,
+    pub method: String,
+    pub path: String,
+}
+
+pub fn template() -> Value {
+    serde_yaml_ng::from_str(TEMPLATE_YAML).expect("template.yaml is valid YAML")
+}
+
+fn resources() -> BTreeMap<String, Value> {
+    serde_yaml_ng::from_value(template()["Resources"].clone()).expect("template.yaml has Resources")
+}
+
+/// Every `HttpApi` event of every function: the routes API Gateway will serve.
+pub fn http_routes() -> Vec<Route> {
+    let mut routes = vec![];
+    for (name, resource) in resources() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else { continue };
+        for event in events.values() {
+            if event["Type"].as_str() == Some("HttpApi") {
+                let props = &event["Properties"];
+                routes.push(Route {
+                    function: name.clone(),
+                    method: props["Method"].as_str().unwrap_or("ANY").to_ascii_uppercase(),
+                    path: props["Path"].as_str().expect("HttpApi events have a Path").to_owned(),
+                });
+            }
+        }
+    }
+    routes
+}
+
+pub fn function_names() -> Vec<String> {
+    resources()
+        .into_iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(name, _)| name)
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TableProperties {
+    pub attribute_definitions: Vec<AttributeDef>,
+    pub key_schema: Vec<KeyDef>,
+    #[serde(default)]
+    pub global_secondary_indexes: Vec<IndexDef>,
+    pub billing_mode: String,
+    pub time_to_live_specification: Option<TtlDef>,
+    pub stream_specification: Option<StreamDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttributeDef {
+    pub attribute_name: String,
+    pub attribute_type: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyDef {
+    pub attribute_name: String,
+    pub key_type: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IndexDef {
+    pub index_name: String,
+    pub key_schema: Vec<KeyDef>,
+    pub projection: ProjectionDef,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProjectionDef {
+    pub projection_type: String,
+    #[serde(default)]
+    pub non_key_attributes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TtlDef {
+    pub attribute_name: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamDef {
+    pub stream_view_type: String,
+}
+
+pub fn table_properties() -> TableProperties {
+    let resource = resources().remove(TABLE_RESOURCE).expect("template.yaml defines the Table resource");
+    serde_yaml_ng::from_value(resource["Properties"].clone()).expect("the Table's Properties are a table definition")
+}
+
+fn key_schema(keys: &[KeyDef]) -> Vec<KeySchemaElement> {
+    keys.iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(&k.attribute_name)
+                .key_type(KeyType::from(k.key_type.as_str()))
+                .build()
+                .expect("name and type are set")
+        })
+        .collect()
+}
+
+/// Creates a table named `name` exactly as the template defines it (keys, indexes, billing, stream, TTL).
+/// An existing table of that name is left as it is.
+pub async fn create_table(client: &Client, name: &str) -> Result<(), aws_sdk_dynamodb::Error> {
+    let props = table_properties();
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::from(props.billing_mode.as_str()))
+        .set_key_schema(Some(key_schema(&props.key_schema)));
+    for attribute in &props.attribute_definitions {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(&attribute.attribute_name)
+                .attribute_type(ScalarAttributeType::from(attribute.attribute_type.as_str()))
+                .build()
+                .expect("name and type are set"),
+        );
+    }
+    for index in &props.global_secondary_indexes {
+        let projection = Projection::builder()
+            .projection_type(ProjectionType::from(index.projection.projection_type.as_str()))
+            .set_non_key_attributes((!index.projection.non_key_attributes.is_empty()).then(|| index.projection.non_key_attributes.clone()))
+            .build();
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(&index.index_name)
+                .set_key_schema(Some(key_schema(&index.key_schema)))
+                .projection(projection)
+                .build()
+                .expect("name and keys are set"),
+        );
+    }
+    if let Some(stream) = &props.stream_specification {
+        request = request.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(stream.stream_view_type.as_str()))
+                .build()
+                .expect("enabled is set"),
+        );
+    }
+    match request.send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    if let Some(ttl) = props.time_to_live_specification.filter(|t| t.enabled) {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder().attribute_name(ttl.attribute_name).enabled(true).build().expect("set"),
+            )
+            .send()
+            .await?;
+    }
+    Ok(())
+}
