@@ -1,0 +1,240 @@
+//! Helpers for the integration tests: each test gets its own table (created from template.yaml) in the shared
+//! DynamoDB Local, its own random phone numbers, and a clock it controls. moto records every SMS.
+//!
+//! The stack is started by `infra/with-stack.sh` (as `make test` does), which exports the endpoints.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use domain::{App, Config, DefaultRegion, ManualClock, PhoneNumber};
+use lambda_http::Body;
+use local_stack::apigw::HttpCall;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub fn stack_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: integration tests run against the local stack; use `make test` or `infra/with-stack.sh cargo test`")
+    })
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+/// Settings every test app shares; a test adds or overrides with [`spawn_app_with`].
+fn base_vars(table: &str) -> HashMap<String, String> {
+    [
+        ("TABLE_NAME", table),
+        (
+            "OTP_HMAC_SECRET",
+            "integration-tests-secret-0123456789abcdef",
+        ),
+        ("APP_NAME", "TestApp"),
+        ("DEFAULT_COUNTRY", "US"),
+        ("UPLOAD_URL", "https://upload.example.com/"),
+        ("FILE_URL", "https://files.example.com/"),
+        ("DOWNLOAD_URL", "https://media.example.com/"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    let sdk = domain::app::sdk_config().await;
+    spawn_app_on(
+        vars,
+        aws_sdk_dynamodb::Client::new(&sdk),
+        aws_sdk_sns::Client::new(&sdk),
+    )
+    .await
+}
+
+/// A test app on the given clients (a test may point one at a server of its own).
+pub async fn spawn_app_on(
+    vars: &[(&str, &str)],
+    dynamodb: aws_sdk_dynamodb::Client,
+    sns: aws_sdk_sns::Client,
+) -> TestApp {
+    stack_env("AWS_ENDPOINT_URL_DYNAMODB");
+    let table = format!("test-{}", random_hex(8));
+    local_stack::template::create_table(&dynamodb, &table)
+        .await
+        .expect("table created from template.yaml");
+    let mut all = base_vars(&table);
+    all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config =
+        Config::from_lookup(|name| all.get(name).cloned()).expect("test configuration is valid");
+    let clock = Arc::new(ManualClock::new());
+    let app = App::from_clients(config, dynamodb.clone(), sns, clock.clone());
+    TestApp {
+        app,
+        clock,
+        dynamodb,
+    }
+}
+
+/// A response, decoded.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: lambda_http::http::HeaderMap,
+    pub json: Value,
+}
+
+impl Reply {
+    pub fn error(&self) -> &str {
+        self.json["error"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    /// Through the template's function, from an API Gateway v2 event, as on Lambda.
+    pub async fn call(&self, function: &str, call: HttpCall) -> Reply {
+        let response = local_stack::functions::invoke(&self.app, function, call.to_request())
+            .await
+            .expect("known function");
+        decode(response)
+    }
+
+    pub async fn login(&self, phone: &str) -> Reply {
+        self.call(
+            "LoginFunction",
+            HttpCall::post("/login").form(&[("phone", phone)]),
+        )
+        .await
+    }
+
+    pub async fn verify(&self, phone: &str, code: &str) -> Reply {
+        self.call(
+            "VerifyFunction",
+            HttpCall::post("/verify").form(&[("phone", phone), ("code", code)]),
+        )
+        .await
+    }
+
+    /// Login, read the code from moto, verify: the token.
+    pub async fn sign_in(&self, phone: &str) -> String {
+        let login = self.login(phone).await;
+        assert_eq!(login.status, 200, "{:?}", login.json);
+        let code = last_sms_code(phone).await.expect("an SMS with a code");
+        let verify = self.verify(phone, &code).await;
+        assert_eq!(verify.status, 200, "{:?}", verify.json);
+        verify.json["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn scan(&self) -> Vec<Item> {
+        let mut items = vec![];
+        let mut start = None;
+        loop {
+            let page = self
+                .dynamodb
+                .scan()
+                .table_name(self.app.store.table())
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
+    pub async fn items_with_sk_prefix(&self, prefix: &str) -> Vec<Item> {
+        self.scan()
+            .await
+            .into_iter()
+            .filter(|i| i["SK"].as_s().is_ok_and(|sk| sk.starts_with(prefix)))
+            .collect()
+    }
+}
+
+pub fn decode(response: lambda_http::Response<Body>) -> Reply {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = match response.body() {
+        Body::Text(text) => text.clone(),
+        Body::Binary(bytes) => String::from_utf8(bytes.clone()).expect("UTF-8 body"),
+        _ => String::new(),
+    };
+    let json = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("response is not JSON ({e}): {text}"));
+    Reply {
+        status,
+        headers,
+        json,
+    }
+}
+
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).unwrap();
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A valid US number nobody else in this test run will draw (8 million candidates per area code).
+pub fn random_phone() -> PhoneNumber {
+    let region = DefaultRegion::from_iso("US").unwrap();
+    loop {
+        let mut buf = [0u8; 4];
+        getrandom::fill(&mut buf).unwrap();
+        let n = u32::from_le_bytes(buf);
+        let candidate = format!("+1201{}{:06}", 2 + n % 8, (n / 8) % 1_000_000);
+        if let Some(phone) = PhoneNumber::parse(&candidate, region) {
+            return phone;
+        }
+    }
+}
+
+/// Every SMS moto has recorded for this number: (phone, message) in order.
+pub async fn sms_to(phone: &str) -> Vec<String> {
+    let data = http_get_json(&stack_env("MOTO_URL"), "/moto-api/data.json").await;
+    data["sns"]["SMS"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|sms| sms["phone_number"] == phone)
+                .map(|sms| sms["message"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The six-digit code in the last SMS to this number.
+pub async fn last_sms_code(phone: &str) -> Option<String> {
+    let messages = sms_to(phone).await;
+    let last = messages.last()?;
+    last.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .map(str::to_owned)
+}
+
+/// Plain HTTP/1.0 GET: enough for moto's admin API, without another HTTP client in the tree.
+pub async fn http_get_json(base: &str, path: &str) -> Value {
+    let host = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).await.expect("moto is up");
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{path} did not answer JSON: {e}"))
+}

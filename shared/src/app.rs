@@ -22,9 +22,28 @@ pub struct App {
 
 impl App {
     pub fn new(config: Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> Self {
-        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone());
-        let sms = SmsSender::new(aws_sdk_sns::Client::new(sdk), config.sms.clone(), config.app_name.clone());
-        Self { config, store, sms, clock }
+        Self::from_clients(
+            config,
+            aws_sdk_dynamodb::Client::new(sdk),
+            aws_sdk_sns::Client::new(sdk),
+            clock,
+        )
+    }
+
+    pub fn from_clients(
+        config: Config,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sns: aws_sdk_sns::Client,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let store = Store::new(dynamodb, config.table_name.clone());
+        let sms = SmsSender::new(sns, config.sms.clone(), config.app_name.clone());
+        Self {
+            config,
+            store,
+            sms,
+            clock,
+        }
     }
 
     /// Reads the configuration (failing with the variable's name), builds the SDK clients and warms the phone

@@ -30,6 +30,8 @@ pub enum ApiError {
     SmsFailed,
     #[error("the service is temporarily unavailable: try again")]
     Unavailable,
+    #[error("missing, unknown, expired or revoked token: sign in again")]
+    AuthFail,
 }
 
 impl ApiError {
@@ -48,15 +50,20 @@ impl ApiError {
             Self::RateLimited { .. } => "RATELIMIT",
             Self::SmsFailed => "SMSFAIL",
             Self::Unavailable => "UNAVAILABLE",
+            Self::AuthFail => "AUTHFAIL",
         }
     }
 
     pub fn status(&self) -> u16 {
         match self {
-            Self::MissingParam(_) | Self::BadRequest(_) | Self::BadJson | Self::BadPhone | Self::BadAppId => 400,
+            Self::MissingParam(_)
+            | Self::BadRequest(_)
+            | Self::BadJson
+            | Self::BadPhone
+            | Self::BadAppId => 400,
             Self::TooLarge(_) => 413,
             Self::CountryBlocked => 403,
-            Self::BadCode { .. } | Self::CodeExpired => 401,
+            Self::BadCode { .. } | Self::CodeExpired | Self::AuthFail => 401,
             Self::TooManyAttempts { .. } | Self::RateLimited { .. } => 429,
             Self::SmsFailed => 502,
             Self::Unavailable => 503,
@@ -66,7 +73,9 @@ impl ApiError {
     /// Seconds the client should wait, for errors that are about waiting.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::TooManyAttempts { retry_after } | Self::RateLimited { retry_after } => Some((*retry_after).max(1)),
+            Self::TooManyAttempts { retry_after } | Self::RateLimited { retry_after } => {
+                Some((*retry_after).max(1))
+            }
             _ => None,
         }
     }

@@ -45,11 +45,17 @@ impl Params {
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::TooLarge(MAX_BODY_BYTES));
         }
-        let text = std::str::from_utf8(body).map_err(|_| ApiError::BadRequest("the request body is not valid UTF-8"))?;
+        let text = std::str::from_utf8(body)
+            .map_err(|_| ApiError::BadRequest("the request body is not valid UTF-8"))?;
         if text.trim().is_empty() {
             return Ok(params);
         }
-        let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let looks_like_json = text.trim_start().starts_with('{');
         if content_type.contains("json") || (!content_type.contains("form") && looks_like_json) {
             params.add_json(text)?;
@@ -61,18 +67,24 @@ impl Params {
 
     /// For tests and the compat layer: parameters from pairs.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let values = pairs.into_iter().map(|(k, v)| (k.to_owned(), ParamValue::Text(v.to_owned()))).collect();
+        let values = pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), ParamValue::Text(v.to_owned())))
+            .collect();
         Self { values }
     }
 
     fn add_form(&mut self, bytes: &[u8]) {
         for (key, value) in form_urlencoded::parse(bytes) {
-            self.values.insert(key.into_owned(), ParamValue::Text(value.into_owned()));
+            self.values
+                .insert(key.into_owned(), ParamValue::Text(value.into_owned()));
         }
     }
 
     fn add_json(&mut self, text: &str) -> Result<(), ApiError> {
-        let Value::Object(map) = serde_json::from_str::<Value>(text).map_err(|_| ApiError::BadJson)? else {
+        let Value::Object(map) =
+            serde_json::from_str::<Value>(text).map_err(|_| ApiError::BadJson)?
+        else {
             return Err(ApiError::BadJson);
         };
         for (key, value) in map {
@@ -111,7 +123,11 @@ impl Params {
             return Err(ApiError::MissingParam(name));
         }
         let lost_plus = raw.starts_with(' ') && trimmed.starts_with(|c: char| c.is_ascii_digit());
-        Ok(if lost_plus { format!("+{trimmed}") } else { trimmed.to_owned() })
+        Ok(if lost_plus {
+            format!("+{trimmed}")
+        } else {
+            trimmed.to_owned()
+        })
     }
 }
 
@@ -137,9 +153,22 @@ struct Failure<'a> {
 }
 
 /// The one place a use case's outcome becomes an HTTP response.
-pub fn reply<T: Serialize>(op: &str, now: Timestamp, outcome: Result<T, ApiError>) -> Response<Body> {
+pub fn reply<T: Serialize>(
+    op: &str,
+    now: Timestamp,
+    outcome: Result<T, ApiError>,
+) -> Response<Body> {
     match outcome {
-        Ok(body) => json_response(200, &Envelope { op, result: "OK", ts: now, body }, None),
+        Ok(body) => json_response(
+            200,
+            &Envelope {
+                op,
+                result: "OK",
+                ts: now,
+                body,
+            },
+            None,
+        ),
         Err(error) => {
             let attempts_left = match &error {
                 ApiError::BadCode { attempts_left } => Some(*attempts_left),
@@ -156,13 +185,23 @@ pub fn reply<T: Serialize>(op: &str, now: Timestamp, outcome: Result<T, ApiError
                 attempts_left,
                 param,
             };
-            json_response(error.status(), &Envelope { op, result: "FAIL", ts: now, body }, error.retry_after())
+            json_response(
+                error.status(),
+                &Envelope {
+                    op,
+                    result: "FAIL",
+                    ts: now,
+                    body,
+                },
+                error.retry_after(),
+            )
         }
     }
 }
 
 fn json_response(status: u16, body: &impl Serialize, retry_after: Option<u64>) -> Response<Body> {
-    let text = serde_json::to_string(body).unwrap_or_else(|_| r#"{"result":"FAIL","error":"INTERNAL"}"#.into());
+    let text = serde_json::to_string(body)
+        .unwrap_or_else(|_| r#"{"result":"FAIL","error":"INTERNAL"}"#.into());
     let mut builder = Response::builder()
         .status(status)
         .header(CONTENT_TYPE, "application/json")
@@ -170,7 +209,9 @@ fn json_response(status: u16, body: &impl Serialize, retry_after: Option<u64>) -
     if let Some(seconds) = retry_after {
         builder = builder.header(RETRY_AFTER, seconds.to_string());
     }
-    builder.body(Body::Text(text)).expect("status and headers are valid")
+    builder
+        .body(Body::Text(text))
+        .expect("status and headers are valid")
 }
 
 #[cfg(test)]
@@ -188,7 +229,12 @@ mod tests {
 
     #[test]
     fn reads_query_form_and_json_alike() {
-        let from_query = Params::from_request(&request("/login?phone=%2B12015550123&name=A", None, Body::Empty)).unwrap();
+        let from_query = Params::from_request(&request(
+            "/login?phone=%2B12015550123&name=A",
+            None,
+            Body::Empty,
+        ))
+        .unwrap();
         let from_form = Params::from_request(&request(
             "/login",
             Some("application/x-www-form-urlencoded"),
@@ -211,15 +257,26 @@ mod tests {
 
     #[test]
     fn body_overrides_query_and_json_is_sniffed_without_content_type() {
-        let params = Params::from_request(&request("/login?name=query", None, Body::Text(r#"{"name":"body"}"#.into()))).unwrap();
+        let params = Params::from_request(&request(
+            "/login?name=query",
+            None,
+            Body::Text(r#"{"name":"body"}"#.into()),
+        ))
+        .unwrap();
         assert_eq!(params.text("name"), Some("body"));
     }
 
     #[test]
     fn an_unencoded_plus_is_restored_in_phone_numbers() {
-        let params = Params::from_request(&request("/login?phone=+12015550123", None, Body::Empty)).unwrap();
+        let params =
+            Params::from_request(&request("/login?phone=+12015550123", None, Body::Empty)).unwrap();
         assert_eq!(params.phone_text("phone").unwrap(), "+12015550123");
-        let params = Params::from_request(&request("/login", None, Body::Text("phone=+919876543210".into()))).unwrap();
+        let params = Params::from_request(&request(
+            "/login",
+            None,
+            Body::Text("phone=+919876543210".into()),
+        ))
+        .unwrap();
         assert_eq!(params.phone_text("phone").unwrap(), "+919876543210");
     }
 
@@ -227,11 +284,30 @@ mod tests {
     fn bad_bodies_are_client_errors() {
         let json = Some("application/json");
         let cases = [
-            (request("/x", json, Body::Text("{not json".into())), ApiError::BadJson),
-            (request("/x", json, Body::Text("[1,2]".into())), ApiError::BadJson),
-            (request("/x", json, Body::Text(format!("{}1{}", "[".repeat(500), "]".repeat(500)))), ApiError::BadJson),
-            (request("/x", None, Body::Binary(vec![0xff, 0xfe, b'='])), ApiError::BadRequest("the request body is not valid UTF-8")),
-            (request("/x", None, Body::Text("a".repeat(MAX_BODY_BYTES + 1))), ApiError::TooLarge(MAX_BODY_BYTES)),
+            (
+                request("/x", json, Body::Text("{not json".into())),
+                ApiError::BadJson,
+            ),
+            (
+                request("/x", json, Body::Text("[1,2]".into())),
+                ApiError::BadJson,
+            ),
+            (
+                request(
+                    "/x",
+                    json,
+                    Body::Text(format!("{}1{}", "[".repeat(500), "]".repeat(500))),
+                ),
+                ApiError::BadJson,
+            ),
+            (
+                request("/x", None, Body::Binary(vec![0xff, 0xfe, b'='])),
+                ApiError::BadRequest("the request body is not valid UTF-8"),
+            ),
+            (
+                request("/x", None, Body::Text("a".repeat(MAX_BODY_BYTES + 1))),
+                ApiError::TooLarge(MAX_BODY_BYTES),
+            ),
         ];
         for (req, expected) in cases {
             assert_eq!(Params::from_request(&req).unwrap_err(), expected);
@@ -241,8 +317,14 @@ mod tests {
     #[test]
     fn missing_and_blank_parameters_are_missing() {
         let params = Params::from_pairs([("phone", "  "), ("name", "x")]);
-        assert_eq!(params.required("phone"), Err(ApiError::MissingParam("phone")));
-        assert_eq!(params.phone_text("phone"), Err(ApiError::MissingParam("phone")));
+        assert_eq!(
+            params.required("phone"),
+            Err(ApiError::MissingParam("phone"))
+        );
+        assert_eq!(
+            params.phone_text("phone"),
+            Err(ApiError::MissingParam("phone"))
+        );
         assert_eq!(params.required("code"), Err(ApiError::MissingParam("code")));
     }
 
@@ -251,7 +333,9 @@ mod tests {
         let response = reply::<()>("login", 7, Err(ApiError::RateLimited { retry_after: 30 }));
         assert_eq!(response.status(), 429);
         assert_eq!(response.headers()[RETRY_AFTER], "30");
-        let Body::Text(text) = response.body() else { panic!("text body") };
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
         let json: Value = serde_json::from_str(text).unwrap();
         assert_eq!(json["op"], "login");
         assert_eq!(json["result"], "FAIL");

@@ -14,6 +14,7 @@ pub mod login;
 pub mod phone;
 pub mod profile_text;
 pub mod secrets;
+pub mod session;
 pub mod sms;
 pub mod storage;
 pub mod verify;

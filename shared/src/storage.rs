@@ -19,10 +19,13 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
 use tracing::error;
 
 use crate::clock::Timestamp;
@@ -159,7 +162,10 @@ pub struct Store {
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -174,7 +180,10 @@ impl Store {
         HashMap::from([(PK.into(), s(pk)), (SK.into(), s(sk))])
     }
 
-    pub async fn code_record(&self, phone: &PhoneNumber) -> Result<Option<CodeRecord>, StoreUnavailable> {
+    pub async fn code_record(
+        &self,
+        phone: &PhoneNumber,
+    ) -> Result<Option<CodeRecord>, StoreUnavailable> {
         let out = self
             .client
             .get_item()
@@ -195,10 +204,18 @@ impl Store {
     }
 
     /// Replaces any previous code (and resets its attempts) if nobody else did since `previous` was read.
-    pub async fn put_code(&self, phone: &PhoneNumber, code: &NewCode, previous: Option<&CodeRecord>) -> Result<(), PutCodeError> {
+    pub async fn put_code(
+        &self,
+        phone: &PhoneNumber,
+        code: &NewCode,
+        previous: Option<&CodeRecord>,
+    ) -> Result<(), PutCodeError> {
         let mut item = Self::key(user_pk(phone), OTP_SK);
         item.extend([
-            ("code_digest".into(), AttributeValue::B(code.digest.as_bytes().to_vec().into())),
+            (
+                "code_digest".into(),
+                AttributeValue::B(code.digest.as_bytes().to_vec().into()),
+            ),
             ("issued_at".into(), n(code.issued_at)),
             ("expires_at".into(), n(code.expires_at)),
             ("attempts".into(), n(0)),
@@ -208,20 +225,35 @@ impl Store {
             ("version".into(), n(previous.map_or(1, |p| p.version + 1))),
             (TTL.into(), n(code.ttl)),
         ]);
-        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
         let request = match previous {
             None => request.condition_expression("attribute_not_exists(PK)"),
-            Some(p) => request.condition_expression("version = :v").expression_attribute_values(":v", n(p.version)),
+            Some(p) => request
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(p.version)),
         };
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Err(PutCodeError::Conflict),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(PutCodeError::Conflict)
+            }
             Err(e) => Err(unavailable("put code", e).into()),
         }
     }
 
     /// Makes the code issued at `issued_at` unusable (its SMS could not be sent). Keeps the send state.
-    pub async fn withdraw_code(&self, phone: &PhoneNumber, issued_at: Timestamp) -> Result<(), StoreUnavailable> {
+    pub async fn withdraw_code(
+        &self,
+        phone: &PhoneNumber,
+        issued_at: Timestamp,
+    ) -> Result<(), StoreUnavailable> {
         let result = self
             .client
             .update_item()
@@ -235,20 +267,32 @@ impl Store {
         match result {
             Ok(_) => Ok(()),
             // A newer code replaced it: nothing of ours is left to withdraw.
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(unavailable("withdraw code", e)),
         }
     }
 
     /// Counts one attempt against the pending code, atomically, and returns the code's digest to compare against.
-    pub async fn reserve_attempt(&self, phone: &PhoneNumber, now: Timestamp, max_attempts: u32) -> Result<ReservedAttempt, ReserveError> {
+    pub async fn reserve_attempt(
+        &self,
+        phone: &PhoneNumber,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> Result<ReservedAttempt, ReserveError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(user_pk(phone), OTP_SK)))
             .update_expression("SET attempts = attempts + :one")
-            .condition_expression("attribute_exists(code_digest) AND expires_at > :now AND attempts < :max")
+            .condition_expression(
+                "attribute_exists(code_digest) AND expires_at > :now AND attempts < :max",
+            )
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":max", n(max_attempts.into()))
@@ -273,7 +317,9 @@ impl Store {
                     None => ReserveError::NoCode,
                     Some(old) if !old.contains_key("code_digest") => ReserveError::NoCode,
                     Some(old) if get_n(old, "expires_at") <= now => ReserveError::Expired,
-                    Some(old) => ReserveError::Exhausted { next_send_at: get_n(old, "next_send_at") },
+                    Some(old) => ReserveError::Exhausted {
+                        next_send_at: get_n(old, "next_send_at"),
+                    },
                 }),
                 None => Err(unavailable("reserve attempt", e).into()),
             },
@@ -309,7 +355,10 @@ impl Store {
             .update_expression("SET used_at = :now REMOVE code_digest")
             .condition_expression("code_digest = :digest AND issued_at = :issued")
             .expression_attribute_values(":now", n(sign_in.now))
-            .expression_attribute_values(":digest", AttributeValue::B(sign_in.attempt.digest.as_bytes().to_vec().into()))
+            .expression_attribute_values(
+                ":digest",
+                AttributeValue::B(sign_in.attempt.digest.as_bytes().to_vec().into()),
+            )
             .expression_attribute_values(":issued", n(sign_in.attempt.issued_at))
             .build()
             .expect("key, table and expression are set");
@@ -320,7 +369,14 @@ impl Store {
             ("expires_at".into(), n(sign_in.token_expires_at)),
             (TTL.into(), n(sign_in.token_expires_at)),
             (GSI1PK.into(), s(user.clone())),
-            (GSI1SK.into(), s(format!("TOKEN#{}#{}", sign_in.now, &sign_in.token.as_str()[..16]))),
+            (
+                GSI1SK.into(),
+                s(format!(
+                    "TOKEN#{}#{}",
+                    sign_in.now,
+                    &sign_in.token.as_str()[..16]
+                )),
+            ),
         ]);
         let store_token = Put::builder()
             .table_name(&self.table)
@@ -366,7 +422,11 @@ impl Store {
             }) {
                 Some(canceled) => {
                     let failed = |i: usize| {
-                        canceled.cancellation_reasons().get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed")
+                        canceled
+                            .cancellation_reasons()
+                            .get(i)
+                            .and_then(|r| r.code())
+                            == Some("ConditionalCheckFailed")
                     };
                     if failed(0) {
                         Err(SignInError::CodeGone)
@@ -416,7 +476,10 @@ fn profile_item(profile: &Profile) -> HashMap<String, AttributeValue> {
 
 /// Logs what failed (the SDK's error chain names the operation and cause, never our item values) and reports the
 /// store as unavailable.
-fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(operation: &'static str, error: SdkError<E, R>) -> StoreUnavailable {
+fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    operation: &'static str,
+    error: SdkError<E, R>,
+) -> StoreUnavailable {
     error!(operation, error = %DisplayErrorContext(&error), "dynamodb call failed");
     StoreUnavailable
 }
@@ -430,13 +493,22 @@ fn n(value: i64) -> AttributeValue {
 }
 
 fn get_s(item: &HashMap<String, AttributeValue>, name: &str) -> String {
-    item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn get_n(item: &HashMap<String, AttributeValue>, name: &str) -> i64 {
-    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn get_b(item: &HashMap<String, AttributeValue>, name: &str) -> Vec<u8> {
-    item.get(name).and_then(|v| v.as_b().ok()).map(|b| b.as_ref().to_vec()).unwrap_or_default()
+    item.get(name)
+        .and_then(|v| v.as_b().ok())
+        .map(|b| b.as_ref().to_vec())
+        .unwrap_or_default()
 }

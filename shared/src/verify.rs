@@ -62,9 +62,16 @@ impl Links {
             uploadurl: urls.upload_url.clone(),
             downloadurl: urls.download_url.clone(),
             fileurl: urls.file_url.clone(),
-            urls: Urls { upload: urls.upload_url.clone(), download: urls.file_url.clone() },
+            urls: Urls {
+                upload: urls.upload_url.clone(),
+                download: urls.file_url.clone(),
+            },
             invite: urls.invite_text.clone(),
-            share: Share { text: urls.invite_text.clone(), subject: urls.share_subject.clone(), title: urls.share_title.clone() },
+            share: Share {
+                text: urls.invite_text.clone(),
+                subject: urls.share_subject.clone(),
+                title: urls.share_title.clone(),
+            },
         }
     }
 }
@@ -78,23 +85,43 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     http::reply(OP, now, outcome)
 }
 
-pub async fn verify_code(app: &App, params: &Params, now: Timestamp) -> Result<VerifyReply, ApiError> {
+pub async fn verify_code(
+    app: &App,
+    params: &Params,
+    now: Timestamp,
+) -> Result<VerifyReply, ApiError> {
     let phone = phone_for_sign_in(&app.config, params)?;
     // A malformed code is a typo, not a guess: it costs no attempt.
-    let code = OtpCode::parse(params.required("code")?).ok_or(ApiError::BadCode { attempts_left: app.config.max_verify_attempts })?;
-    let name = params.text("name").map(profile_name).transpose()?.unwrap_or_default();
+    let code = OtpCode::parse(params.required("code")?).ok_or(ApiError::BadCode {
+        attempts_left: app.config.max_verify_attempts,
+    })?;
+    let name = params
+        .text("name")
+        .map(profile_name)
+        .transpose()?
+        .unwrap_or_default();
 
     let max = app.config.max_verify_attempts;
-    let (attempt, existing) = tokio::join!(app.store.reserve_attempt(&phone, now, max), app.store.profile(&phone));
+    let (attempt, existing) = tokio::join!(
+        app.store.reserve_attempt(&phone, now, max),
+        app.store.profile(&phone)
+    );
     let attempt = attempt.map_err(|e| match e {
         ReserveError::NoCode | ReserveError::Expired => ApiError::CodeExpired,
-        ReserveError::Exhausted { next_send_at } => ApiError::TooManyAttempts { retry_after: (next_send_at - now).max(1) as u64 },
+        ReserveError::Exhausted { next_send_at } => ApiError::TooManyAttempts {
+            retry_after: (next_send_at - now).max(1) as u64,
+        },
         ReserveError::Unavailable(e) => e.into(),
     })?;
     let existing = existing?;
-    if !attempt.digest.matches(&CodeDigest::of(&app.config.otp_secret, &phone, &code)) {
+    if !attempt
+        .digest
+        .matches(&CodeDigest::of(&app.config.otp_secret, &phone, &code))
+    {
         info!(phone = %phone, attempts = attempt.attempts, "wrong code");
-        return Err(ApiError::BadCode { attempts_left: max.saturating_sub(attempt.attempts) });
+        return Err(ApiError::BadCode {
+            attempts_left: max.saturating_sub(attempt.attempts),
+        });
     }
 
     let token = AccessToken::generate();
@@ -119,7 +146,9 @@ pub async fn verify_code(app: &App, params: &Params, now: Timestamp) -> Result<V
         SignInError::Unavailable(e) => e.into(),
     })?;
     let new_user = new_profile.is_some();
-    let profile = new_profile.or(existing).expect("either the existing or the new profile");
+    let profile = new_profile
+        .or(existing)
+        .expect("either the existing or the new profile");
     info!(phone = %phone, new_user, "signed in");
     Ok(VerifyReply {
         token: token.as_str().to_owned(),

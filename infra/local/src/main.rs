@@ -33,22 +33,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let routes = Arc::new(http_routes());
     for route in routes.iter() {
         if !FUNCTIONS.contains(&route.function.as_str()) {
-            return Err(format!("template.yaml routes {} {} to {}, which the dev server does not know", route.method, route.path, route.function).into());
+            return Err(format!(
+                "template.yaml routes {} {} to {}, which the dev server does not know",
+                route.method, route.path, route.function
+            )
+            .into());
         }
     }
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("API at http://127.0.0.1:{port} (table {}):", app.config.table_name);
+    println!(
+        "API at http://127.0.0.1:{port} (table {}):",
+        app.config.table_name
+    );
     for route in routes.iter() {
-        println!("  {:<6} {:<20} -> {}", route.method, route.path, route.function);
+        println!(
+            "  {:<6} {:<20} -> {}",
+            route.method, route.path, route.function
+        );
     }
 
     loop {
         let (stream, peer) = listener.accept().await?;
         let (app, routes) = (app.clone(), routes.clone());
         tokio::spawn(async move {
-            let service = service_fn(move |request| serve(app.clone(), routes.clone(), peer, request));
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let service =
+                service_fn(move |request| serve(app.clone(), routes.clone(), peer, request));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
@@ -60,8 +76,9 @@ async fn serve(
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
-    let Some(route) = routes.iter().find(|r| r.path == parts.uri.path() && (r.method == parts.method.as_str() || r.method == "ANY"))
-    else {
+    let Some(route) = routes.iter().find(|r| {
+        r.path == parts.uri.path() && (r.method == parts.method.as_str() || r.method == "ANY")
+    }) else {
         return Ok(plain(404, r#"{"message":"Not Found"}"#));
     };
     let Ok(body) = Limited::new(body, MAX_GATEWAY_BODY).collect().await else {
@@ -71,11 +88,17 @@ async fn serve(
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().unwrap_or("").to_owned(),
-        headers: parts.headers.iter().filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned()))).collect(),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
+            .collect(),
         body: body.to_bytes().to_vec(),
         source_ip: peer.ip().to_string(),
     };
-    let response = invoke(&app, &route.function, call.to_request()).await.expect("checked at start-up");
+    let response = invoke(&app, &route.function, call.to_request())
+        .await
+        .expect("checked at start-up");
     let (parts, body) = response.into_parts();
     let bytes = match body {
         Body::Text(text) => Bytes::from(text),

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use serde::Deserialize;
 use serde_yaml_ng::Value;
@@ -35,14 +36,22 @@ pub fn http_routes() -> Vec<Route> {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
         }
-        let Some(events) = resource["Properties"]["Events"].as_mapping() else { continue };
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
         for event in events.values() {
             if event["Type"].as_str() == Some("HttpApi") {
                 let props = &event["Properties"];
                 routes.push(Route {
                     function: name.clone(),
-                    method: props["Method"].as_str().unwrap_or("ANY").to_ascii_uppercase(),
-                    path: props["Path"].as_str().expect("HttpApi events have a Path").to_owned(),
+                    method: props["Method"]
+                        .as_str()
+                        .unwrap_or("ANY")
+                        .to_ascii_uppercase(),
+                    path: props["Path"]
+                        .as_str()
+                        .expect("HttpApi events have a Path")
+                        .to_owned(),
                 });
             }
         }
@@ -114,8 +123,11 @@ pub struct StreamDef {
 }
 
 pub fn table_properties() -> TableProperties {
-    let resource = resources().remove(TABLE_RESOURCE).expect("template.yaml defines the Table resource");
-    serde_yaml_ng::from_value(resource["Properties"].clone()).expect("the Table's Properties are a table definition")
+    let resource = resources()
+        .remove(TABLE_RESOURCE)
+        .expect("template.yaml defines the Table resource");
+    serde_yaml_ng::from_value(resource["Properties"].clone())
+        .expect("the Table's Properties are a table definition")
 }
 
 fn key_schema(keys: &[KeyDef]) -> Vec<KeySchemaElement> {
@@ -150,8 +162,13 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), aws_sdk_dyn
     }
     for index in &props.global_secondary_indexes {
         let projection = Projection::builder()
-            .projection_type(ProjectionType::from(index.projection.projection_type.as_str()))
-            .set_non_key_attributes((!index.projection.non_key_attributes.is_empty()).then(|| index.projection.non_key_attributes.clone()))
+            .projection_type(ProjectionType::from(
+                index.projection.projection_type.as_str(),
+            ))
+            .set_non_key_attributes(
+                (!index.projection.non_key_attributes.is_empty())
+                    .then(|| index.projection.non_key_attributes.clone()),
+            )
             .build();
         request = request.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
@@ -173,7 +190,12 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), aws_sdk_dyn
     }
     match request.send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => return Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            return Ok(());
+        }
         Err(e) => return Err(e.into()),
     }
     if let Some(ttl) = props.time_to_live_specification.filter(|t| t.enabled) {
@@ -181,7 +203,11 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), aws_sdk_dyn
             .update_time_to_live()
             .table_name(name)
             .time_to_live_specification(
-                TimeToLiveSpecification::builder().attribute_name(ttl.attribute_name).enabled(true).build().expect("set"),
+                TimeToLiveSpecification::builder()
+                    .attribute_name(ttl.attribute_name)
+                    .enabled(true)
+                    .build()
+                    .expect("set"),
             )
             .send()
             .await?;

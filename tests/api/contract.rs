@@ -1,0 +1,198 @@
+//! openapi.yaml is the API contract: its paths are the template's routes, and every response the handlers give
+//! matches the schema it documents for that path, method and status.
+
+use std::collections::BTreeSet;
+
+use integration_tests::*;
+use local_stack::apigw::HttpCall;
+use local_stack::template::{function_names, http_routes};
+use serde_json::{Value, json};
+
+fn openapi() -> Value {
+    let text = include_str!("../../openapi.yaml");
+    serde_yaml_ng::from_str(text).expect("openapi.yaml is valid YAML")
+}
+
+/// Checks a response against the schema openapi.yaml gives for it; the reason when it does not match.
+fn contract_violation(spec: &Value, path: &str, method: &str, reply: &Reply) -> Option<String> {
+    let responses = &spec["paths"][path][method.to_ascii_lowercase()]["responses"];
+    let Some(mut response) = responses.get(reply.status.to_string()) else {
+        return Some(format!(
+            "{method} {path} does not document status {}",
+            reply.status
+        ));
+    };
+    if let Some(reference) = response["$ref"].as_str() {
+        let name = reference.trim_start_matches("#/components/responses/");
+        response = &spec["components"]["responses"][name];
+    }
+    if let Some(headers) = response["headers"].as_object() {
+        for (name, header) in headers {
+            if header["required"] == true
+                && !reply
+                    .headers
+                    .contains_key(name.to_ascii_lowercase().as_str())
+            {
+                return Some(format!(
+                    "{method} {path} {}: header {name} missing",
+                    reply.status
+                ));
+            }
+        }
+    }
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "allOf": [response["content"]["application/json"]["schema"]],
+        "components": spec["components"],
+    });
+    let validator = jsonschema::validator_for(&schema).expect("openapi.yaml schemas compile");
+    let errors: Vec<String> = validator
+        .iter_errors(&reply.json)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    (!errors.is_empty()).then(|| {
+        format!(
+            "{method} {path} {}: {errors:?} in {}",
+            reply.status, reply.json
+        )
+    })
+}
+
+#[test]
+fn openapi_paths_are_the_template_routes() {
+    let spec = openapi();
+    let documented: BTreeSet<String> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| format!("{} {path}", m.to_ascii_uppercase()))
+        })
+        .filter(|route| !route.starts_with("PARAMETERS"))
+        .collect();
+    let deployed: BTreeSet<String> = http_routes()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(documented, deployed);
+}
+
+#[test]
+fn the_local_stack_knows_every_function_of_the_template() {
+    let mut known: Vec<String> = local_stack::functions::FUNCTIONS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    known.sort();
+    assert_eq!(function_names(), known);
+}
+
+#[test]
+fn the_contract_check_has_teeth() {
+    let spec = openapi();
+    let bad = |json: Value, status: u16| Reply {
+        status,
+        headers: Default::default(),
+        json,
+    };
+    let ok_login = json!({"op": "login", "result": "OK", "ts": 1, "resend_after": 30});
+    assert_eq!(
+        contract_violation(&spec, "/login", "POST", &bad(ok_login.clone(), 200)),
+        None
+    );
+    for broken in [
+        json!({"op": "login", "result": null, "ts": 1, "resend_after": 30}),
+        json!({"op": "login", "result": "OK", "ts": "1", "resend_after": 30}),
+        json!({"op": "login", "result": "OK", "ts": 1}),
+        json!({"op": "login", "result": "OK", "ts": 1, "resend_after": 30, "code": "123456"}),
+    ] {
+        assert!(contract_violation(&spec, "/login", "POST", &bad(broken, 200)).is_some());
+    }
+    assert!(
+        contract_violation(&spec, "/login", "POST", &bad(ok_login, 418)).is_some(),
+        "undocumented status"
+    );
+    let limited = json!({"op": "login", "result": "FAIL", "ts": 1, "error": "RATELIMIT", "errmsg": "wait", "retry_after": 3});
+    assert!(
+        contract_violation(&spec, "/login", "POST", &bad(limited, 429)).is_some(),
+        "429 without Retry-After"
+    );
+}
+
+#[tokio::test]
+async fn handler_responses_match_openapi() {
+    let spec = openapi();
+    let t = spawn_app().await;
+    let phone = random_phone();
+    let p = phone.e164();
+    let mut seen = vec![];
+    let mut check = |path: &str, reply: Reply| {
+        if let Some(violation) = contract_violation(&spec, path, "POST", &reply) {
+            panic!("{violation}");
+        }
+        seen.push(format!("{path} {} {}", reply.status, reply.error()));
+    };
+    check("/login", t.login(p).await);
+    check("/login", t.login(p).await);
+    check(
+        "/login",
+        t.call("LoginFunction", HttpCall::post("/login")).await,
+    );
+    check(
+        "/login",
+        t.call(
+            "LoginFunction",
+            HttpCall::post("/login").json(&json!({"phone": "x"})),
+        )
+        .await,
+    );
+    check(
+        "/login",
+        t.call(
+            "LoginFunction",
+            HttpCall {
+                body: vec![b'{'; 65 * 1024],
+                ..HttpCall::post("/login")
+            },
+        )
+        .await,
+    );
+    let code = last_sms_code(p).await.unwrap();
+    let wrong = if code == "111111" { "222222" } else { "111111" };
+    check("/verify", t.verify(p, wrong).await);
+    check("/verify", t.verify(p, &code).await);
+    check("/verify", t.verify(p, &code).await);
+    check(
+        "/verify",
+        t.call(
+            "VerifyFunction",
+            HttpCall::post("/verify").form(&[("phone", p)]),
+        )
+        .await,
+    );
+    let other = random_phone();
+    t.login(other.e164()).await;
+    for _ in 0..6 {
+        check("/verify", t.verify(other.e164(), wrong).await);
+    }
+    for expected in [
+        "/login 200 ",
+        "/login 429 RATELIMIT",
+        "/login 400 MISSINGPARA",
+        "/login 400 BADPHONE",
+        "/login 413 TOOLARGE",
+        "/verify 401 BADCODE",
+        "/verify 200 ",
+        "/verify 401 CODEEXPIRED",
+        "/verify 400 MISSINGPARA",
+        "/verify 429 TOOMANYATTEMPTS",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == expected),
+            "{expected} not exercised: {seen:?}"
+        );
+    }
+}
