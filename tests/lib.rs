@@ -32,10 +32,7 @@ pub struct TestApp {
 fn base_vars(table: &str) -> HashMap<String, String> {
     [
         ("TABLE_NAME", table),
-        (
-            "OTP_HMAC_SECRET",
-            "integration-tests-secret-0123456789abcdef",
-        ),
+        ("OTP_HMAC_SECRET", "integration-tests-secret-0123456789abcdef"),
         ("APP_NAME", "TestApp"),
         ("DEFAULT_COUNTRY", "US"),
         ("UPLOAD_URL", "https://upload.example.com/"),
@@ -53,12 +50,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let sdk = domain::app::sdk_config().await;
-    spawn_app_on(
-        vars,
-        aws_sdk_dynamodb::Client::new(&sdk),
-        aws_sdk_sns::Client::new(&sdk),
-    )
-    .await
+    spawn_app_on(vars, aws_sdk_dynamodb::Client::new(&sdk), aws_sdk_sns::Client::new(&sdk)).await
 }
 
 /// A test app on the given clients (a test may point one at a server of its own).
@@ -69,20 +61,13 @@ pub async fn spawn_app_on(
 ) -> TestApp {
     stack_env("AWS_ENDPOINT_URL_DYNAMODB");
     let table = format!("test-{}", random_hex(8));
-    local_stack::template::create_table(&dynamodb, &table)
-        .await
-        .expect("table created from template.yaml");
+    local_stack::template::create_table(&dynamodb, &table).await.expect("table created from template.yaml");
     let mut all = base_vars(&table);
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config =
-        Config::from_lookup(|name| all.get(name).cloned()).expect("test configuration is valid");
+    let config = Config::from_lookup(|name| all.get(name).cloned()).expect("test configuration is valid");
     let clock = Arc::new(ManualClock::new());
     let app = App::from_clients(config, dynamodb.clone(), sns, clock.clone());
-    TestApp {
-        app,
-        clock,
-        dynamodb,
-    }
+    TestApp { app, clock, dynamodb }
 }
 
 /// A response, decoded.
@@ -102,26 +87,17 @@ impl Reply {
 impl TestApp {
     /// Through the template's function, from an API Gateway v2 event, as on Lambda.
     pub async fn call(&self, function: &str, call: HttpCall) -> Reply {
-        let response = local_stack::functions::invoke(&self.app, function, call.to_request())
-            .await
-            .expect("known function");
+        let response =
+            local_stack::functions::invoke(&self.app, function, call.to_request()).await.expect("known function");
         decode(response)
     }
 
     pub async fn login(&self, phone: &str) -> Reply {
-        self.call(
-            "LoginFunction",
-            HttpCall::post("/login").form(&[("phone", phone)]),
-        )
-        .await
+        self.call("LoginFunction", HttpCall::post("/login").form(&[("phone", phone)])).await
     }
 
     pub async fn verify(&self, phone: &str, code: &str) -> Reply {
-        self.call(
-            "VerifyFunction",
-            HttpCall::post("/verify").form(&[("phone", phone), ("code", code)]),
-        )
-        .await
+        self.call("VerifyFunction", HttpCall::post("/verify").form(&[("phone", phone), ("code", code)])).await
     }
 
     /// Login, read the code from moto, verify: the token.
@@ -156,11 +132,7 @@ impl TestApp {
     }
 
     pub async fn items_with_sk_prefix(&self, prefix: &str) -> Vec<Item> {
-        self.scan()
-            .await
-            .into_iter()
-            .filter(|i| i["SK"].as_s().is_ok_and(|sk| sk.starts_with(prefix)))
-            .collect()
+        self.scan().await.into_iter().filter(|i| i["SK"].as_s().is_ok_and(|sk| sk.starts_with(prefix))).collect()
     }
 }
 
@@ -172,13 +144,8 @@ pub fn decode(response: lambda_http::Response<Body>) -> Reply {
         Body::Binary(bytes) => String::from_utf8(bytes.clone()).expect("UTF-8 body"),
         _ => String::new(),
     };
-    let json = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("response is not JSON ({e}): {text}"));
-    Reply {
-        status,
-        headers,
-        json,
-    }
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("response is not JSON ({e}): {text}"));
+    Reply { status, headers, json }
 }
 
 pub fn random_hex(bytes: usize) -> String {
@@ -219,19 +186,14 @@ pub async fn sms_to(phone: &str) -> Vec<String> {
 pub async fn last_sms_code(phone: &str) -> Option<String> {
     let messages = sms_to(phone).await;
     let last = messages.last()?;
-    last.split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .map(str::to_owned)
+    last.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).map(str::to_owned)
 }
 
 /// Plain HTTP/1.0 GET: enough for moto's admin API, without another HTTP client in the tree.
 pub async fn http_get_json(base: &str, path: &str) -> Value {
     let host = base.trim_start_matches("http://");
     let mut stream = TcpStream::connect(host).await.expect("moto is up");
-    stream
-        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();
     let text = String::from_utf8_lossy(&raw);

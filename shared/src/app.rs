@@ -18,16 +18,12 @@ pub struct App {
     pub store: Store,
     pub sms: SmsSender,
     pub clock: Arc<dyn Clock>,
+    sns: aws_sdk_sns::Client,
 }
 
 impl App {
     pub fn new(config: Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> Self {
-        Self::from_clients(
-            config,
-            aws_sdk_dynamodb::Client::new(sdk),
-            aws_sdk_sns::Client::new(sdk),
-            clock,
-        )
+        Self::from_clients(config, aws_sdk_dynamodb::Client::new(sdk), aws_sdk_sns::Client::new(sdk), clock)
     }
 
     pub fn from_clients(
@@ -37,13 +33,13 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let store = Store::new(dynamodb, config.table_name.clone());
-        let sms = SmsSender::new(sns, config.sms.clone(), config.app_name.clone());
-        Self {
-            config,
-            store,
-            sms,
-            clock,
-        }
+        let sms = SmsSender::new(sns.clone(), config.sms.clone(), config.app_name.clone());
+        Self { config, store, sms, clock, sns }
+    }
+
+    /// The SNS client, for publishers of other kinds (events).
+    pub fn sns_client(&self) -> aws_sdk_sns::Client {
+        self.sns.clone()
     }
 
     /// Reads the configuration (failing with the variable's name), builds the SDK clients and warms the phone

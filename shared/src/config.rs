@@ -15,10 +15,7 @@ pub struct ConfigError {
 }
 
 fn bad(name: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        name,
-        problem: problem.into(),
-    }
+    ConfigError { name, problem: problem.into() }
 }
 
 #[derive(Clone, Debug)]
@@ -40,6 +37,17 @@ pub struct Config {
     pub test_numbers: HashMap<PhoneNumber, OtpCode>,
     pub sms: SmsConfig,
     pub profile_urls: ProfileUrls,
+    pub contacts: ContactsConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct ContactsConfig {
+    pub max_phones_per_request: usize,
+    /// New numbers a user may look up per rolling window (Signal-style: known numbers are free).
+    pub lookup_budget: i64,
+    pub lookup_window_days: i64,
+    /// Where contact events go (the notifier requires it).
+    pub events_topic_arn: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -73,51 +81,30 @@ impl Config {
 
     /// The same rules over any source of variables, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let number =
-            |name: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
-                let Some(text) = get(name) else {
-                    return Ok(default);
-                };
-                let value: i64 = text
-                    .parse()
-                    .map_err(|_| bad(name, format!("not a whole number: {text:?}")))?;
-                if !(min..=max).contains(&value) {
-                    return Err(bad(name, format!("{value} is outside {min}..={max}")));
-                }
-                Ok(value)
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let number = |name: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
+            let Some(text) = get(name) else {
+                return Ok(default);
             };
+            let value: i64 = text.parse().map_err(|_| bad(name, format!("not a whole number: {text:?}")))?;
+            if !(min..=max).contains(&value) {
+                return Err(bad(name, format!("{value} is outside {min}..={max}")));
+            }
+            Ok(value)
+        };
         let list = |name: &str| -> Vec<String> {
             get(name)
-                .map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_owned())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
+                .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
                 .unwrap_or_default()
         };
 
         let table_name = get("TABLE_NAME").ok_or_else(|| bad("TABLE_NAME", "required"))?;
-        let secret_text =
-            get("OTP_HMAC_SECRET").ok_or_else(|| bad("OTP_HMAC_SECRET", "required"))?;
-        let otp_secret = OtpSecret::new(secret_text.into_bytes()).ok_or_else(|| {
-            bad(
-                "OTP_HMAC_SECRET",
-                format!("must be at least {} characters", OtpSecret::MIN_LEN),
-            )
-        })?;
+        let secret_text = get("OTP_HMAC_SECRET").ok_or_else(|| bad("OTP_HMAC_SECRET", "required"))?;
+        let otp_secret = OtpSecret::new(secret_text.into_bytes())
+            .ok_or_else(|| bad("OTP_HMAC_SECRET", format!("must be at least {} characters", OtpSecret::MIN_LEN)))?;
         let country = get("DEFAULT_COUNTRY").unwrap_or_else(|| "US".into());
-        let default_region = DefaultRegion::from_iso(&country).ok_or_else(|| {
-            bad(
-                "DEFAULT_COUNTRY",
-                format!("not an ISO 3166 region: {country}"),
-            )
-        })?;
+        let default_region = DefaultRegion::from_iso(&country)
+            .ok_or_else(|| bad("DEFAULT_COUNTRY", format!("not an ISO 3166 region: {country}")))?;
         let allowed_calling_codes = list("ALLOWED_COUNTRY_CODES")
             .iter()
             .map(|c| {
@@ -127,47 +114,31 @@ impl Config {
                     .filter(|c| DefaultRegion::from_calling_code(&c.to_string()).is_some())
             })
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                bad(
-                    "ALLOWED_COUNTRY_CODES",
-                    "comma-separated calling codes such as 1,44,91",
-                )
-            })?;
+            .ok_or_else(|| bad("ALLOWED_COUNTRY_CODES", "comma-separated calling codes such as 1,44,91"))?;
 
         let mut test_numbers = HashMap::new();
         for entry in list("TEST_NUMBERS") {
-            let (number, code) = entry
-                .split_once(':')
-                .ok_or_else(|| bad("TEST_NUMBERS", "entries are +NUMBER:CODE"))?;
+            let (number, code) =
+                entry.split_once(':').ok_or_else(|| bad("TEST_NUMBERS", "entries are +NUMBER:CODE"))?;
             let phone = PhoneNumber::parse(number, default_region)
                 .ok_or_else(|| bad("TEST_NUMBERS", format!("not a valid number: {number}")))?;
-            let code =
-                OtpCode::parse(code).ok_or_else(|| bad("TEST_NUMBERS", "codes are six digits"))?;
+            let code = OtpCode::parse(code).ok_or_else(|| bad("TEST_NUMBERS", "codes are six digits"))?;
             test_numbers.insert(phone, code);
         }
         if test_numbers.len() > MAX_TEST_NUMBERS {
-            return Err(bad(
-                "TEST_NUMBERS",
-                format!("at most {MAX_TEST_NUMBERS} test numbers"),
-            ));
+            return Err(bad("TEST_NUMBERS", format!("at most {MAX_TEST_NUMBERS} test numbers")));
         }
 
         let app_name = get("APP_NAME").unwrap_or_else(|| "Messenger".into());
-        let invite_text = get("INVITE_TEXT").unwrap_or_else(|| {
-            format!("Hey, I use {app_name} for free messaging, voice and video calls.")
-        });
+        let invite_text = get("INVITE_TEXT")
+            .unwrap_or_else(|| format!("Hey, I use {app_name} for free messaging, voice and video calls."));
         Ok(Self {
             table_name,
             otp_secret,
             default_region,
             allowed_calling_codes,
             allowed_app_ids: list("ALLOWED_APP_IDS"),
-            otp_ttl_seconds: number(
-                "OTP_TTL_SECONDS",
-                MAX_OTP_TTL_SECONDS,
-                60,
-                MAX_OTP_TTL_SECONDS,
-            )?,
+            otp_ttl_seconds: number("OTP_TTL_SECONDS", MAX_OTP_TTL_SECONDS, 60, MAX_OTP_TTL_SECONDS)?,
             max_verify_attempts: number(
                 "MAX_VERIFY_ATTEMPTS",
                 MAX_VERIFY_ATTEMPTS.into(),
@@ -180,8 +151,7 @@ impl Config {
             token_ttl_days: number("TOKEN_TTL_DAYS", 365, 1, 3650)?,
             test_numbers,
             sms: SmsConfig {
-                template: get("SMS_TEMPLATE")
-                    .unwrap_or_else(|| "Your {app} code is {code}. Do not share it.".into()),
+                template: get("SMS_TEMPLATE").unwrap_or_else(|| "Your {app} code is {code}. Do not share it.".into()),
                 sender_id: get("SMS_SENDER_ID"),
                 otp_domain: get("OTP_DOMAIN"),
             },
@@ -190,9 +160,14 @@ impl Config {
                 download_url: get("DOWNLOAD_URL").unwrap_or_default(),
                 file_url: get("FILE_URL").unwrap_or_default(),
                 invite_text,
-                share_subject: get("SHARE_SUBJECT")
-                    .unwrap_or_else(|| format!("{app_name}: messaging with friends")),
+                share_subject: get("SHARE_SUBJECT").unwrap_or_else(|| format!("{app_name}: messaging with friends")),
                 share_title: get("SHARE_TITLE").unwrap_or_else(|| "Invite a friend via".into()),
+            },
+            contacts: ContactsConfig {
+                max_phones_per_request: number("MAX_PHONES_PER_REQUEST", 5000, 1, 5000)? as usize,
+                lookup_budget: number("CONTACT_LOOKUP_BUDGET", 20_000, 1, 10_000_000)?,
+                lookup_window_days: number("CONTACT_LOOKUP_WINDOW_DAYS", 10, 1, 90)?,
+                events_topic_arn: get("CONTACT_EVENTS_TOPIC_ARN"),
             },
             app_name,
         })
@@ -203,8 +178,7 @@ impl Config {
     }
 
     pub fn allows_app_id(&self, app_id: Option<&str>) -> bool {
-        self.allowed_app_ids.is_empty()
-            || app_id.is_some_and(|id| self.allowed_app_ids.iter().any(|a| a == id))
+        self.allowed_app_ids.is_empty() || app_id.is_some_and(|id| self.allowed_app_ids.iter().any(|a| a == id))
     }
 }
 
@@ -213,12 +187,10 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let mut all: HashMap<String, String> = [
-            ("TABLE_NAME", "t"),
-            ("OTP_HMAC_SECRET", "0123456789abcdef0123456789abcdef"),
-        ]
-        .map(|(k, v)| (k.into(), v.into()))
-        .into();
+        let mut all: HashMap<String, String> =
+            [("TABLE_NAME", "t"), ("OTP_HMAC_SECRET", "0123456789abcdef0123456789abcdef")]
+                .map(|(k, v)| (k.into(), v.into()))
+                .into();
         all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         Config::from_lookup(|name| all.get(name).cloned())
     }
@@ -226,60 +198,20 @@ mod tests {
     #[test]
     fn defaults_follow_the_issue() {
         let c = config(&[]).unwrap();
-        assert_eq!(
-            (
-                c.otp_ttl_seconds,
-                c.max_verify_attempts,
-                c.resend_cooldown_seconds
-            ),
-            (600, 5, 30)
-        );
-        assert_eq!(
-            (
-                c.max_sends_per_window,
-                c.send_window_seconds,
-                c.token_ttl_days
-            ),
-            (5, 600, 365)
-        );
+        assert_eq!((c.otp_ttl_seconds, c.max_verify_attempts, c.resend_cooldown_seconds), (600, 5, 30));
+        assert_eq!((c.max_sends_per_window, c.send_window_seconds, c.token_ttl_days), (5, 600, 365));
         assert!(c.allows_calling_code(91) && c.allows_app_id(None));
     }
 
     #[test]
     fn failures_name_the_variable() {
-        assert_eq!(
-            config(&[("OTP_TTL_SECONDS", "601")]).unwrap_err().name,
-            "OTP_TTL_SECONDS"
-        );
-        assert_eq!(
-            config(&[("OTP_HMAC_SECRET", "short")]).unwrap_err().name,
-            "OTP_HMAC_SECRET"
-        );
-        assert_eq!(
-            config(&[("DEFAULT_COUNTRY", "XX")]).unwrap_err().name,
-            "DEFAULT_COUNTRY"
-        );
-        assert_eq!(
-            config(&[("ALLOWED_COUNTRY_CODES", "1,abc")])
-                .unwrap_err()
-                .name,
-            "ALLOWED_COUNTRY_CODES"
-        );
-        assert_eq!(
-            config(&[("TEST_NUMBERS", "+12015550100:12")])
-                .unwrap_err()
-                .name,
-            "TEST_NUMBERS"
-        );
-        let eleven: Vec<String> = (0..11)
-            .map(|i| format!("+1201555{:04}:123456", 100 + i))
-            .collect();
-        assert_eq!(
-            config(&[("TEST_NUMBERS", &eleven.join(","))])
-                .unwrap_err()
-                .name,
-            "TEST_NUMBERS"
-        );
+        assert_eq!(config(&[("OTP_TTL_SECONDS", "601")]).unwrap_err().name, "OTP_TTL_SECONDS");
+        assert_eq!(config(&[("OTP_HMAC_SECRET", "short")]).unwrap_err().name, "OTP_HMAC_SECRET");
+        assert_eq!(config(&[("DEFAULT_COUNTRY", "XX")]).unwrap_err().name, "DEFAULT_COUNTRY");
+        assert_eq!(config(&[("ALLOWED_COUNTRY_CODES", "1,abc")]).unwrap_err().name, "ALLOWED_COUNTRY_CODES");
+        assert_eq!(config(&[("TEST_NUMBERS", "+12015550100:12")]).unwrap_err().name, "TEST_NUMBERS");
+        let eleven: Vec<String> = (0..11).map(|i| format!("+1201555{:04}:123456", 100 + i)).collect();
+        assert_eq!(config(&[("TEST_NUMBERS", &eleven.join(","))]).unwrap_err().name, "TEST_NUMBERS");
         assert!(Config::from_lookup(|_| None).is_err());
     }
 
@@ -291,12 +223,8 @@ mod tests {
             ("TEST_NUMBERS", "+12015550100:428913"),
         ])
         .unwrap();
-        assert!(
-            c.allows_calling_code(1) && c.allows_calling_code(91) && !c.allows_calling_code(44)
-        );
-        assert!(
-            c.allows_app_id(Some("b")) && !c.allows_app_id(Some("c")) && !c.allows_app_id(None)
-        );
+        assert!(c.allows_calling_code(1) && c.allows_calling_code(91) && !c.allows_calling_code(44));
+        assert!(c.allows_app_id(Some("b")) && !c.allows_app_id(Some("c")) && !c.allows_app_id(None));
         assert_eq!(c.test_numbers.values().next().unwrap().as_str(), "428913");
     }
 }

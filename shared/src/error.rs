@@ -32,6 +32,8 @@ pub enum ApiError {
     Unavailable,
     #[error("missing, unknown, expired or revoked token: sign in again")]
     AuthFail,
+    #[error("too many phone numbers in one request (at most {0})")]
+    TooMany(usize),
 }
 
 impl ApiError {
@@ -51,6 +53,7 @@ impl ApiError {
             Self::SmsFailed => "SMSFAIL",
             Self::Unavailable => "UNAVAILABLE",
             Self::AuthFail => "AUTHFAIL",
+            Self::TooMany(_) => "TOOMANY",
         }
     }
 
@@ -60,7 +63,8 @@ impl ApiError {
             | Self::BadRequest(_)
             | Self::BadJson
             | Self::BadPhone
-            | Self::BadAppId => 400,
+            | Self::BadAppId
+            | Self::TooMany(_) => 400,
             Self::TooLarge(_) => 413,
             Self::CountryBlocked => 403,
             Self::BadCode { .. } | Self::CodeExpired | Self::AuthFail => 401,
@@ -73,9 +77,7 @@ impl ApiError {
     /// Seconds the client should wait, for errors that are about waiting.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::TooManyAttempts { retry_after } | Self::RateLimited { retry_after } => {
-                Some((*retry_after).max(1))
-            }
+            Self::TooManyAttempts { retry_after } | Self::RateLimited { retry_after } => Some((*retry_after).max(1)),
             _ => None,
         }
     }

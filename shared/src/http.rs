@@ -32,6 +32,11 @@ enum ParamValue {
 
 impl Params {
     pub fn from_request(req: &Request) -> Result<Self, ApiError> {
+        Self::from_request_limited(req, MAX_BODY_BYTES)
+    }
+
+    /// For endpoints that take lists (5000 phone numbers need more than 64 KiB).
+    pub fn from_request_limited(req: &Request, max_body_bytes: usize) -> Result<Self, ApiError> {
         let mut params = Self::default();
         if let Some(query) = req.uri().query() {
             params.add_form(query.as_bytes());
@@ -42,20 +47,16 @@ impl Params {
             Body::Binary(bytes) => bytes,
             _ => &[],
         };
-        if body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::TooLarge(MAX_BODY_BYTES));
+        if body.len() > max_body_bytes {
+            return Err(ApiError::TooLarge(max_body_bytes));
         }
-        let text = std::str::from_utf8(body)
-            .map_err(|_| ApiError::BadRequest("the request body is not valid UTF-8"))?;
+        let text =
+            std::str::from_utf8(body).map_err(|_| ApiError::BadRequest("the request body is not valid UTF-8"))?;
         if text.trim().is_empty() {
             return Ok(params);
         }
-        let content_type = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let content_type =
+            req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         let looks_like_json = text.trim_start().starts_with('{');
         if content_type.contains("json") || (!content_type.contains("form") && looks_like_json) {
             params.add_json(text)?;
@@ -67,24 +68,18 @@ impl Params {
 
     /// For tests and the compat layer: parameters from pairs.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let values = pairs
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), ParamValue::Text(v.to_owned())))
-            .collect();
+        let values = pairs.into_iter().map(|(k, v)| (k.to_owned(), ParamValue::Text(v.to_owned()))).collect();
         Self { values }
     }
 
     fn add_form(&mut self, bytes: &[u8]) {
         for (key, value) in form_urlencoded::parse(bytes) {
-            self.values
-                .insert(key.into_owned(), ParamValue::Text(value.into_owned()));
+            self.values.insert(key.into_owned(), ParamValue::Text(value.into_owned()));
         }
     }
 
     fn add_json(&mut self, text: &str) -> Result<(), ApiError> {
-        let Value::Object(map) =
-            serde_json::from_str::<Value>(text).map_err(|_| ApiError::BadJson)?
-        else {
+        let Value::Object(map) = serde_json::from_str::<Value>(text).map_err(|_| ApiError::BadJson)? else {
             return Err(ApiError::BadJson);
         };
         for (key, value) in map {
@@ -112,23 +107,59 @@ impl Params {
         self.text(name).ok_or(ApiError::MissingParam(name))
     }
 
+    /// `1`/`true` as true; anything else, or absence, as false.
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(self.text(name), Some("1" | "true" | "yes"))
+    }
+
+    /// A list: a JSON array (in a JSON body, or as text such as `["+1…","+44…"]`) or comma-separated text.
+    /// Absent and empty are both `[]`.
+    pub fn list(&self, name: &'static str) -> Result<Vec<String>, ApiError> {
+        let from_json = |items: &Vec<Value>| -> Result<Vec<String>, ApiError> {
+            items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    Value::Number(n) => Ok(n.to_string()),
+                    _ => Err(ApiError::BadRequest("list entries must be strings or numbers")),
+                })
+                .collect()
+        };
+        match self.values.get(name) {
+            None => Ok(vec![]),
+            Some(ParamValue::Json(Value::Array(items))) => from_json(items),
+            Some(ParamValue::Json(_)) => Err(ApiError::BadRequest("expected a list")),
+            Some(ParamValue::Text(text)) if text.trim_start().starts_with('[') => {
+                match serde_json::from_str::<Value>(text) {
+                    Ok(Value::Array(items)) => from_json(&items),
+                    _ => Err(ApiError::BadJson),
+                }
+            }
+            Some(ParamValue::Text(text)) => Ok(text
+                .split(',')
+                .filter(|entry| !entry.trim().is_empty())
+                .map(|entry| restore_lost_plus(entry))
+                .collect()),
+        }
+    }
+
     /// A phone number as sent. An unencoded `+` in a query string or form body arrives as a space
     /// (`phone=+91…` → `" 91…"`): restore it rather than misread the number as national.
     pub fn phone_text(&self, name: &'static str) -> Result<String, ApiError> {
         let Some(ParamValue::Text(raw)) = self.values.get(name) else {
             return Err(ApiError::MissingParam(name));
         };
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
+        if raw.trim().is_empty() {
             return Err(ApiError::MissingParam(name));
         }
-        let lost_plus = raw.starts_with(' ') && trimmed.starts_with(|c: char| c.is_ascii_digit());
-        Ok(if lost_plus {
-            format!("+{trimmed}")
-        } else {
-            trimmed.to_owned()
-        })
+        Ok(restore_lost_plus(raw))
     }
+}
+
+fn restore_lost_plus(raw: &str) -> String {
+    let trimmed = raw.trim();
+    let lost_plus = raw.starts_with(' ') && trimmed.starts_with(|c: char| c.is_ascii_digit());
+    if lost_plus { format!("+{trimmed}") } else { trimmed.to_owned() }
 }
 
 #[derive(Serialize)]
@@ -153,22 +184,9 @@ struct Failure<'a> {
 }
 
 /// The one place a use case's outcome becomes an HTTP response.
-pub fn reply<T: Serialize>(
-    op: &str,
-    now: Timestamp,
-    outcome: Result<T, ApiError>,
-) -> Response<Body> {
+pub fn reply<T: Serialize>(op: &str, now: Timestamp, outcome: Result<T, ApiError>) -> Response<Body> {
     match outcome {
-        Ok(body) => json_response(
-            200,
-            &Envelope {
-                op,
-                result: "OK",
-                ts: now,
-                body,
-            },
-            None,
-        ),
+        Ok(body) => json_response(200, &Envelope { op, result: "OK", ts: now, body }, None),
         Err(error) => {
             let attempts_left = match &error {
                 ApiError::BadCode { attempts_left } => Some(*attempts_left),
@@ -185,33 +203,19 @@ pub fn reply<T: Serialize>(
                 attempts_left,
                 param,
             };
-            json_response(
-                error.status(),
-                &Envelope {
-                    op,
-                    result: "FAIL",
-                    ts: now,
-                    body,
-                },
-                error.retry_after(),
-            )
+            json_response(error.status(), &Envelope { op, result: "FAIL", ts: now, body }, error.retry_after())
         }
     }
 }
 
 fn json_response(status: u16, body: &impl Serialize, retry_after: Option<u64>) -> Response<Body> {
-    let text = serde_json::to_string(body)
-        .unwrap_or_else(|_| r#"{"result":"FAIL","error":"INTERNAL"}"#.into());
-    let mut builder = Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, "application/json")
-        .header("cache-control", "no-store");
+    let text = serde_json::to_string(body).unwrap_or_else(|_| r#"{"result":"FAIL","error":"INTERNAL"}"#.into());
+    let mut builder =
+        Response::builder().status(status).header(CONTENT_TYPE, "application/json").header("cache-control", "no-store");
     if let Some(seconds) = retry_after {
         builder = builder.header(RETRY_AFTER, seconds.to_string());
     }
-    builder
-        .body(Body::Text(text))
-        .expect("status and headers are valid")
+    builder.body(Body::Text(text)).expect("status and headers are valid")
 }
 
 #[cfg(test)]
@@ -229,12 +233,8 @@ mod tests {
 
     #[test]
     fn reads_query_form_and_json_alike() {
-        let from_query = Params::from_request(&request(
-            "/login?phone=%2B12015550123&name=A",
-            None,
-            Body::Empty,
-        ))
-        .unwrap();
+        let from_query =
+            Params::from_request(&request("/login?phone=%2B12015550123&name=A", None, Body::Empty)).unwrap();
         let from_form = Params::from_request(&request(
             "/login",
             Some("application/x-www-form-urlencoded"),
@@ -257,26 +257,16 @@ mod tests {
 
     #[test]
     fn body_overrides_query_and_json_is_sniffed_without_content_type() {
-        let params = Params::from_request(&request(
-            "/login?name=query",
-            None,
-            Body::Text(r#"{"name":"body"}"#.into()),
-        ))
-        .unwrap();
+        let params =
+            Params::from_request(&request("/login?name=query", None, Body::Text(r#"{"name":"body"}"#.into()))).unwrap();
         assert_eq!(params.text("name"), Some("body"));
     }
 
     #[test]
     fn an_unencoded_plus_is_restored_in_phone_numbers() {
-        let params =
-            Params::from_request(&request("/login?phone=+12015550123", None, Body::Empty)).unwrap();
+        let params = Params::from_request(&request("/login?phone=+12015550123", None, Body::Empty)).unwrap();
         assert_eq!(params.phone_text("phone").unwrap(), "+12015550123");
-        let params = Params::from_request(&request(
-            "/login",
-            None,
-            Body::Text("phone=+919876543210".into()),
-        ))
-        .unwrap();
+        let params = Params::from_request(&request("/login", None, Body::Text("phone=+919876543210".into()))).unwrap();
         assert_eq!(params.phone_text("phone").unwrap(), "+919876543210");
     }
 
@@ -284,30 +274,14 @@ mod tests {
     fn bad_bodies_are_client_errors() {
         let json = Some("application/json");
         let cases = [
-            (
-                request("/x", json, Body::Text("{not json".into())),
-                ApiError::BadJson,
-            ),
-            (
-                request("/x", json, Body::Text("[1,2]".into())),
-                ApiError::BadJson,
-            ),
-            (
-                request(
-                    "/x",
-                    json,
-                    Body::Text(format!("{}1{}", "[".repeat(500), "]".repeat(500))),
-                ),
-                ApiError::BadJson,
-            ),
+            (request("/x", json, Body::Text("{not json".into())), ApiError::BadJson),
+            (request("/x", json, Body::Text("[1,2]".into())), ApiError::BadJson),
+            (request("/x", json, Body::Text(format!("{}1{}", "[".repeat(500), "]".repeat(500)))), ApiError::BadJson),
             (
                 request("/x", None, Body::Binary(vec![0xff, 0xfe, b'='])),
                 ApiError::BadRequest("the request body is not valid UTF-8"),
             ),
-            (
-                request("/x", None, Body::Text("a".repeat(MAX_BODY_BYTES + 1))),
-                ApiError::TooLarge(MAX_BODY_BYTES),
-            ),
+            (request("/x", None, Body::Text("a".repeat(MAX_BODY_BYTES + 1))), ApiError::TooLarge(MAX_BODY_BYTES)),
         ];
         for (req, expected) in cases {
             assert_eq!(Params::from_request(&req).unwrap_err(), expected);
@@ -315,16 +289,34 @@ mod tests {
     }
 
     #[test]
+    fn lists_come_as_json_arrays_json_text_or_commas() {
+        let json = Params::from_request(&request(
+            "/x",
+            Some("application/json"),
+            Body::Text(r#"{"phones":["+1 201 555 0123", 14155550123]}"#.into()),
+        ))
+        .unwrap();
+        assert_eq!(json.list("phones").unwrap(), ["+1 201 555 0123", "14155550123"]);
+        let text = Params::from_pairs([("phones", r#"["a","b"]"#), ("csv", "+12015550123, 98765 43210,,")]);
+        assert_eq!(text.list("phones").unwrap(), ["a", "b"]);
+        assert_eq!(text.list("csv").unwrap(), ["+12015550123", "98765 43210"]);
+        assert_eq!(text.list("absent").unwrap(), Vec::<String>::new());
+        let form = Params::from_request(&request("/x?phones=+12015550123,+14155550123", None, Body::Empty)).unwrap();
+        assert_eq!(form.list("phones").unwrap(), ["+12015550123", "+14155550123"]);
+        assert_eq!(Params::from_pairs([("phones", "[1,")]).list("phones"), Err(ApiError::BadJson));
+        let nested =
+            Params::from_request(&request("/x", Some("application/json"), Body::Text(r#"{"phones":[[1]]}"#.into())))
+                .unwrap();
+        assert!(nested.list("phones").is_err());
+        assert!(Params::from_pairs([("reset", "1")]).flag("reset"));
+        assert!(!Params::from_pairs([("reset", "0")]).flag("reset"));
+    }
+
+    #[test]
     fn missing_and_blank_parameters_are_missing() {
         let params = Params::from_pairs([("phone", "  "), ("name", "x")]);
-        assert_eq!(
-            params.required("phone"),
-            Err(ApiError::MissingParam("phone"))
-        );
-        assert_eq!(
-            params.phone_text("phone"),
-            Err(ApiError::MissingParam("phone"))
-        );
+        assert_eq!(params.required("phone"), Err(ApiError::MissingParam("phone")));
+        assert_eq!(params.phone_text("phone"), Err(ApiError::MissingParam("phone")));
         assert_eq!(params.required("code"), Err(ApiError::MissingParam("code")));
     }
 
@@ -333,9 +325,7 @@ mod tests {
         let response = reply::<()>("login", 7, Err(ApiError::RateLimited { retry_after: 30 }));
         assert_eq!(response.status(), 429);
         assert_eq!(response.headers()[RETRY_AFTER], "30");
-        let Body::Text(text) = response.body() else {
-            panic!("text body")
-        };
+        let Body::Text(text) = response.body() else { panic!("text body") };
         let json: Value = serde_json::from_str(text).unwrap();
         assert_eq!(json["op"], "login");
         assert_eq!(json["result"], "FAIL");

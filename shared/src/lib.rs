@@ -1,4 +1,4 @@
-//! The domain of a messenger backend: phone sign-in with one-time codes, and (next) contact discovery.
+//! The domain of a messenger backend: phone sign-in with one-time codes, and contact discovery.
 //!
 //! Functions are thin: each `functions/<name>` binary builds an [`App`] once and hands every request to one use case
 //! module here (`login`, `verify`, …). Use cases speak in validated types ([`PhoneNumber`], [`OtpCode`],
@@ -9,8 +9,13 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod events;
+pub mod getcontacts;
+pub mod groups;
 pub mod http;
+pub mod links;
 pub mod login;
+pub mod notifier;
 pub mod phone;
 pub mod profile_text;
 pub mod secrets;

@@ -33,11 +33,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     http::reply(OP, now, outcome)
 }
 
-pub async fn request_code(
-    app: &App,
-    params: &Params,
-    now: Timestamp,
-) -> Result<LoginReply, ApiError> {
+pub async fn request_code(app: &App, params: &Params, now: Timestamp) -> Result<LoginReply, ApiError> {
     let phone = phone_for_sign_in(&app.config, params)?;
     let previous = app.store.code_record(&phone).await?;
     let send = next_send(previous.as_ref().map(|p| p.send), now, &app.config)
@@ -53,17 +49,11 @@ pub async fn request_code(
         send,
         ttl: expires_at.max(send.window_start + app.config.send_window_seconds),
     };
-    match app
-        .store
-        .put_code(&phone, &new_code, previous.as_ref())
-        .await
-    {
+    match app.store.put_code(&phone, &new_code, previous.as_ref()).await {
         Ok(()) => {}
         // Another login for this number won the race and is sending its code: this one is a resend too soon.
         Err(PutCodeError::Conflict) => {
-            return Err(ApiError::RateLimited {
-                retry_after: app.config.resend_cooldown_seconds as u64,
-            });
+            return Err(ApiError::RateLimited { retry_after: app.config.resend_cooldown_seconds as u64 });
         }
         Err(PutCodeError::Unavailable(e)) => return Err(e.into()),
     }
@@ -77,9 +67,7 @@ pub async fn request_code(
         }
         return Err(ApiError::SmsFailed);
     }
-    Ok(LoginReply {
-        resend_after: (send.next_send_at - now).max(0) as u64,
-    })
+    Ok(LoginReply { resend_after: (send.next_send_at - now).max(0) as u64 })
 }
 
 /// Validates `appid`, normalises `phone` (default region from `cc`, else the configured country) and applies the
@@ -102,11 +90,7 @@ pub(crate) fn phone_for_sign_in(config: &Config, params: &Params) -> Result<Phon
 
 /// The send state after one more send, or the seconds to wait. The cooldown doubles with each send in the window
 /// (30 s, 60 s, 120 s, …); after the cap, nothing until the window has passed.
-pub fn next_send(
-    previous: Option<SendState>,
-    now: Timestamp,
-    config: &Config,
-) -> Result<SendState, u64> {
+pub fn next_send(previous: Option<SendState>, now: Timestamp, config: &Config) -> Result<SendState, u64> {
     let window = config.send_window_seconds;
     if let Some(previous) = previous
         && now < previous.next_send_at
@@ -124,16 +108,10 @@ pub fn next_send(
     let next_send_at = if sends >= config.max_sends_per_window {
         window_start + window
     } else {
-        let cooldown = config
-            .resend_cooldown_seconds
-            .saturating_mul(1 << (sends - 1).min(20));
+        let cooldown = config.resend_cooldown_seconds.saturating_mul(1 << (sends - 1).min(20));
         (now + cooldown).min(window_start + window)
     };
-    Ok(SendState {
-        window_start,
-        window_sends: sends,
-        next_send_at,
-    })
+    Ok(SendState { window_start, window_sends: sends, next_send_at })
 }
 
 #[cfg(test)]
@@ -164,11 +142,7 @@ mod tests {
         }
         assert_eq!(state.window_sends, 5);
         assert_eq!(waits[..3], [60, 120, 240]);
-        assert_eq!(
-            state.next_send_at,
-            1_000_000 + 600,
-            "after the fifth send, wait for the window"
-        );
+        assert_eq!(state.next_send_at, 1_000_000 + 600, "after the fifth send, wait for the window");
         assert_eq!(next_send(Some(state), 1_000_000 + 599, &config), Err(1));
         let fresh = next_send(Some(state), 1_000_000 + 600, &config).unwrap();
         assert_eq!((fresh.window_start, fresh.window_sends), (1_000_600, 1));
@@ -177,42 +151,18 @@ mod tests {
     #[test]
     fn phone_rules() {
         let mut config = config();
-        let params =
-            |pairs: &[(&'static str, &'static str)]| Params::from_pairs(pairs.iter().copied());
+        let params = |pairs: &[(&'static str, &'static str)]| Params::from_pairs(pairs.iter().copied());
+        assert_eq!(phone_for_sign_in(&config, &params(&[])), Err(ApiError::MissingParam("phone")));
+        assert_eq!(phone_for_sign_in(&config, &params(&[("phone", "12")])), Err(ApiError::BadPhone));
         assert_eq!(
-            phone_for_sign_in(&config, &params(&[])),
-            Err(ApiError::MissingParam("phone"))
-        );
-        assert_eq!(
-            phone_for_sign_in(&config, &params(&[("phone", "12")])),
-            Err(ApiError::BadPhone)
-        );
-        assert_eq!(
-            phone_for_sign_in(&config, &params(&[("phone", "98765 43210"), ("cc", "91")]))
-                .unwrap()
-                .e164(),
+            phone_for_sign_in(&config, &params(&[("phone", "98765 43210"), ("cc", "91")])).unwrap().e164(),
             "+919876543210"
         );
-        assert_eq!(
-            phone_for_sign_in(&config, &params(&[("phone", "1"), ("cc", "999")])),
-            Err(ApiError::BadPhone)
-        );
+        assert_eq!(phone_for_sign_in(&config, &params(&[("phone", "1"), ("cc", "999")])), Err(ApiError::BadPhone));
         config.allowed_calling_codes = vec![91];
-        assert_eq!(
-            phone_for_sign_in(&config, &params(&[("phone", "+12015550123")])),
-            Err(ApiError::CountryBlocked)
-        );
+        assert_eq!(phone_for_sign_in(&config, &params(&[("phone", "+12015550123")])), Err(ApiError::CountryBlocked));
         config.allowed_app_ids = vec!["com.example".into()];
-        assert_eq!(
-            phone_for_sign_in(&config, &params(&[("phone", "+919876543210")])),
-            Err(ApiError::BadAppId)
-        );
-        assert!(
-            phone_for_sign_in(
-                &config,
-                &params(&[("phone", "+919876543210"), ("appid", "com.example")])
-            )
-            .is_ok()
-        );
+        assert_eq!(phone_for_sign_in(&config, &params(&[("phone", "+919876543210")])), Err(ApiError::BadAppId));
+        assert!(phone_for_sign_in(&config, &params(&[("phone", "+919876543210"), ("appid", "com.example")])).is_ok());
     }
 }

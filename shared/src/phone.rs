@@ -18,11 +18,7 @@ pub struct DefaultRegion(country::Id);
 impl DefaultRegion {
     /// From an ISO 3166 alpha-2 code such as `US` or `in`.
     pub fn from_iso(code: &str) -> Option<Self> {
-        code.trim()
-            .to_ascii_uppercase()
-            .parse::<country::Id>()
-            .ok()
-            .map(Self)
+        code.trim().to_ascii_uppercase().parse::<country::Id>().ok().map(Self)
     }
 
     /// From a country calling code such as `91` or `+44`: the main region of that code.
@@ -46,10 +42,7 @@ impl PhoneNumber {
         if !parsed.is_valid() {
             return None;
         }
-        Some(Self {
-            e164: parsed.format().mode(Mode::E164).to_string(),
-            calling_code: parsed.code().value(),
-        })
+        Some(Self { e164: parsed.format().mode(Mode::E164).to_string(), calling_code: parsed.code().value() })
     }
 
     /// `+14155550123`
@@ -113,29 +106,11 @@ mod tests {
     #[test]
     fn normalises_many_spellings_to_one_e164() {
         let india = DefaultRegion::from_calling_code("91").unwrap();
-        for input in [
-            "+91 98765 43210",
-            "098765 43210",
-            "9876543210",
-            "+91-98765-43210",
-            "tel:+91-98765-43210",
-        ] {
-            assert_eq!(
-                PhoneNumber::parse(input, india).unwrap().e164(),
-                "+919876543210",
-                "{input}"
-            );
+        for input in ["+91 98765 43210", "098765 43210", "9876543210", "+91-98765-43210", "tel:+91-98765-43210"] {
+            assert_eq!(PhoneNumber::parse(input, india).unwrap().e164(), "+919876543210", "{input}");
         }
-        assert_eq!(
-            PhoneNumber::parse("(201) 555-0123", us()).unwrap().e164(),
-            "+12015550123"
-        );
-        assert_eq!(
-            PhoneNumber::parse("+44 7911 123456", us())
-                .unwrap()
-                .calling_code(),
-            44
-        );
+        assert_eq!(PhoneNumber::parse("(201) 555-0123", us()).unwrap().e164(), "+12015550123");
+        assert_eq!(PhoneNumber::parse("+44 7911 123456", us()).unwrap().calling_code(), 44);
     }
 
     #[test]
@@ -151,10 +126,7 @@ mod tests {
             "+1 201\u{7} 555 0123",
             "1".repeat(60).as_str(),
         ] {
-            assert!(
-                PhoneNumber::parse(input, us()).is_none(),
-                "{input:?} should be rejected"
-            );
+            assert!(PhoneNumber::parse(input, us()).is_none(), "{input:?} should be rejected");
         }
     }
 
@@ -169,10 +141,7 @@ mod tests {
 
     #[test]
     fn default_region_from_calling_code_or_iso() {
-        assert_eq!(
-            DefaultRegion::from_calling_code("+44"),
-            DefaultRegion::from_iso("GB")
-        );
+        assert_eq!(DefaultRegion::from_calling_code("+44"), DefaultRegion::from_iso("GB"));
         assert_eq!(DefaultRegion::from_calling_code("1"), Some(us()));
         assert_eq!(DefaultRegion::from_calling_code("9999"), None);
         assert_eq!(DefaultRegion::from_iso("zz"), None);

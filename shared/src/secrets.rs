@@ -26,8 +26,7 @@ const UNBIASED_LIMIT: u32 = u32::MAX - (u32::MAX % CODE_SPACE);
 impl OtpCode {
     pub fn parse(input: &str) -> Option<Self> {
         let input = input.trim();
-        (input.len() == 6 && input.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| Self(input.to_owned()))
+        (input.len() == 6 && input.bytes().all(|b| b.is_ascii_digit())).then(|| Self(input.to_owned()))
     }
 
     /// Uniform over 000000–999999.
@@ -62,8 +61,7 @@ pub struct CodeDigest(Vec<u8>);
 
 impl CodeDigest {
     pub fn of(secret: &OtpSecret, phone: &PhoneNumber, code: &OtpCode) -> Self {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes keys of any length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes keys of any length");
         mac.update(phone.e164().as_bytes());
         mac.update(b"\0");
         mac.update(code.0.as_bytes());
@@ -122,10 +120,7 @@ impl AccessToken {
         let bytes: [u8; TOKEN_BYTES] = random_bytes();
         let mut text = String::with_capacity(TOKEN_CHARS + 1);
         for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
             for i in 0..=chunk.len() {
                 text.push(BASE64URL[((n >> (18 - 6 * i)) & 63) as usize] as char);
             }
@@ -136,8 +131,7 @@ impl AccessToken {
     /// Anything of the right shape; whether it is known is the store's question.
     pub fn parse(input: &str) -> Option<Self> {
         let input = input.trim();
-        (input.len() == TOKEN_CHARS && input.bytes().all(|b| BASE64URL.contains(&b)))
-            .then(|| Self(input.to_owned()))
+        (input.len() == TOKEN_CHARS && input.bytes().all(|b| BASE64URL.contains(&b))).then(|| Self(input.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -188,29 +182,17 @@ mod tests {
                 seen[position][(digit - b'0') as usize] = true;
             }
         }
-        assert!(
-            seen.iter().all(|digits| digits.iter().all(|s| *s)),
-            "some digit never drawn: {seen:?}"
-        );
+        assert!(seen.iter().all(|digits| digits.iter().all(|s| *s)), "some digit never drawn: {seen:?}");
     }
 
     #[test]
     fn draws_in_the_biased_tail_are_rejected() {
         let mut draws = [u32::MAX, UNBIASED_LIMIT, 999_999].into_iter();
-        assert_eq!(
-            OtpCode::from_draws(|| draws.next().unwrap()).as_str(),
-            "999999"
-        );
+        assert_eq!(OtpCode::from_draws(|| draws.next().unwrap()).as_str(), "999999");
         let mut draws = [UNBIASED_LIMIT - 1].into_iter();
-        assert_eq!(
-            OtpCode::from_draws(|| draws.next().unwrap()).as_str(),
-            "999999"
-        );
+        assert_eq!(OtpCode::from_draws(|| draws.next().unwrap()).as_str(), "999999");
         let mut draws = [0].into_iter();
-        assert_eq!(
-            OtpCode::from_draws(|| draws.next().unwrap()).as_str(),
-            "000000"
-        );
+        assert_eq!(OtpCode::from_draws(|| draws.next().unwrap()).as_str(), "000000");
     }
 
     #[test]
@@ -234,11 +216,7 @@ mod tests {
         assert!(digest.matches(&CodeDigest::of(&secret, &alice, &code)));
         assert!(!digest.matches(&CodeDigest::of(&secret, &bob, &code)));
         assert!(!digest.matches(&CodeDigest::of(&other_secret, &alice, &code)));
-        assert!(!digest.matches(&CodeDigest::of(
-            &secret,
-            &alice,
-            &OtpCode::parse("123457").unwrap()
-        )));
+        assert!(!digest.matches(&CodeDigest::of(&secret, &alice, &OtpCode::parse("123457").unwrap())));
         assert!(OtpSecret::new([1u8; 31]).is_none());
     }
 

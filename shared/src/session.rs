@@ -19,28 +19,14 @@ pub struct Session {
 
 /// The token a request presents: the `Authorization: Bearer` header, else the `token` parameter (mesibo clients).
 pub fn presented_token(req: &Request, params: &Params) -> Option<String> {
-    let header = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let bearer = header.and_then(|h| {
-        h.strip_prefix("Bearer ")
-            .or_else(|| h.strip_prefix("bearer "))
-    });
-    bearer
-        .map(str::to_owned)
-        .or_else(|| params.text("token").map(str::to_owned))
+    let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let bearer = header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")));
+    bearer.map(str::to_owned).or_else(|| params.text("token").map(str::to_owned))
 }
 
 /// Missing, malformed, unknown and expired tokens all answer `AUTHFAIL`, alike.
-pub async fn authenticate(
-    app: &App,
-    token: Option<&str>,
-    now: Timestamp,
-) -> Result<Session, ApiError> {
-    let token = token
-        .and_then(AccessToken::parse)
-        .ok_or(ApiError::AuthFail)?;
+pub async fn authenticate(app: &App, token: Option<&str>, now: Timestamp) -> Result<Session, ApiError> {
+    let token = token.and_then(AccessToken::parse).ok_or(ApiError::AuthFail)?;
     let hash = token.hash();
     let record = app.store.token(&hash).await?.ok_or(ApiError::AuthFail)?;
     if record.expires_at <= now {

@@ -23,12 +23,7 @@ pub struct SmsSender {
 
 impl SmsSender {
     pub fn new(client: Client, config: SmsConfig, app_name: String) -> Self {
-        Self {
-            client,
-            config,
-            app_name,
-            echo_to_console: false,
-        }
+        Self { client, config, app_name, echo_to_console: false }
     }
 
     /// Local development only (the dev server turns it on; no Lambda can): also print each code on stdout.
@@ -38,11 +33,7 @@ impl SmsSender {
     }
 
     pub fn message(&self, code: &OtpCode) -> String {
-        let mut text = self
-            .config
-            .template
-            .replace("{app}", &self.app_name)
-            .replace("{code}", code.as_str());
+        let mut text = self.config.template.replace("{app}", &self.app_name).replace("{code}", code.as_str());
         if let Some(domain) = &self.config.otp_domain {
             // WebOTP / iOS one-time-code autofill: the last line binds the code to the site.
             text.push_str(&format!("\n\n@{domain} #{}", code.as_str()));
@@ -52,11 +43,7 @@ impl SmsSender {
 
     pub async fn send_code(&self, phone: &PhoneNumber, code: &OtpCode) -> Result<(), SmsFailed> {
         let string = |value: &str| {
-            MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(value)
-                .build()
-                .expect("data type is set")
+            MessageAttributeValue::builder().data_type("String").string_value(value).build().expect("data type is set")
         };
         let mut request = self
             .client

@@ -6,9 +6,9 @@ use tracing::info;
 
 use crate::app::App;
 use crate::clock::Timestamp;
-use crate::config::ProfileUrls;
 use crate::error::ApiError;
 use crate::http::{self, Params};
+use crate::links::Links;
 use crate::login::phone_for_sign_in;
 use crate::profile_text::profile_name;
 use crate::secrets::{AccessToken, CodeDigest, OtpCode};
@@ -32,50 +32,6 @@ pub struct VerifyReply {
     pub links: Links,
 }
 
-/// Upload/download locations and sharing texts, from configuration.
-#[derive(Debug, Serialize)]
-pub struct Links {
-    pub uploadurl: String,
-    pub downloadurl: String,
-    pub fileurl: String,
-    pub urls: Urls,
-    pub invite: String,
-    pub share: Share,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Urls {
-    pub upload: String,
-    pub download: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Share {
-    pub text: String,
-    pub subject: String,
-    pub title: String,
-}
-
-impl Links {
-    pub fn from_config(urls: &ProfileUrls) -> Self {
-        Self {
-            uploadurl: urls.upload_url.clone(),
-            downloadurl: urls.download_url.clone(),
-            fileurl: urls.file_url.clone(),
-            urls: Urls {
-                upload: urls.upload_url.clone(),
-                download: urls.file_url.clone(),
-            },
-            invite: urls.invite_text.clone(),
-            share: Share {
-                text: urls.invite_text.clone(),
-                subject: urls.share_subject.clone(),
-                title: urls.share_title.clone(),
-            },
-        }
-    }
-}
-
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let now = app.clock.now();
     let outcome = match Params::from_request(&req) {
@@ -85,43 +41,26 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     http::reply(OP, now, outcome)
 }
 
-pub async fn verify_code(
-    app: &App,
-    params: &Params,
-    now: Timestamp,
-) -> Result<VerifyReply, ApiError> {
+pub async fn verify_code(app: &App, params: &Params, now: Timestamp) -> Result<VerifyReply, ApiError> {
     let phone = phone_for_sign_in(&app.config, params)?;
     // A malformed code is a typo, not a guess: it costs no attempt.
-    let code = OtpCode::parse(params.required("code")?).ok_or(ApiError::BadCode {
-        attempts_left: app.config.max_verify_attempts,
-    })?;
-    let name = params
-        .text("name")
-        .map(profile_name)
-        .transpose()?
-        .unwrap_or_default();
+    let code = OtpCode::parse(params.required("code")?)
+        .ok_or(ApiError::BadCode { attempts_left: app.config.max_verify_attempts })?;
+    let name = params.text("name").map(profile_name).transpose()?.unwrap_or_default();
 
     let max = app.config.max_verify_attempts;
-    let (attempt, existing) = tokio::join!(
-        app.store.reserve_attempt(&phone, now, max),
-        app.store.profile(&phone)
-    );
+    let (attempt, existing) = tokio::join!(app.store.reserve_attempt(&phone, now, max), app.store.profile(&phone));
     let attempt = attempt.map_err(|e| match e {
         ReserveError::NoCode | ReserveError::Expired => ApiError::CodeExpired,
-        ReserveError::Exhausted { next_send_at } => ApiError::TooManyAttempts {
-            retry_after: (next_send_at - now).max(1) as u64,
-        },
+        ReserveError::Exhausted { next_send_at } => {
+            ApiError::TooManyAttempts { retry_after: (next_send_at - now).max(1) as u64 }
+        }
         ReserveError::Unavailable(e) => e.into(),
     })?;
     let existing = existing?;
-    if !attempt
-        .digest
-        .matches(&CodeDigest::of(&app.config.otp_secret, &phone, &code))
-    {
+    if !attempt.digest.matches(&CodeDigest::of(&app.config.otp_secret, &phone, &code)) {
         info!(phone = %phone, attempts = attempt.attempts, "wrong code");
-        return Err(ApiError::BadCode {
-            attempts_left: max.saturating_sub(attempt.attempts),
-        });
+        return Err(ApiError::BadCode { attempts_left: max.saturating_sub(attempt.attempts) });
     }
 
     let token = AccessToken::generate();
@@ -146,9 +85,7 @@ pub async fn verify_code(
         SignInError::Unavailable(e) => e.into(),
     })?;
     let new_user = new_profile.is_some();
-    let profile = new_profile
-        .or(existing)
-        .expect("either the existing or the new profile");
+    let profile = new_profile.or(existing).expect("either the existing or the new profile");
     info!(phone = %phone, new_user, "signed in");
     Ok(VerifyReply {
         token: token.as_str().to_owned(),

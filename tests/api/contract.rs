@@ -17,10 +17,7 @@ fn openapi() -> Value {
 fn contract_violation(spec: &Value, path: &str, method: &str, reply: &Reply) -> Option<String> {
     let responses = &spec["paths"][path][method.to_ascii_lowercase()]["responses"];
     let Some(mut response) = responses.get(reply.status.to_string()) else {
-        return Some(format!(
-            "{method} {path} does not document status {}",
-            reply.status
-        ));
+        return Some(format!("{method} {path} does not document status {}", reply.status));
     };
     if let Some(reference) = response["$ref"].as_str() {
         let name = reference.trim_start_matches("#/components/responses/");
@@ -28,15 +25,8 @@ fn contract_violation(spec: &Value, path: &str, method: &str, reply: &Reply) -> 
     }
     if let Some(headers) = response["headers"].as_object() {
         for (name, header) in headers {
-            if header["required"] == true
-                && !reply
-                    .headers
-                    .contains_key(name.to_ascii_lowercase().as_str())
-            {
-                return Some(format!(
-                    "{method} {path} {}: header {name} missing",
-                    reply.status
-                ));
+            if header["required"] == true && !reply.headers.contains_key(name.to_ascii_lowercase().as_str()) {
+                return Some(format!("{method} {path} {}: header {name} missing", reply.status));
             }
         }
     }
@@ -46,16 +36,9 @@ fn contract_violation(spec: &Value, path: &str, method: &str, reply: &Reply) -> 
         "components": spec["components"],
     });
     let validator = jsonschema::validator_for(&schema).expect("openapi.yaml schemas compile");
-    let errors: Vec<String> = validator
-        .iter_errors(&reply.json)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    (!errors.is_empty()).then(|| {
-        format!(
-            "{method} {path} {}: {errors:?} in {}",
-            reply.status, reply.json
-        )
-    })
+    let errors: Vec<String> =
+        validator.iter_errors(&reply.json).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    (!errors.is_empty()).then(|| format!("{method} {path} {}: {errors:?} in {}", reply.status, reply.json))
 }
 
 #[test]
@@ -66,26 +49,17 @@ fn openapi_paths_are_the_template_routes() {
         .unwrap()
         .iter()
         .flat_map(|(path, ops)| {
-            ops.as_object()
-                .unwrap()
-                .keys()
-                .map(move |m| format!("{} {path}", m.to_ascii_uppercase()))
+            ops.as_object().unwrap().keys().map(move |m| format!("{} {path}", m.to_ascii_uppercase()))
         })
         .filter(|route| !route.starts_with("PARAMETERS"))
         .collect();
-    let deployed: BTreeSet<String> = http_routes()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
+    let deployed: BTreeSet<String> = http_routes().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
     assert_eq!(documented, deployed);
 }
 
 #[test]
 fn the_local_stack_knows_every_function_of_the_template() {
-    let mut known: Vec<String> = local_stack::functions::FUNCTIONS
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut known: Vec<String> = local_stack::functions::FUNCTIONS.iter().map(|s| s.to_string()).collect();
     known.sort();
     assert_eq!(function_names(), known);
 }
@@ -93,16 +67,9 @@ fn the_local_stack_knows_every_function_of_the_template() {
 #[test]
 fn the_contract_check_has_teeth() {
     let spec = openapi();
-    let bad = |json: Value, status: u16| Reply {
-        status,
-        headers: Default::default(),
-        json,
-    };
+    let bad = |json: Value, status: u16| Reply { status, headers: Default::default(), json };
     let ok_login = json!({"op": "login", "result": "OK", "ts": 1, "resend_after": 30});
-    assert_eq!(
-        contract_violation(&spec, "/login", "POST", &bad(ok_login.clone(), 200)),
-        None
-    );
+    assert_eq!(contract_violation(&spec, "/login", "POST", &bad(ok_login.clone(), 200)), None);
     for broken in [
         json!({"op": "login", "result": null, "ts": 1, "resend_after": 30}),
         json!({"op": "login", "result": "OK", "ts": "1", "resend_after": 30}),
@@ -111,15 +78,10 @@ fn the_contract_check_has_teeth() {
     ] {
         assert!(contract_violation(&spec, "/login", "POST", &bad(broken, 200)).is_some());
     }
-    assert!(
-        contract_violation(&spec, "/login", "POST", &bad(ok_login, 418)).is_some(),
-        "undocumented status"
-    );
-    let limited = json!({"op": "login", "result": "FAIL", "ts": 1, "error": "RATELIMIT", "errmsg": "wait", "retry_after": 3});
-    assert!(
-        contract_violation(&spec, "/login", "POST", &bad(limited, 429)).is_some(),
-        "429 without Retry-After"
-    );
+    assert!(contract_violation(&spec, "/login", "POST", &bad(ok_login, 418)).is_some(), "undocumented status");
+    let limited =
+        json!({"op": "login", "result": "FAIL", "ts": 1, "error": "RATELIMIT", "errmsg": "wait", "retry_after": 3});
+    assert!(contract_violation(&spec, "/login", "POST", &bad(limited, 429)).is_some(), "429 without Retry-After");
 }
 
 #[tokio::test]
@@ -137,42 +99,18 @@ async fn handler_responses_match_openapi() {
     };
     check("/login", t.login(p).await);
     check("/login", t.login(p).await);
+    check("/login", t.call("LoginFunction", HttpCall::post("/login")).await);
+    check("/login", t.call("LoginFunction", HttpCall::post("/login").json(&json!({"phone": "x"}))).await);
     check(
         "/login",
-        t.call("LoginFunction", HttpCall::post("/login")).await,
-    );
-    check(
-        "/login",
-        t.call(
-            "LoginFunction",
-            HttpCall::post("/login").json(&json!({"phone": "x"})),
-        )
-        .await,
-    );
-    check(
-        "/login",
-        t.call(
-            "LoginFunction",
-            HttpCall {
-                body: vec![b'{'; 65 * 1024],
-                ..HttpCall::post("/login")
-            },
-        )
-        .await,
+        t.call("LoginFunction", HttpCall { body: vec![b'{'; 65 * 1024], ..HttpCall::post("/login") }).await,
     );
     let code = last_sms_code(p).await.unwrap();
     let wrong = if code == "111111" { "222222" } else { "111111" };
     check("/verify", t.verify(p, wrong).await);
     check("/verify", t.verify(p, &code).await);
     check("/verify", t.verify(p, &code).await);
-    check(
-        "/verify",
-        t.call(
-            "VerifyFunction",
-            HttpCall::post("/verify").form(&[("phone", p)]),
-        )
-        .await,
-    );
+    check("/verify", t.call("VerifyFunction", HttpCall::post("/verify").form(&[("phone", p)])).await);
     let other = random_phone();
     t.login(other.e164()).await;
     for _ in 0..6 {
@@ -190,9 +128,6 @@ async fn handler_responses_match_openapi() {
         "/verify 400 MISSINGPARA",
         "/verify 429 TOOMANYATTEMPTS",
     ] {
-        assert!(
-            seen.iter().any(|s| s == expected),
-            "{expected} not exercised: {seen:?}"
-        );
+        assert!(seen.iter().any(|s| s == expected), "{expected} not exercised: {seen:?}");
     }
 }

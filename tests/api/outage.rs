@@ -18,12 +18,7 @@ impl OwnDynamoDb {
         let jar_dir = stack_env("DYNAMODB_LOCAL_DIR");
         let child = Command::new("java")
             .arg(format!("-Djava.library.path={jar_dir}/DynamoDBLocal_lib"))
-            .args([
-                "-jar",
-                &format!("{jar_dir}/DynamoDBLocal.jar"),
-                "-sharedDb",
-                "-dbPath",
-            ])
+            .args(["-jar", &format!("{jar_dir}/DynamoDBLocal.jar"), "-sharedDb", "-dbPath"])
             .arg(&dir)
             .args(["-port", &port.to_string()])
             .stdout(Stdio::null())
@@ -32,14 +27,8 @@ impl OwnDynamoDb {
             .spawn()
             .expect("java runs DynamoDB Local");
         let started = Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "own DynamoDB Local did not start"
-            );
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "own DynamoDB Local did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Self { child, port, dir }
@@ -52,18 +41,12 @@ impl OwnDynamoDb {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn client_for(port: u16) -> aws_sdk_dynamodb::Client {
     let sdk = domain::app::sdk_config().await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .build();
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(format!("http://127.0.0.1:{port}")).build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
@@ -81,38 +64,18 @@ async fn dynamodb_stopped_mid_flow_answers_503_and_leaves_no_half_written_state(
     let (port, dir) = db.stop().await;
     let started = Instant::now();
     let verify = t.verify(phone.e164(), &code).await;
-    assert_eq!(
-        (verify.status, verify.error()),
-        (503, "UNAVAILABLE"),
-        "{:?}",
-        verify.json
-    );
+    assert_eq!((verify.status, verify.error()), (503, "UNAVAILABLE"), "{:?}", verify.json);
     let login = t.login(random_phone().e164()).await;
     assert_eq!((login.status, login.error()), (503, "UNAVAILABLE"));
-    assert!(
-        started.elapsed() < Duration::from_secs(29),
-        "within API Gateway's limit: {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(29), "within API Gateway's limit: {:?}", started.elapsed());
 
     let db = OwnDynamoDb::start(port, dir.clone()).await;
     let items = t.scan().await;
-    assert!(
-        items.iter().all(|i| i["SK"].as_s().unwrap() == "OTP"),
-        "no user, no token: {items:?}"
-    );
+    assert!(items.iter().all(|i| i["SK"].as_s().unwrap() == "OTP"), "no user, no token: {items:?}");
     let otp = &items[0];
-    assert_eq!(
-        otp["attempts"].as_n().unwrap(),
-        "0",
-        "the failed verify spent no attempt"
-    );
+    assert_eq!(otp["attempts"].as_n().unwrap(), "0", "the failed verify spent no attempt");
     assert!(otp.contains_key("code_digest"), "the code is still usable");
-    assert_eq!(
-        t.verify(phone.e164(), &code).await.status,
-        200,
-        "and it works once DynamoDB is back"
-    );
+    assert_eq!(t.verify(phone.e164(), &code).await.status, 200, "and it works once DynamoDB is back");
     db.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -121,29 +84,17 @@ async fn dynamodb_stopped_mid_flow_answers_503_and_leaves_no_half_written_state(
 async fn a_failed_sms_leaves_no_usable_code_and_says_so() {
     let dead_sns = {
         let sdk = domain::app::sdk_config().await;
-        let config = aws_sdk_sns::config::Builder::from(&sdk)
-            .endpoint_url(format!("http://127.0.0.1:{}", free_port()))
-            .build();
+        let config =
+            aws_sdk_sns::config::Builder::from(&sdk).endpoint_url(format!("http://127.0.0.1:{}", free_port())).build();
         aws_sdk_sns::Client::from_conf(config)
     };
     let dynamodb = aws_sdk_dynamodb::Client::new(&domain::app::sdk_config().await);
     let t = spawn_app_on(&[], dynamodb, dead_sns).await;
     let phone = random_phone();
     let login = t.login(phone.e164()).await;
-    assert_eq!(
-        (login.status, login.error()),
-        (502, "SMSFAIL"),
-        "{:?}",
-        login.json
-    );
+    assert_eq!((login.status, login.error()), (502, "SMSFAIL"), "{:?}", login.json);
     let items = t.scan().await;
     assert_eq!(items.len(), 1);
-    assert!(
-        !items[0].contains_key("code_digest"),
-        "the unsent code was withdrawn"
-    );
-    assert_eq!(
-        t.verify(phone.e164(), "123456").await.error(),
-        "CODEEXPIRED"
-    );
+    assert!(!items[0].contains_key("code_digest"), "the unsent code was withdrawn");
+    assert_eq!(t.verify(phone.e164(), "123456").await.error(), "CODEEXPIRED");
 }

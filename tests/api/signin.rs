@@ -26,11 +26,7 @@ async fn full_flow_login_sms_verify_and_the_token_works() {
     let verify = t
         .call(
             "VerifyFunction",
-            HttpCall::post("/verify").form(&[
-                ("phone", phone.e164()),
-                ("code", &code),
-                ("name", "Ada"),
-            ]),
+            HttpCall::post("/verify").form(&[("phone", phone.e164()), ("code", &code), ("name", "Ada")]),
         )
         .await;
     assert_eq!(verify.status, 200, "{:?}", verify.json);
@@ -44,15 +40,9 @@ async fn full_flow_login_sms_verify_and_the_token_works() {
     assert_eq!(body["urls"]["download"], "https://files.example.com/");
     let token = body["token"].as_str().unwrap();
 
-    let session = authenticate(&t.app, Some(token), t.clock.now())
-        .await
-        .expect("the token authenticates");
+    let session = authenticate(&t.app, Some(token), t.clock.now()).await.expect("the token authenticates");
     assert_eq!(session.phone, phone);
-    assert!(
-        authenticate(&t.app, Some(&format!("{}A", &token[..42])), t.clock.now())
-            .await
-            .is_err()
-    );
+    assert!(authenticate(&t.app, Some(&format!("{}A", &token[..42])), t.clock.now()).await.is_err());
 
     // A second sign-in on another device: same user, not new, a second token that works alongside the first.
     t.clock.advance(30);
@@ -62,11 +52,7 @@ async fn full_flow_login_sms_verify_and_the_token_works() {
     assert_eq!(profiles.len(), 1);
     assert_eq!(t.items_with_sk_prefix("TOKEN").await.len(), 2);
     for token in [token, second.as_str()] {
-        assert!(
-            authenticate(&t.app, Some(token), t.clock.now())
-                .await
-                .is_ok()
-        );
+        assert!(authenticate(&t.app, Some(token), t.clock.now()).await.is_ok());
     }
 }
 
@@ -76,19 +62,9 @@ async fn tokens_expire_after_token_ttl_days() {
     let phone = random_phone();
     let token = t.sign_in(phone.e164()).await;
     t.clock.advance(86_399);
-    assert!(
-        authenticate(&t.app, Some(&token), t.clock.now())
-            .await
-            .is_ok()
-    );
+    assert!(authenticate(&t.app, Some(&token), t.clock.now()).await.is_ok());
     t.clock.advance(1);
-    assert_eq!(
-        authenticate(&t.app, Some(&token), t.clock.now())
-            .await
-            .unwrap_err()
-            .code(),
-        "AUTHFAIL"
-    );
+    assert_eq!(authenticate(&t.app, Some(&token), t.clock.now()).await.unwrap_err().code(), "AUTHFAIL");
 }
 
 #[tokio::test]
@@ -104,20 +80,9 @@ async fn wrong_code_is_rejected_and_counts_down() {
     assert_eq!(reply.json["result"], "FAIL");
     // A malformed code is a typo: it costs no attempt.
     let typo = t.verify(phone.e164(), "12a456").await;
-    assert_eq!(
-        (
-            typo.status,
-            typo.error(),
-            typo.json["attempts_left"].as_i64()
-        ),
-        (401, "BADCODE", Some(5))
-    );
+    assert_eq!((typo.status, typo.error(), typo.json["attempts_left"].as_i64()), (401, "BADCODE", Some(5)));
     let ok = t.verify(phone.e164(), &code).await;
-    assert_eq!(
-        ok.status, 200,
-        "the right code still works after one wrong guess: {:?}",
-        ok.json
-    );
+    assert_eq!(ok.status, 200, "the right code still works after one wrong guess: {:?}", ok.json);
 }
 
 #[tokio::test]
@@ -151,21 +116,11 @@ async fn five_wrong_guesses_kill_the_code() {
     let wrong = if code == "999999" { "999998" } else { "999999" };
     for left in (0..5).rev() {
         let reply = t.verify(phone.e164(), wrong).await;
-        assert_eq!(
-            (reply.error(), reply.json["attempts_left"].as_i64()),
-            ("BADCODE", Some(left))
-        );
+        assert_eq!((reply.error(), reply.json["attempts_left"].as_i64()), ("BADCODE", Some(left)));
     }
     let reply = t.verify(phone.e164(), &code).await;
-    assert_eq!(
-        (reply.status, reply.error()),
-        (429, "TOOMANYATTEMPTS"),
-        "the right code is dead too"
-    );
-    assert_eq!(
-        reply.headers["retry-after"],
-        reply.json["retry_after"].to_string()
-    );
+    assert_eq!((reply.status, reply.error()), (429, "TOOMANYATTEMPTS"), "the right code is dead too");
+    assert_eq!(reply.headers["retry-after"], reply.json["retry_after"].to_string());
 
     // A new code starts a new count.
     t.clock.advance(30);
@@ -180,25 +135,13 @@ async fn concurrent_guesses_cannot_test_more_than_five_codes() {
     let phone = random_phone();
     t.login(phone.e164()).await;
     let code = last_sms_code(phone.e164()).await.unwrap();
-    let guesses: Vec<String> = (0..30)
-        .map(|i| format!("{:06}", (code.parse::<u32>().unwrap() + 1 + i) % 1_000_000))
-        .collect();
+    let guesses: Vec<String> =
+        (0..30).map(|i| format!("{:06}", (code.parse::<u32>().unwrap() + 1 + i) % 1_000_000)).collect();
     let replies = join_all(guesses.iter().map(|g| t.verify(phone.e164(), g))).await;
     let compared = replies.iter().filter(|r| r.error() == "BADCODE").count();
-    let refused = replies
-        .iter()
-        .filter(|r| r.error() == "TOOMANYATTEMPTS")
-        .count();
-    assert_eq!(
-        (compared, refused),
-        (5, 25),
-        "{:?}",
-        replies.iter().map(|r| r.error()).collect::<Vec<_>>()
-    );
-    assert_eq!(
-        t.verify(phone.e164(), &code).await.error(),
-        "TOOMANYATTEMPTS"
-    );
+    let refused = replies.iter().filter(|r| r.error() == "TOOMANYATTEMPTS").count();
+    assert_eq!((compared, refused), (5, 25), "{:?}", replies.iter().map(|r| r.error()).collect::<Vec<_>>());
+    assert_eq!(t.verify(phone.e164(), &code).await.error(), "TOOMANYATTEMPTS");
 }
 
 #[tokio::test]
@@ -209,21 +152,8 @@ async fn twenty_concurrent_correct_verifies_issue_exactly_one_token() {
     let code = last_sms_code(phone.e164()).await.unwrap();
     let replies = join_all((0..20).map(|_| t.verify(phone.e164(), &code))).await;
     let winners: Vec<_> = replies.iter().filter(|r| r.status == 200).collect();
-    assert_eq!(
-        winners.len(),
-        1,
-        "{:?}",
-        replies
-            .iter()
-            .map(|r| (r.status, r.error().to_owned()))
-            .collect::<Vec<_>>()
-    );
-    assert!(
-        replies
-            .iter()
-            .all(|r| r.status == 200 || r.status == 401 || r.status == 429),
-        "no 5xx"
-    );
+    assert_eq!(winners.len(), 1, "{:?}", replies.iter().map(|r| (r.status, r.error().to_owned())).collect::<Vec<_>>());
+    assert!(replies.iter().all(|r| r.status == 200 || r.status == 401 || r.status == 429), "no 5xx");
     assert_eq!(t.items_with_sk_prefix("TOKEN").await.len(), 1);
     assert_eq!(t.items_with_sk_prefix("PROFILE").await.len(), 1);
     // Single use: the same code once more fails.
@@ -242,26 +172,14 @@ async fn resend_cooldown_answers_429_with_retry_after_and_a_new_code_replaces_th
     assert_eq!((early.status, early.error()), (429, "RATELIMIT"));
     assert_eq!(early.json["retry_after"], 20);
     assert_eq!(early.headers["retry-after"], "20");
-    assert_eq!(
-        sms_to(phone.e164()).await.len(),
-        1,
-        "nothing sent while cooling down"
-    );
+    assert_eq!(sms_to(phone.e164()).await.len(), 1, "nothing sent while cooling down");
 
     t.clock.advance(20);
     let second = t.login(phone.e164()).await;
-    assert_eq!(
-        (second.status, second.json["resend_after"].as_i64()),
-        (200, Some(60)),
-        "the cooldown grows"
-    );
+    assert_eq!((second.status, second.json["resend_after"].as_i64()), (200, Some(60)), "the cooldown grows");
     let latest = last_sms_code(phone.e164()).await.unwrap();
     if latest != first {
-        assert_eq!(
-            t.verify(phone.e164(), &first).await.error(),
-            "BADCODE",
-            "the old code was replaced"
-        );
+        assert_eq!(t.verify(phone.e164(), &first).await.error(), "BADCODE", "the old code was replaced");
     }
     assert_eq!(t.verify(phone.e164(), &latest).await.status, 200);
 }
@@ -279,11 +197,7 @@ async fn at_most_five_codes_per_window() {
             t.clock.advance(wait);
             waited += wait;
         } else {
-            assert_eq!(
-                reply.json["resend_after"].as_i64(),
-                Some(600 - waited),
-                "the fifth code closes the window"
-            );
+            assert_eq!(reply.json["resend_after"].as_i64(), Some(600 - waited), "the fifth code closes the window");
         }
     }
     t.clock.advance(1);
@@ -292,11 +206,7 @@ async fn at_most_five_codes_per_window() {
     assert_eq!(capped.json["retry_after"].as_i64(), Some(600 - waited - 1));
     assert_eq!(sms_to(phone.e164()).await.len(), 5);
     t.clock.advance(600 - waited - 1);
-    assert_eq!(
-        t.login(phone.e164()).await.status,
-        200,
-        "a new window opens"
-    );
+    assert_eq!(t.login(phone.e164()).await.status, 200, "a new window opens");
 }
 
 #[tokio::test]
@@ -305,11 +215,7 @@ async fn concurrent_logins_for_one_number_send_one_sms() {
     let phone = random_phone();
     let replies = join_all((0..10).map(|_| t.login(phone.e164()))).await;
     assert_eq!(replies.iter().filter(|r| r.status == 200).count(), 1);
-    assert!(
-        replies
-            .iter()
-            .all(|r| r.status == 200 || r.error() == "RATELIMIT")
-    );
+    assert!(replies.iter().all(|r| r.status == 200 || r.error() == "RATELIMIT"));
     assert_eq!(sms_to(phone.e164()).await.len(), 1);
 }
 
@@ -320,15 +226,8 @@ async fn test_numbers_get_their_fixed_code_and_no_sms() {
     let t = spawn_app_with(&[("TEST_NUMBERS", &entry)]).await;
     let login = t.login(phone.e164()).await;
     assert_eq!(login.status, 200);
-    assert!(
-        sms_to(phone.e164()).await.is_empty(),
-        "test numbers send no SMS"
-    );
-    assert_eq!(
-        t.verify(phone.e164(), "123456").await.error(),
-        "BADCODE",
-        "other codes fail"
-    );
+    assert!(sms_to(phone.e164()).await.is_empty(), "test numbers send no SMS");
+    assert_eq!(t.verify(phone.e164(), "123456").await.error(), "BADCODE", "other codes fail");
     assert_eq!(t.verify(phone.e164(), "428913").await.status, 200);
     // The other rules still apply: cooldown.
     assert_eq!(t.login(phone.e164()).await.status, 429);
@@ -344,10 +243,7 @@ async fn login_answers_alike_for_users_and_strangers() {
     let a = t.login(user.e164()).await;
     let b = t.login(stranger.e164()).await;
     assert_eq!(a.status, b.status);
-    assert_eq!(
-        a.headers.keys().collect::<Vec<_>>(),
-        b.headers.keys().collect::<Vec<_>>()
-    );
+    assert_eq!(a.headers.keys().collect::<Vec<_>>(), b.headers.keys().collect::<Vec<_>>());
     assert_eq!(a.json, b.json, "same body, field for field");
 }
 
@@ -358,10 +254,7 @@ async fn the_table_never_holds_a_code_or_token_in_clear() {
     t.login(phone.e164()).await;
     let pending_code = last_sms_code(phone.e164()).await.unwrap();
     let dump_pending = format!("{:?}", t.scan().await);
-    assert!(
-        !dump_pending.contains(&pending_code),
-        "pending code stored in clear"
-    );
+    assert!(!dump_pending.contains(&pending_code), "pending code stored in clear");
     t.clock.advance(30);
     let token = t.sign_in(phone.e164()).await;
     let used_code = last_sms_code(phone.e164()).await.unwrap();
@@ -372,20 +265,12 @@ async fn the_table_never_holds_a_code_or_token_in_clear() {
     for item in &items {
         for value in item.values() {
             if let Ok(bytes) = value.as_b() {
-                assert!(
-                    !bytes
-                        .as_ref()
-                        .windows(6)
-                        .any(|w| w == used_code.as_bytes() || w == pending_code.as_bytes())
-                );
+                assert!(!bytes.as_ref().windows(6).any(|w| w == used_code.as_bytes() || w == pending_code.as_bytes()));
             }
         }
     }
     let token_item = &t.items_with_sk_prefix("TOKEN").await[0];
-    assert!(
-        token_item.get("ttl").is_some(),
-        "tokens expire in the table too"
-    );
+    assert!(token_item.get("ttl").is_some(), "tokens expire in the table too");
 }
 
 #[tokio::test]
@@ -393,24 +278,14 @@ async fn numbers_are_normalised_the_same_at_login_and_verify() {
     let t = spawn_app().await;
     let phone = random_phone();
     let national = &phone.e164()[2..];
-    let login = t
-        .call(
-            "LoginFunction",
-            HttpCall::post("/login").json(&json!({"phone": national, "cc": "1"})),
-        )
-        .await;
+    let login = t.call("LoginFunction", HttpCall::post("/login").json(&json!({"phone": national, "cc": "1"}))).await;
     assert_eq!(login.status, 200, "{:?}", login.json);
-    let code = last_sms_code(phone.e164())
-        .await
-        .expect("SMS to the E.164 number");
+    let code = last_sms_code(phone.e164()).await.expect("SMS to the E.164 number");
     // mesibo form: digits with country code, no "+", and an unencoded "+" in a query string.
     let verify = t
         .call(
             "VerifyFunction",
-            HttpCall {
-                query: format!("phone=+{}&code={code}", phone.digits()),
-                ..HttpCall::post("/verify")
-            },
+            HttpCall { query: format!("phone=+{}&code={code}", phone.digits()), ..HttpCall::post("/verify") },
         )
         .await;
     assert_eq!(verify.status, 200, "{:?}", verify.json);
@@ -418,26 +293,12 @@ async fn numbers_are_normalised_the_same_at_login_and_verify() {
 
 #[tokio::test]
 async fn bad_input_gets_a_clear_4xx_never_a_500() {
-    let t = spawn_app_with(&[
-        ("ALLOWED_COUNTRY_CODES", "44"),
-        ("ALLOWED_APP_IDS", "com.example.app"),
-    ])
-    .await;
+    let t = spawn_app_with(&[("ALLOWED_COUNTRY_CODES", "44"), ("ALLOWED_APP_IDS", "com.example.app")]).await;
     let uk = "+447911123456";
-    let with_app = |phone: &str| {
-        HttpCall::post("/login").form(&[("phone", phone), ("appid", "com.example.app")])
-    };
-    let oversized = HttpCall {
-        body: vec![b'a'; 70 * 1024],
-        ..HttpCall::post("/login")
-    };
+    let with_app = |phone: &str| HttpCall::post("/login").form(&[("phone", phone), ("appid", "com.example.app")]);
+    let oversized = HttpCall { body: vec![b'a'; 70 * 1024], ..HttpCall::post("/login") };
     let cases: Vec<(&str, HttpCall, u16, &str)> = vec![
-        (
-            "LoginFunction",
-            HttpCall::post("/login").json(&json!({"appid": "com.example.app"})),
-            400,
-            "MISSINGPARA",
-        ),
+        ("LoginFunction", HttpCall::post("/login").json(&json!({"appid": "com.example.app"})), 400, "MISSINGPARA"),
         (
             "LoginFunction",
             HttpCall {
@@ -448,36 +309,13 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
             400,
             "BADJSON",
         ),
-        (
-            "LoginFunction",
-            HttpCall {
-                body: vec![0xff, 0xfe, 0x00],
-                ..HttpCall::post("/login")
-            },
-            400,
-            "BADREQUEST",
-        ),
+        ("LoginFunction", HttpCall { body: vec![0xff, 0xfe, 0x00], ..HttpCall::post("/login") }, 400, "BADREQUEST"),
         ("LoginFunction", oversized, 413, "TOOLARGE"),
         ("LoginFunction", with_app("not a phone"), 400, "BADPHONE"),
         ("LoginFunction", with_app("' OR '1'='1"), 400, "BADPHONE"),
-        (
-            "LoginFunction",
-            with_app("+12015550123"),
-            403,
-            "COUNTRYBLOCKED",
-        ),
-        (
-            "LoginFunction",
-            HttpCall::post("/login").form(&[("phone", uk)]),
-            400,
-            "BADAPPID",
-        ),
-        (
-            "LoginFunction",
-            HttpCall::post("/login").form(&[("phone", uk), ("appid", "other")]),
-            400,
-            "BADAPPID",
-        ),
+        ("LoginFunction", with_app("+12015550123"), 403, "COUNTRYBLOCKED"),
+        ("LoginFunction", HttpCall::post("/login").form(&[("phone", uk)]), 400, "BADAPPID"),
+        ("LoginFunction", HttpCall::post("/login").form(&[("phone", uk), ("appid", "other")]), 400, "BADAPPID"),
         (
             "VerifyFunction",
             HttpCall::post("/verify").form(&[("phone", uk), ("appid", "com.example.app")]),
@@ -486,11 +324,7 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
         ),
         (
             "VerifyFunction",
-            HttpCall::post("/verify").form(&[
-                ("phone", uk),
-                ("appid", "com.example.app"),
-                ("code", "123456"),
-            ]),
+            HttpCall::post("/verify").form(&[("phone", uk), ("appid", "com.example.app"), ("code", "123456")]),
             401,
             "CODEEXPIRED",
         ),
@@ -507,21 +341,10 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
         ),
     ];
     for (function, call, status, error) in cases {
-        let described = format!(
-            "{} {}",
-            call.path,
-            String::from_utf8_lossy(&call.body)
-                .chars()
-                .take(60)
-                .collect::<String>()
-        );
+        let described =
+            format!("{} {}", call.path, String::from_utf8_lossy(&call.body).chars().take(60).collect::<String>());
         let reply = t.call(function, call).await;
-        assert_eq!(
-            (reply.status, reply.error()),
-            (status, error),
-            "{described}: {:?}",
-            reply.json
-        );
+        assert_eq!((reply.status, reply.error()), (status, error), "{described}: {:?}", reply.json);
         assert_eq!(reply.json["result"], "FAIL");
         assert!(reply.json["errmsg"].as_str().is_some_and(|m| !m.is_empty()));
     }
@@ -535,9 +358,5 @@ async fn otp_domain_adds_the_autofill_line() {
     t.login(phone.e164()).await;
     let sms = sms_to(phone.e164()).await;
     let code = last_sms_code(phone.e164()).await.unwrap();
-    assert!(
-        sms[0].ends_with(&format!("\n\n@app.example.com #{code}")),
-        "{:?}",
-        sms[0]
-    );
+    assert!(sms[0].ends_with(&format!("\n\n@app.example.com #{code}")), "{:?}", sms[0]);
 }

@@ -7,8 +7,5 @@ async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let app = domain::App::from_env().await?;
     let app = &app;
-    run(service_fn(move |request| async move {
-        Ok::<_, Error>(domain::verify::handle(app, request).await)
-    }))
-    .await
+    run(service_fn(move |request| async move { Ok::<_, Error>(domain::verify::handle(app, request).await) })).await
 }

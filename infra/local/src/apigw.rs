@@ -18,28 +18,19 @@ pub struct HttpCall {
 
 impl HttpCall {
     pub fn post(path: &str) -> Self {
-        Self {
-            method: "POST".into(),
-            path: path.into(),
-            source_ip: "127.0.0.1".into(),
-            ..Self::default()
-        }
+        Self { method: "POST".into(), path: path.into(), source_ip: "127.0.0.1".into(), ..Self::default() }
     }
 
     pub fn form(mut self, pairs: &[(&str, &str)]) -> Self {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.extend_pairs(pairs);
-        self.headers.push((
-            "content-type".into(),
-            "application/x-www-form-urlencoded".into(),
-        ));
+        self.headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
         self.body = form.finish().into_bytes();
         self
     }
 
     pub fn json(mut self, body: &Value) -> Self {
-        self.headers
-            .push(("content-type".into(), "application/json".into()));
+        self.headers.push(("content-type".into(), "application/json".into()));
         self.body = body.to_string().into_bytes();
         self
     }
@@ -64,10 +55,7 @@ impl HttpCall {
         }
         let (body, is_base64) = match std::str::from_utf8(&self.body) {
             Ok(text) => (text.to_owned(), false),
-            Err(_) => (
-                base64::engine::general_purpose::STANDARD.encode(&self.body),
-                true,
-            ),
+            Err(_) => (base64::engine::general_purpose::STANDARD.encode(&self.body), true),
         };
         let route_key = format!("{} {}", self.method, self.path);
         let mut event = json!({
@@ -104,7 +92,6 @@ impl HttpCall {
 
     /// Through lambda_http's own event deserialisation, as on Lambda.
     pub fn to_request(&self) -> Request {
-        lambda_http::request::from_str(&self.to_event().to_string())
-            .expect("a well-formed API Gateway v2 event")
+        lambda_http::request::from_str(&self.to_event().to_string()).expect("a well-formed API Gateway v2 event")
     }
 }

@@ -3,13 +3,16 @@
 use domain::App;
 use lambda_http::{Body, Request, Response};
 
-/// Every function the template declares, by logical id. A test holds this equal to the template.
-pub const FUNCTIONS: &[&str] = &["LoginFunction", "VerifyFunction"];
+/// The template's functions behind HTTP routes, by logical id.
+pub const HTTP_FUNCTIONS: &[&str] = &["LoginFunction", "VerifyFunction", "GetContactsFunction"];
+/// The template's functions fed by the table's stream (locally: [`crate::stream::StreamPoller`]).
+pub const STREAM_FUNCTIONS: &[&str] = &["NotifierFunction"];
 
 pub async fn invoke(app: &App, function: &str, request: Request) -> Option<Response<Body>> {
     Some(match function {
         "LoginFunction" => domain::login::handle(app, request).await,
         "VerifyFunction" => domain::verify::handle(app, request).await,
+        "GetContactsFunction" => domain::getcontacts::handle(app, request).await,
         _ => return None,
     })
 }

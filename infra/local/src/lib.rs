@@ -5,7 +5,9 @@
 //! - [`apigw`] turns an HTTP call into the API Gateway v2 event Lambda would receive, and that into a
 //!   `lambda_http::Request` through lambda_http's own deserialisation.
 //! - [`functions`] maps each function of the template to its domain handler.
+//! - [`stream`] reads DynamoDB Local's stream for the notifier, as the event-source mapping does in AWS.
 
 pub mod apigw;
 pub mod functions;
+pub mod stream;
 pub mod template;

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use domain::events::SnsEvents;
 use domain::{App, Config, SystemClock};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -13,7 +14,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use local_stack::apigw::HttpCall;
-use local_stack::functions::{FUNCTIONS, invoke};
+use local_stack::functions::{HTTP_FUNCTIONS, invoke};
+use local_stack::stream::StreamPoller;
 use local_stack::template::{Route, create_table, http_routes};
 use tokio::net::TcpListener;
 
@@ -21,18 +23,42 @@ use tokio::net::TcpListener;
 const MAX_GATEWAY_BODY: usize = 10 * 1024 * 1024;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     lambda_http::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
+    let mut config = Config::from_env()?;
     let sdk = domain::app::sdk_config().await;
-    create_table(&aws_sdk_dynamodb::Client::new(&sdk), &config.table_name).await?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    create_table(&dynamodb, &config.table_name).await?;
+    let topic = aws_sdk_sns::Client::new(&sdk).create_topic().name("ContactEventsTopic").send().await?.topic_arn;
+    config.contacts.events_topic_arn = topic.clone();
     let mut app = App::new(config, &sdk, Arc::new(SystemClock));
     app.sms = app.sms.with_console_echo();
     let app = Arc::new(app);
 
+    // The NotifierFunction, fed from the table's stream as the event-source mapping feeds it in AWS.
+    let events = SnsEvents::new(app.sns_client(), topic.ok_or("no topic ARN")?).with_console_echo();
+    let mut poller =
+        StreamPoller::new(&dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), &app.config.table_name).await?;
+    let notifier_app = app.clone();
+    tokio::spawn(async move {
+        loop {
+            match poller.poll().await {
+                Ok(event) if !event.records.is_empty() => {
+                    let response = domain::notifier::handle(&notifier_app, &events, event).await;
+                    if !response.batch_item_failures.is_empty() {
+                        eprintln!("[dev notifier] failed records: {:?}", response.batch_item_failures);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("[dev notifier] stream poll failed: {e}"),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    });
+
     let routes = Arc::new(http_routes());
     for route in routes.iter() {
-        if !FUNCTIONS.contains(&route.function.as_str()) {
+        if !HTTP_FUNCTIONS.contains(&route.function.as_str()) {
             return Err(format!(
                 "template.yaml routes {} {} to {}, which the dev server does not know",
                 route.method, route.path, route.function
@@ -40,31 +66,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .into());
         }
     }
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
+    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-    println!(
-        "API at http://127.0.0.1:{port} (table {}):",
-        app.config.table_name
-    );
+    println!("API at http://127.0.0.1:{port} (table {}):", app.config.table_name);
     for route in routes.iter() {
-        println!(
-            "  {:<6} {:<20} -> {}",
-            route.method, route.path, route.function
-        );
+        println!("  {:<6} {:<20} -> {}", route.method, route.path, route.function);
     }
 
     loop {
         let (stream, peer) = listener.accept().await?;
         let (app, routes) = (app.clone(), routes.clone());
         tokio::spawn(async move {
-            let service =
-                service_fn(move |request| serve(app.clone(), routes.clone(), peer, request));
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let service = service_fn(move |request| serve(app.clone(), routes.clone(), peer, request));
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }
@@ -76,9 +90,9 @@ async fn serve(
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
-    let Some(route) = routes.iter().find(|r| {
-        r.path == parts.uri.path() && (r.method == parts.method.as_str() || r.method == "ANY")
-    }) else {
+    let Some(route) =
+        routes.iter().find(|r| r.path == parts.uri.path() && (r.method == parts.method.as_str() || r.method == "ANY"))
+    else {
         return Ok(plain(404, r#"{"message":"Not Found"}"#));
     };
     let Ok(body) = Limited::new(body, MAX_GATEWAY_BODY).collect().await else {
@@ -88,17 +102,11 @@ async fn serve(
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().unwrap_or("").to_owned(),
-        headers: parts
-            .headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
-            .collect(),
+        headers: parts.headers.iter().filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned()))).collect(),
         body: body.to_bytes().to_vec(),
         source_ip: peer.ip().to_string(),
     };
-    let response = invoke(&app, &route.function, call.to_request())
-        .await
-        .expect("checked at start-up");
+    let response = invoke(&app, &route.function, call.to_request()).await.expect("checked at start-up");
     let (parts, body) = response.into_parts();
     let bytes = match body {
         Body::Text(text) => Bytes::from(text),

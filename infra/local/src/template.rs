@@ -4,9 +4,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use serde::Deserialize;
 use serde_yaml_ng::Value;
@@ -44,14 +43,8 @@ pub fn http_routes() -> Vec<Route> {
                 let props = &event["Properties"];
                 routes.push(Route {
                     function: name.clone(),
-                    method: props["Method"]
-                        .as_str()
-                        .unwrap_or("ANY")
-                        .to_ascii_uppercase(),
-                    path: props["Path"]
-                        .as_str()
-                        .expect("HttpApi events have a Path")
-                        .to_owned(),
+                    method: props["Method"].as_str().unwrap_or("ANY").to_ascii_uppercase(),
+                    path: props["Path"].as_str().expect("HttpApi events have a Path").to_owned(),
                 });
             }
         }
@@ -123,11 +116,8 @@ pub struct StreamDef {
 }
 
 pub fn table_properties() -> TableProperties {
-    let resource = resources()
-        .remove(TABLE_RESOURCE)
-        .expect("template.yaml defines the Table resource");
-    serde_yaml_ng::from_value(resource["Properties"].clone())
-        .expect("the Table's Properties are a table definition")
+    let resource = resources().remove(TABLE_RESOURCE).expect("template.yaml defines the Table resource");
+    serde_yaml_ng::from_value(resource["Properties"].clone()).expect("the Table's Properties are a table definition")
 }
 
 fn key_schema(keys: &[KeyDef]) -> Vec<KeySchemaElement> {
@@ -162,12 +152,9 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), aws_sdk_dyn
     }
     for index in &props.global_secondary_indexes {
         let projection = Projection::builder()
-            .projection_type(ProjectionType::from(
-                index.projection.projection_type.as_str(),
-            ))
+            .projection_type(ProjectionType::from(index.projection.projection_type.as_str()))
             .set_non_key_attributes(
-                (!index.projection.non_key_attributes.is_empty())
-                    .then(|| index.projection.non_key_attributes.clone()),
+                (!index.projection.non_key_attributes.is_empty()).then(|| index.projection.non_key_attributes.clone()),
             )
             .build();
         request = request.global_secondary_indexes(
@@ -190,10 +177,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), aws_sdk_dyn
     }
     match request.send().await {
         Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) =>
-        {
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
             return Ok(());
         }
         Err(e) => return Err(e.into()),

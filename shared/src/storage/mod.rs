@@ -3,15 +3,23 @@
 //! One table, adjacency-list layout (`PK`/`SK` strings), one overloaded GSI (`GSI1PK`/`GSI1SK`, keys only).
 //! The table itself is defined in `template.yaml`; the local stack creates it from there.
 //!
-//! | access pattern                          | operation                 | key condition                                  | index |
-//! |-----------------------------------------|---------------------------|------------------------------------------------|-------|
-//! | code and send state of a number         | GetItem (consistent)      | PK=`USER#<e164>`, SK=`OTP`                      | table |
-//! | issue a code (replaces the previous)    | PutItem if version matches| PK=`USER#<e164>`, SK=`OTP`                      | table |
-//! | spend one verify attempt                | UpdateItem, conditional   | PK=`USER#<e164>`, SK=`OTP`                      | table |
-//! | profile of a user                       | GetItem                   | PK=`USER#<e164>`, SK=`PROFILE`                  | table |
-//! | sign in: consume code, add token, create profile | TransactWriteItems | the three items above and the token        | table |
-//! | who owns a token                        | GetItem (consistent)      | PK=`TOKEN#<sha256 hex>`, SK=`TOKEN`             | table |
-//! | every token of a user                   | Query                     | GSI1PK=`USER#<e164>`, GSI1SK begins `TOKEN#`    | GSI1  |
+//! | access pattern                                   | operation                   | key condition                                   | index |
+//! |--------------------------------------------------|-----------------------------|-------------------------------------------------|-------|
+//! | code and send state of a number                  | GetItem (consistent)        | PK=`USER#<e164>`, SK=`OTP`                       | table |
+//! | issue a code (replaces the previous)             | PutItem if version matches  | PK=`USER#<e164>`, SK=`OTP`                       | table |
+//! | spend one verify attempt                         | UpdateItem, conditional     | PK=`USER#<e164>`, SK=`OTP`                       | table |
+//! | profile of a user                                | GetItem                     | PK=`USER#<e164>`, SK=`PROFILE`                   | table |
+//! | profiles of many numbers                         | BatchGetItem (≤ 100 keys)   | PK=`USER#<e164>`, SK=`PROFILE`                   | table |
+//! | sign in: consume code, add token, create profile | TransactWriteItems          | the three items above and the token             | table |
+//! | who owns a token                                 | GetItem (consistent)        | PK=`TOKEN#<sha256 hex>`, SK=`TOKEN`              | table |
+//! | every token of a user                            | Query                       | GSI1PK=`USER#<e164>`, GSI1SK begins `TOKEN#`     | GSI1  |
+//! | a user's address book                            | Query (pages)               | PK=`USER#<owner>`, SK begins `CONTACT#`          | table |
+//! | add / remove address-book entries                | BatchWriteItem (≤ 25 items) | PK=`USER#<owner>`, SK=`CONTACT#<number>`         | table |
+//! | who has number X in their address book           | Query (pages)               | GSI1PK=`HASCONTACT#<number>`, GSI1SK=`USER#<owner>` | GSI1 |
+//! | numbers looked up per day (enumeration quota)    | Query / UpdateItem ADD      | PK=`USER#<e164>`, SK between `LOOKUPS#<day>`s    | table |
+//! | a group, its members in order                    | BatchGetItem                | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
+//! | groups a user belongs to                         | Query                       | GSI1PK=`MEMBEROF#<e164>`, GSI1SK=`GROUP#<gid>`   | GSI1  |
+//! | join notifications sent so far (resume point)   | GetItem / PutItem           | PK=`USER#<e164>`, SK=`NOTIFIED#<created_at>`     | table |
 //!
 //! Expiring items (codes, tokens) carry `ttl` (unix seconds) so DynamoDB removes them eventually; the code never
 //! relies on it and always compares times itself.
@@ -23,14 +31,21 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use tracing::error;
+
+mod batch;
+mod contacts;
+
+pub use batch::GET_BATCH as BATCH_GET_KEYS;
+pub use contacts::{ContactProfile, Group, GroupMember, GroupRole, NotifyProgress};
 
 use crate::clock::Timestamp;
 use crate::phone::PhoneNumber;
 use crate::secrets::{CodeDigest, TokenHash};
+
+pub type Item = HashMap<String, AttributeValue>;
 
 pub const GSI1: &str = "GSI1";
 const PK: &str = "PK";
@@ -44,6 +59,11 @@ const TOKEN_SK: &str = "TOKEN";
 
 fn user_pk(phone: &PhoneNumber) -> String {
     format!("USER#{}", phone.e164())
+}
+
+/// The same key from a stored E.164 string.
+fn user_key_e164(e164: &str) -> AttributeValue {
+    AttributeValue::S(format!("USER#{e164}"))
 }
 
 fn token_pk(hash: &TokenHash) -> String {
@@ -162,10 +182,7 @@ pub struct Store {
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -180,10 +197,7 @@ impl Store {
         HashMap::from([(PK.into(), s(pk)), (SK.into(), s(sk))])
     }
 
-    pub async fn code_record(
-        &self,
-        phone: &PhoneNumber,
-    ) -> Result<Option<CodeRecord>, StoreUnavailable> {
+    pub async fn code_record(&self, phone: &PhoneNumber) -> Result<Option<CodeRecord>, StoreUnavailable> {
         let out = self
             .client
             .get_item()
@@ -212,10 +226,7 @@ impl Store {
     ) -> Result<(), PutCodeError> {
         let mut item = Self::key(user_pk(phone), OTP_SK);
         item.extend([
-            (
-                "code_digest".into(),
-                AttributeValue::B(code.digest.as_bytes().to_vec().into()),
-            ),
+            ("code_digest".into(), AttributeValue::B(code.digest.as_bytes().to_vec().into())),
             ("issued_at".into(), n(code.issued_at)),
             ("expires_at".into(), n(code.expires_at)),
             ("attempts".into(), n(0)),
@@ -225,23 +236,14 @@ impl Store {
             ("version".into(), n(previous.map_or(1, |p| p.version + 1))),
             (TTL.into(), n(code.ttl)),
         ]);
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
         let request = match previous {
             None => request.condition_expression("attribute_not_exists(PK)"),
-            Some(p) => request
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(p.version)),
+            Some(p) => request.condition_expression("version = :v").expression_attribute_values(":v", n(p.version)),
         };
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 Err(PutCodeError::Conflict)
             }
             Err(e) => Err(unavailable("put code", e).into()),
@@ -249,11 +251,7 @@ impl Store {
     }
 
     /// Makes the code issued at `issued_at` unusable (its SMS could not be sent). Keeps the send state.
-    pub async fn withdraw_code(
-        &self,
-        phone: &PhoneNumber,
-        issued_at: Timestamp,
-    ) -> Result<(), StoreUnavailable> {
+    pub async fn withdraw_code(&self, phone: &PhoneNumber, issued_at: Timestamp) -> Result<(), StoreUnavailable> {
         let result = self
             .client
             .update_item()
@@ -267,12 +265,7 @@ impl Store {
         match result {
             Ok(_) => Ok(()),
             // A newer code replaced it: nothing of ours is left to withdraw.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(unavailable("withdraw code", e)),
         }
     }
@@ -290,9 +283,7 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(Self::key(user_pk(phone), OTP_SK)))
             .update_expression("SET attempts = attempts + :one")
-            .condition_expression(
-                "attribute_exists(code_digest) AND expires_at > :now AND attempts < :max",
-            )
+            .condition_expression("attribute_exists(code_digest) AND expires_at > :now AND attempts < :max")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":max", n(max_attempts.into()))
@@ -317,9 +308,7 @@ impl Store {
                     None => ReserveError::NoCode,
                     Some(old) if !old.contains_key("code_digest") => ReserveError::NoCode,
                     Some(old) if get_n(old, "expires_at") <= now => ReserveError::Expired,
-                    Some(old) => ReserveError::Exhausted {
-                        next_send_at: get_n(old, "next_send_at"),
-                    },
+                    Some(old) => ReserveError::Exhausted { next_send_at: get_n(old, "next_send_at") },
                 }),
                 None => Err(unavailable("reserve attempt", e).into()),
             },
@@ -369,14 +358,7 @@ impl Store {
             ("expires_at".into(), n(sign_in.token_expires_at)),
             (TTL.into(), n(sign_in.token_expires_at)),
             (GSI1PK.into(), s(user.clone())),
-            (
-                GSI1SK.into(),
-                s(format!(
-                    "TOKEN#{}#{}",
-                    sign_in.now,
-                    &sign_in.token.as_str()[..16]
-                )),
-            ),
+            (GSI1SK.into(), s(format!("TOKEN#{}#{}", sign_in.now, &sign_in.token.as_str()[..16]))),
         ]);
         let store_token = Put::builder()
             .table_name(&self.table)
@@ -422,11 +404,7 @@ impl Store {
             }) {
                 Some(canceled) => {
                     let failed = |i: usize| {
-                        canceled
-                            .cancellation_reasons()
-                            .get(i)
-                            .and_then(|r| r.code())
-                            == Some("ConditionalCheckFailed")
+                        canceled.cancellation_reasons().get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed")
                     };
                     if failed(0) {
                         Err(SignInError::CodeGone)
@@ -493,22 +471,13 @@ fn n(value: i64) -> AttributeValue {
 }
 
 fn get_s(item: &HashMap<String, AttributeValue>, name: &str) -> String {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .unwrap_or_default()
+    item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
 }
 
 fn get_n(item: &HashMap<String, AttributeValue>, name: &str) -> i64 {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 fn get_b(item: &HashMap<String, AttributeValue>, name: &str) -> Vec<u8> {
-    item.get(name)
-        .and_then(|v| v.as_b().ok())
-        .map(|b| b.as_ref().to_vec())
-        .unwrap_or_default()
+    item.get(name).and_then(|v| v.as_b().ok()).map(|b| b.as_ref().to_vec()).unwrap_or_default()
 }

@@ -1,0 +1,357 @@
+//! The contact graph (address-book edges and their inverted index), groups, the lookup quota and the join
+//! notifier's resume points. Key shapes are in the access-pattern table of the parent module.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::batch::Write;
+use super::{
+    GSI1, GSI1PK, GSI1SK, Item, PK, SK, Store, StoreUnavailable, TTL, get_n, get_s, n, s, unavailable, user_key_e164,
+};
+use crate::clock::Timestamp;
+
+const CONTACT_PREFIX: &str = "CONTACT#";
+const LOOKUPS_PREFIX: &str = "LOOKUPS#";
+
+fn has_contact(number: &str) -> String {
+    format!("HASCONTACT#{number}")
+}
+
+fn member_of(number: &str) -> String {
+    format!("MEMBEROF#{number}")
+}
+
+fn group_pk(gid: u64) -> String {
+    format!("GROUP#{gid}")
+}
+
+/// A profile as contacts see it. Numbers stay E.164 strings here: they came from our own table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactProfile {
+    pub e164: String,
+    pub name: String,
+    pub status: String,
+    pub photo: String,
+    pub updated_at: Timestamp,
+    /// The account was deleted: a tombstone, kept so deltas can say so.
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupRole {
+    Owner,
+    Admin,
+    Member,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    pub e164: String,
+    pub role: GroupRole,
+}
+
+/// A group with its members ordered owner, admins, members (the order of mesibo's members string).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub gid: u64,
+    pub name: String,
+    pub photo: String,
+    pub updated_at: Timestamp,
+    pub members: Vec<GroupMember>,
+    pub deleted: bool,
+}
+
+/// Where a join notification run got to: recipients up to `last_recipient` (in index order) have their event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NotifyProgress {
+    pub last_recipient: Option<String>,
+}
+
+fn contact_profile(item: &Item) -> ContactProfile {
+    ContactProfile {
+        e164: get_s(item, "phone"),
+        name: get_s(item, "name"),
+        status: get_s(item, "status"),
+        photo: get_s(item, "photo"),
+        updated_at: get_n(item, "updated_at"),
+        deleted: item.contains_key("deleted_at"),
+    }
+}
+
+fn role_name(role: GroupRole) -> &'static str {
+    match role {
+        GroupRole::Owner => "owner",
+        GroupRole::Admin => "admin",
+        GroupRole::Member => "member",
+    }
+}
+
+fn group_from(item: &Item) -> Group {
+    let members = item
+        .get("members")
+        .and_then(|v| v.as_l().ok())
+        .map(|list| {
+            list.iter()
+                .filter_map(|m| m.as_m().ok())
+                .map(|m| GroupMember {
+                    e164: get_s(m, "phone"),
+                    role: match get_s(m, "role").as_str() {
+                        "owner" => GroupRole::Owner,
+                        "admin" => GroupRole::Admin,
+                        _ => GroupRole::Member,
+                    },
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Group {
+        gid: get_n(item, "gid") as u64,
+        name: get_s(item, "name"),
+        photo: get_s(item, "photo"),
+        updated_at: get_n(item, "updated_at"),
+        members,
+        deleted: item.contains_key("deleted_at"),
+    }
+}
+
+impl Store {
+    /// Every page of a query, in key order. Used for address books and the inverted index, which have no cap.
+    async fn query_all(
+        &self,
+        index: Option<&str>,
+        key_condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Vec<Item>, StoreUnavailable> {
+        let mut items = vec![];
+        let mut start = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression(key_condition)
+                .set_exclusive_start_key(start);
+            for (name, value) in &values {
+                request = request.expression_attribute_values(*name, value.clone());
+            }
+            let page = request.send().await.map_err(|e| unavailable("query", e))?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// The E.164 numbers in `owner`'s stored address book.
+    pub async fn address_book(&self, owner: &str) -> Result<Vec<String>, StoreUnavailable> {
+        let items = self
+            .query_all(
+                None,
+                "PK = :pk AND begins_with(SK, :prefix)",
+                vec![(":pk", user_key_e164(owner)), (":prefix", s(CONTACT_PREFIX))],
+            )
+            .await?;
+        Ok(items.iter().filter_map(|i| get_s(i, SK).strip_prefix(CONTACT_PREFIX).map(str::to_owned)).collect())
+    }
+
+    /// Owners of the address books that hold `number`, in index order, after `after` when resuming.
+    pub async fn who_has(&self, number: &str, after: Option<&str>) -> Result<Vec<String>, StoreUnavailable> {
+        let items = match after {
+            None => self.query_all(Some(GSI1), "GSI1PK = :pk", vec![(":pk", s(has_contact(number)))]).await?,
+            Some(after) => {
+                self.query_all(
+                    Some(GSI1),
+                    "GSI1PK = :pk AND GSI1SK > :after",
+                    vec![(":pk", s(has_contact(number))), (":after", s(format!("USER#{after}")))],
+                )
+                .await?
+            }
+        };
+        Ok(items.iter().filter_map(|i| get_s(i, GSI1SK).strip_prefix("USER#").map(str::to_owned)).collect())
+    }
+
+    /// Adds edges owner → number (registered or not: they are how a later join finds its audience).
+    pub async fn add_contacts(&self, owner: &str, numbers: &[String], now: Timestamp) -> Result<(), StoreUnavailable> {
+        let writes = numbers
+            .iter()
+            .map(|number| {
+                Write::Put(HashMap::from([
+                    (PK.into(), user_key_e164(owner)),
+                    (SK.into(), s(format!("{CONTACT_PREFIX}{number}"))),
+                    (GSI1PK.into(), s(has_contact(number))),
+                    (GSI1SK.into(), s(format!("USER#{owner}"))),
+                    ("added_at".into(), n(now)),
+                ]))
+            })
+            .collect();
+        self.batch_write(writes).await
+    }
+
+    pub async fn remove_contacts(&self, owner: &str, numbers: &[String]) -> Result<(), StoreUnavailable> {
+        let writes = numbers
+            .iter()
+            .map(|number| {
+                Write::Delete(HashMap::from([
+                    (PK.into(), user_key_e164(owner)),
+                    (SK.into(), s(format!("{CONTACT_PREFIX}{number}"))),
+                ]))
+            })
+            .collect();
+        self.batch_write(writes).await
+    }
+
+    /// Profiles (and tombstones) of whichever of `numbers` have one.
+    pub async fn contact_profiles(&self, numbers: &[String]) -> Result<Vec<ContactProfile>, StoreUnavailable> {
+        let keys = numbers
+            .iter()
+            .map(|number| HashMap::from([(PK.into(), user_key_e164(number)), (SK.into(), s("PROFILE"))]))
+            .collect();
+        Ok(self.batch_get(keys).await?.iter().map(contact_profile).collect())
+    }
+
+    /// Numbers looked up per UTC day, for the days from `first_day` to `last_day`.
+    pub async fn lookups(
+        &self,
+        owner: &str,
+        first_day: i64,
+        last_day: i64,
+    ) -> Result<Vec<(i64, i64)>, StoreUnavailable> {
+        let items = self
+            .query_all(
+                None,
+                "PK = :pk AND SK BETWEEN :from AND :to",
+                vec![
+                    (":pk", user_key_e164(owner)),
+                    (":from", s(lookup_sk(first_day))),
+                    (":to", s(lookup_sk(last_day))),
+                ],
+            )
+            .await?;
+        Ok(items.iter().map(|i| (get_n(i, "day"), get_n(i, "count"))).collect())
+    }
+
+    /// Adds `count` to today's lookups if today's total stays within `limit_today`; false when it would not.
+    pub async fn charge_lookups(
+        &self,
+        owner: &str,
+        day: i64,
+        count: i64,
+        limit_today: i64,
+        ttl: Timestamp,
+    ) -> Result<bool, StoreUnavailable> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, user_key_e164(owner))
+            .key(SK, s(lookup_sk(day)))
+            .update_expression("ADD #count :n SET #day = :day, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#count) OR #count <= :max")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#day", "day")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":n", n(count))
+            .expression_attribute_values(":day", n(day))
+            .expression_attribute_values(":ttl", n(ttl))
+            .expression_attribute_values(":max", n(limit_today - count))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(unavailable("charge lookups", e)),
+        }
+    }
+
+    /// The groups `member` belongs to (ids only).
+    pub async fn group_ids_of(&self, member: &str) -> Result<Vec<u64>, StoreUnavailable> {
+        let items = self.query_all(Some(GSI1), "GSI1PK = :pk", vec![(":pk", s(member_of(member)))]).await?;
+        Ok(items.iter().filter_map(|i| get_s(i, GSI1SK).strip_prefix("GROUP#").and_then(|g| g.parse().ok())).collect())
+    }
+
+    pub async fn groups(&self, gids: &[u64]) -> Result<Vec<Group>, StoreUnavailable> {
+        let keys =
+            gids.iter().map(|gid| HashMap::from([(PK.into(), s(group_pk(*gid))), (SK.into(), s("GROUP"))])).collect();
+        Ok(self.batch_get(keys).await?.iter().map(group_from).collect())
+    }
+
+    /// Writes a group and one membership item per member (the `MEMBEROF` index entries).
+    pub async fn put_group(&self, group: &Group) -> Result<(), StoreUnavailable> {
+        let members = group
+            .members
+            .iter()
+            .map(|m| {
+                AttributeValue::M(HashMap::from([("phone".into(), s(&m.e164)), ("role".into(), s(role_name(m.role)))]))
+            })
+            .collect();
+        let mut item = HashMap::from([
+            (PK.into(), s(group_pk(group.gid))),
+            (SK.into(), s("GROUP")),
+            ("gid".into(), n(group.gid as i64)),
+            ("name".into(), s(&group.name)),
+            ("photo".into(), s(&group.photo)),
+            ("updated_at".into(), n(group.updated_at)),
+            ("members".into(), AttributeValue::L(members)),
+        ]);
+        if group.deleted {
+            item.insert("deleted_at".into(), n(group.updated_at));
+        }
+        let mut writes = vec![Write::Put(item)];
+        for member in &group.members {
+            writes.push(Write::Put(HashMap::from([
+                (PK.into(), s(group_pk(group.gid))),
+                (SK.into(), s(format!("MEMBER#{}", member.e164))),
+                (GSI1PK.into(), s(member_of(&member.e164))),
+                (GSI1SK.into(), s(group_pk(group.gid))),
+                ("role".into(), s(role_name(member.role))),
+            ])));
+        }
+        self.batch_write(writes).await
+    }
+
+    pub async fn notify_progress(
+        &self,
+        joined: &str,
+        created_at: Timestamp,
+    ) -> Result<NotifyProgress, StoreUnavailable> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, user_key_e164(joined))
+            .key(SK, s(format!("NOTIFIED#{created_at}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("get notify progress", e))?;
+        Ok(NotifyProgress { last_recipient: out.item.map(|i| get_s(&i, "last_recipient")).filter(|r| !r.is_empty()) })
+    }
+
+    pub async fn save_notify_progress(
+        &self,
+        joined: &str,
+        created_at: Timestamp,
+        last_recipient: &str,
+        ttl: Timestamp,
+    ) -> Result<(), StoreUnavailable> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, user_key_e164(joined))
+            .item(SK, s(format!("NOTIFIED#{created_at}")))
+            .item("last_recipient", s(last_recipient))
+            .item(TTL, n(ttl))
+            .send()
+            .await
+            .map_err(|e| unavailable("save notify progress", e))?;
+        Ok(())
+    }
+}
+
+fn lookup_sk(day: i64) -> String {
+    // Zero-padded so string order is day order for BETWEEN.
+    format!("{LOOKUPS_PREFIX}{day:08}")
+}
