@@ -200,3 +200,100 @@ pub async fn http_get_json(base: &str, path: &str) -> Value {
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{path} did not answer JSON: {e}"))
 }
+
+/// Records every DynamoDB call a client makes (operation, start, end), to count calls and sequential rounds.
+#[derive(Debug, Clone, Default)]
+pub struct CallRecorder {
+    calls: Arc<std::sync::Mutex<Vec<RecordedCall>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordedCall {
+    pub operation: String,
+    pub started: std::time::Instant,
+    pub ended: Option<std::time::Instant>,
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for CallRecorder {
+    fn name(&self) -> &'static str {
+        "CallRecorder"
+    }
+
+    // Not read_before_execution: client-level interceptors see that hook before the operation's metadata is set.
+    fn read_before_serialization(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_default();
+        self.calls.lock().unwrap().push(RecordedCall { operation, started: std::time::Instant::now(), ended: None });
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        // Calls of one operation in flight together are interchangeable here: end the oldest open one.
+        let operation =
+            cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>().map(|m| m.name().to_owned());
+        let mut calls = self.calls.lock().unwrap();
+        if let Some(call) = calls.iter_mut().find(|c| c.ended.is_none() && Some(&c.operation) == operation.as_ref()) {
+            call.ended = Some(std::time::Instant::now());
+        }
+        Ok(())
+    }
+}
+
+impl CallRecorder {
+    pub fn reset(&self) {
+        self.calls.lock().unwrap().clear();
+    }
+
+    pub fn calls(&self) -> Vec<RecordedCall> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// Calls per operation name.
+    pub fn counts(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for call in self.calls() {
+            *counts.entry(call.operation).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Sequential rounds: a call that starts after every call of the current round has ended opens a new round.
+    /// Calls issued together (even through a bounded pipeline) overlap and stay in one round.
+    pub fn rounds(&self) -> usize {
+        let mut calls = self.calls();
+        calls.sort_by_key(|c| c.started);
+        let mut rounds = 0;
+        let mut round_end: Option<std::time::Instant> = None;
+        for call in calls {
+            let ended = call.ended.unwrap_or(call.started);
+            match round_end {
+                Some(end) if call.started < end => round_end = Some(end.max(ended)),
+                _ => {
+                    rounds += 1;
+                    round_end = Some(ended);
+                }
+            }
+        }
+        rounds
+    }
+}
+
+/// A DynamoDB client on the local stack that records its calls.
+pub async fn recording_dynamodb() -> (aws_sdk_dynamodb::Client, CallRecorder) {
+    let sdk = domain::app::sdk_config().await;
+    let recorder = CallRecorder::default();
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(recorder.clone()).build();
+    (aws_sdk_dynamodb::Client::from_conf(config), recorder)
+}

@@ -135,11 +135,13 @@ impl Params {
                     _ => Err(ApiError::BadJson),
                 }
             }
-            Some(ParamValue::Text(text)) => Ok(text
-                .split(',')
-                .filter(|entry| !entry.trim().is_empty())
-                .map(|entry| restore_lost_plus(entry))
-                .collect()),
+            Some(ParamValue::Text(text)) => {
+                // `, 98765 43210` is a person's separator; only a list whose first entry lost its `+` to form
+                // decoding (`phones=+1…,+44…` sent unencoded) has its pluses restored.
+                let pluses_lost = restore_lost_plus(text).starts_with('+') && !text.trim_start().starts_with('+');
+                let entries = text.split(',').filter(|entry| !entry.trim().is_empty());
+                Ok(entries.map(|e| if pluses_lost { restore_lost_plus(e) } else { e.trim().to_owned() }).collect())
+            }
         }
     }
 

@@ -1,6 +1,8 @@
 //! All integration tests, one binary. Run with the local stack: `make test`.
 
+mod contacts;
 mod contract;
 mod events;
+mod joined;
 mod outage;
 mod signin;

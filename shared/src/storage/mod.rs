@@ -420,6 +420,18 @@ impl Store {
         }
     }
 
+    /// Writes a whole profile (a new one, or a change that contacts should see: `updated_at` moves the delta).
+    pub async fn put_profile(&self, profile: &Profile) -> Result<(), StoreUnavailable> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(profile_item(profile)))
+            .send()
+            .await
+            .map_err(|e| unavailable("put profile", e))?;
+        Ok(())
+    }
+
     /// The token's record, if it exists. Expiry is for the caller to judge.
     pub async fn token(&self, token: &TokenHash) -> Result<Option<TokenRecord>, StoreUnavailable> {
         let out = self
