@@ -23,7 +23,8 @@ lint-template:
 
 # Unit tests and the integration tests, with DynamoDB Local and moto started on free ports and stopped after.
 test-all:
-	infra/with-stack.sh cargo test --workspace
+	set -o pipefail; infra/with-stack.sh cargo test --workspace 2>&1 | tee .local/test.log
+	@infra/test-summary.sh .local/test.log
 
 # The deployable artefact, built as `sam build` builds it (x86_64 here; the template defaults to arm64).
 sam-build:

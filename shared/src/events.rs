@@ -15,28 +15,51 @@ use crate::clock::Timestamp;
 /// SNS PublishBatch takes at most ten entries.
 pub const PUBLISH_BATCH: usize = 10;
 
+/// An event about one person, for one recipient: `contact_joined` or `profile_updated`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ContactJoined {
+pub struct ContactEvent {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub event_id: String,
     /// The recipient: digits without `+`, as mesibo writes numbers.
     pub to: String,
-    /// Who joined.
+    /// Who joined or changed.
     pub phone: String,
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo: Option<String>,
     pub ts: Timestamp,
 }
 
-impl ContactJoined {
-    pub fn new(joined_e164: &str, name: &str, created_at: Timestamp, recipient_e164: &str) -> Self {
-        Self {
-            kind: "contact_joined",
-            event_id: event_id(&["contact_joined", joined_e164, &created_at.to_string(), recipient_e164]),
+pub const CONTACT_JOINED: &str = "contact_joined";
+pub const PROFILE_UPDATED: &str = "profile_updated";
+
+/// What happened to a profile, independent of who is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileNews {
+    pub kind: &'static str,
+    pub e164: String,
+    pub name: String,
+    pub status: String,
+    pub photo: String,
+    /// When it happened (created_at or updated_at): part of the event's identity.
+    pub ts: Timestamp,
+}
+
+impl ProfileNews {
+    pub fn event_for(&self, recipient_e164: &str) -> ContactEvent {
+        let updated = self.kind == PROFILE_UPDATED;
+        ContactEvent {
+            kind: self.kind,
+            event_id: event_id(&[self.kind, &self.e164, &self.ts.to_string(), recipient_e164]),
             to: recipient_e164.trim_start_matches('+').to_owned(),
-            phone: joined_e164.trim_start_matches('+').to_owned(),
-            name: name.to_owned(),
-            ts: created_at,
+            phone: self.e164.trim_start_matches('+').to_owned(),
+            name: self.name.clone(),
+            status: updated.then(|| self.status.clone()),
+            photo: updated.then(|| self.photo.clone()),
+            ts: self.ts,
         }
     }
 }
@@ -54,7 +77,7 @@ pub struct PublishFailed;
 /// Where events go. The notifier is generic over it so a test can wrap the real publisher.
 pub trait EventSink: Sync {
     /// Publishes up to [`PUBLISH_BATCH`] events; succeeds only if every one was accepted.
-    fn publish(&self, events: &[ContactJoined]) -> impl Future<Output = Result<(), PublishFailed>> + Send;
+    fn publish(&self, events: &[ContactEvent]) -> impl Future<Output = Result<(), PublishFailed>> + Send;
 }
 
 #[derive(Clone)]
@@ -77,7 +100,7 @@ impl SnsEvents {
 }
 
 impl EventSink for SnsEvents {
-    async fn publish(&self, events: &[ContactJoined]) -> Result<(), PublishFailed> {
+    async fn publish(&self, events: &[ContactEvent]) -> Result<(), PublishFailed> {
         let string = |value: &str| {
             MessageAttributeValue::builder().data_type("String").string_value(value).build().expect("data type is set")
         };
@@ -129,20 +152,35 @@ impl EventSink for SnsEvents {
 mod tests {
     use super::*;
 
+    fn news(kind: &'static str, ts: Timestamp) -> ProfileNews {
+        ProfileNews {
+            kind,
+            e164: "+12015550123".into(),
+            name: "Ada".into(),
+            status: "hi".into(),
+            photo: "a.jpg".into(),
+            ts,
+        }
+    }
+
     #[test]
     fn event_ids_are_deterministic_and_per_recipient() {
-        let a = ContactJoined::new("+12015550123", "Ada", 100, "+12015550124");
-        assert_eq!(a, ContactJoined::new("+12015550123", "Ada", 100, "+12015550124"));
-        assert_ne!(a.event_id, ContactJoined::new("+12015550123", "Ada", 100, "+12015550125").event_id);
+        let a = news(CONTACT_JOINED, 100).event_for("+12015550124");
+        assert_eq!(a, news(CONTACT_JOINED, 100).event_for("+12015550124"));
+        assert_ne!(a.event_id, news(CONTACT_JOINED, 100).event_for("+12015550125").event_id);
         assert_ne!(
             a.event_id,
-            ContactJoined::new("+12015550123", "Ada", 101, "+12015550124").event_id,
+            news(CONTACT_JOINED, 101).event_for("+12015550124").event_id,
             "a re-registration is a new join"
         );
+        assert_ne!(a.event_id, news(PROFILE_UPDATED, 100).event_for("+12015550124").event_id);
         let json = serde_json::to_value(&a).unwrap();
-        assert_eq!(json["type"], "contact_joined");
-        assert_eq!(json["to"], "12015550124");
-        assert_eq!(json["phone"], "12015550123");
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "contact_joined", "event_id": a.event_id, "to": "12015550124", "phone": "12015550123", "name": "Ada", "ts": 100})
+        );
+        let updated = serde_json::to_value(news(PROFILE_UPDATED, 7).event_for("+12015550124")).unwrap();
+        assert_eq!((updated["status"].as_str(), updated["photo"].as_str()), (Some("hi"), Some("a.jpg")));
         assert_eq!(a.event_id.len(), 32);
     }
 }

@@ -23,7 +23,7 @@ use crate::groups::members_string;
 use crate::http::{self, Params};
 use crate::links::Links;
 use crate::phone::PhoneNumber;
-use crate::session::{Session, authenticate, presented_token};
+use crate::session::{Session, authenticated};
 use crate::storage::{ContactProfile, Group};
 
 pub const OP: &str = "getcontacts";
@@ -73,8 +73,7 @@ pub struct ContactsReply {
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let now = app.clock.now();
     let outcome = async {
-        let params = Params::from_request_limited(&req, MAX_BODY_BYTES)?;
-        let session = authenticate(app, presented_token(&req, &params).as_deref(), now).await?;
+        let (params, session) = authenticated(app, &req, MAX_BODY_BYTES, now).await?;
         sync(app, &session, &params, now).await
     }
     .await;

@@ -103,6 +103,14 @@ impl Params {
         }
     }
 
+    /// A text parameter, trimmed, present even when blank (to clear a field); absent only when missing.
+    pub fn raw_text(&self, name: &str) -> Option<&str> {
+        match self.values.get(name)? {
+            ParamValue::Text(s) => Some(s.trim()),
+            ParamValue::Json(_) => None,
+        }
+    }
+
     pub fn required(&self, name: &'static str) -> Result<&str, ApiError> {
         self.text(name).ok_or(ApiError::MissingParam(name))
     }

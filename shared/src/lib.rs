@@ -5,6 +5,7 @@
 //! [`AccessToken`]); [`storage`] is the only module that knows the table; [`http`] is the only one that knows the
 //! response envelope.
 
+pub mod account;
 pub mod app;
 pub mod clock;
 pub mod config;

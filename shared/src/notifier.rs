@@ -1,6 +1,7 @@
-//! The notifier Lambda: reads new users from the table's stream and tells everyone who has them in their address
-//! book. Driven by DynamoDB Streams, not by /verify, so an event is not lost if verify dies after writing the user,
-//! and a re-login (no new profile item) sends nothing.
+//! The notifier Lambda: reads profile changes from the table's stream and tells everyone who has that number in
+//! their address book: `contact_joined` for a new profile item, `profile_updated` when name, status or photo change.
+//! Driven by DynamoDB Streams, not by the request path (the stream is the outbox), so an event is not lost if a
+//! function dies after writing, and a re-login (no profile write) sends nothing.
 //!
 //! At least once, with few repeats: events carry deterministic ids, and progress is saved after every batch of ten,
 //! so a retried record resumes after the last batch known to be published. Only a batch published just before a
@@ -13,8 +14,7 @@ use serde_json::Value;
 use tracing::{error, info};
 
 use crate::app::App;
-use crate::clock::Timestamp;
-use crate::events::{ContactJoined, EventSink, PUBLISH_BATCH};
+use crate::events::{CONTACT_JOINED, ContactEvent, EventSink, PROFILE_UPDATED, PUBLISH_BATCH, ProfileNews};
 use crate::storage::StoreUnavailable;
 
 /// The part of a DynamoDB Streams Lambda event the notifier reads.
@@ -37,6 +37,8 @@ pub struct StreamChange {
     pub keys: HashMap<String, Value>,
     #[serde(rename = "NewImage", default)]
     pub new_image: HashMap<String, Value>,
+    #[serde(rename = "OldImage", default)]
+    pub old_image: HashMap<String, Value>,
     #[serde(rename = "SequenceNumber", default)]
     pub sequence_number: String,
 }
@@ -54,37 +56,43 @@ pub struct ItemFailure {
     pub item_identifier: String,
 }
 
-struct Joined {
-    e164: String,
-    name: String,
-    created_at: Timestamp,
-}
-
 fn attribute<'a>(image: &'a HashMap<String, Value>, name: &str, kind: &str) -> Option<&'a str> {
     image.get(name)?.get(kind)?.as_str()
 }
 
-/// A first sign-in: a profile item inserted (the template's filter already passes only these).
-fn new_user(record: &StreamRecord) -> Option<Joined> {
+/// News in a profile record: a first sign-in (INSERT), or a MODIFY that changed what contacts see. Deletions and
+/// writes that change nothing visible are no news.
+fn profile_news(record: &StreamRecord) -> Option<ProfileNews> {
     let change = &record.dynamodb;
-    if record.event_name != "INSERT"
-        || attribute(&change.keys, "SK", "S") != Some("PROFILE")
-        || change.new_image.contains_key("deleted_at")
-    {
+    let new = &change.new_image;
+    if attribute(&change.keys, "SK", "S") != Some("PROFILE") || new.contains_key("deleted_at") {
         return None;
     }
-    Some(Joined {
-        e164: attribute(&change.new_image, "phone", "S")?.to_owned(),
-        name: attribute(&change.new_image, "name", "S").unwrap_or_default().to_owned(),
-        created_at: attribute(&change.new_image, "created_at", "N")?.parse().ok()?,
+    let visible = |image: &HashMap<String, Value>| {
+        ["name", "status", "photo"].map(|field| attribute(image, field, "S").unwrap_or_default().to_owned())
+    };
+    let kind = match record.event_name.as_str() {
+        "INSERT" => CONTACT_JOINED,
+        "MODIFY" if visible(new) != visible(&change.old_image) => PROFILE_UPDATED,
+        _ => return None,
+    };
+    let when = if kind == CONTACT_JOINED { "created_at" } else { "updated_at" };
+    let [name, status, photo] = visible(new);
+    Some(ProfileNews {
+        kind,
+        e164: attribute(new, "phone", "S")?.to_owned(),
+        name,
+        status,
+        photo,
+        ts: attribute(new, when, "N")?.parse().ok()?,
     })
 }
 
 pub async fn handle(app: &App, sink: &impl EventSink, event: StreamEvent) -> BatchResponse {
     for record in &event.records {
-        let Some(joined) = new_user(record) else { continue };
-        if let Err(e) = notify_joined(app, sink, &joined).await {
-            error!(error = %e, "contact_joined notification failed; the stream will retry from this record");
+        let Some(news) = profile_news(record) else { continue };
+        if let Err(e) = notify(app, sink, &news).await {
+            error!(error = %e, kind = news.kind, "notification failed; the stream will retry from this record");
             return BatchResponse {
                 batch_item_failures: vec![ItemFailure { item_identifier: record.dynamodb.sequence_number.clone() }],
             };
@@ -101,11 +109,12 @@ enum NotifyError {
     Publish(#[from] crate::events::PublishFailed),
 }
 
-/// Pages through everyone who has the new number (no cap), keeps the registered ones, publishes in batches of ten.
-async fn notify_joined(app: &App, sink: &impl EventSink, joined: &Joined) -> Result<(), NotifyError> {
+/// Pages through everyone who has the number (no cap), keeps the registered ones, publishes in batches of ten.
+async fn notify(app: &App, sink: &impl EventSink, news: &ProfileNews) -> Result<(), NotifyError> {
     let store = &app.store;
-    let progress = store.notify_progress(&joined.e164, joined.created_at).await?;
-    let owners = store.who_has(&joined.e164, progress.last_recipient.as_deref()).await?;
+    let run = format!("{}#{}", news.kind, news.ts);
+    let progress = store.notify_progress(&news.e164, &run).await?;
+    let owners = store.who_has(&news.e164, progress.last_recipient.as_deref()).await?;
     // Progress records outlive any stream retry (24 h retention), then go.
     let ttl = app.clock.now() + 2 * 86_400;
     let mut sent = 0;
@@ -114,14 +123,13 @@ async fn notify_joined(app: &App, sink: &impl EventSink, joined: &Joined) -> Res
             store.contact_profiles(chunk).await?.into_iter().map(|p| (p.e164, !p.deleted)).collect();
         let recipients: Vec<&String> = chunk.iter().filter(|o| registered.get(*o).copied().unwrap_or(false)).collect();
         for batch in recipients.chunks(PUBLISH_BATCH) {
-            let events: Vec<ContactJoined> =
-                batch.iter().map(|to| ContactJoined::new(&joined.e164, &joined.name, joined.created_at, to)).collect();
+            let events: Vec<ContactEvent> = batch.iter().map(|to| news.event_for(to)).collect();
             sink.publish(&events).await?;
             let last = batch.last().expect("chunks are not empty");
-            store.save_notify_progress(&joined.e164, joined.created_at, last, ttl).await?;
+            store.save_notify_progress(&news.e164, &run, last, ttl).await?;
             sent += events.len();
         }
     }
-    info!(recipients = sent, resumed = progress.last_recipient.is_some(), "contact_joined published");
+    info!(kind = news.kind, recipients = sent, resumed = progress.last_recipient.is_some(), "events published");
     Ok(())
 }

@@ -36,3 +36,15 @@ pub async fn authenticate(app: &App, token: Option<&str>, now: Timestamp) -> Res
     let phone = PhoneNumber::parse(&record.phone, region).ok_or(ApiError::AuthFail)?;
     Ok(Session { phone, token: hash })
 }
+
+/// Parameters and the caller of an authenticated request, in that order (a bad body is reported before a bad token).
+pub async fn authenticated(
+    app: &App,
+    req: &Request,
+    max_body_bytes: usize,
+    now: Timestamp,
+) -> Result<(Params, Session), ApiError> {
+    let params = Params::from_request_limited(req, max_body_bytes)?;
+    let session = authenticate(app, presented_token(req, &params).as_deref(), now).await?;
+    Ok((params, session))
+}

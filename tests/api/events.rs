@@ -4,11 +4,17 @@
 use integration_tests::*;
 use local_stack::functions::invoke;
 
-async fn invoke_fixture(t: &TestApp, file: &str, function: &str) -> Reply {
+fn fixture(file: &str) -> String {
     let path = format!("{}/../events/{file}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let request =
-        lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{file} is not an API Gateway v2 event: {e}"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+async fn invoke_fixture(t: &TestApp, file: &str, function: &str) -> Reply {
+    invoke_text(t, &fixture(file), function).await
+}
+
+async fn invoke_text(t: &TestApp, text: &str, function: &str) -> Reply {
+    let request = lambda_http::request::from_str(text).unwrap_or_else(|e| panic!("not an API Gateway v2 event: {e}"));
     decode(invoke(&t.app, function, request).await.expect("known function"))
 }
 
@@ -26,6 +32,27 @@ async fn fixtures_drive_login_then_verify() {
     assert_eq!(verify.status, 200, "base64 form body is decoded: {:?}", verify.json);
     assert_eq!(verify.json["phone"], "12015550100");
     assert_eq!(verify.json["new_user"], true);
+
+    // getcontacts.json carries a placeholder token: put the one just issued in its place.
+    let token = verify.json["token"].as_str().unwrap();
+    let text = fixture("getcontacts.json").replace("REPLACE_WITH_THE_TOKEN_FROM_VERIFY_0000000", token);
+    let contacts = invoke_text(&t, &text, "GetContactsFunction").await;
+    assert_eq!(contacts.status, 200, "{:?}", contacts.json);
+    assert_eq!(contacts.json["u"]["phone"], "12015550100");
+    assert_eq!(t.items_with_sk_prefix("CONTACT#").await.len(), 2, "the fixture's two numbers are stored");
+    let unchanged = invoke_fixture(&t, "getcontacts.json", "GetContactsFunction").await;
+    assert_eq!((unchanged.status, unchanged.error()), (401, "AUTHFAIL"));
+}
+
+#[tokio::test]
+async fn the_stream_fixture_drives_the_notifier() {
+    let t = spawn_app().await;
+    let event: domain::notifier::StreamEvent =
+        serde_json::from_str(&fixture("notifier-new-user.json")).expect("a DynamoDB Streams event");
+    assert_eq!(event.records.len(), 1);
+    let sink = domain::events::SnsEvents::new(t.app.sns_client(), "arn:aws:sns:us-east-1:123456789012:none");
+    // Nobody has the number yet, so nothing is published, and the record is done.
+    assert!(domain::notifier::handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
 }
 
 #[test]
@@ -36,6 +63,9 @@ fn every_fixture_is_a_route_of_the_template() {
     for entry in std::fs::read_dir(dir).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if event.get("Records").is_some() {
+            continue; // a stream batch, not an HTTP request
+        }
         let route_key = event["routeKey"].as_str().unwrap();
         assert!(
             routes.iter().any(|r| format!("{} {}", r.method, r.path) == route_key),

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use domain::events::{ContactJoined, EventSink, PublishFailed, SnsEvents};
+use domain::events::{ContactEvent, EventSink, PublishFailed, SnsEvents};
 use domain::notifier::{StreamEvent, handle};
 use domain::storage::Profile;
 use domain::{Clock, PhoneNumber};
@@ -179,7 +179,7 @@ struct CrashingSink<'a> {
 }
 
 impl EventSink for CrashingSink<'_> {
-    async fn publish(&self, events: &[ContactJoined]) -> Result<(), PublishFailed> {
+    async fn publish(&self, events: &[ContactEvent]) -> Result<(), PublishFailed> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
         if call == self.crash_at && !self.after_publish {
             return Err(PublishFailed);
@@ -215,7 +215,12 @@ async fn stream_event_json(poller: &mut StreamPoller) -> Value {
     let record = &event.records[0];
     serde_json::json!({ "Records": [{
         "eventName": record.event_name,
-        "dynamodb": { "Keys": record.dynamodb.keys, "NewImage": record.dynamodb.new_image, "SequenceNumber": record.dynamodb.sequence_number }
+        "dynamodb": {
+            "Keys": record.dynamodb.keys,
+            "NewImage": record.dynamodb.new_image,
+            "OldImage": record.dynamodb.old_image,
+            "SequenceNumber": record.dynamodb.sequence_number
+        }
     }]})
 }
 

@@ -1,5 +1,6 @@
 //! All integration tests, one binary. Run with the local stack: `make test`.
 
+mod account;
 mod contacts;
 mod contract;
 mod events;

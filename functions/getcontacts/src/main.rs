@@ -1,4 +1,4 @@
-//! The `getcontacts` Lambda: builds the app once, then hands each request to `domain::verify`.
+//! The `getcontacts` Lambda: builds the app once, then hands each request to `domain::getcontacts`.
 
 use lambda_http::{Error, run, service_fn};
 

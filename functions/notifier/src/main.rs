@@ -1,4 +1,4 @@
-//! The `notifier` Lambda: DynamoDB Streams records of new users in, `contact_joined` events to the topic out.
+//! The `notifier` Lambda: stream records of profile inserts and changes in, `contact_joined` / `profile_updated` events out.
 
 use domain::events::SnsEvents;
 use lambda_http::lambda_runtime::{Error, LambdaEvent, run, service_fn};

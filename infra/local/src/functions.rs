@@ -4,7 +4,7 @@ use domain::App;
 use lambda_http::{Body, Request, Response};
 
 /// The template's functions behind HTTP routes, by logical id.
-pub const HTTP_FUNCTIONS: &[&str] = &["LoginFunction", "VerifyFunction", "GetContactsFunction"];
+pub const HTTP_FUNCTIONS: &[&str] = &["LoginFunction", "VerifyFunction", "GetContactsFunction", "AccountFunction"];
 /// The template's functions fed by the table's stream (locally: [`crate::stream::StreamPoller`]).
 pub const STREAM_FUNCTIONS: &[&str] = &["NotifierFunction"];
 
@@ -13,6 +13,7 @@ pub async fn invoke(app: &App, function: &str, request: Request) -> Option<Respo
         "LoginFunction" => domain::login::handle(app, request).await,
         "VerifyFunction" => domain::verify::handle(app, request).await,
         "GetContactsFunction" => domain::getcontacts::handle(app, request).await,
+        "AccountFunction" => domain::account::handle(app, request).await,
         _ => return None,
     })
 }

@@ -58,6 +58,7 @@ impl StreamPoller {
                     "dynamodb": {
                         "Keys": image(change.keys.unwrap_or_default()),
                         "NewImage": image(change.new_image.unwrap_or_default()),
+                        "OldImage": image(change.old_image.unwrap_or_default()),
                         "SequenceNumber": change.sequence_number.unwrap_or_default(),
                     }
                 });
@@ -70,9 +71,19 @@ impl StreamPoller {
     }
 }
 
-/// The NotifierFunction's FilterCriteria: `{"eventName": ["INSERT"], "dynamodb": {"Keys": {"SK": {"S": ["PROFILE"]}}}}`.
+/// The NotifierFunction's FilterCriteria, read from template.yaml: `{"eventName": [...], "dynamodb": {"Keys": {"SK":
+/// {"S": [...]}}}}` (the shape it has; anything else there fails loudly).
 fn passes_template_filter(event: &Value) -> bool {
-    event["eventName"] == "INSERT" && event["dynamodb"]["Keys"]["SK"]["S"] == "PROFILE"
+    static PATTERN: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+        let template = crate::template::template();
+        let filters = &template["Resources"]["NotifierFunction"]["Properties"]["Events"]["NewUsers"]["Properties"]["FilterCriteria"]
+            ["Filters"];
+        let pattern = filters[0]["Pattern"].as_str().expect("the notifier's event source has a filter pattern");
+        serde_json::from_str(pattern).expect("the filter pattern is JSON")
+    });
+    let allowed = |values: &Value, actual: &Value| values.as_array().is_some_and(|v| v.contains(actual));
+    allowed(&PATTERN["eventName"], &event["eventName"])
+        && allowed(&PATTERN["dynamodb"]["Keys"]["SK"]["S"], &event["dynamodb"]["Keys"]["SK"]["S"])
 }
 
 fn image(item: HashMap<String, AttributeValue>) -> Value {

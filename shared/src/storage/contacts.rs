@@ -62,7 +62,7 @@ pub struct Group {
     pub deleted: bool,
 }
 
-/// Where a join notification run got to: recipients up to `last_recipient` (in index order) have their event.
+/// Where a notification run (one kind of news at one time) got to: recipients up to `last_recipient` (in index order) have their event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NotifyProgress {
     pub last_recipient: Option<String>,
@@ -312,17 +312,13 @@ impl Store {
         self.batch_write(writes).await
     }
 
-    pub async fn notify_progress(
-        &self,
-        joined: &str,
-        created_at: Timestamp,
-    ) -> Result<NotifyProgress, StoreUnavailable> {
+    pub async fn notify_progress(&self, about: &str, run: &str) -> Result<NotifyProgress, StoreUnavailable> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key(PK, user_key_e164(joined))
-            .key(SK, s(format!("NOTIFIED#{created_at}")))
+            .key(PK, user_key_e164(about))
+            .key(SK, s(format!("NOTIFIED#{run}")))
             .consistent_read(true)
             .send()
             .await
@@ -332,16 +328,16 @@ impl Store {
 
     pub async fn save_notify_progress(
         &self,
-        joined: &str,
-        created_at: Timestamp,
+        about: &str,
+        run: &str,
         last_recipient: &str,
         ttl: Timestamp,
     ) -> Result<(), StoreUnavailable> {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item(PK, user_key_e164(joined))
-            .item(SK, s(format!("NOTIFIED#{created_at}")))
+            .item(PK, user_key_e164(about))
+            .item(SK, s(format!("NOTIFIED#{run}")))
             .item("last_recipient", s(last_recipient))
             .item(TTL, n(ttl))
             .send()

@@ -19,7 +19,7 @@
 //! | numbers looked up per day (enumeration quota)    | Query / UpdateItem ADD      | PK=`USER#<e164>`, SK between `LOOKUPS#<day>`s    | table |
 //! | a group, its members in order                    | BatchGetItem                | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
 //! | groups a user belongs to                         | Query                       | GSI1PK=`MEMBEROF#<e164>`, GSI1SK=`GROUP#<gid>`   | GSI1  |
-//! | join notifications sent so far (resume point)   | GetItem / PutItem           | PK=`USER#<e164>`, SK=`NOTIFIED#<created_at>`     | table |
+//! | notifications sent so far (resume point)        | GetItem / PutItem           | PK=`USER#<e164>`, SK=`NOTIFIED#<kind>#<ts>`      | table |
 //!
 //! Expiring items (codes, tokens) carry `ttl` (unix seconds) so DynamoDB removes them eventually; the code never
 //! relies on it and always compares times itself.
@@ -430,6 +430,81 @@ impl Store {
             .await
             .map_err(|e| unavailable("put profile", e))?;
         Ok(())
+    }
+
+    /// Changes what contacts see of a profile and moves its `updated_at`; `None` if there is no live profile.
+    pub async fn update_profile(
+        &self,
+        phone: &PhoneNumber,
+        name: Option<&str>,
+        status: Option<&str>,
+        photo: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<Profile>, StoreUnavailable> {
+        let mut sets = vec!["updated_at = :now".to_owned()];
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user_pk(phone), PROFILE_SK)))
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleted_at)")
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllNew);
+        for (field, value) in [("name", name), ("status", status), ("photo", photo)] {
+            if let Some(value) = value {
+                sets.push(format!("#{field} = :{field}"));
+                request = request
+                    .expression_attribute_names(format!("#{field}"), field)
+                    .expression_attribute_values(format!(":{field}"), s(value));
+            }
+        }
+        match request.update_expression(format!("SET {}", sets.join(", "))).send().await {
+            Ok(out) => Ok(out.attributes.map(|item| Profile {
+                phone: phone.clone(),
+                name: get_s(&item, "name"),
+                status: get_s(&item, "status"),
+                photo: get_s(&item, "photo"),
+                created_at: get_n(&item, "created_at"),
+                updated_at: get_n(&item, "updated_at"),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
+            Err(e) => Err(unavailable("update profile", e)),
+        }
+    }
+
+    /// Every token of a user, by hash (the GSI1 entries of the token items).
+    pub async fn tokens_of(&self, phone: &PhoneNumber) -> Result<Vec<TokenHash>, StoreUnavailable> {
+        let mut hashes = vec![];
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("GSI1PK = :user AND begins_with(GSI1SK, :tokens)")
+                .expression_attribute_values(":user", s(user_pk(phone)))
+                .expression_attribute_values(":tokens", s("TOKEN#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("query tokens", e))?;
+            hashes.extend(
+                page.items()
+                    .iter()
+                    .filter_map(|i| get_s(i, PK).strip_prefix("TOKEN#").map(|h| TokenHash::from_stored(h.to_owned()))),
+            );
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(hashes);
+            }
+        }
+    }
+
+    /// Deletes tokens: a revoked token is an unknown token from then on.
+    pub async fn revoke_tokens(&self, hashes: &[TokenHash]) -> Result<(), StoreUnavailable> {
+        let writes = hashes.iter().map(|h| batch::Write::Delete(Self::key(token_pk(h), TOKEN_SK))).collect();
+        self.batch_write(writes).await
     }
 
     /// The token's record, if it exists. Expiry is for the caller to judge.

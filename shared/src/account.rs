@@ -1,0 +1,119 @@
+//! The account function: `POST /profile`, `/logout`, `/delcontacts`. One Lambda for the account's small, rare
+//! operations: they share a warm instance (fewer cold starts than one function each) and the same table-only IAM
+//! scope. Each operation is its own use case below.
+
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use tracing::info;
+
+use crate::app::App;
+use crate::clock::Timestamp;
+use crate::error::ApiError;
+use crate::getcontacts::OwnProfile;
+use crate::http::{self, MAX_BODY_BYTES, Params};
+use crate::phone::PhoneNumber;
+use crate::profile_text::{profile_name, profile_photo, profile_status};
+use crate::session::{Session, authenticated};
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let now = app.clock.now();
+    let op = req.raw_http_path().rsplit('/').next().unwrap_or_default().to_owned();
+    match op.as_str() {
+        "profile" => http::reply("profile", now, run(app, &req, now, update_profile).await),
+        "logout" => http::reply("logout", now, run(app, &req, now, logout).await),
+        "delcontacts" => http::reply("delcontacts", now, run(app, &req, now, delete_contacts).await),
+        _ => http::reply::<()>("account", now, Err(ApiError::BadRequest("unknown operation"))),
+    }
+}
+
+async fn run<T, F>(app: &App, req: &Request, now: Timestamp, use_case: F) -> Result<T, ApiError>
+where
+    F: AsyncFnOnce(&App, &Session, &Params, Timestamp) -> Result<T, ApiError>,
+{
+    let (params, session) =
+        authenticated(app, req, crate::getcontacts::MAX_BODY_BYTES.max(MAX_BODY_BYTES), now).await?;
+    use_case(app, &session, &params, now).await
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProfileReply {
+    pub u: OwnProfile,
+}
+
+/// `POST /profile`: name, status, photo (each optional, at least one). Contacts see the change in their next delta
+/// and as a `profile_updated` event (the notifier reads it from the table's stream).
+pub async fn update_profile(
+    app: &App,
+    session: &Session,
+    params: &Params,
+    now: Timestamp,
+) -> Result<ProfileReply, ApiError> {
+    // Present-but-empty status and photo clear them; name stays required to be non-empty when given.
+    let raw = |name: &str| params.raw_text(name);
+    let name = params.text("name").map(profile_name).transpose()?;
+    let status = raw("status").map(profile_status).transpose()?;
+    let photo = raw("photo").map(profile_photo).transpose()?;
+    if name.is_none() && status.is_none() && photo.is_none() {
+        return Err(ApiError::MissingParam("name, status or photo"));
+    }
+    let profile = app
+        .store
+        .update_profile(&session.phone, name.as_deref(), status.as_deref(), photo.as_deref(), now)
+        .await?
+        .ok_or(ApiError::AuthFail)?;
+    info!(phone = %session.phone, "profile updated");
+    Ok(ProfileReply {
+        u: OwnProfile {
+            name: profile.name,
+            phone: session.phone.digits().to_owned(),
+            status: profile.status,
+            photo: profile.photo,
+            ts: profile.updated_at.to_string(),
+        },
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogoutReply {
+    pub revoked: usize,
+}
+
+/// `POST /logout`: revokes the presented token, or with `all=1` every token of the user (all devices).
+pub async fn logout(app: &App, session: &Session, params: &Params, _now: Timestamp) -> Result<LogoutReply, ApiError> {
+    let tokens =
+        if params.flag("all") { app.store.tokens_of(&session.phone).await? } else { vec![session.token.clone()] };
+    app.store.revoke_tokens(&tokens).await?;
+    info!(phone = %session.phone, revoked = tokens.len(), "signed out");
+    Ok(LogoutReply { revoked: tokens.len() })
+}
+
+#[derive(Debug, Serialize)]
+pub struct DelContactsReply {
+    pub removed: usize,
+    pub invalid: usize,
+}
+
+/// `POST /delcontacts`: removes numbers from the caller's stored address book.
+pub async fn delete_contacts(
+    app: &App,
+    session: &Session,
+    params: &Params,
+    _now: Timestamp,
+) -> Result<DelContactsReply, ApiError> {
+    let raw = params.list("phones")?;
+    if raw.is_empty() {
+        return Err(ApiError::MissingParam("phones"));
+    }
+    let max = app.config.contacts.max_phones_per_request;
+    if raw.len() > max {
+        return Err(ApiError::TooMany(max));
+    }
+    let region = session.phone.home_region();
+    let parsed: Vec<Option<PhoneNumber>> = raw.iter().map(|p| PhoneNumber::parse(p, region)).collect();
+    let invalid = parsed.iter().filter(|p| p.is_none()).count();
+    let mut numbers: Vec<String> = parsed.into_iter().flatten().map(|p| p.e164().to_owned()).collect();
+    numbers.sort();
+    numbers.dedup();
+    app.store.remove_contacts(session.phone.e164(), &numbers).await?;
+    Ok(DelContactsReply { removed: numbers.len(), invalid })
+}

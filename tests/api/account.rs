@@ -1,0 +1,160 @@
+//! The account function: profile changes (seen in deltas and as events), logout, logout everywhere, delcontacts.
+
+use domain::Clock;
+use domain::events::SnsEvents;
+use domain::notifier::handle;
+use integration_tests::*;
+use local_stack::apigw::HttpCall;
+use local_stack::stream::StreamPoller;
+use serde_json::{Value, json};
+
+async fn post(t: &TestApp, path: &str, token: &str, body: Value) -> Reply {
+    let call = HttpCall::post(path).json(&body);
+    let call = HttpCall {
+        headers: [call.headers, vec![("authorization".into(), format!("Bearer {token}"))]].concat(),
+        ..call
+    };
+    let function = if path == "/getcontacts" { "GetContactsFunction" } else { "AccountFunction" };
+    t.call(function, call).await
+}
+
+#[tokio::test]
+async fn a_profile_change_shows_in_a_contacts_next_delta_and_as_an_event() {
+    let subscriber_topic = {
+        let sdk = domain::app::sdk_config().await;
+        aws_sdk_sns::Client::new(&sdk)
+            .create_topic()
+            .name(format!("profile-{}", random_hex(6)))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap()
+    };
+    let t = spawn_app_with(&[("CONTACT_EVENTS_TOPIC_ARN", &subscriber_topic)]).await;
+    let sdk = domain::app::sdk_config().await;
+    let mut poller =
+        StreamPoller::new(&t.dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), t.app.store.table()).await.unwrap();
+    let (ada, bob) = (random_phone(), random_phone());
+    let ada_token = t.sign_in(ada.e164()).await;
+    t.clock.advance(30);
+    let bob_token = t.sign_in(bob.e164()).await;
+    assert_eq!(post(&t, "/getcontacts", &bob_token, json!({ "phones": [ada.e164()] })).await.status, 200);
+    t.clock.advance(120);
+    let cursor = post(&t, "/getcontacts", &bob_token, json!({ "ts": 0 })).await.json["ts"].as_i64().unwrap();
+    poller.poll().await.unwrap(); // the two sign-ups: not what this test is about
+
+    t.clock.advance(600);
+    let reply =
+        post(&t, "/profile", &ada_token, json!({ "status": "climbing", "photo": "https://cdn.example.com/ada.jpg" }))
+            .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.json);
+    assert_eq!(reply.json["u"]["status"], "climbing");
+    assert_eq!(reply.json["u"]["ts"], t.clock.now().to_string());
+
+    let delta = post(&t, "/getcontacts", &bob_token, json!({ "ts": cursor })).await;
+    let contacts = delta.json["contacts"].as_array().unwrap();
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    assert_eq!((contacts[0]["phone"].as_str(), contacts[0]["status"].as_str()), (Some(ada.digits()), Some("climbing")));
+
+    // The stream carries the change to the notifier; capture what it publishes with a real SNS sink on a topic
+    // subscribed by nobody, and count the events through the sink's result.
+    let event = poller.poll().await.unwrap();
+    assert_eq!(event.records.len(), 1, "one MODIFY of Ada's profile");
+    let sink = RecordingSink::new(SnsEvents::new(t.app.sns_client(), subscriber_topic.clone()));
+    assert!(handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
+    let published = sink.events();
+    assert_eq!(published.len(), 1);
+    let e = &published[0];
+    assert_eq!((e.kind, e.to.as_str(), e.phone.as_str()), ("profile_updated", bob.digits(), ada.digits()));
+    assert_eq!((e.status.as_deref(), e.photo.as_deref()), (Some("climbing"), Some("https://cdn.example.com/ada.jpg")));
+
+    // A write that changes nothing visible is no news.
+    t.clock.advance(5);
+    post(&t, "/profile", &ada_token, json!({ "status": "climbing" })).await;
+    let event = poller.poll().await.unwrap();
+    let quiet = RecordingSink::new(SnsEvents::new(t.app.sns_client(), subscriber_topic));
+    handle(&t.app, &quiet, event).await;
+    assert!(quiet.events().is_empty());
+}
+
+#[tokio::test]
+async fn profile_input_is_validated() {
+    let t = spawn_app().await;
+    let token = t.sign_in(random_phone().e164()).await;
+    for (body, error) in [
+        (json!({}), "MISSINGPARA"),
+        (json!({ "name": "n".repeat(65) }), "BADREQUEST"),
+        (json!({ "status": "s".repeat(141) }), "BADREQUEST"),
+        (json!({ "photo": "javascript:alert(1)" }), "BADREQUEST"),
+        (json!({ "name": "a\u{7}b" }), "BADREQUEST"),
+    ] {
+        let reply = post(&t, "/profile", &token, body.clone()).await;
+        assert_eq!((reply.status, reply.error()), (400, error), "{body}");
+    }
+    let cleared = post(&t, "/profile", &token, json!({ "photo": "" })).await;
+    assert_eq!((cleared.status, cleared.json["u"]["photo"].as_str()), (200, Some("")));
+    assert_eq!(post(&t, "/profile", "nope", json!({ "name": "x" })).await.error(), "AUTHFAIL");
+}
+
+#[tokio::test]
+async fn logout_revokes_this_token_and_all_revokes_every_device() {
+    let t = spawn_app().await;
+    let me = random_phone();
+    let phone_token = t.sign_in(me.e164()).await;
+    t.clock.advance(30);
+    let laptop_token = t.sign_in(me.e164()).await;
+    t.clock.advance(60);
+    let tablet_token = t.sign_in(me.e164()).await;
+
+    let out = post(&t, "/logout", &phone_token, json!({})).await;
+    assert_eq!((out.status, out.json["revoked"].as_i64()), (200, Some(1)));
+    assert_eq!(post(&t, "/getcontacts", &phone_token, json!({})).await.error(), "AUTHFAIL", "revoked");
+    assert_eq!(post(&t, "/getcontacts", &laptop_token, json!({})).await.status, 200, "other devices stay signed in");
+
+    let all = post(&t, "/logout", &laptop_token, json!({ "all": 1 })).await;
+    assert_eq!((all.status, all.json["revoked"].as_i64()), (200, Some(2)));
+    for token in [&laptop_token, &tablet_token] {
+        assert_eq!(post(&t, "/getcontacts", token, json!({})).await.error(), "AUTHFAIL");
+    }
+    assert!(t.items_with_sk_prefix("TOKEN").await.is_empty());
+    assert_eq!(post(&t, "/logout", &laptop_token, json!({})).await.error(), "AUTHFAIL");
+}
+
+#[tokio::test]
+async fn delcontacts_removes_numbers_from_the_address_book() {
+    let t = spawn_app().await;
+    let token = t.sign_in(random_phone().e164()).await;
+    let (a, b, c) = (random_phone(), random_phone(), random_phone());
+    post(&t, "/getcontacts", &token, json!({ "phones": [a.e164(), b.e164(), c.e164()] })).await;
+    let reply = post(&t, "/delcontacts", &token, json!({ "phones": [a.e164(), b.digits(), "junk"] })).await;
+    assert_eq!((reply.status, reply.json["removed"].as_i64(), reply.json["invalid"].as_i64()), (200, Some(2), Some(1)));
+    let left: Vec<String> =
+        t.items_with_sk_prefix("CONTACT#").await.iter().map(|i| i["SK"].as_s().unwrap().clone()).collect();
+    assert_eq!(left, vec![format!("CONTACT#{}", c.e164())]);
+    assert_eq!(post(&t, "/delcontacts", &token, json!({})).await.error(), "MISSINGPARA");
+}
+
+/// The real SNS publisher, remembering what it published.
+struct RecordingSink {
+    inner: SnsEvents,
+    published: std::sync::Mutex<Vec<domain::events::ContactEvent>>,
+}
+
+impl RecordingSink {
+    fn new(inner: SnsEvents) -> Self {
+        Self { inner, published: Default::default() }
+    }
+
+    fn events(&self) -> Vec<domain::events::ContactEvent> {
+        self.published.lock().unwrap().clone()
+    }
+}
+
+impl domain::events::EventSink for RecordingSink {
+    async fn publish(&self, events: &[domain::events::ContactEvent]) -> Result<(), domain::events::PublishFailed> {
+        self.inner.publish(events).await?;
+        self.published.lock().unwrap().extend_from_slice(events);
+        Ok(())
+    }
+}
