@@ -38,6 +38,7 @@ pub struct Config {
     pub sms: SmsConfig,
     pub profile_urls: ProfileUrls,
     pub contacts: ContactsConfig,
+    pub max_group_members: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -169,6 +170,7 @@ impl Config {
                 lookup_window_days: number("CONTACT_LOOKUP_WINDOW_DAYS", 10, 1, 90)?,
                 events_topic_arn: get("CONTACT_EVENTS_TOPIC_ARN"),
             },
+            max_group_members: number("MAX_GROUP_MEMBERS", 1024, 2, 5000)? as usize,
             app_name,
         })
     }

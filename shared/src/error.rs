@@ -32,8 +32,14 @@ pub enum ApiError {
     Unavailable,
     #[error("missing, unknown, expired or revoked token: sign in again")]
     AuthFail,
-    #[error("too many phone numbers in one request (at most {0})")]
+    #[error("too many phone numbers (at most {0})")]
     TooMany(usize),
+    #[error("no such group")]
+    BadGroup,
+    #[error("you are not a member of this group")]
+    NotMember,
+    #[error("only the group's owner and admins may do that, and nobody may demote or remove the owner")]
+    NotAdmin,
 }
 
 impl ApiError {
@@ -54,6 +60,9 @@ impl ApiError {
             Self::Unavailable => "UNAVAILABLE",
             Self::AuthFail => "AUTHFAIL",
             Self::TooMany(_) => "TOOMANY",
+            Self::BadGroup => "BADGROUP",
+            Self::NotMember => "NOTMEMBER",
+            Self::NotAdmin => "NOTADMIN",
         }
     }
 
@@ -64,9 +73,10 @@ impl ApiError {
             | Self::BadJson
             | Self::BadPhone
             | Self::BadAppId
-            | Self::TooMany(_) => 400,
+            | Self::TooMany(_)
+            | Self::BadGroup => 400,
             Self::TooLarge(_) => 413,
-            Self::CountryBlocked => 403,
+            Self::CountryBlocked | Self::NotMember | Self::NotAdmin => 403,
             Self::BadCode { .. } | Self::CodeExpired | Self::AuthFail => 401,
             Self::TooManyAttempts { .. } | Self::RateLimited { .. } => 429,
             Self::SmsFailed => 502,

@@ -209,8 +209,11 @@ async fn delta(
 ) -> Result<(Vec<ContactEntry>, Option<ContactProfile>), ApiError> {
     let me = session.phone.e164();
     let store = &app.store;
-    let (book, reverse, gids) = tokio::join!(store.address_book(me), store.who_has(me, None), store.group_ids_of(me));
-    let (book, reverse, gids) = (book?, reverse?, gids?);
+    let (book, reverse, memberships) =
+        tokio::join!(store.address_book(me), store.who_has(me, None), store.memberships_of(me));
+    let (book, reverse, memberships) = (book?, reverse?, memberships?);
+    let gids: Vec<u64> = memberships.iter().map(|m| m.gid).collect();
+    let left: HashSet<u64> = memberships.iter().filter(|m| m.left).map(|m| m.gid).collect();
 
     let mut numbers: BTreeSet<String> = reverse.into_iter().collect();
     if !reset {
@@ -239,6 +242,9 @@ async fn delta(
         }
     }
     contacts.sort_by(|a, b| a.phone.cmp(&b.phone));
+    // A group I left is, for me, a deleted group.
+    let groups: Vec<Group> =
+        groups.into_iter().map(|g| Group { deleted: g.deleted || left.contains(&g.gid), ..g }).collect();
     let mut groups: Vec<&Group> = groups.iter().filter(|g| wanted(g.deleted, g.updated_at)).collect();
     groups.sort_by_key(|g| g.gid);
     contacts.extend(groups.into_iter().map(group_entry));
@@ -258,7 +264,7 @@ fn user_entry(profile: &ContactProfile) -> ContactEntry {
     }
 }
 
-fn group_entry(group: &Group) -> ContactEntry {
+pub(crate) fn group_entry(group: &Group) -> ContactEntry {
     ContactEntry {
         gid: group.gid.to_string(),
         name: if group.deleted { String::new() } else { group.name.clone() },

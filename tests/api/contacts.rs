@@ -151,11 +151,12 @@ async fn reverse_contacts_and_groups_appear_with_tombstones_after_the_first_sync
         photo: "rock.jpg".into(),
         updated_at: now,
         members: vec![
-            GroupMember { e164: eve.e164().into(), role: GroupRole::Admin },
-            GroupMember { e164: me.e164().into(), role: GroupRole::Member },
-            GroupMember { e164: frank.e164().into(), role: GroupRole::Owner },
+            GroupMember { e164: eve.e164().into(), role: GroupRole::Admin, since: now },
+            GroupMember { e164: me.e164().into(), role: GroupRole::Member, since: now },
+            GroupMember { e164: frank.e164().into(), role: GroupRole::Owner, since: now },
         ],
         deleted: false,
+        version: 0,
     };
     t.app.store.put_group(&group).await.unwrap();
     t.app.store.put_group(&Group { gid: 43, name: "Gone".into(), deleted: true, ..group.clone() }).await.unwrap();

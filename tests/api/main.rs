@@ -4,6 +4,7 @@ mod account;
 mod contacts;
 mod contract;
 mod events;
+mod groups;
 mod joined;
 mod outage;
 mod signin;

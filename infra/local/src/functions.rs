@@ -4,7 +4,8 @@ use domain::App;
 use lambda_http::{Body, Request, Response};
 
 /// The template's functions behind HTTP routes, by logical id.
-pub const HTTP_FUNCTIONS: &[&str] = &["LoginFunction", "VerifyFunction", "GetContactsFunction", "AccountFunction"];
+pub const HTTP_FUNCTIONS: &[&str] =
+    &["LoginFunction", "VerifyFunction", "GetContactsFunction", "AccountFunction", "GroupsFunction"];
 /// The template's functions fed by the table's stream (locally: [`crate::stream::StreamPoller`]).
 pub const STREAM_FUNCTIONS: &[&str] = &["NotifierFunction"];
 
@@ -14,6 +15,7 @@ pub async fn invoke(app: &App, function: &str, request: Request) -> Option<Respo
         "VerifyFunction" => domain::verify::handle(app, request).await,
         "GetContactsFunction" => domain::getcontacts::handle(app, request).await,
         "AccountFunction" => domain::account::handle(app, request).await,
+        "GroupsFunction" => domain::groups::handle(app, request).await,
         _ => return None,
     })
 }

@@ -49,6 +49,8 @@ pub enum GroupRole {
 pub struct GroupMember {
     pub e164: String,
     pub role: GroupRole,
+    /// When they joined (or last changed role): the longest-standing admin inherits a group.
+    pub since: Timestamp,
 }
 
 /// A group with its members ordered owner, admins, members (the order of mesibo's members string).
@@ -60,6 +62,23 @@ pub struct Group {
     pub updated_at: Timestamp,
     pub members: Vec<GroupMember>,
     pub deleted: bool,
+    /// Optimistic lock: every write of the group names the version it read.
+    pub version: i64,
+}
+
+/// A group the user belongs to, or has left (the delta then tells them with a tombstone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Membership {
+    pub gid: u64,
+    pub left: bool,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SaveGroupError {
+    #[error("the group changed since it was read")]
+    Conflict,
+    #[error(transparent)]
+    Unavailable(#[from] StoreUnavailable),
 }
 
 /// Where a notification run (one kind of news at one time) got to: recipients up to `last_recipient` (in index order) have their event.
@@ -101,6 +120,7 @@ fn group_from(item: &Item) -> Group {
                         "admin" => GroupRole::Admin,
                         _ => GroupRole::Member,
                     },
+                    since: get_n(m, "since"),
                 })
                 .collect()
         })
@@ -112,6 +132,7 @@ fn group_from(item: &Item) -> Group {
         updated_at: get_n(item, "updated_at"),
         members,
         deleted: item.contains_key("deleted_at"),
+        version: get_n(item, "version"),
     }
 }
 
@@ -266,10 +287,21 @@ impl Store {
         }
     }
 
-    /// The groups `member` belongs to (ids only).
-    pub async fn group_ids_of(&self, member: &str) -> Result<Vec<u64>, StoreUnavailable> {
+    /// The groups `member` belongs to, and those they left (kept so a delta can send the tombstone).
+    pub async fn memberships_of(&self, member: &str) -> Result<Vec<Membership>, StoreUnavailable> {
         let items = self.query_all(Some(GSI1), "GSI1PK = :pk", vec![(":pk", s(member_of(member)))]).await?;
-        Ok(items.iter().filter_map(|i| get_s(i, GSI1SK).strip_prefix("GROUP#").and_then(|g| g.parse().ok())).collect())
+        Ok(items
+            .iter()
+            .filter_map(|i| {
+                let sk = get_s(i, GSI1SK);
+                let (left, gid) = match sk.split_once('#')? {
+                    ("GROUP", gid) => (false, gid),
+                    ("LEFT", gid) => (true, gid),
+                    _ => return None,
+                };
+                Some(Membership { gid: gid.parse().ok()?, left })
+            })
+            .collect())
     }
 
     pub async fn groups(&self, gids: &[u64]) -> Result<Vec<Group>, StoreUnavailable> {
@@ -278,38 +310,87 @@ impl Store {
         Ok(self.batch_get(keys).await?.iter().map(group_from).collect())
     }
 
-    /// Writes a group and one membership item per member (the `MEMBEROF` index entries).
-    pub async fn put_group(&self, group: &Group) -> Result<(), StoreUnavailable> {
-        let members = group
-            .members
-            .iter()
-            .map(|m| {
-                AttributeValue::M(HashMap::from([("phone".into(), s(&m.e164)), ("role".into(), s(role_name(m.role)))]))
-            })
-            .collect();
-        let mut item = HashMap::from([
-            (PK.into(), s(group_pk(group.gid))),
-            (SK.into(), s("GROUP")),
-            ("gid".into(), n(group.gid as i64)),
-            ("name".into(), s(&group.name)),
-            ("photo".into(), s(&group.photo)),
-            ("updated_at".into(), n(group.updated_at)),
-            ("members".into(), AttributeValue::L(members)),
-        ]);
-        if group.deleted {
-            item.insert("deleted_at".into(), n(group.updated_at));
+    pub async fn group(&self, gid: u64) -> Result<Option<Group>, StoreUnavailable> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(group_pk(gid)))
+            .key(SK, s("GROUP"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("get group", e))?;
+        Ok(out.item.as_ref().map(group_from))
+    }
+
+    /// A new, unique group id (an atomic counter: ids stay short and numeric, as mesibo clients expect).
+    pub async fn next_group_id(&self) -> Result<u64, StoreUnavailable> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s("COUNTER"))
+            .key(SK, s("GROUP"))
+            .update_expression("ADD next_id :one")
+            .expression_attribute_values(":one", n(1))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| unavailable("next group id", e))?;
+        Ok(out.attributes.map(|a| get_n(&a, "next_id")).unwrap_or(0) as u64)
+    }
+
+    /// Writes the group if nobody else did since `group.version` was read (a new group: if the id is unused), then
+    /// brings the membership index in line: `added` become members, `removed` are marked as having left. The group
+    /// item is the truth for roles; the index is rewritten by every later change too.
+    pub async fn save_group(&self, group: &Group, added: &[String], removed: &[String]) -> Result<(), SaveGroupError> {
+        let mut item = group_item(group);
+        item.insert("version".into(), n(group.version + 1));
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let request = if group.version == 0 {
+            request.condition_expression("attribute_not_exists(PK)")
+        } else {
+            request.condition_expression("version = :v").expression_attribute_values(":v", n(group.version))
+        };
+        match request.send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                return Err(SaveGroupError::Conflict);
+            }
+            Err(e) => return Err(unavailable("save group", e).into()),
         }
-        let mut writes = vec![Write::Put(item)];
-        for member in &group.members {
-            writes.push(Write::Put(HashMap::from([
+        let membership = |member: &str, state: &str| {
+            Write::Put(HashMap::from([
                 (PK.into(), s(group_pk(group.gid))),
-                (SK.into(), s(format!("MEMBER#{}", member.e164))),
-                (GSI1PK.into(), s(member_of(&member.e164))),
-                (GSI1SK.into(), s(group_pk(group.gid))),
-                ("role".into(), s(role_name(member.role))),
-            ])));
+                (SK.into(), s(format!("MEMBER#{member}"))),
+                (GSI1PK.into(), s(member_of(member))),
+                (GSI1SK.into(), s(format!("{state}#{}", group.gid))),
+                ("updated_at".into(), n(group.updated_at)),
+            ]))
+        };
+        let writes =
+            added.iter().map(|m| membership(m, "GROUP")).chain(removed.iter().map(|m| membership(m, "LEFT"))).collect();
+        Ok(self.batch_write(writes).await?)
+    }
+
+    /// Seeds a group as it stands (tests, imports): the group item and every member's index entry.
+    pub async fn put_group(&self, group: &Group) -> Result<(), StoreUnavailable> {
+        let members: Vec<String> = group.members.iter().map(|m| m.e164.clone()).collect();
+        let fresh = Group { version: 0, ..group.clone() };
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(group_pk(group.gid)))
+            .key(SK, s("GROUP"))
+            .send()
+            .await
+            .map_err(|e| unavailable("reset group", e))?;
+        match self.save_group(&fresh, &members, &[]).await {
+            Ok(()) => Ok(()),
+            Err(SaveGroupError::Unavailable(e)) => Err(e),
+            Err(SaveGroupError::Conflict) => Err(StoreUnavailable),
         }
-        self.batch_write(writes).await
     }
 
     pub async fn notify_progress(&self, about: &str, run: &str) -> Result<NotifyProgress, StoreUnavailable> {
@@ -345,6 +426,33 @@ impl Store {
             .map_err(|e| unavailable("save notify progress", e))?;
         Ok(())
     }
+}
+
+fn group_item(group: &Group) -> Item {
+    let members = group
+        .members
+        .iter()
+        .map(|m| {
+            AttributeValue::M(HashMap::from([
+                ("phone".into(), s(&m.e164)),
+                ("role".into(), s(role_name(m.role))),
+                ("since".into(), n(m.since)),
+            ]))
+        })
+        .collect();
+    let mut item = HashMap::from([
+        (PK.into(), s(group_pk(group.gid))),
+        (SK.into(), s("GROUP")),
+        ("gid".into(), n(group.gid as i64)),
+        ("name".into(), s(&group.name)),
+        ("photo".into(), s(&group.photo)),
+        ("updated_at".into(), n(group.updated_at)),
+        ("members".into(), AttributeValue::L(members)),
+    ]);
+    if group.deleted {
+        item.insert("deleted_at".into(), n(group.updated_at));
+    }
+    item
 }
 
 fn lookup_sk(day: i64) -> String {

@@ -18,7 +18,9 @@
 //! | who has number X in their address book           | Query (pages)               | GSI1PK=`HASCONTACT#<number>`, GSI1SK=`USER#<owner>` | GSI1 |
 //! | numbers looked up per day (enumeration quota)    | Query / UpdateItem ADD      | PK=`USER#<e164>`, SK between `LOOKUPS#<day>`s    | table |
 //! | a group, its members in order                    | BatchGetItem                | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
-//! | groups a user belongs to                         | Query                       | GSI1PK=`MEMBEROF#<e164>`, GSI1SK=`GROUP#<gid>`   | GSI1  |
+//! | a group: read, write if version matches          | GetItem / PutItem (cond.)   | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
+//! | new group id                                     | UpdateItem ADD              | PK=`COUNTER`, SK=`GROUP`                         | table |
+//! | groups a user belongs to (or left)               | Query                       | GSI1PK=`MEMBEROF#<e164>`, GSI1SK=`GROUP#`/`LEFT#<gid>` | GSI1 |
 //! | notifications sent so far (resume point)        | GetItem / PutItem           | PK=`USER#<e164>`, SK=`NOTIFIED#<kind>#<ts>`      | table |
 //!
 //! Expiring items (codes, tokens) carry `ttl` (unix seconds) so DynamoDB removes them eventually; the code never
@@ -39,7 +41,7 @@ mod batch;
 mod contacts;
 
 pub use batch::GET_BATCH as BATCH_GET_KEYS;
-pub use contacts::{ContactProfile, Group, GroupMember, GroupRole, NotifyProgress};
+pub use contacts::{ContactProfile, Group, GroupMember, GroupRole, Membership, NotifyProgress, SaveGroupError};
 
 use crate::clock::Timestamp;
 use crate::phone::PhoneNumber;
