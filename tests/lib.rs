@@ -297,3 +297,34 @@ pub async fn recording_dynamodb() -> (aws_sdk_dynamodb::Client, CallRecorder) {
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(recorder.clone()).build();
     (aws_sdk_dynamodb::Client::from_conf(config), recorder)
 }
+
+/// The real SNS publisher, remembering what it published.
+pub struct RecordingSink {
+    inner: domain::events::SnsEvents,
+    published: std::sync::Mutex<Vec<domain::events::ContactEvent>>,
+}
+
+impl RecordingSink {
+    pub fn new(inner: domain::events::SnsEvents) -> Self {
+        Self { inner, published: Default::default() }
+    }
+
+    pub fn events(&self) -> Vec<domain::events::ContactEvent> {
+        self.published.lock().unwrap().clone()
+    }
+}
+
+impl domain::events::EventSink for RecordingSink {
+    async fn publish(&self, events: &[domain::events::ContactEvent]) -> Result<(), domain::events::PublishFailed> {
+        self.inner.publish(events).await?;
+        self.published.lock().unwrap().extend_from_slice(events);
+        Ok(())
+    }
+}
+
+/// A topic of its own in moto (nobody subscribed): for publishers whose output a test reads back another way.
+pub async fn scratch_topic() -> String {
+    let sdk = domain::app::sdk_config().await;
+    let name = format!("scratch-{}", random_hex(6));
+    aws_sdk_sns::Client::new(&sdk).create_topic().name(name).send().await.expect("moto topic").topic_arn.expect("arn")
+}

@@ -23,18 +23,28 @@ pub struct ContactEvent {
     pub event_id: String,
     /// The recipient: digits without `+`, as mesibo writes numbers.
     pub to: String,
-    /// Who joined or changed.
-    pub phone: String,
+    /// Who joined or changed (person events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Which group changed (group events), with its members string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<String>,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub photo: Option<String>,
     pub ts: Timestamp,
+    /// `"1"` when the group was deleted, or the recipient is no longer in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<&'static str>,
 }
 
 pub const CONTACT_JOINED: &str = "contact_joined";
 pub const PROFILE_UPDATED: &str = "profile_updated";
+pub const GROUP_UPDATED: &str = "group_updated";
 
 /// What happened to a profile, independent of who is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,11 +65,46 @@ impl ProfileNews {
             kind: self.kind,
             event_id: event_id(&[self.kind, &self.e164, &self.ts.to_string(), recipient_e164]),
             to: recipient_e164.trim_start_matches('+').to_owned(),
-            phone: self.e164.trim_start_matches('+').to_owned(),
+            phone: Some(self.e164.trim_start_matches('+').to_owned()),
+            gid: None,
+            members: None,
             name: self.name.clone(),
             status: updated.then(|| self.status.clone()),
             photo: updated.then(|| self.photo.clone()),
             ts: self.ts,
+            deleted: None,
+        }
+    }
+}
+
+/// A group changed: every member before or after the change is told, with the group as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupNews {
+    pub gid: u64,
+    pub name: String,
+    pub photo: String,
+    pub members: String,
+    /// Members now; anyone else told was removed (or left).
+    pub current: Vec<String>,
+    pub deleted: bool,
+    pub ts: Timestamp,
+}
+
+impl GroupNews {
+    pub fn event_for(&self, recipient_e164: &str) -> ContactEvent {
+        let gone = self.deleted || !self.current.iter().any(|m| m == recipient_e164);
+        ContactEvent {
+            kind: GROUP_UPDATED,
+            event_id: event_id(&[GROUP_UPDATED, &self.gid.to_string(), &self.ts.to_string(), recipient_e164]),
+            to: recipient_e164.trim_start_matches('+').to_owned(),
+            phone: None,
+            gid: Some(self.gid.to_string()),
+            members: Some(if gone { String::new() } else { self.members.clone() }),
+            name: self.name.clone(),
+            status: None,
+            photo: Some(self.photo.clone()),
+            ts: self.ts,
+            deleted: gone.then_some("1"),
         }
     }
 }
@@ -128,10 +173,8 @@ impl EventSink for SnsEvents {
             Ok(out) if out.failed.as_ref().is_none_or(Vec::is_empty) => {
                 if self.echo_to_console {
                     for event in events {
-                        println!(
-                            "[dev event] {} to +{}: +{} ({}) joined",
-                            event.kind, event.to, event.phone, event.name
-                        );
+                        let json = serde_json::to_string(event).unwrap_or_default();
+                        println!("[dev event] {} to +{}: {json}", event.kind, event.to);
                     }
                 }
                 Ok(())
@@ -182,5 +225,22 @@ mod tests {
         let updated = serde_json::to_value(news(PROFILE_UPDATED, 7).event_for("+12015550124")).unwrap();
         assert_eq!((updated["status"].as_str(), updated["photo"].as_str()), (Some("hi"), Some("a.jpg")));
         assert_eq!(a.event_id.len(), 32);
+    }
+
+    #[test]
+    fn group_events_tell_removed_members_they_are_out() {
+        let news = GroupNews {
+            gid: 9,
+            name: "G".into(),
+            photo: String::new(),
+            members: "1:1201,1202".into(),
+            current: vec!["+1201".into(), "+1202".into()],
+            deleted: false,
+            ts: 5,
+        };
+        let member = serde_json::to_value(news.event_for("+1202")).unwrap();
+        assert_eq!((member["gid"].as_str(), member["members"].as_str()), (Some("9"), Some("1:1201,1202")));
+        assert!(member.get("deleted").is_none() && member.get("phone").is_none());
+        assert_eq!(serde_json::to_value(news.event_for("+1203")).unwrap()["deleted"], "1");
     }
 }

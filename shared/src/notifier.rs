@@ -14,8 +14,10 @@ use serde_json::Value;
 use tracing::{error, info};
 
 use crate::app::App;
-use crate::events::{CONTACT_JOINED, ContactEvent, EventSink, PROFILE_UPDATED, PUBLISH_BATCH, ProfileNews};
+use crate::events::{CONTACT_JOINED, ContactEvent, EventSink, GroupNews, PROFILE_UPDATED, PUBLISH_BATCH, ProfileNews};
+use crate::groups::members_string;
 use crate::storage::StoreUnavailable;
+use crate::storage::{Group, GroupMember, GroupRole};
 
 /// The part of a DynamoDB Streams Lambda event the notifier reads.
 #[derive(Debug, Deserialize)]
@@ -90,9 +92,15 @@ fn profile_news(record: &StreamRecord) -> Option<ProfileNews> {
 
 pub async fn handle(app: &App, sink: &impl EventSink, event: StreamEvent) -> BatchResponse {
     for record in &event.records {
-        let Some(news) = profile_news(record) else { continue };
-        if let Err(e) = notify(app, sink, &news).await {
-            error!(error = %e, kind = news.kind, "notification failed; the stream will retry from this record");
+        let outcome = if let Some(news) = profile_news(record) {
+            notify(app, sink, &news).await
+        } else if let Some((news, told)) = group_news(record) {
+            notify_group(app, sink, &news, &told).await
+        } else {
+            continue;
+        };
+        if let Err(e) = outcome {
+            error!(error = %e, "notification failed; the stream will retry from this record");
             return BatchResponse {
                 batch_item_failures: vec![ItemFailure { item_identifier: record.dynamodb.sequence_number.clone() }],
             };
@@ -109,11 +117,83 @@ enum NotifyError {
     Publish(#[from] crate::events::PublishFailed),
 }
 
+fn group_from_image(image: &HashMap<String, Value>) -> Option<Group> {
+    let members = image.get("members")?.get("L")?.as_array()?;
+    let members = members
+        .iter()
+        .filter_map(|m| {
+            let m: HashMap<String, Value> = serde_json::from_value(m.get("M")?.clone()).ok()?;
+            Some(GroupMember {
+                e164: attribute(&m, "phone", "S")?.to_owned(),
+                role: match attribute(&m, "role", "S") {
+                    Some("owner") => GroupRole::Owner,
+                    Some("admin") => GroupRole::Admin,
+                    _ => GroupRole::Member,
+                },
+                since: attribute(&m, "since", "N").and_then(|n| n.parse().ok()).unwrap_or(0),
+            })
+        })
+        .collect();
+    Some(Group {
+        gid: attribute(image, "gid", "N")?.parse().ok()?,
+        name: attribute(image, "name", "S").unwrap_or_default().to_owned(),
+        photo: attribute(image, "photo", "S").unwrap_or_default().to_owned(),
+        updated_at: attribute(image, "updated_at", "N")?.parse().ok()?,
+        members,
+        deleted: image.contains_key("deleted_at"),
+        version: 0,
+    })
+}
+
+/// A group written (created, changed, deleted): the news, and everyone to tell (members before and after).
+fn group_news(record: &StreamRecord) -> Option<(GroupNews, Vec<String>)> {
+    let change = &record.dynamodb;
+    if attribute(&change.keys, "SK", "S") != Some("GROUP") || !matches!(record.event_name.as_str(), "INSERT" | "MODIFY")
+    {
+        return None;
+    }
+    let group = group_from_image(&change.new_image)?;
+    let mut told: Vec<String> = group.members.iter().map(|m| m.e164.clone()).collect();
+    if let Some(before) = group_from_image(&change.old_image) {
+        told.extend(before.members.into_iter().map(|m| m.e164));
+    }
+    told.sort();
+    told.dedup();
+    let news = GroupNews {
+        gid: group.gid,
+        name: group.name.clone(),
+        photo: group.photo.clone(),
+        members: members_string(&group),
+        current: group.members.iter().map(|m| m.e164.clone()).collect(),
+        deleted: group.deleted,
+        ts: group.updated_at,
+    };
+    Some((news, told))
+}
+
+async fn notify_group(app: &App, sink: &impl EventSink, news: &GroupNews, told: &[String]) -> Result<(), NotifyError> {
+    let store = &app.store;
+    let about = format!("GROUP#{}", news.gid);
+    let run = format!("group_updated#{}", news.ts);
+    let progress = store.notify_progress(&about, &run).await?;
+    let ttl = app.clock.now() + 2 * 86_400;
+    let pending: Vec<&String> =
+        told.iter().filter(|m| progress.last_recipient.as_ref().is_none_or(|last| *m > last)).collect();
+    for batch in pending.chunks(PUBLISH_BATCH) {
+        let events: Vec<ContactEvent> = batch.iter().map(|to| news.event_for(to)).collect();
+        sink.publish(&events).await?;
+        store.save_notify_progress(&about, &run, batch.last().expect("chunks are not empty"), ttl).await?;
+    }
+    info!(gid = news.gid, recipients = pending.len(), "group_updated published");
+    Ok(())
+}
+
 /// Pages through everyone who has the number (no cap), keeps the registered ones, publishes in batches of ten.
 async fn notify(app: &App, sink: &impl EventSink, news: &ProfileNews) -> Result<(), NotifyError> {
     let store = &app.store;
     let run = format!("{}#{}", news.kind, news.ts);
-    let progress = store.notify_progress(&news.e164, &run).await?;
+    let about = format!("USER#{}", news.e164);
+    let progress = store.notify_progress(&about, &run).await?;
     let owners = store.who_has(&news.e164, progress.last_recipient.as_deref()).await?;
     // Progress records outlive any stream retry (24 h retention), then go.
     let ttl = app.clock.now() + 2 * 86_400;
@@ -126,7 +206,7 @@ async fn notify(app: &App, sink: &impl EventSink, news: &ProfileNews) -> Result<
             let events: Vec<ContactEvent> = batch.iter().map(|to| news.event_for(to)).collect();
             sink.publish(&events).await?;
             let last = batch.last().expect("chunks are not empty");
-            store.save_notify_progress(&news.e164, &run, last, ttl).await?;
+            store.save_notify_progress(&about, &run, last, ttl).await?;
             sent += events.len();
         }
     }

@@ -3,9 +3,11 @@
 
 use domain::Clock;
 use domain::PhoneNumber;
+use domain::events::SnsEvents;
 use futures::future::join_all;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
+use local_stack::stream::StreamPoller;
 use serde_json::{Value, json};
 
 struct Person {
@@ -183,4 +185,35 @@ async fn concurrent_delete_and_setadmin_leave_a_consistent_group() {
             .count();
         assert_eq!(owners, 1, "exactly one owner");
     }
+}
+
+#[tokio::test]
+async fn group_changes_reach_members_old_and_new_as_group_updated_events() {
+    let t = spawn_app().await;
+    let sdk = domain::app::sdk_config().await;
+    let mut poller =
+        StreamPoller::new(&t.dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), t.app.store.table()).await.unwrap();
+    let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
+    poller.poll().await.unwrap(); // the sign-ups
+    let gid = op(&t, &owner, "/setgroup", json!({ "name": "G", "m": [ann.phone.e164(), ben.phone.e164()] })).await.json
+        ["gid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.clock.advance(1);
+    op(&t, &owner, "/editmembers", json!({ "gid": gid, "m": ben.phone.e164(), "delete": 1 })).await;
+
+    let sink = RecordingSink::new(SnsEvents::new(t.app.sns_client(), scratch_topic().await));
+    let event = poller.poll().await.unwrap();
+    assert_eq!(event.records.len(), 2, "the group's INSERT and MODIFY");
+    assert!(domain::notifier::handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
+    let events = sink.events();
+    assert_eq!(events.len(), 6, "3 members told of the creation, the same 3 of the removal: {events:?}");
+    assert!(events.iter().all(|e| e.kind == "group_updated" && e.gid.as_deref() == Some(gid.as_str())));
+    let last: Vec<_> = events[3..].iter().collect();
+    let to_ben = last.iter().find(|e| e.to == ben.phone.digits()).expect("the removed member is told");
+    assert_eq!((to_ben.deleted, to_ben.members.as_deref()), (Some("1"), Some("")));
+    let to_ann = last.iter().find(|e| e.to == ann.phone.digits()).unwrap();
+    assert_eq!(to_ann.members.as_deref(), Some(members(&[&owner, &ann], 1).as_str()));
+    assert_eq!(to_ann.deleted, None);
 }

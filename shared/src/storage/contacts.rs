@@ -330,8 +330,8 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(PK, s("COUNTER"))
-            .key(SK, s("GROUP"))
+            .key(PK, s("COUNTER#GROUP"))
+            .key(SK, s("COUNTER"))
             .update_expression("ADD next_id :one")
             .expression_attribute_values(":one", n(1))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
@@ -398,8 +398,8 @@ impl Store {
             .client
             .get_item()
             .table_name(&self.table)
-            .key(PK, user_key_e164(about))
-            .key(SK, s(format!("NOTIFIED#{run}")))
+            .key(PK, s(format!("NOTIFY#{about}")))
+            .key(SK, s(format!("RUN#{run}")))
             .consistent_read(true)
             .send()
             .await
@@ -417,8 +417,8 @@ impl Store {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item(PK, user_key_e164(about))
-            .item(SK, s(format!("NOTIFIED#{run}")))
+            .item(PK, s(format!("NOTIFY#{about}")))
+            .item(SK, s(format!("RUN#{run}")))
             .item("last_recipient", s(last_recipient))
             .item(TTL, n(ttl))
             .send()

@@ -19,9 +19,9 @@
 //! | numbers looked up per day (enumeration quota)    | Query / UpdateItem ADD      | PK=`USER#<e164>`, SK between `LOOKUPS#<day>`s    | table |
 //! | a group, its members in order                    | BatchGetItem                | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
 //! | a group: read, write if version matches          | GetItem / PutItem (cond.)   | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
-//! | new group id                                     | UpdateItem ADD              | PK=`COUNTER`, SK=`GROUP`                         | table |
+//! | new group id                                     | UpdateItem ADD              | PK=`COUNTER#GROUP`, SK=`COUNTER`                 | table |
 //! | groups a user belongs to (or left)               | Query                       | GSI1PK=`MEMBEROF#<e164>`, GSI1SK=`GROUP#`/`LEFT#<gid>` | GSI1 |
-//! | notifications sent so far (resume point)        | GetItem / PutItem           | PK=`USER#<e164>`, SK=`NOTIFIED#<kind>#<ts>`      | table |
+//! | notifications sent so far (resume point)        | GetItem / PutItem           | PK=`NOTIFY#USER#<e164>`/`NOTIFY#GROUP#<gid>`, SK=`RUN#<kind>#<ts>` | table |
 //!
 //! Expiring items (codes, tokens) carry `ttl` (unix seconds) so DynamoDB removes them eventually; the code never
 //! relies on it and always compares times itself.
