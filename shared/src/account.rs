@@ -1,4 +1,4 @@
-//! The account function: `POST /profile`, `/logout`, `/delcontacts`. One Lambda for the account's small, rare
+//! The account function: `POST /profile`, `/logout`, `/delcontacts`, `/deleteaccount`. One Lambda for the account's small, rare
 //! operations: they share a warm instance (fewer cold starts than one function each) and the same table-only IAM
 //! scope. Each operation is its own use case below.
 
@@ -10,10 +10,13 @@ use crate::app::App;
 use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::getcontacts::OwnProfile;
+use crate::groups::leave_for_good;
 use crate::http::{self, MAX_BODY_BYTES, Params};
 use crate::phone::PhoneNumber;
 use crate::profile_text::{profile_name, profile_photo, profile_status};
+use crate::secrets::OtpCode;
 use crate::session::{Session, authenticated};
+use crate::verify::check_code;
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let now = app.clock.now();
@@ -22,6 +25,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         "profile" => http::reply("profile", now, run(app, &req, now, update_profile).await),
         "logout" => http::reply("logout", now, run(app, &req, now, logout).await),
         "delcontacts" => http::reply("delcontacts", now, run(app, &req, now, delete_contacts).await),
+        "deleteaccount" => http::reply("deleteaccount", now, run(app, &req, now, delete_account).await),
         _ => http::reply::<()>("account", now, Err(ApiError::BadRequest("unknown operation"))),
     }
 }
@@ -116,4 +120,41 @@ pub async fn delete_contacts(
     numbers.dedup();
     app.store.remove_contacts(session.phone.e164(), &numbers).await?;
     Ok(DelContactsReply { removed: numbers.len(), invalid })
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeleteAccountReply {}
+
+/// `POST /deleteaccount`: with a fresh `code` (from `/login` for the same number) as re-authentication, removes the
+/// profile (leaving a tombstone for contacts' deltas), every token, the address book, group memberships (an owned
+/// group passes to the longest-standing admin, else is deleted), push devices and every other item of the person.
+pub async fn delete_account(
+    app: &App,
+    session: &Session,
+    params: &Params,
+    now: Timestamp,
+) -> Result<DeleteAccountReply, ApiError> {
+    let phone = &session.phone;
+    let code = params.text("code").or(params.text("otp")).ok_or(ApiError::MissingParam("code"))?;
+    let code = OtpCode::parse(code).ok_or(ApiError::BadCode { attempts_left: app.config.max_verify_attempts })?;
+    let attempt = check_code(app, phone, &code, now).await?;
+    if !app.store.consume_code(phone, &attempt, now).await? {
+        return Err(ApiError::CodeExpired);
+    }
+    let store = &app.store;
+    // The tombstone first: from here on the account is gone, and every step below can simply be retried.
+    store.tombstone_profile(phone, now).await?;
+    let tokens = store.tokens_of(phone).await?;
+    store.revoke_tokens(&tokens).await?;
+    let memberships = store.memberships_of(phone.e164()).await?;
+    for membership in memberships.iter().filter(|m| !m.left) {
+        leave_for_good(app, membership.gid, session, now).await?;
+    }
+    let gids: Vec<u64> = memberships.iter().map(|m| m.gid).collect();
+    store.delete_memberships(phone, &gids).await?;
+    let book = store.address_book(phone.e164()).await?;
+    store.remove_contacts(phone.e164(), &book).await?;
+    let other = store.delete_personal_items(phone).await?;
+    info!(phone = %phone, tokens = tokens.len(), groups = gids.len(), contacts = book.len(), other, "account deleted");
+    Ok(DeleteAccountReply {})
 }

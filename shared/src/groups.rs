@@ -223,6 +223,27 @@ async fn change_group(
     }
 }
 
+/// Takes a departing account out of a group: an owner hands the group to the longest-standing admin, or deletes it
+/// when there is none; anyone else just leaves.
+pub(crate) async fn leave_for_good(app: &App, gid: u64, session: &Session, now: Timestamp) -> Result<(), ApiError> {
+    let outcome = edit(app, gid, session, now, |group| {
+        if role_of(group, session) == Some(GroupRole::Owner) {
+            let heir = group.members.iter_mut().filter(|m| m.role == GroupRole::Admin).min_by_key(|m| m.since);
+            match heir {
+                Some(heir) => heir.role = GroupRole::Owner,
+                None => group.deleted = true,
+            }
+        }
+        group.members.retain(|m| m.e164 != session.phone.e164());
+        Ok(())
+    })
+    .await;
+    match outcome {
+        Ok(_) | Err(ApiError::BadGroup) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 fn role_of(group: &Group, session: &Session) -> Option<GroupRole> {
     group.members.iter().find(|m| m.e164 == session.phone.e164()).map(|m| m.role)
 }

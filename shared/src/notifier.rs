@@ -75,6 +75,8 @@ fn profile_news(record: &StreamRecord) -> Option<ProfileNews> {
     };
     let kind = match record.event_name.as_str() {
         "INSERT" => CONTACT_JOINED,
+        // Signing up again after deleting the account: the tombstone becomes a profile.
+        "MODIFY" if change.old_image.contains_key("deleted_at") => CONTACT_JOINED,
         "MODIFY" if visible(new) != visible(&change.old_image) => PROFILE_UPDATED,
         _ => return None,
     };

@@ -10,9 +10,10 @@ use crate::error::ApiError;
 use crate::http::{self, Params};
 use crate::links::Links;
 use crate::login::phone_for_sign_in;
+use crate::phone::PhoneNumber;
 use crate::profile_text::profile_name;
 use crate::secrets::{AccessToken, CodeDigest, OtpCode};
-use crate::storage::{Profile, ReserveError, SignIn, SignInError};
+use crate::storage::{Profile, ReserveError, ReservedAttempt, SignIn, SignInError};
 
 pub const OP: &str = "verify";
 
@@ -41,6 +42,29 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     http::reply(OP, now, outcome)
 }
 
+/// Spends one attempt on the pending code (before comparing, so concurrent guesses cannot exceed the limit) and
+/// compares in constant time. The attempt is what a caller then consumes.
+pub async fn check_code(
+    app: &App,
+    phone: &PhoneNumber,
+    code: &OtpCode,
+    now: Timestamp,
+) -> Result<ReservedAttempt, ApiError> {
+    let max = app.config.max_verify_attempts;
+    let attempt = app.store.reserve_attempt(phone, now, max).await.map_err(|e| match e {
+        ReserveError::NoCode | ReserveError::Expired => ApiError::CodeExpired,
+        ReserveError::Exhausted { next_send_at } => {
+            ApiError::TooManyAttempts { retry_after: (next_send_at - now).max(1) as u64 }
+        }
+        ReserveError::Unavailable(e) => e.into(),
+    })?;
+    if !attempt.digest.matches(&CodeDigest::of(&app.config.otp_secret, phone, code)) {
+        info!(phone = %phone, attempts = attempt.attempts, "wrong code");
+        return Err(ApiError::BadCode { attempts_left: max.saturating_sub(attempt.attempts) });
+    }
+    Ok(attempt)
+}
+
 pub async fn verify_code(app: &App, params: &Params, now: Timestamp) -> Result<VerifyReply, ApiError> {
     let phone = phone_for_sign_in(&app.config, params)?;
     // A malformed code is a typo, not a guess: it costs no attempt.
@@ -48,20 +72,8 @@ pub async fn verify_code(app: &App, params: &Params, now: Timestamp) -> Result<V
         .ok_or(ApiError::BadCode { attempts_left: app.config.max_verify_attempts })?;
     let name = params.text("name").map(profile_name).transpose()?.unwrap_or_default();
 
-    let max = app.config.max_verify_attempts;
-    let (attempt, existing) = tokio::join!(app.store.reserve_attempt(&phone, now, max), app.store.profile(&phone));
-    let attempt = attempt.map_err(|e| match e {
-        ReserveError::NoCode | ReserveError::Expired => ApiError::CodeExpired,
-        ReserveError::Exhausted { next_send_at } => {
-            ApiError::TooManyAttempts { retry_after: (next_send_at - now).max(1) as u64 }
-        }
-        ReserveError::Unavailable(e) => e.into(),
-    })?;
-    let existing = existing?;
-    if !attempt.digest.matches(&CodeDigest::of(&app.config.otp_secret, &phone, &code)) {
-        info!(phone = %phone, attempts = attempt.attempts, "wrong code");
-        return Err(ApiError::BadCode { attempts_left: max.saturating_sub(attempt.attempts) });
-    }
+    let (attempt, existing) = tokio::join!(check_code(app, &phone, &code, now), app.store.profile(&phone));
+    let (attempt, existing) = (attempt?, existing?);
 
     let token = AccessToken::generate();
     let new_profile = existing.is_none().then(|| Profile {

@@ -134,3 +134,87 @@ async fn delcontacts_removes_numbers_from_the_address_book() {
     assert_eq!(left, vec![format!("CONTACT#{}", c.e164())]);
     assert_eq!(post(&t, "/delcontacts", &token, json!({})).await.error(), "MISSINGPARA");
 }
+
+#[tokio::test]
+async fn deleting_an_account_leaves_only_tombstones_and_hands_groups_over() {
+    let t = spawn_app().await;
+    let (me, heir, friend) = (random_phone(), random_phone(), random_phone());
+    let token = t.sign_in(me.e164()).await;
+    t.clock.advance(30);
+    let laptop = t.sign_in(me.e164()).await;
+    let heir_token = t.sign_in(heir.e164()).await;
+    let friend_token = t.sign_in(friend.e164()).await;
+    post(&t, "/getcontacts", &token, json!({ "phones": [heir.e164(), friend.e164(), random_phone().e164()] })).await;
+    post(&t, "/getcontacts", &friend_token, json!({ "phones": [me.e164()] })).await;
+    post(&t, "/profile", &token, json!({ "name": "Me", "status": "about to leave" })).await;
+    let group = |name: &str, members: Value| {
+        let call = HttpCall::post("/setgroup").json(&json!({ "name": name, "m": members }));
+        HttpCall { headers: [call.headers, vec![("authorization".into(), format!("Bearer {token}"))]].concat(), ..call }
+    };
+    let handed = t.call("GroupsFunction", group("handed over", json!([heir.e164(), friend.e164()]))).await.json["gid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin = HttpCall::post("/setadmin").json(&json!({ "gid": handed, "m": heir.e164(), "admin": 1 }));
+    let admin = HttpCall {
+        headers: [admin.headers, vec![("authorization".into(), format!("Bearer {token}"))]].concat(),
+        ..admin
+    };
+    assert_eq!(t.call("GroupsFunction", admin).await.status, 200);
+    let orphan = t.call("GroupsFunction", group("no admin", json!([friend.e164()]))).await.json["gid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.clock.advance(120);
+    let cursor = t.clock.now();
+    t.clock.advance(120);
+
+    // A fresh code is required.
+    assert_eq!(post(&t, "/deleteaccount", &token, json!({})).await.error(), "MISSINGPARA");
+    t.login(me.e164()).await;
+    let code = last_sms_code(me.e164()).await.unwrap();
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    assert_eq!(post(&t, "/deleteaccount", &token, json!({ "code": wrong })).await.error(), "BADCODE");
+    let deleted = post(&t, "/deleteaccount", &token, json!({ "code": code })).await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.json);
+
+    for token in [&token, &laptop] {
+        assert_eq!(post(&t, "/getcontacts", token, json!({})).await.error(), "AUTHFAIL");
+    }
+    let mine = |item: &Item| format!("{item:?}").contains(me.e164());
+    let items = t.scan().await;
+    let left: Vec<&Item> = items.iter().filter(|i| mine(i)).collect();
+    for item in &left {
+        let (pk, sk) = (item["PK"].as_s().unwrap(), item["SK"].as_s().unwrap());
+        let tombstone = sk == "PROFILE"
+            && item.contains_key("deleted_at")
+            && !item.contains_key("name")
+            && !item.contains_key("status");
+        let someone_elses_address_book =
+            sk == &format!("CONTACT#{}", me.e164()) && pk == &format!("USER#{}", friend.e164());
+        assert!(tombstone || someone_elses_address_book, "personal data left behind: {item:?}");
+    }
+    assert_eq!(left.len(), 2, "{left:?}");
+
+    let groups = |who: &str| {
+        let call = HttpCall::post("/getgroup").json(&json!({ "gid": handed }));
+        HttpCall { headers: [call.headers, vec![("authorization".into(), format!("Bearer {who}"))]].concat(), ..call }
+    };
+    let handed_over = t.call("GroupsFunction", groups(&heir_token)).await;
+    assert_eq!(handed_over.json["members"], format!("1:{},{}", heir.digits(), friend.digits()), "the admin inherits");
+    let delta = post(&t, "/getcontacts", &friend_token, json!({ "ts": cursor })).await;
+    let contacts = delta.json["contacts"].as_array().unwrap();
+    let me_entry = contacts.iter().find(|c| c["phone"] == me.digits()).expect("my contacts get a tombstone");
+    assert_eq!((me_entry["deleted"].as_str(), me_entry["name"].as_str()), (Some("1"), Some("")));
+    let orphan_entry = contacts.iter().find(|c| c["gid"] == orphan.as_str()).expect("the admin-less group is gone");
+    assert_eq!(orphan_entry["deleted"], "1");
+
+    // The number can sign up again, as a new user.
+    t.clock.advance(600);
+    t.login(me.e164()).await;
+    let again = t.verify(me.e164(), &last_sms_code(me.e164()).await.unwrap()).await;
+    assert_eq!(
+        (again.status, again.json["new_user"].as_bool(), again.json["name"].as_str()),
+        (200, Some(true), Some(""))
+    );
+}

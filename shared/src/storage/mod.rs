@@ -326,7 +326,8 @@ impl Store {
             .send()
             .await
             .map_err(|e| unavailable("get profile", e))?;
-        Ok(out.item.map(|item| Profile {
+        // A deleted account's tombstone is not a profile: signing up again starts afresh.
+        Ok(out.item.filter(|item| !item.contains_key("deleted_at")).map(|item| Profile {
             phone: phone.clone(),
             name: get_s(&item, "name"),
             status: get_s(&item, "status"),
@@ -374,7 +375,7 @@ impl Store {
                     Put::builder()
                         .table_name(&self.table)
                         .set_item(Some(profile_item(profile)))
-                        .condition_expression("attribute_not_exists(PK)")
+                        .condition_expression("attribute_not_exists(PK) OR attribute_exists(deleted_at)")
                         .build()
                         .expect("item and table are set"),
                 )
@@ -384,7 +385,7 @@ impl Store {
                     ConditionCheck::builder()
                         .table_name(&self.table)
                         .set_key(Some(Self::key(user, PROFILE_SK)))
-                        .condition_expression("attribute_exists(PK)")
+                        .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleted_at)")
                         .build()
                         .expect("key, table and condition are set"),
                 )
@@ -432,6 +433,97 @@ impl Store {
             .await
             .map_err(|e| unavailable("put profile", e))?;
         Ok(())
+    }
+
+    /// Spends the pending code (re-authentication for a sensitive operation): it works once.
+    pub async fn consume_code(
+        &self,
+        phone: &PhoneNumber,
+        attempt: &ReservedAttempt,
+        now: Timestamp,
+    ) -> Result<bool, StoreUnavailable> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user_pk(phone), OTP_SK)))
+            .update_expression("SET used_at = :now REMOVE code_digest")
+            .condition_expression("code_digest = :digest AND issued_at = :issued")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":digest", AttributeValue::B(attempt.digest.as_bytes().to_vec().into()))
+            .expression_attribute_values(":issued", n(attempt.issued_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(unavailable("consume code", e)),
+        }
+    }
+
+    /// Replaces the profile by a tombstone: the number and when it went, nothing else. Contacts' deltas show it.
+    pub async fn tombstone_profile(&self, phone: &PhoneNumber, now: Timestamp) -> Result<(), StoreUnavailable> {
+        let mut item = Self::key(user_pk(phone), PROFILE_SK);
+        item.extend([("phone".into(), s(phone.e164())), ("deleted_at".into(), n(now)), ("updated_at".into(), n(now))]);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable("tombstone", e))?;
+        Ok(())
+    }
+
+    /// Everything else stored under the person's own key (code and send state, lookup counters, push devices) and
+    /// their notification progress records.
+    pub async fn delete_personal_items(&self, phone: &PhoneNumber) -> Result<usize, StoreUnavailable> {
+        let (own, progress) = tokio::join!(
+            self.query_keys("PK = :pk", vec![(":pk", s(user_pk(phone)))]),
+            self.query_keys("PK = :pk", vec![(":pk", s(format!("NOTIFY#{}", user_pk(phone))))]),
+        );
+        let mut keys = own?;
+        keys.retain(|k| get_s(k, SK) != PROFILE_SK && !get_s(k, SK).starts_with("CONTACT#"));
+        keys.extend(progress?);
+        let count = keys.len();
+        self.batch_write(keys.into_iter().map(batch::Write::Delete).collect()).await?;
+        Ok(count)
+    }
+
+    /// Removes the person's membership index entries (after the groups themselves no longer list them).
+    pub async fn delete_memberships(&self, phone: &PhoneNumber, gids: &[u64]) -> Result<(), StoreUnavailable> {
+        let writes = gids
+            .iter()
+            .map(|gid| batch::Write::Delete(Self::key(format!("GROUP#{gid}"), &format!("MEMBER#{}", phone.e164()))))
+            .collect();
+        self.batch_write(writes).await
+    }
+
+    async fn query_keys(
+        &self,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Vec<Item>, StoreUnavailable> {
+        let mut keys = vec![];
+        let mut start = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(condition)
+                .projection_expression("PK, SK")
+                .set_exclusive_start_key(start);
+            for (name, value) in &values {
+                request = request.expression_attribute_values(*name, value.clone());
+            }
+            let page = request.send().await.map_err(|e| unavailable("query keys", e))?;
+            keys.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(keys);
+            }
+        }
     }
 
     /// Changes what contacts see of a profile and moves its `updated_at`; `None` if there is no live profile.
