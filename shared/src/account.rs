@@ -73,6 +73,7 @@ pub async fn update_profile(
             status: profile.status,
             photo: profile.photo,
             ts: profile.updated_at.to_string(),
+            connection_status: String::new(),
         },
     })
 }

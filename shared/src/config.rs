@@ -63,6 +63,8 @@ pub struct SmsConfig {
 /// The texts and URLs mesibo clients expect beside a profile.
 #[derive(Clone, Debug)]
 pub struct ProfileUrls {
+    /// mesibo clients read a Google API key (`google`) at sign-in; empty unless GOOGLE_API_KEY is set.
+    pub google_api_key: String,
     pub upload_url: String,
     pub download_url: String,
     pub file_url: String,
@@ -157,6 +159,7 @@ impl Config {
                 otp_domain: get("OTP_DOMAIN"),
             },
             profile_urls: ProfileUrls {
+                google_api_key: get("GOOGLE_API_KEY").unwrap_or_default(),
                 upload_url: get("UPLOAD_URL").unwrap_or_default(),
                 download_url: get("DOWNLOAD_URL").unwrap_or_default(),
                 file_url: get("FILE_URL").unwrap_or_default(),

@@ -36,6 +36,10 @@ pub enum ApiError {
     TooMany(usize),
     #[error("no such group")]
     BadGroup,
+    #[error("no operation given: send op")]
+    NoOp,
+    #[error("unknown or unsupported operation")]
+    BadOp,
     #[error("you are not a member of this group")]
     NotMember,
     #[error("only the group's owner and admins may do that, and nobody may demote or remove the owner")]
@@ -61,6 +65,8 @@ impl ApiError {
             Self::AuthFail => "AUTHFAIL",
             Self::TooMany(_) => "TOOMANY",
             Self::BadGroup => "BADGROUP",
+            Self::NoOp => "NOOP",
+            Self::BadOp => "BADOP",
             Self::NotMember => "NOTMEMBER",
             Self::NotAdmin => "NOTADMIN",
         }
@@ -74,7 +80,9 @@ impl ApiError {
             | Self::BadPhone
             | Self::BadAppId
             | Self::TooMany(_)
-            | Self::BadGroup => 400,
+            | Self::BadGroup
+            | Self::NoOp
+            | Self::BadOp => 400,
             Self::TooLarge(_) => 413,
             Self::CountryBlocked | Self::NotMember | Self::NotAdmin => 403,
             Self::BadCode { .. } | Self::CodeExpired | Self::AuthFail => 401,

@@ -58,6 +58,8 @@ pub struct OwnProfile {
     pub status: String,
     pub photo: String,
     pub ts: String,
+    /// Present for mesibo clients, which read it; this backend keeps no connection state.
+    pub connection_status: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -130,6 +132,7 @@ pub async fn sync(app: &App, session: &Session, params: &Params, now: Timestamp)
             status: own.status,
             photo: own.photo,
             ts: own.updated_at.to_string(),
+            connection_status: String::new(),
         },
         invalid: upload.invalid,
         links: Links::from_config(&app.config.profile_urls),

@@ -8,6 +8,7 @@
 pub mod account;
 pub mod app;
 pub mod clock;
+pub mod compat;
 pub mod config;
 pub mod error;
 pub mod events;

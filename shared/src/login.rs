@@ -81,7 +81,13 @@ pub(crate) fn phone_for_sign_in(config: &Config, params: &Params) -> Result<Phon
         Some(cc) => DefaultRegion::from_calling_code(cc).ok_or(ApiError::BadPhone)?,
         None => config.default_region,
     };
-    let phone = PhoneNumber::parse(&raw, region).ok_or(ApiError::BadPhone)?;
+    // mesibo clients send international numbers as digits without `+` (`919876543210`): when that is no valid
+    // national number, read it as international.
+    let phone = PhoneNumber::parse(&raw, region)
+        .or_else(|| {
+            raw.bytes().all(|b| b.is_ascii_digit()).then(|| PhoneNumber::parse(&format!("+{raw}"), region)).flatten()
+        })
+        .ok_or(ApiError::BadPhone)?;
     if !config.allows_calling_code(phone.calling_code()) {
         return Err(ApiError::CountryBlocked);
     }
@@ -159,6 +165,16 @@ mod tests {
             "+919876543210"
         );
         assert_eq!(phone_for_sign_in(&config, &params(&[("phone", "1"), ("cc", "999")])), Err(ApiError::BadPhone));
+        assert_eq!(
+            phone_for_sign_in(&config, &params(&[("phone", "919876543210")])).unwrap().e164(),
+            "+919876543210",
+            "mesibo form"
+        );
+        assert_eq!(
+            phone_for_sign_in(&config, &params(&[("phone", "2015550123")])).unwrap().e164(),
+            "+12015550123",
+            "national first"
+        );
         config.allowed_calling_codes = vec![91];
         assert_eq!(phone_for_sign_in(&config, &params(&[("phone", "+12015550123")])), Err(ApiError::CountryBlocked));
         config.allowed_app_ids = vec!["com.example".into()];

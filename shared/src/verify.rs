@@ -68,8 +68,8 @@ pub async fn check_code(
 pub async fn verify_code(app: &App, params: &Params, now: Timestamp) -> Result<VerifyReply, ApiError> {
     let phone = phone_for_sign_in(&app.config, params)?;
     // A malformed code is a typo, not a guess: it costs no attempt.
-    let code = OtpCode::parse(params.required("code")?)
-        .ok_or(ApiError::BadCode { attempts_left: app.config.max_verify_attempts })?;
+    let code = params.text("otp").map_or_else(|| params.required("code"), Ok)?;
+    let code = OtpCode::parse(code).ok_or(ApiError::BadCode { attempts_left: app.config.max_verify_attempts })?;
     let name = params.text("name").map(profile_name).transpose()?.unwrap_or_default();
 
     let (attempt, existing) = tokio::join!(check_code(app, &phone, &code, now), app.store.profile(&phone));

@@ -5,7 +5,7 @@ use lambda_http::{Body, Request, Response};
 
 /// The template's functions behind HTTP routes, by logical id.
 pub const HTTP_FUNCTIONS: &[&str] =
-    &["LoginFunction", "VerifyFunction", "GetContactsFunction", "AccountFunction", "GroupsFunction"];
+    &["LoginFunction", "VerifyFunction", "GetContactsFunction", "AccountFunction", "GroupsFunction", "CompatFunction"];
 /// The template's functions fed by the table's stream (locally: [`crate::stream::StreamPoller`]).
 pub const STREAM_FUNCTIONS: &[&str] = &["NotifierFunction"];
 
@@ -16,6 +16,7 @@ pub async fn invoke(app: &App, function: &str, request: Request) -> Option<Respo
         "GetContactsFunction" => domain::getcontacts::handle(app, request).await,
         "AccountFunction" => domain::account::handle(app, request).await,
         "GroupsFunction" => domain::groups::handle(app, request).await,
+        "CompatFunction" => domain::compat::handle(app, request).await,
         _ => return None,
     })
 }
