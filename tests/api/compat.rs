@@ -176,11 +176,7 @@ async fn every_error_path_answers_200_with_result_fail() {
         (HttpCall::post("/api.php").form(&[("op", "login")]), "MISSINGPARA"),
         (HttpCall::post("/api.php").form(&[("op", "login"), ("phone", "12")]), "BADPHONE"),
         (
-            HttpCall::post("/api.php").form(&[
-                ("op", "login"),
-                ("phone", &random_phone().e164().to_owned()),
-                ("code", "123456"),
-            ]),
+            HttpCall::post("/api.php").form(&[("op", "login"), ("phone", random_phone().e164()), ("code", "123456")]),
             "CODEEXPIRED",
         ),
         (HttpCall::post("/api.php").form(&[("op", "getgroup"), ("token", &token), ("gid", "987654321")]), "BADGROUP"),
