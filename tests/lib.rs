@@ -320,6 +320,14 @@ impl domain::events::EventSink for RecordingSink {
         self.published.lock().unwrap().extend_from_slice(events);
         Ok(())
     }
+
+    async fn push(
+        &self,
+        endpoint_arn: &str,
+        event: &domain::events::ContactEvent,
+    ) -> Result<(), domain::events::PublishFailed> {
+        self.inner.push(endpoint_arn, event).await
+    }
 }
 
 /// A topic of its own in moto (nobody subscribed): for publishers whose output a test reads back another way.

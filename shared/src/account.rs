@@ -1,4 +1,4 @@
-//! The account function: `POST /profile`, `/logout`, `/delcontacts`, `/deleteaccount`. One Lambda for the account's small, rare
+//! The account function: `POST /profile`, `/logout`, `/delcontacts`, `/deleteaccount`, `/setnotify`. One Lambda for the account's small, rare
 //! operations: they share a warm instance (fewer cold starts than one function each) and the same table-only IAM
 //! scope. Each operation is its own use case below.
 
@@ -10,6 +10,9 @@ use crate::app::App;
 use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::getcontacts::OwnProfile;
+use sha2::{Digest, Sha256};
+
+use crate::events::create_push_endpoint;
 use crate::groups::leave_for_good;
 use crate::http::{self, MAX_BODY_BYTES, Params};
 use crate::phone::PhoneNumber;
@@ -26,6 +29,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         "logout" => http::reply("logout", now, run(app, &req, now, logout).await),
         "delcontacts" => http::reply("delcontacts", now, run(app, &req, now, delete_contacts).await),
         "deleteaccount" => http::reply("deleteaccount", now, run(app, &req, now, delete_account).await),
+        "setnotify" => http::reply("setnotify", now, run(app, &req, now, set_notify).await),
         _ => http::reply::<()>("account", now, Err(ApiError::BadRequest("unknown operation"))),
     }
 }
@@ -158,4 +162,42 @@ pub async fn delete_account(
     let other = store.delete_personal_items(phone).await?;
     info!(phone = %phone, tokens = tokens.len(), groups = gids.len(), contacts = book.len(), other, "account deleted");
     Ok(DeleteAccountReply {})
+}
+
+#[derive(Debug, Serialize)]
+pub struct SetNotifyReply {
+    /// `"enabled"`: the device has an SNS endpoint and receives this user's events. `"stored"`: no platform
+    /// application is configured for this platform (see README, Push), so the registration is only kept.
+    pub push: &'static str,
+}
+
+/// `POST /setnotify`: registers a device for push. `notifytoken` is the APNs / FCM device token, `platform` one of
+/// `apns`, `apns_sandbox`, `fcm`.
+pub async fn set_notify(
+    app: &App,
+    session: &Session,
+    params: &Params,
+    now: Timestamp,
+) -> Result<SetNotifyReply, ApiError> {
+    let device_token = params.required("notifytoken")?;
+    if device_token.len() > 4096 || device_token.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ApiError::BadRequest("notifytoken: a device token, at most 4096 characters"));
+    }
+    let apps = &app.config.contacts.push_apps;
+    let (platform, application) = match params.required("platform")? {
+        "apns" => ("apns", &apps.apns),
+        "apns_sandbox" => ("apns_sandbox", &apps.apns_sandbox),
+        "fcm" => ("fcm", &apps.fcm),
+        _ => return Err(ApiError::BadRequest("platform: apns, apns_sandbox or fcm")),
+    };
+    let endpoint = match application {
+        Some(arn) => {
+            Some(create_push_endpoint(&app.sns_client(), arn, device_token).await.map_err(|_| ApiError::Unavailable)?)
+        }
+        None => None,
+    };
+    let digest: String = Sha256::digest(device_token.as_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect();
+    app.store.register_device(session.phone.e164(), platform, &digest, device_token, endpoint.as_deref(), now).await?;
+    info!(phone = %session.phone, platform, endpoint = endpoint.is_some(), "device registered");
+    Ok(SetNotifyReply { push: if endpoint.is_some() { "enabled" } else { "stored" } })
 }

@@ -57,6 +57,7 @@ async fn dispatch(app: &App, req: &Request, params: &Params, op: &str, now: Time
         "logout" => json(account::logout(app, &session().await?, params, now).await?),
         "delcontacts" => json(account::delete_contacts(app, &session().await?, params, now).await?),
         "deleteaccount" => json(account::delete_account(app, &session().await?, params, now).await?),
+        "setnotify" => json(account::set_notify(app, &session().await?, params, now).await?),
         "setgroup" | "editmembers" | "setadmin" | "getgroup" | "delgroup" => {
             let session: Session = session().await?;
             json(groups::run(app, op, &session, params, now).await?)

@@ -49,6 +49,16 @@ pub struct ContactsConfig {
     pub lookup_window_days: i64,
     /// Where contact events go (the notifier requires it).
     pub events_topic_arn: Option<String>,
+    /// SNS platform applications for push (APNs, APNs sandbox, FCM): when set, devices registered with
+    /// /setnotify get an SNS endpoint and receive their user's events.
+    pub push_apps: PushApps,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PushApps {
+    pub apns: Option<String>,
+    pub apns_sandbox: Option<String>,
+    pub fcm: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -172,6 +182,11 @@ impl Config {
                 lookup_budget: number("CONTACT_LOOKUP_BUDGET", 20_000, 1, 10_000_000)?,
                 lookup_window_days: number("CONTACT_LOOKUP_WINDOW_DAYS", 10, 1, 90)?,
                 events_topic_arn: get("CONTACT_EVENTS_TOPIC_ARN"),
+                push_apps: PushApps {
+                    apns: get("PUSH_APNS_APPLICATION_ARN"),
+                    apns_sandbox: get("PUSH_APNS_SANDBOX_APPLICATION_ARN"),
+                    fcm: get("PUSH_FCM_APPLICATION_ARN"),
+                },
             },
             max_group_members: number("MAX_GROUP_MEMBERS", 1024, 2, 5000)? as usize,
             app_name,

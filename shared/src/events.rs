@@ -123,6 +123,24 @@ pub struct PublishFailed;
 pub trait EventSink: Sync {
     /// Publishes up to [`PUBLISH_BATCH`] events; succeeds only if every one was accepted.
     fn publish(&self, events: &[ContactEvent]) -> impl Future<Output = Result<(), PublishFailed>> + Send;
+
+    /// Pushes one event to one device's SNS platform endpoint.
+    fn push(&self, endpoint_arn: &str, event: &ContactEvent) -> impl Future<Output = Result<(), PublishFailed>> + Send;
+}
+
+/// Creates (or, for a token SNS already knows, returns) the platform endpoint of a device.
+pub async fn create_push_endpoint(
+    client: &Client,
+    application_arn: &str,
+    device_token: &str,
+) -> Result<String, PublishFailed> {
+    match client.create_platform_endpoint().platform_application_arn(application_arn).token(device_token).send().await {
+        Ok(out) => out.endpoint_arn.ok_or(PublishFailed),
+        Err(e) => {
+            error!(error = %DisplayErrorContext(&e), "create platform endpoint failed");
+            Err(PublishFailed)
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -185,6 +203,18 @@ impl EventSink for SnsEvents {
             }
             Err(e) => {
                 error!(error = %DisplayErrorContext(&e), "publish batch failed");
+                Err(PublishFailed)
+            }
+        }
+    }
+
+    async fn push(&self, endpoint_arn: &str, event: &ContactEvent) -> Result<(), PublishFailed> {
+        let message = serde_json::to_string(event).expect("events serialise");
+        match self.client.publish().target_arn(endpoint_arn).message(message).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                // Devices go away (app uninstalled, token rotated): their endpoints fail, nobody else's delivery.
+                tracing::warn!(error = %DisplayErrorContext(&e), "push to a device endpoint failed");
                 Err(PublishFailed)
             }
         }

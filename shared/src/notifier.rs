@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::events::{CONTACT_JOINED, ContactEvent, EventSink, GroupNews, PROFILE_UPDATED, PUBLISH_BATCH, ProfileNews};
 use crate::groups::members_string;
 use crate::storage::StoreUnavailable;
-use crate::storage::{Group, GroupMember, GroupRole};
+use crate::storage::{ContactProfile, Group, GroupMember, GroupRole};
 
 /// The part of a DynamoDB Streams Lambda event the notifier reads.
 #[derive(Debug, Deserialize)]
@@ -190,6 +190,21 @@ async fn notify_group(app: &App, sink: &impl EventSink, news: &GroupNews, told: 
     Ok(())
 }
 
+/// Each event also goes to its recipient's devices. A dead device endpoint is logged by the sink and skipped: it
+/// must not hold up (or, through stream retries, repeat) everyone else's events.
+async fn push_to_devices<'a>(
+    sink: &impl EventSink,
+    events: &[ContactEvent],
+    profile: impl Fn(&str) -> Option<&'a ContactProfile>,
+) {
+    for event in events {
+        let Some(recipient) = profile(&format!("+{}", event.to)) else { continue };
+        for endpoint in &recipient.push_endpoints {
+            let _ = sink.push(endpoint, event).await;
+        }
+    }
+}
+
 /// Pages through everyone who has the number (no cap), keeps the registered ones, publishes in batches of ten.
 async fn notify(app: &App, sink: &impl EventSink, news: &ProfileNews) -> Result<(), NotifyError> {
     let store = &app.store;
@@ -201,12 +216,18 @@ async fn notify(app: &App, sink: &impl EventSink, news: &ProfileNews) -> Result<
     let ttl = app.clock.now() + 2 * 86_400;
     let mut sent = 0;
     for chunk in owners.chunks(crate::storage::BATCH_GET_KEYS) {
-        let registered: HashMap<String, bool> =
-            store.contact_profiles(chunk).await?.into_iter().map(|p| (p.e164, !p.deleted)).collect();
-        let recipients: Vec<&String> = chunk.iter().filter(|o| registered.get(*o).copied().unwrap_or(false)).collect();
+        let profiles: HashMap<String, ContactProfile> = store
+            .contact_profiles(chunk)
+            .await?
+            .into_iter()
+            .filter(|p| !p.deleted)
+            .map(|p| (p.e164.clone(), p))
+            .collect();
+        let recipients: Vec<&String> = chunk.iter().filter(|o| profiles.contains_key(*o)).collect();
         for batch in recipients.chunks(PUBLISH_BATCH) {
             let events: Vec<ContactEvent> = batch.iter().map(|to| news.event_for(to)).collect();
             sink.publish(&events).await?;
+            push_to_devices(sink, &events, |to| profiles.get(to)).await;
             let last = batch.last().expect("chunks are not empty");
             store.save_notify_progress(&about, &run, last, ttl).await?;
             sent += events.len();

@@ -218,3 +218,82 @@ async fn deleting_an_account_leaves_only_tombstones_and_hands_groups_over() {
         (200, Some(true), Some(""))
     );
 }
+
+#[tokio::test]
+async fn setnotify_creates_an_sns_endpoint_that_receives_the_users_events() {
+    let sdk = domain::app::sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let fcm_app = sns
+        .create_platform_application()
+        .name(format!("fcm-{}", random_hex(6)))
+        .platform("GCM")
+        .attributes("PlatformCredential", "server-key")
+        .send()
+        .await
+        .unwrap()
+        .platform_application_arn
+        .unwrap();
+    let topic = scratch_topic().await;
+    let t = spawn_app_with(&[("PUSH_FCM_APPLICATION_ARN", &fcm_app), ("CONTACT_EVENTS_TOPIC_ARN", &topic)]).await;
+    let mut poller =
+        StreamPoller::new(&t.dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), t.app.store.table()).await.unwrap();
+    let (ada, bob) = (random_phone(), random_phone());
+    let ada_token = t.sign_in(ada.e164()).await;
+    let bob_token = t.sign_in(bob.e164()).await;
+    post(&t, "/getcontacts", &bob_token, json!({ "phones": [ada.e164()] })).await;
+    let device = format!("fcm-device-token-{}", random_hex(8));
+
+    let registered = post(&t, "/setnotify", &bob_token, json!({ "notifytoken": device, "platform": "fcm" })).await;
+    assert_eq!((registered.status, registered.json["push"].as_str()), (200, Some("enabled")), "{:?}", registered.json);
+    let again = post(&t, "/setnotify", &bob_token, json!({ "notifytoken": device, "platform": "fcm" })).await;
+    assert_eq!(again.status, 200, "re-registering refreshes, it does not duplicate");
+    let endpoints = sns
+        .list_endpoints_by_platform_application()
+        .platform_application_arn(&fcm_app)
+        .send()
+        .await
+        .unwrap()
+        .endpoints
+        .unwrap();
+    assert_eq!(endpoints.len(), 1);
+    assert_eq!(endpoints[0].attributes.as_ref().unwrap()["Token"], device);
+    let endpoint_arn = endpoints[0].endpoint_arn.clone().unwrap();
+
+    // No platform application for APNs here: the registration is stored only.
+    let stored = post(&t, "/setnotify", &ada_token, json!({ "notifytoken": "apns-token", "platform": "apns" })).await;
+    assert_eq!(stored.json["push"], "stored");
+    for (body, error) in [
+        (json!({ "platform": "fcm" }), "MISSINGPARA"),
+        (json!({ "notifytoken": "x", "platform": "pager" }), "BADREQUEST"),
+    ] {
+        assert_eq!(post(&t, "/setnotify", &bob_token, body).await.error(), error);
+    }
+
+    // Ada changes her status: Bob's device gets the event, through the notifier.
+    poller.poll().await.unwrap();
+    t.clock.advance(60);
+    post(&t, "/profile", &ada_token, json!({ "status": "on the road" })).await;
+    let sink = SnsEvents::new(t.app.sns_client(), topic);
+    assert!(handle(&t.app, &sink, poller.poll().await.unwrap()).await.batch_item_failures.is_empty());
+    let data = http_get_json(&stack_env("MOTO_URL"), "/moto-api/data.json").await;
+    let endpoint =
+        data["sns"]["PlatformEndpoint"].as_array().unwrap().iter().find(|e| e["arn"] == endpoint_arn.as_str()).unwrap();
+    let messages: Vec<Value> = endpoint["messages"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|m| serde_json::from_str(m.as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(
+        (messages[0]["type"].as_str(), messages[0]["status"].as_str()),
+        (Some("profile_updated"), Some("on the road"))
+    );
+    assert_eq!(messages[0]["to"], bob.digits());
+
+    // Deleting the account removes the device registration with everything else.
+    t.login(bob.e164()).await;
+    let code = last_sms_code(bob.e164()).await.unwrap();
+    assert_eq!(post(&t, "/deleteaccount", &bob_token, json!({ "code": code })).await.status, 200);
+    assert!(t.items_with_sk_prefix("DEVICE#").await.iter().all(|d| !format!("{d:?}").contains(bob.e164())));
+}

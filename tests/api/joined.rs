@@ -187,6 +187,10 @@ impl EventSink for CrashingSink<'_> {
         self.inner.publish(events).await?;
         if call == self.crash_at { Err(PublishFailed) } else { Ok(()) }
     }
+
+    async fn push(&self, endpoint_arn: &str, event: &ContactEvent) -> Result<(), PublishFailed> {
+        self.inner.push(endpoint_arn, event).await
+    }
 }
 
 async fn crash_and_retry(

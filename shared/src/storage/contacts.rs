@@ -36,6 +36,8 @@ pub struct ContactProfile {
     pub updated_at: Timestamp,
     /// The account was deleted: a tombstone, kept so deltas can say so.
     pub deleted: bool,
+    /// SNS endpoints of the person's devices (from /setnotify), for pushing their events.
+    pub push_endpoints: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +97,7 @@ fn contact_profile(item: &Item) -> ContactProfile {
         photo: get_s(item, "photo"),
         updated_at: get_n(item, "updated_at"),
         deleted: item.contains_key("deleted_at"),
+        push_endpoints: item.get("push_endpoints").and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default(),
     }
 }
 
@@ -391,6 +394,48 @@ impl Store {
             Err(SaveGroupError::Unavailable(e)) => Err(e),
             Err(SaveGroupError::Conflict) => Err(StoreUnavailable),
         }
+    }
+
+    /// Records a device for push (kept under the person's key, so account deletion removes it) and, when it has an
+    /// SNS endpoint, adds that to the profile where the notifier finds it with the profile it reads anyway.
+    pub async fn register_device(
+        &self,
+        owner: &str,
+        platform: &str,
+        token_digest: &str,
+        notify_token: &str,
+        endpoint: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), StoreUnavailable> {
+        let mut item = HashMap::from([
+            (PK.into(), user_key_e164(owner)),
+            (SK.into(), s(format!("DEVICE#{token_digest}"))),
+            ("platform".into(), s(platform)),
+            ("notify_token".into(), s(notify_token)),
+            ("updated_at".into(), n(now)),
+        ]);
+        if let Some(endpoint) = endpoint {
+            item.insert("endpoint_arn".into(), s(endpoint));
+        }
+        let put = self.client.put_item().table_name(&self.table).set_item(Some(item)).send();
+        let link = async {
+            let Some(endpoint) = endpoint else { return Ok(()) };
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, user_key_e164(owner))
+                .key(SK, s("PROFILE"))
+                .update_expression("ADD push_endpoints :endpoint")
+                .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleted_at)")
+                .expression_attribute_values(":endpoint", AttributeValue::Ss(vec![endpoint.to_owned()]))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| unavailable("link push endpoint", e))
+        };
+        let (put, link) = tokio::join!(put, link);
+        put.map_err(|e| unavailable("register device", e))?;
+        link
     }
 
     pub async fn notify_progress(&self, about: &str, run: &str) -> Result<NotifyProgress, StoreUnavailable> {
