@@ -133,3 +133,36 @@ async fn handler_responses_match_openapi() {
         assert!(seen.iter().any(|s| s.ends_with(expected)), "{expected} not exercised: {seen:?}");
     }
 }
+
+/// template.yaml's Parameters map 1:1 onto the environment the functions read, and Config reads every variable.
+#[test]
+fn template_parameters_map_one_to_one_onto_config() {
+    let template = local_stack::template::template();
+    let parameters: BTreeSet<String> =
+        template["Parameters"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect();
+    let variables = template["Globals"]["Function"]["Environment"]["Variables"].as_mapping().unwrap();
+    let config_source = include_str!("../../shared/src/config.rs");
+    let mut referenced = BTreeSet::new();
+    for (name, value) in variables {
+        let name = name.as_str().unwrap();
+        assert!(
+            config_source.contains(&format!("\"{name}\"")),
+            "{name} is set by the template but never read by Config"
+        );
+        if let serde_yaml_ng::Value::Tagged(tagged) = value
+            && tagged.tag == "!Ref"
+        {
+            referenced.insert(tagged.value.as_str().unwrap().to_owned());
+        }
+    }
+    let infrastructure = ["Architecture", "LogLevel", "ThrottleRateLimit", "ThrottleBurstLimit"];
+    for parameter in &parameters {
+        if !infrastructure.contains(&parameter.as_str()) {
+            assert!(referenced.contains(parameter), "parameter {parameter} reaches no environment variable");
+        }
+    }
+    assert!(
+        referenced
+            .is_subset(&parameters.iter().cloned().chain(["Table".into(), "ContactEventsTopic".into()]).collect())
+    );
+}
