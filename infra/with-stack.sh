@@ -20,7 +20,10 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# Ctrl-C / kill: the traps run at once because the command below is waited for, not run in the foreground
+# (bash defers traps until a foreground child exits); cleanup then stops the command and both servers.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 java -Djava.library.path="$JAR_DIR/DynamoDBLocal_lib" -jar "$JAR_DIR/DynamoDBLocal.jar" \
   -inMemory -sharedDb -port "$DYNAMODB_PORT" >"$LOGS/dynamodb.log" 2>&1 &
@@ -53,4 +56,9 @@ export MOTO_URL="http://127.0.0.1:$MOTO_PORT"
 export DYNAMODB_LOCAL_DIR="$JAR_DIR"
 unset AWS_PROFILE AWS_SESSION_TOKEN
 echo "local stack: DynamoDB Local $AWS_ENDPOINT_URL_DYNAMODB, moto (SNS) $MOTO_URL, logs in $LOGS"
-"$@"
+"$@" &
+command_pid=$!
+pids=("$command_pid" "${pids[@]}")
+status=0
+wait "$command_pid" || status=$?
+exit "$status"
