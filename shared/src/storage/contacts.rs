@@ -140,35 +140,6 @@ fn group_from(item: &Item) -> Group {
 }
 
 impl Store {
-    /// Every page of a query, in key order. Used for address books and the inverted index, which have no cap.
-    async fn query_all(
-        &self,
-        index: Option<&str>,
-        key_condition: &str,
-        values: Vec<(&str, AttributeValue)>,
-    ) -> Result<Vec<Item>, StoreUnavailable> {
-        let mut items = vec![];
-        let mut start = None;
-        loop {
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(str::to_owned))
-                .key_condition_expression(key_condition)
-                .set_exclusive_start_key(start);
-            for (name, value) in &values {
-                request = request.expression_attribute_values(*name, value.clone());
-            }
-            let page = request.send().await.map_err(|e| unavailable("query", e))?;
-            items.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
-    }
-
     /// The E.164 numbers in `owner`'s stored address book.
     pub async fn address_book(&self, owner: &str) -> Result<Vec<String>, StoreUnavailable> {
         let items = self
@@ -314,17 +285,8 @@ impl Store {
     }
 
     pub async fn group(&self, gid: u64) -> Result<Option<Group>, StoreUnavailable> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(group_pk(gid)))
-            .key(SK, s("GROUP"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable("get group", e))?;
-        Ok(out.item.as_ref().map(group_from))
+        let item = self.get(Store::key(group_pk(gid), "GROUP"), true, "get group").await?;
+        Ok(item.as_ref().map(group_from))
     }
 
     /// A new, unique group id (an atomic counter: ids stay short and numeric, as mesibo clients expect).
@@ -439,17 +401,9 @@ impl Store {
     }
 
     pub async fn notify_progress(&self, about: &str, run: &str) -> Result<NotifyProgress, StoreUnavailable> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(format!("NOTIFY#{about}")))
-            .key(SK, s(format!("RUN#{run}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable("get notify progress", e))?;
-        Ok(NotifyProgress { last_recipient: out.item.map(|i| get_s(&i, "last_recipient")).filter(|r| !r.is_empty()) })
+        let item =
+            self.get(Store::key(format!("NOTIFY#{about}"), &format!("RUN#{run}")), true, "get notify progress").await?;
+        Ok(NotifyProgress { last_recipient: item.map(|i| get_s(&i, "last_recipient")).filter(|r| !r.is_empty()) })
     }
 
     pub async fn save_notify_progress(

@@ -199,17 +199,57 @@ impl Store {
         HashMap::from([(PK.into(), s(pk)), (SK.into(), s(sk))])
     }
 
-    pub async fn code_record(&self, phone: &PhoneNumber) -> Result<Option<CodeRecord>, StoreUnavailable> {
+    /// One item by key. Consistent reads where a decision rests on the latest write (codes, tokens, versions).
+    async fn get(
+        &self,
+        key: Item,
+        consistent: bool,
+        operation: &'static str,
+    ) -> Result<Option<Item>, StoreUnavailable> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(user_pk(phone), OTP_SK)))
-            .consistent_read(true)
+            .set_key(Some(key))
+            .consistent_read(consistent)
             .send()
             .await
-            .map_err(|e| unavailable("get code record", e))?;
-        Ok(out.item.map(|item| CodeRecord {
+            .map_err(|e| unavailable(operation, e))?;
+        Ok(out.item)
+    }
+
+    /// Every page of a query, in key order: address books, the inverted index and token lists have no cap.
+    async fn query_all(
+        &self,
+        index: Option<&str>,
+        key_condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Vec<Item>, StoreUnavailable> {
+        let mut items = vec![];
+        let mut start = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression(key_condition)
+                .set_exclusive_start_key(start);
+            for (name, value) in &values {
+                request = request.expression_attribute_values(*name, value.clone());
+            }
+            let page = request.send().await.map_err(|e| unavailable("query", e))?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    pub async fn code_record(&self, phone: &PhoneNumber) -> Result<Option<CodeRecord>, StoreUnavailable> {
+        let item = self.get(Self::key(user_pk(phone), OTP_SK), true, "get code record").await?;
+        Ok(item.map(|item| CodeRecord {
             send: SendState {
                 window_start: get_n(&item, "window_start"),
                 window_sends: get_n(&item, "window_sends") as u32,
@@ -318,16 +358,9 @@ impl Store {
     }
 
     pub async fn profile(&self, phone: &PhoneNumber) -> Result<Option<Profile>, StoreUnavailable> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(user_pk(phone), PROFILE_SK)))
-            .send()
-            .await
-            .map_err(|e| unavailable("get profile", e))?;
+        let item = self.get(Self::key(user_pk(phone), PROFILE_SK), false, "get profile").await?;
         // A deleted account's tombstone is not a profile: signing up again starts afresh.
-        Ok(out.item.filter(|item| !item.contains_key("deleted_at")).map(|item| Profile {
+        Ok(item.filter(|item| !item.contains_key("deleted_at")).map(|item| Profile {
             phone: phone.clone(),
             name: get_s(&item, "name"),
             status: get_s(&item, "status"),
@@ -479,12 +512,12 @@ impl Store {
     /// their notification progress records.
     pub async fn delete_personal_items(&self, phone: &PhoneNumber) -> Result<usize, StoreUnavailable> {
         let (own, progress) = tokio::join!(
-            self.query_keys("PK = :pk", vec![(":pk", s(user_pk(phone)))]),
-            self.query_keys("PK = :pk", vec![(":pk", s(format!("NOTIFY#{}", user_pk(phone))))]),
+            self.query_all(None, "PK = :pk", vec![(":pk", s(user_pk(phone)))]),
+            self.query_all(None, "PK = :pk", vec![(":pk", s(format!("NOTIFY#{}", user_pk(phone))))]),
         );
-        let mut keys = own?;
+        let mut keys: Vec<Item> =
+            own?.into_iter().chain(progress?).map(|item| Self::key(get_s(&item, PK), &get_s(&item, SK))).collect();
         keys.retain(|k| get_s(k, SK) != PROFILE_SK && !get_s(k, SK).starts_with("CONTACT#"));
-        keys.extend(progress?);
         let count = keys.len();
         self.batch_write(keys.into_iter().map(batch::Write::Delete).collect()).await?;
         Ok(count)
@@ -497,33 +530,6 @@ impl Store {
             .map(|gid| batch::Write::Delete(Self::key(format!("GROUP#{gid}"), &format!("MEMBER#{}", phone.e164()))))
             .collect();
         self.batch_write(writes).await
-    }
-
-    async fn query_keys(
-        &self,
-        condition: &str,
-        values: Vec<(&str, AttributeValue)>,
-    ) -> Result<Vec<Item>, StoreUnavailable> {
-        let mut keys = vec![];
-        let mut start = None;
-        loop {
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(condition)
-                .projection_expression("PK, SK")
-                .set_exclusive_start_key(start);
-            for (name, value) in &values {
-                request = request.expression_attribute_values(*name, value.clone());
-            }
-            let page = request.send().await.map_err(|e| unavailable("query keys", e))?;
-            keys.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(keys);
-            }
-        }
     }
 
     /// Changes what contacts see of a profile and moves its `updated_at`; `None` if there is no live profile.
@@ -568,31 +574,17 @@ impl Store {
 
     /// Every token of a user, by hash (the GSI1 entries of the token items).
     pub async fn tokens_of(&self, phone: &PhoneNumber) -> Result<Vec<TokenHash>, StoreUnavailable> {
-        let mut hashes = vec![];
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("GSI1PK = :user AND begins_with(GSI1SK, :tokens)")
-                .expression_attribute_values(":user", s(user_pk(phone)))
-                .expression_attribute_values(":tokens", s("TOKEN#"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable("query tokens", e))?;
-            hashes.extend(
-                page.items()
-                    .iter()
-                    .filter_map(|i| get_s(i, PK).strip_prefix("TOKEN#").map(|h| TokenHash::from_stored(h.to_owned()))),
-            );
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(hashes);
-            }
-        }
+        let items = self
+            .query_all(
+                Some(GSI1),
+                "GSI1PK = :user AND begins_with(GSI1SK, :tokens)",
+                vec![(":user", s(user_pk(phone))), (":tokens", s("TOKEN#"))],
+            )
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| get_s(i, PK).strip_prefix("TOKEN#").map(|h| TokenHash::from_stored(h.to_owned())))
+            .collect())
     }
 
     /// Deletes tokens: a revoked token is an unknown token from then on.
@@ -603,16 +595,8 @@ impl Store {
 
     /// The token's record, if it exists. Expiry is for the caller to judge.
     pub async fn token(&self, token: &TokenHash) -> Result<Option<TokenRecord>, StoreUnavailable> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(token_pk(token), TOKEN_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable("get token", e))?;
-        Ok(out.item.map(|item| TokenRecord {
+        let item = self.get(Self::key(token_pk(token), TOKEN_SK), true, "get token").await?;
+        Ok(item.map(|item| TokenRecord {
             phone: get_s(&item, "phone"),
             issued_at: get_n(&item, "issued_at"),
             expires_at: get_n(&item, "expires_at"),
