@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::http::{self, Params};
+use crate::limits::source_ip;
 use crate::session::{Session, authenticate, presented_token};
 use crate::verify::VerifyReply;
 use crate::{account, getcontacts, groups, login, verify};
@@ -48,10 +49,10 @@ async fn dispatch(app: &App, req: &Request, params: &Params, op: &str, now: Time
     match op {
         "" => Err(ApiError::NoOp),
         "login" if params.text("code").is_some() || params.text("otp").is_some() => {
-            let verify = verify::verify_code(app, params, now).await?;
+            let verify = verify::verify_code(app, params, source_ip(req).as_deref(), now).await?;
             json(CompatSignIn { verify, google: app.config.profile_urls.google_api_key.clone(), tn: String::new() })
         }
-        "login" => json(login::request_code(app, params, now).await?),
+        "login" => json(login::request_code(app, params, source_ip(req).as_deref(), now).await?),
         "getcontacts" => json(getcontacts::sync(app, &session().await?, params, now).await?),
         "profile" => json(account::update_profile(app, &session().await?, params, now).await?),
         "logout" => json(account::logout(app, &session().await?, params, now).await?),

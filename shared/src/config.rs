@@ -39,6 +39,17 @@ pub struct Config {
     pub profile_urls: ProfileUrls,
     pub contacts: ContactsConfig,
     pub max_group_members: usize,
+    pub limits: LimitsConfig,
+}
+
+/// Abuse limits (docs/SECURITY.md says which attack each one stops, and why these defaults).
+#[derive(Clone, Debug)]
+pub struct LimitsConfig {
+    pub ip_code_requests_per_hour: i64,
+    pub ip_failed_verifies_per_hour: i64,
+    pub number_failed_verifies_per_day: i64,
+    pub sms_hourly_limit_per_country: i64,
+    pub sms_daily_budget: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -189,6 +200,13 @@ impl Config {
                 },
             },
             max_group_members: number("MAX_GROUP_MEMBERS", 1024, 2, 5000)? as usize,
+            limits: LimitsConfig {
+                ip_code_requests_per_hour: number("IP_CODE_REQUESTS_PER_HOUR", 20, 1, 1_000_000)?,
+                ip_failed_verifies_per_hour: number("IP_FAILED_VERIFIES_PER_HOUR", 50, 1, 1_000_000)?,
+                number_failed_verifies_per_day: number("NUMBER_FAILED_VERIFIES_PER_DAY", 100, 1, 100)?,
+                sms_hourly_limit_per_country: number("SMS_HOURLY_LIMIT_PER_COUNTRY", 200, 1, 10_000_000)?,
+                sms_daily_budget: number("SMS_DAILY_BUDGET", 1000, 1, 100_000_000)?,
+            },
             app_name,
         })
     }

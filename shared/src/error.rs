@@ -28,6 +28,8 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     #[error("the SMS could not be sent: try again")]
     SmsFailed,
+    #[error("today's SMS budget is spent: try again tomorrow")]
+    SmsBudget { retry_after: u64 },
     #[error("the service is temporarily unavailable: try again")]
     Unavailable,
     #[error("missing, unknown, expired or revoked token: sign in again")]
@@ -61,6 +63,7 @@ impl ApiError {
             Self::TooManyAttempts { .. } => "TOOMANYATTEMPTS",
             Self::RateLimited { .. } => "RATELIMIT",
             Self::SmsFailed => "SMSFAIL",
+            Self::SmsBudget { .. } => "SMSBUDGET",
             Self::Unavailable => "UNAVAILABLE",
             Self::AuthFail => "AUTHFAIL",
             Self::TooMany(_) => "TOOMANY",
@@ -88,14 +91,16 @@ impl ApiError {
             Self::BadCode { .. } | Self::CodeExpired | Self::AuthFail => 401,
             Self::TooManyAttempts { .. } | Self::RateLimited { .. } => 429,
             Self::SmsFailed => 502,
-            Self::Unavailable => 503,
+            Self::Unavailable | Self::SmsBudget { .. } => 503,
         }
     }
 
     /// Seconds the client should wait, for errors that are about waiting.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::TooManyAttempts { retry_after } | Self::RateLimited { retry_after } => Some((*retry_after).max(1)),
+            Self::TooManyAttempts { retry_after }
+            | Self::RateLimited { retry_after }
+            | Self::SmsBudget { retry_after } => Some((*retry_after).max(1)),
             _ => None,
         }
     }

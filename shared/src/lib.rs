@@ -15,6 +15,7 @@ pub mod events;
 pub mod getcontacts;
 pub mod groups;
 pub mod http;
+pub mod limits;
 pub mod links;
 pub mod login;
 pub mod notifier;

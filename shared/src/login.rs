@@ -5,13 +5,14 @@
 
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::app::App;
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{self, Params};
+use crate::limits::{self, source_ip};
 use crate::phone::{DefaultRegion, PhoneNumber};
 use crate::secrets::{CodeDigest, OtpCode};
 use crate::storage::{NewCode, PutCodeError, SendState};
@@ -27,15 +28,32 @@ pub struct LoginReply {
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let now = app.clock.now();
     let outcome = match Params::from_request(&req) {
-        Ok(params) => request_code(app, &params, now).await,
+        Ok(params) => request_code(app, &params, source_ip(&req).as_deref(), now).await,
         Err(e) => Err(e),
     };
     http::reply(OP, now, outcome)
 }
 
-pub async fn request_code(app: &App, params: &Params, now: Timestamp) -> Result<LoginReply, ApiError> {
+/// `ip`: the caller's source address, when the request came through API Gateway (it always does, deployed).
+pub async fn request_code(
+    app: &App,
+    params: &Params,
+    ip: Option<&str>,
+    now: Timestamp,
+) -> Result<LoginReply, ApiError> {
     let phone = phone_for_sign_in(&app.config, params)?;
-    let previous = app.store.code_record(&phone).await?;
+    let ip_limit = ip.map(|ip| limits::ip_code_requests(app, ip));
+    let (previous, ip_allowed) = tokio::join!(app.store.code_record(&phone), async {
+        match &ip_limit {
+            Some(limit) => app.store.take(limit, now).await,
+            None => Ok(true),
+        }
+    });
+    if !ip_allowed? {
+        warn!(phone = %phone, "code requests from one address over the hourly limit");
+        return Err(ApiError::RateLimited { retry_after: ip_limit.expect("checked").retry_after(now) });
+    }
+    let previous = previous?;
     let send = next_send(previous.as_ref().map(|p| p.send), now, &app.config)
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
 
@@ -49,11 +67,30 @@ pub async fn request_code(app: &App, params: &Params, now: Timestamp) -> Result<
         send,
         ttl: expires_at.max(send.window_start + app.config.send_window_seconds),
     };
-    match app.store.put_code(&phone, &new_code, previous.as_ref()).await {
+    // Test numbers send no SMS, so they spend no SMS limit.
+    let sms_limits = match test_code {
+        Some(_) => vec![],
+        None => vec![limits::country_sms(app, phone.calling_code()), limits::sms_budget(app)],
+    };
+    match app.store.put_code(&phone, &new_code, previous.as_ref(), &sms_limits, now).await {
         Ok(()) => {}
         // Another login for this number won the race and is sending its code: this one is a resend too soon.
         Err(PutCodeError::Conflict) => {
             return Err(ApiError::RateLimited { retry_after: app.config.resend_cooldown_seconds as u64 });
+        }
+        Err(PutCodeError::Limited(0)) => {
+            warn!(country = phone.calling_code(), "SMS to this country over the hourly limit");
+            return Err(ApiError::RateLimited { retry_after: sms_limits[0].retry_after(now) });
+        }
+        Err(PutCodeError::Limited(_)) => {
+            // One line an hour, however many requests are refused: a flood must not flood the logs too.
+            if app.store.first_in_window(&limits::budget_alarm(), now).await.unwrap_or(false) {
+                error!(
+                    budget = app.config.limits.sms_daily_budget,
+                    "daily SMS budget spent: no more codes are sent until 00:00 UTC"
+                );
+            }
+            return Err(ApiError::SmsBudget { retry_after: sms_limits[1].retry_after(now) });
         }
         Err(PutCodeError::Unavailable(e)) => return Err(e.into()),
     }

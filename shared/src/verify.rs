@@ -2,18 +2,19 @@
 
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::app::App;
 use crate::clock::Timestamp;
 use crate::error::ApiError;
 use crate::http::{self, Params};
+use crate::limits::{self, source_ip};
 use crate::links::Links;
 use crate::login::phone_for_sign_in;
 use crate::phone::PhoneNumber;
 use crate::profile_text::profile_name;
 use crate::secrets::{AccessToken, CodeDigest, OtpCode};
-use crate::storage::{Profile, ReserveError, ReservedAttempt, SignIn, SignInError};
+use crate::storage::{Counter, Profile, ReserveError, ReservedAttempt, SignIn, SignInError};
 
 pub const OP: &str = "verify";
 
@@ -36,10 +37,21 @@ pub struct VerifyReply {
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let now = app.clock.now();
     let outcome = match Params::from_request(&req) {
-        Ok(params) => verify_code(app, &params, now).await,
+        Ok(params) => verify_code(app, &params, source_ip(&req).as_deref(), now).await,
         Err(e) => Err(e),
     };
     http::reply(OP, now, outcome)
+}
+
+/// Seconds to wait if any of the limits is used up.
+async fn over_limit(app: &App, limits: &[Counter], now: Timestamp) -> Result<Option<u64>, ApiError> {
+    let used = futures::future::join_all(limits.iter().map(|l| app.store.used(l, now))).await;
+    for (limit, used) in limits.iter().zip(used) {
+        if used? >= limit.max {
+            return Ok(Some(limit.retry_after(now)));
+        }
+    }
+    Ok(None)
 }
 
 /// Spends one attempt on the pending code (before comparing, so concurrent guesses cannot exceed the limit) and
@@ -65,15 +77,40 @@ pub async fn check_code(
     Ok(attempt)
 }
 
-pub async fn verify_code(app: &App, params: &Params, now: Timestamp) -> Result<VerifyReply, ApiError> {
+/// `ip`: the caller's source address, when the request came through API Gateway.
+pub async fn verify_code(
+    app: &App,
+    params: &Params,
+    ip: Option<&str>,
+    now: Timestamp,
+) -> Result<VerifyReply, ApiError> {
     let phone = phone_for_sign_in(&app.config, params)?;
     // A malformed code is a typo, not a guess: it costs no attempt.
     let code = params.text("otp").map_or_else(|| params.required("code"), Ok)?;
     let code = OtpCode::parse(code).ok_or(ApiError::BadCode { attempts_left: app.config.max_verify_attempts })?;
     let name = params.text("name").map(profile_name).transpose()?.unwrap_or_default();
 
-    let (attempt, existing) = tokio::join!(check_code(app, &phone, &code, now), app.store.profile(&phone));
-    let (attempt, existing) = (attempt?, existing?);
+    // Failed guesses are limited per number across codes (NIST 800-63B 5.2.2) and per address, before any compare.
+    let mut failure_limits = vec![limits::number_failed_verifies(app, &phone)];
+    failure_limits.extend(ip.map(|ip| limits::ip_failed_verifies(app, ip)));
+    let (attempt, existing, locked) = tokio::join!(
+        check_code(app, &phone, &code, now),
+        app.store.profile(&phone),
+        over_limit(app, &failure_limits, now)
+    );
+    if let Some(retry_after) = locked? {
+        warn!(phone = %phone, "verify refused: too many failed codes");
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    let attempt = match attempt {
+        Err(failure @ ApiError::BadCode { .. }) => {
+            let counted = futures::future::join_all(failure_limits.iter().map(|l| app.store.count(l, now))).await;
+            counted.into_iter().collect::<Result<Vec<()>, _>>()?;
+            return Err(failure);
+        }
+        other => other?,
+    };
+    let existing = existing?;
 
     let token = AccessToken::generate();
     let new_profile = existing.is_none().then(|| Profile {

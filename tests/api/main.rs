@@ -7,5 +7,7 @@ mod contract;
 mod events;
 mod groups;
 mod joined;
+mod limits;
 mod outage;
+mod privacy;
 mod signin;

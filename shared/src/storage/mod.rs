@@ -21,6 +21,7 @@
 //! | a group: read, write if version matches          | GetItem / PutItem (cond.)   | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
 //! | new group id                                     | UpdateItem ADD              | PK=`COUNTER#GROUP`, SK=`COUNTER`                 | table |
 //! | groups a user belongs to (or left)               | Query                       | GSI1PK=`MEMBEROF#<e164>`, GSI1SK=`GROUP#`/`LEFT#<gid>` | GSI1 |
+//! | abuse-limit counter for one window              | UpdateItem ADD (cond.), in the code's transaction | PK=`LIMIT#<kind>#<subject>`, SK=`WINDOW#<start>` | table |
 //! | notifications sent so far (resume point)        | GetItem / PutItem           | PK=`NOTIFY#USER#<e164>`/`NOTIFY#GROUP#<gid>`, SK=`RUN#<kind>#<ts>` | table |
 //!
 //! Expiring items (codes, tokens) carry `ttl` (unix seconds) so DynamoDB removes them eventually; the code never
@@ -39,9 +40,11 @@ use tracing::error;
 
 mod batch;
 mod contacts;
+mod limits;
 
 pub use batch::GET_BATCH as BATCH_GET_KEYS;
 pub use contacts::{ContactProfile, Group, GroupMember, GroupRole, Membership, NotifyProgress, SaveGroupError};
+pub use limits::Counter;
 
 use crate::clock::Timestamp;
 use crate::phone::PhoneNumber;
@@ -113,6 +116,9 @@ pub struct NewCode {
 pub enum PutCodeError {
     #[error("another code was issued concurrently")]
     Conflict,
+    /// The limit at this index of the ones given is reached.
+    #[error("a limit is reached")]
+    Limited(usize),
     #[error(transparent)]
     Unavailable(#[from] StoreUnavailable),
 }
@@ -259,12 +265,16 @@ impl Store {
         }))
     }
 
-    /// Replaces any previous code (and resets its attempts) if nobody else did since `previous` was read.
+    /// Replaces any previous code (and resets its attempts) if nobody else did since `previous` was read, and
+    /// counts the send against `limits` — all in one transaction: a send over any limit stores no code and counts
+    /// nothing, and a stored code has always been counted.
     pub async fn put_code(
         &self,
         phone: &PhoneNumber,
         code: &NewCode,
         previous: Option<&CodeRecord>,
+        limits: &[Counter],
+        now: Timestamp,
     ) -> Result<(), PutCodeError> {
         let mut item = Self::key(user_pk(phone), OTP_SK);
         item.extend([
@@ -278,17 +288,37 @@ impl Store {
             ("version".into(), n(previous.map_or(1, |p| p.version + 1))),
             (TTL.into(), n(code.ttl)),
         ]);
-        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
-        let request = match previous {
-            None => request.condition_expression("attribute_not_exists(PK)"),
-            Some(p) => request.condition_expression("version = :v").expression_attribute_values(":v", n(p.version)),
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = match previous {
+            None => put.condition_expression("attribute_not_exists(PK)"),
+            Some(p) => put.condition_expression("version = :v").expression_attribute_values(":v", n(p.version)),
         };
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put.build().expect("item and table are set")).build());
+        for limit in limits {
+            request = request.transact_items(limit.increment(&self.table, now));
+        }
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(PutCodeError::Conflict)
-            }
-            Err(e) => Err(unavailable("put code", e).into()),
+            Err(e) => match e.as_service_error().and_then(|e| match e {
+                TransactWriteItemsError::TransactionCanceledException(canceled) => Some(canceled),
+                _ => None,
+            }) {
+                Some(canceled) => {
+                    let reasons = canceled.cancellation_reasons();
+                    let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+                    if failed(0) {
+                        Err(PutCodeError::Conflict)
+                    } else if let Some(i) = (1..=limits.len()).find(|i| failed(*i)) {
+                        Err(PutCodeError::Limited(i - 1))
+                    } else {
+                        Err(unavailable("put code", e).into())
+                    }
+                }
+                None => Err(unavailable("put code", e).into()),
+            },
         }
     }
 
