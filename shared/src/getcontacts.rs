@@ -230,10 +230,7 @@ async fn delta(
     let (profiles, groups) = (profiles?, groups?);
     cleared?;
 
-    // A first sync (ts=0) has nothing to forget, so it gets no tombstones.
-    let cutoff = if since == 0 { None } else { Some(since - DELTA_OVERLAP_SECONDS) };
-    let changed = |updated_at: Timestamp| cutoff.is_none_or(|c| updated_at > c);
-    let wanted = |deleted: bool, updated_at: Timestamp| changed(updated_at) && (!deleted || cutoff.is_some());
+    let wanted = |deleted: bool, updated_at: Timestamp| is_news(updated_at, deleted, since);
 
     let mut own = None;
     let mut contacts = vec![];
@@ -252,6 +249,15 @@ async fn delta(
     groups.sort_by_key(|g| g.gid);
     contacts.extend(groups.into_iter().map(group_entry));
     Ok((contacts, own))
+}
+
+/// Whether a change stamped `updated_at` belongs in a delta since the cursor `since`: anything stamped after the
+/// cursor less the overlap. A first sync (`since` 0) lists everything alive and has no tombstones to hear about.
+pub fn is_news(updated_at: Timestamp, deleted: bool, since: Timestamp) -> bool {
+    if since == 0 {
+        return !deleted;
+    }
+    updated_at > since - DELTA_OVERLAP_SECONDS
 }
 
 fn user_entry(profile: &ContactProfile) -> ContactEntry {
@@ -277,5 +283,33 @@ pub(crate) fn group_entry(group: &Group) -> ContactEntry {
         ts: group.updated_at.to_string(),
         members: Some(if group.deleted { String::new() } else { members_string(group) }),
         deleted: group.deleted.then_some("1"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// No change is ever missed: a write whose stamp lags the real time of its commit by at most the overlap
+        /// (another instance's clock, SDK retries) and that commits after a sync read at `cursor` is news for the
+        /// delta that starts from that cursor — and a change long before the cursor is not.
+        #[test]
+        fn a_change_committed_after_a_sync_is_in_the_next_delta(
+            cursor in 1i64..4_000_000_000,
+            committed_after in 0i64..1_000_000,
+            lag in 0i64..DELTA_OVERLAP_SECONDS,
+            deleted: bool,
+        ) {
+            let stamp = cursor + committed_after - lag;
+            prop_assert!(is_news(stamp, deleted, cursor));
+            prop_assert!(!is_news(cursor - DELTA_OVERLAP_SECONDS - committed_after, deleted, cursor));
+        }
+
+        #[test]
+        fn a_first_sync_lists_the_living_only(updated_at in 0i64..4_000_000_000, deleted: bool) {
+            prop_assert_eq!(is_news(updated_at, deleted, 0), !deleted);
+        }
     }
 }

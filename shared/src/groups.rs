@@ -322,4 +322,32 @@ mod tests {
         assert_eq!(members_string(&group), "3:11,12,14,13");
         assert_eq!(members_string(&Group { members: vec![member("+11", GroupRole::Owner)], ..group }), "1:11");
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `"<admincount>:<owner>,<admins…>,<others…>"` for any group, whatever order the members are stored in.
+        #[test]
+        fn members_string_is_owner_admins_others(roles in proptest::collection::vec(0u8..2, 0..40), seed: u64) {
+            let mut members: Vec<GroupMember> = roles
+                .iter()
+                .enumerate()
+                .map(|(i, r)| GroupMember { e164: format!("+1{i:03}"), role: if *r == 0 { GroupRole::Admin } else { GroupRole::Member }, since: 0 })
+                .collect();
+            members.push(GroupMember { e164: "+1999".into(), role: GroupRole::Owner, since: 0 });
+            let len = members.len();
+            members.rotate_left((seed % len as u64) as usize);
+            let group = Group { gid: 1, name: String::new(), photo: String::new(), updated_at: 0, members, deleted: false, version: 1 };
+            let text = members_string(&group);
+            let (count, list) = text.split_once(':').unwrap();
+            let phones: Vec<&str> = list.split(',').collect();
+            let admins = roles.iter().filter(|r| **r == 0).count();
+            prop_assert_eq!(count.parse::<usize>().unwrap(), admins + 1);
+            prop_assert_eq!(phones.len(), roles.len() + 1);
+            prop_assert_eq!(phones[0], "1999");
+            let role_of = |p: &str| group.members.iter().find(|m| m.e164.trim_start_matches('+') == p).unwrap().role;
+            prop_assert!(phones[1..=admins].iter().all(|p| role_of(p) == GroupRole::Admin));
+            prop_assert!(phones[admins + 1..].iter().all(|p| role_of(p) == GroupRole::Member));
+        }
+    }
 }

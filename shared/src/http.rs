@@ -344,4 +344,28 @@ mod tests {
         assert_eq!(json["ts"], 7);
         assert!(json["errmsg"].as_str().unwrap().len() > 5);
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any body, any query, any content type: parameters or a 4xx error, never a panic.
+        #[test]
+        fn parameter_parsing_never_panics(
+            body in proptest::collection::vec(any::<u8>(), 0..2048),
+            json_text in "\\{.{0,200}",
+            query in "[a-z=&%+0-9\\[\\],]{0,80}",
+            content_type in prop_oneof![Just("application/json"), Just("application/x-www-form-urlencoded"), Just("text/plain"), Just("")],
+        ) {
+            for payload in [Body::Binary(body.clone()), Body::Text(json_text.clone())] {
+                let req = request(&format!("/x?{query}"), Some(content_type), payload);
+                if let Ok(params) = Params::from_request(&req) {
+                    let _ = params.list("phones");
+                    let _ = params.phone_text("phone");
+                    let _ = params.flag("reset");
+                } else if let Err(e) = Params::from_request(&req) {
+                    prop_assert!(e.status() >= 400 && e.status() < 500);
+                }
+            }
+        }
+    }
 }

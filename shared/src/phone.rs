@@ -146,4 +146,20 @@ mod tests {
         assert_eq!(DefaultRegion::from_calling_code("9999"), None);
         assert_eq!(DefaultRegion::from_iso("zz"), None);
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Address books hold anything: no input panics, and whatever parses is stable E.164.
+        #[test]
+        fn parsing_never_panics_and_normalises_stably(input in ".{0,60}", digits in "[+0-9 ()-]{0,30}") {
+            for text in [&input, &digits] {
+                if let Some(phone) = PhoneNumber::parse(text, us()) {
+                    prop_assert!(phone.e164().starts_with('+') && phone.e164()[1..].bytes().all(|b| b.is_ascii_digit()));
+                    prop_assert_eq!(PhoneNumber::parse(phone.e164(), us()), Some(phone.clone()));
+                    prop_assert_eq!(phone.masked().matches('*').count(), phone.digits().len().saturating_sub(phone.calling_code().to_string().len() + 4));
+                }
+            }
+        }
+    }
 }
