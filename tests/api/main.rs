@@ -11,3 +11,4 @@ mod limits;
 mod outage;
 mod privacy;
 mod signin;
+mod stress;
