@@ -49,7 +49,7 @@ async fn user_journey(
 
     // Every fifth user owns a group of five; its members then edit it concurrently with each other.
     let mut gid = None;
-    if index % 5 == 0 {
+    if index.is_multiple_of(5) {
         let members: Vec<&str> = (1..5).map(|k| everyone[index + k].e164()).collect();
         let group = t
             .call(
