@@ -6,6 +6,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+#[path = "fault_proxy.rs"]
+pub mod fault_proxy;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::{App, Config, DefaultRegion, ManualClock, PhoneNumber};
 use lambda_http::Body;

@@ -195,8 +195,14 @@ async fn lookup(
         store.remove_contacts(me, &new_numbers).await?;
         return Err(over_quota());
     }
-    added?;
-    removed?;
+    if let Err(e) = added.and(removed) {
+        // Some edges may be stored, some not: the request is safely repeatable (edges are idempotent puts), and
+        // giving the charge back means the repeat pays once for the numbers that are new to it.
+        if fresh > 0 && store.refund_lookups(me, today, fresh).await.is_err() {
+            warn!(phone = %session.phone, "could not refund the lookup quota of a failed request");
+        }
+        return Err(e.into());
+    }
 
     let mut contacts: Vec<ContactEntry> = profiles.iter().filter(|p| !p.deleted).map(user_entry).collect();
     contacts.sort_by(|a, b| a.phone.cmp(&b.phone));

@@ -5,6 +5,7 @@ mod compat;
 mod contacts;
 mod contract;
 mod events;
+mod faults;
 mod groups;
 mod joined;
 mod limits;

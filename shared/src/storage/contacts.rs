@@ -261,6 +261,22 @@ impl Store {
         }
     }
 
+    /// Gives back a charge whose request failed, so the retried request is charged once.
+    pub async fn refund_lookups(&self, owner: &str, day: i64, count: i64) -> Result<(), StoreUnavailable> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, user_key_e164(owner))
+            .key(SK, s(lookup_sk(day)))
+            .update_expression("ADD #count :n")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":n", n(-count))
+            .send()
+            .await
+            .map_err(|e| unavailable("refund lookups", e))?;
+        Ok(())
+    }
+
     /// The groups `member` belongs to, and those they left (kept so a delta can send the tombstone).
     pub async fn memberships_of(&self, member: &str) -> Result<Vec<Membership>, StoreUnavailable> {
         let items = self.query_all(Some(GSI1), "GSI1PK = :pk", vec![(":pk", s(member_of(member)))]).await?;
