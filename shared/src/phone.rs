@@ -38,6 +38,12 @@ impl PhoneNumber {
         if input.is_empty() || input.len() > 40 || input.chars().any(char::is_control) {
             return None;
         }
+        // libphonenumber reads letters as keypad digits (1-800-FLOWERS): for a messenger, letters in a number
+        // are junk or an attack, never a person's phone. Extensions (`ext. 12`) are not mobile numbers either.
+        let without_scheme = input.strip_prefix("tel:").or_else(|| input.strip_prefix("TEL:")).unwrap_or(input);
+        if without_scheme.chars().any(char::is_alphabetic) {
+            return None;
+        }
         let parsed = phonenumber::parse(Some(default_region.0), input).ok()?;
         if !parsed.is_valid() {
             return None;

@@ -360,3 +360,45 @@ async fn otp_domain_adds_the_autofill_line() {
     let code = last_sms_code(phone.e164()).await.unwrap();
     assert!(sms[0].ends_with(&format!("\n\n@app.example.com #{code}")), "{:?}", sms[0]);
 }
+
+#[tokio::test]
+async fn hostile_inputs_get_4xx_with_a_code_and_store_nothing_odd() {
+    let t = spawn_app().await;
+    let token = t.sign_in(random_phone().e164()).await;
+    let with_token = |path: &str, body: serde_json::Value| {
+        let call = HttpCall::post(path).json(&body);
+        HttpCall { headers: [call.headers, vec![("authorization".into(), format!("Bearer {token}"))]].concat(), ..call }
+    };
+    let ten_thousand: Vec<String> = (0..10_000).map(|i| format!("+1201{:07}", i)).collect();
+    let cases: Vec<(&str, HttpCall, u16, &str)> = vec![
+        ("GetContactsFunction", with_token("/getcontacts", json!({ "phones": ten_thousand })), 400, "TOOMANY"),
+        ("LoginFunction", HttpCall::post("/login").json(&json!({ "phone": { "$ne": null } })), 400, "MISSINGPARA"),
+        ("LoginFunction", HttpCall::post("/login").json(&json!({ "phone": ["+12015550123"] })), 400, "MISSINGPARA"),
+        ("LoginFunction", HttpCall::post("/login").form(&[("phone", "+1 201 CALL NOW")]), 400, "BADPHONE"),
+        ("LoginFunction", HttpCall::post("/login").form(&[("phone", "1; DROP TABLE users; --")]), 400, "BADPHONE"),
+        (
+            "VerifyFunction",
+            HttpCall::post("/verify").form(&[("phone", "+12015550123"), ("code", "' OR ''='")]),
+            401,
+            "BADCODE",
+        ),
+        ("GetContactsFunction", with_token("/getcontacts", json!({ "phones": { "$gt": "" } })), 400, "BADREQUEST"),
+        ("GetContactsFunction", with_token("/getcontacts", json!({ "ts": "1 OR 1=1" })), 400, "BADREQUEST"),
+        ("GroupsFunction", with_token("/getgroup", json!({ "gid": "1; DELETE" })), 400, "BADGROUP"),
+        ("AccountFunction", with_token("/profile", json!({ "name": "x".repeat(10_000) })), 400, "BADREQUEST"),
+    ];
+    for (function, call, status, error) in cases {
+        let described = String::from_utf8_lossy(&call.body).chars().take(50).collect::<String>();
+        let reply = t.call(function, call).await;
+        assert_eq!((reply.status, reply.error()), (status, error), "{described}: {:?}", reply.json);
+    }
+    // Letters in an address book are skipped and counted, not stored.
+    let reply = t
+        .call(
+            "GetContactsFunction",
+            with_token("/getcontacts", json!({ "phones": ["+1 201 CALL NOW", "{\"$ne\":1}"] })),
+        )
+        .await;
+    assert_eq!((reply.status, reply.json["invalid"].as_i64()), (200, Some(2)));
+    assert!(t.items_with_sk_prefix("CONTACT#").await.is_empty());
+}
