@@ -22,9 +22,15 @@ lint-template:
 	$(VENV)/cfn-lint template.yaml
 
 # Unit tests and the integration tests, with DynamoDB Local and moto started on free ports and stopped after.
+# Every log line of the suite is captured and checked for numbers, codes, tokens and addresses after it. The heavy
+# tests (5000-number sync, 50 concurrent users) run alone after the others, so they measure the code, not the crowd.
 test-all:
-	set -o pipefail; infra/with-stack.sh cargo test --workspace 2>&1 | tee .local/test.log
+	rm -rf .local/log-capture && mkdir -p .local/log-capture
+	set -o pipefail; LOG_CAPTURE_DIR="$(CURDIR)/.local/log-capture" infra/with-stack.sh \
+	  bash -c 'cargo test --workspace && cargo test -p integration_tests --test api -- --ignored --test-threads 1' \
+	  2>&1 | tee .local/test.log
 	@infra/test-summary.sh .local/test.log
+	infra/check-log-privacy.sh .local/log-capture
 
 # Generated hostile requests from openapi.yaml against the running API: no 5xx, no response off its schema.
 schemathesis:

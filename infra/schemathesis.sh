@@ -22,10 +22,12 @@ token="$(curl -s -X POST "http://127.0.0.1:$PORT/verify" -d 'phone=+12015550100&
 
 generation=(--generation-deterministic)
 [ -n "${ST_SEED:-}" ] && generation=(--seed "$ST_SEED")
-# /logout and /deleteaccount would end the session the other operations run with.
-.local/venv/bin/st run openapi.yaml --url "http://127.0.0.1:$PORT" \
-  --header "Authorization: Bearer $token" \
-  --exclude-path /logout --exclude-path /deleteaccount \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
-  --max-examples "${ST_MAX_EXAMPLES:-30}" "${generation[@]}" \
-  --suppress-health-check all --no-color --request-timeout 30
+checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance
+run() {
+  .local/venv/bin/st run openapi.yaml --url "http://127.0.0.1:$PORT" --header "Authorization: Bearer $token" \
+    --checks "$checks" --max-examples "${ST_MAX_EXAMPLES:-30}" "${generation[@]}" \
+    --suppress-health-check all --no-color --request-timeout 30 "$@"
+}
+# Every operation but the two that end the session, then those two last.
+run --exclude-path /logout --exclude-path /deleteaccount
+run --include-path /deleteaccount --include-path /logout

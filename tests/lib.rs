@@ -62,6 +62,7 @@ pub async fn spawn_app_on(
     dynamodb: aws_sdk_dynamodb::Client,
     sns: aws_sdk_sns::Client,
 ) -> TestApp {
+    capture_suite_logs();
     stack_env("AWS_ENDPOINT_URL_DYNAMODB");
     let table = format!("test-{}", random_hex(8));
     local_stack::template::create_table(&dynamodb, &table).await.expect("table created from template.yaml");
@@ -90,9 +91,16 @@ impl Reply {
 impl TestApp {
     /// Through the template's function, from an API Gateway v2 event, as on Lambda.
     pub async fn call(&self, function: &str, call: HttpCall) -> Reply {
+        if call.source_ip != "127.0.0.1" {
+            secret(&call.source_ip);
+        }
         let response =
             local_stack::functions::invoke(&self.app, function, call.to_request()).await.expect("known function");
-        decode(response)
+        let reply = decode(response);
+        if let Some(token) = reply.json["token"].as_str() {
+            secret(token);
+        }
+        reply
     }
 
     pub async fn login(&self, phone: &str) -> Reply {
@@ -166,6 +174,7 @@ pub fn random_phone() -> PhoneNumber {
         let n = u32::from_le_bytes(buf);
         let candidate = format!("+1201{}{:06}", 2 + n % 8, (n / 8) % 1_000_000);
         if let Some(phone) = PhoneNumber::parse(&candidate, region) {
+            secret(phone.e164());
             return phone;
         }
     }
@@ -189,7 +198,9 @@ pub async fn sms_to(phone: &str) -> Vec<String> {
 pub async fn last_sms_code(phone: &str) -> Option<String> {
     let messages = sms_to(phone).await;
     let last = messages.last()?;
-    last.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).map(str::to_owned)
+    let code = last.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).map(str::to_owned)?;
+    secret(&code);
+    Some(code)
 }
 
 /// Plain HTTP/1.0 GET: enough for moto's admin API, without another HTTP client in the tree.
@@ -338,4 +349,47 @@ pub async fn scratch_topic() -> String {
     let sdk = domain::app::sdk_config().await;
     let name = format!("scratch-{}", random_hex(6));
     aws_sdk_sns::Client::new(&sdk).create_topic().name(name).send().await.expect("moto topic").topic_arn.expect("arn")
+}
+
+/// With `LOG_CAPTURE_DIR` set (make test sets it), every log line of the whole suite goes, as JSON, to
+/// `logs.jsonl` there, and every number, code, token and address the tests use goes to `secrets.txt`; afterwards
+/// `infra/check-log-privacy.sh` asserts that no secret appears in any log line.
+fn capture_suite_logs() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let Ok(dir) = std::env::var("LOG_CAPTURE_DIR") else { return };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(format!("{dir}/logs.jsonl"))
+            .expect("log capture file");
+        let file = Arc::new(std::sync::Mutex::new(file));
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || SharedFile(file.clone()))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
+struct SharedFile(Arc<std::sync::Mutex<std::fs::File>>);
+
+impl std::io::Write for SharedFile {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().write(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap().flush()
+    }
+}
+
+/// Notes a value that must never be logged (see [`capture_suite_logs`]).
+pub fn secret(value: &str) {
+    let Ok(dir) = std::env::var("LOG_CAPTURE_DIR") else { return };
+    use std::io::Write;
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(format!("{dir}/secrets.txt")) {
+        let _ = writeln!(file, "{value}");
+    }
 }

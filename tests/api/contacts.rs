@@ -47,6 +47,7 @@ fn digits(phones: &[&PhoneNumber]) -> BTreeSet<String> {
 }
 
 #[tokio::test]
+#[ignore = "heavy: make test runs it alone, after the others"]
 async fn first_sync_of_5000_numbers_finds_exactly_the_100_users() {
     let (dynamodb, recorder) = recording_dynamodb().await;
     let sns = aws_sdk_sns::Client::new(&domain::app::sdk_config().await);

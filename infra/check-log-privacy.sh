@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# After the suite: no number, code, token or IP address that any test used appears in any log line the suite wrote.
+#   infra/check-log-privacy.sh DIR   (DIR holds logs.jsonl and secrets.txt, written by the tests)
+set -euo pipefail
+dir="$1"
+[ -s "$dir/logs.jsonl" ] || { echo "log privacy: no log lines were captured in $dir" >&2; exit 1; }
+[ -s "$dir/secrets.txt" ] || { echo "log privacy: no secrets were recorded in $dir" >&2; exit 1; }
+python3 - "$dir" <<'PY'
+import json, sys, pathlib
+d = pathlib.Path(sys.argv[1])
+raw = (d / "logs.jsonl").read_text(errors="replace").splitlines()
+# Everything a line says except its own timestamp (whose microseconds can look like a code).
+def content(line):
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    record.pop("timestamp", None)
+    return json.dumps(record, ensure_ascii=False)
+logs = "\n".join(content(line) for line in raw) + "\n"
+secrets = {s for s in (d / "secrets.txt").read_text().split() if len(s) >= 6}
+# A number is also leaked as its digits without "+".
+secrets |= {s[1:] for s in secrets if s.startswith("+")}
+leaks = sorted(s for s in secrets if s in logs)
+lines = logs.count("\n")
+if leaks:
+    print(f"log privacy: {len(leaks)} secrets appear in {lines} log lines, e.g. {leaks[:5]}")
+    sys.exit(1)
+print(f"log privacy: {lines} log lines checked against {len(secrets)} numbers, codes, tokens and addresses: none appears")
+PY
