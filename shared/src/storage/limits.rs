@@ -1,6 +1,8 @@
 //! Counters for abuse limits: fixed windows (an hour, a UTC day), one item per subject and window, raised with an
 //! atomic conditional ADD so concurrent requests can never overshoot, removed by TTL after their window.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 use super::{Item, Store, StoreUnavailable, TTL, get_n, n, unavailable};
@@ -29,22 +31,34 @@ impl Counter {
         Store::key(format!("LIMIT#{}", self.subject), &format!("WINDOW#{}", self.window_start(now)))
     }
 
-    /// The conditional increment, as a transaction step (see [`Store::put_code_within_limits`]).
+    /// The conditional increment, as a transaction step (see [`Store::put_code`]).
     pub(super) fn increment(&self, table: &str, now: Timestamp) -> TransactWriteItem {
         let update = Update::builder()
             .table_name(table)
             .set_key(Some(self.key(now)))
-            .update_expression("ADD #count :one SET #ttl = :ttl")
-            .condition_expression("attribute_not_exists(#count) OR #count < :max")
-            .expression_attribute_names("#count", "count")
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(self.max))
-            .expression_attribute_values(":ttl", n(self.window_start(now) + 2 * self.window_seconds))
+            .update_expression(INCREMENT)
+            .condition_expression(WITHIN_LIMIT)
+            .set_expression_attribute_names(Some(names()))
+            .set_expression_attribute_values(Some(self.values(now)))
             .build()
             .expect("key, table and expression are set");
         TransactWriteItem::builder().update(update).build()
     }
+
+    fn values(&self, now: Timestamp) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (":one".into(), n(1)),
+            (":max".into(), n(self.max)),
+            (":ttl".into(), n(self.window_start(now) + 2 * self.window_seconds)),
+        ])
+    }
+}
+
+const INCREMENT: &str = "ADD #count :one SET #ttl = :ttl";
+const WITHIN_LIMIT: &str = "attribute_not_exists(#count) OR #count < :max";
+
+fn names() -> HashMap<String, String> {
+    HashMap::from([("#count".into(), "count".into()), ("#ttl".into(), TTL.into())])
 }
 
 impl Store {
@@ -55,13 +69,10 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(counter.key(now)))
-            .update_expression("ADD #count :one SET #ttl = :ttl")
-            .condition_expression("attribute_not_exists(#count) OR #count < :max")
-            .expression_attribute_names("#count", "count")
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(counter.max))
-            .expression_attribute_values(":ttl", n(counter.window_start(now) + 2 * counter.window_seconds))
+            .update_expression(INCREMENT)
+            .condition_expression(WITHIN_LIMIT)
+            .set_expression_attribute_names(Some(names()))
+            .set_expression_attribute_values(Some(counter.values(now)))
             .send()
             .await;
         match result {
@@ -77,11 +88,12 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(counter.key(now)))
-            .update_expression("ADD #count :one SET #ttl = :ttl")
-            .expression_attribute_names("#count", "count")
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":ttl", n(counter.window_start(now) + 2 * counter.window_seconds))
+            .update_expression(INCREMENT)
+            .set_expression_attribute_names(Some(names()))
+            .set_expression_attribute_values(Some(HashMap::from([
+                (":one".into(), n(1)),
+                (":ttl".into(), counter.values(now)[":ttl"].clone()),
+            ])))
             .send()
             .await
             .map_err(|e| unavailable("count", e))?;

@@ -407,14 +407,9 @@ impl Store {
         let consume_code = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Self::key(user.clone(), OTP_SK)))
-            .update_expression("SET used_at = :now REMOVE code_digest")
-            .condition_expression("code_digest = :digest AND issued_at = :issued")
-            .expression_attribute_values(":now", n(sign_in.now))
-            .expression_attribute_values(
-                ":digest",
-                AttributeValue::B(sign_in.attempt.digest.as_bytes().to_vec().into()),
-            )
-            .expression_attribute_values(":issued", n(sign_in.attempt.issued_at))
+            .update_expression(CONSUME_CODE)
+            .condition_expression(CODE_STILL_PENDING)
+            .set_expression_attribute_values(Some(consume_values(sign_in.attempt, sign_in.now)))
             .build()
             .expect("key, table and expression are set");
         let mut token_item = Self::key(token_pk(sign_in.token), TOKEN_SK);
@@ -510,11 +505,9 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(user_pk(phone), OTP_SK)))
-            .update_expression("SET used_at = :now REMOVE code_digest")
-            .condition_expression("code_digest = :digest AND issued_at = :issued")
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":digest", AttributeValue::B(attempt.digest.as_bytes().to_vec().into()))
-            .expression_attribute_values(":issued", n(attempt.issued_at))
+            .update_expression(CONSUME_CODE)
+            .condition_expression(CODE_STILL_PENDING)
+            .set_expression_attribute_values(Some(consume_values(attempt, now)))
             .send()
             .await;
         match result {
@@ -632,6 +625,18 @@ impl Store {
             expires_at: get_n(&item, "expires_at"),
         }))
     }
+}
+
+/// Spending a code: it can happen once, and only to the code the attempt was reserved on.
+const CONSUME_CODE: &str = "SET used_at = :now REMOVE code_digest";
+const CODE_STILL_PENDING: &str = "code_digest = :digest AND issued_at = :issued";
+
+fn consume_values(attempt: &ReservedAttempt, now: Timestamp) -> Item {
+    HashMap::from([
+        (":now".into(), n(now)),
+        (":digest".into(), AttributeValue::B(attempt.digest.as_bytes().to_vec().into())),
+        (":issued".into(), n(attempt.issued_at)),
+    ])
 }
 
 fn profile_item(profile: &Profile) -> HashMap<String, AttributeValue> {
