@@ -9,11 +9,7 @@ use local_stack::stream::StreamPoller;
 use serde_json::{Value, json};
 
 async fn post(t: &TestApp, path: &str, token: &str, body: Value) -> Reply {
-    let call = HttpCall::post(path).json(&body);
-    let call = HttpCall {
-        headers: [call.headers, vec![("authorization".into(), format!("Bearer {token}"))]].concat(),
-        ..call
-    };
+    let call = HttpCall::post(path).json(&body).bearer(token);
     let function = if path == "/getcontacts" { "GetContactsFunction" } else { "AccountFunction" };
     t.call(function, call).await
 }
@@ -148,18 +144,14 @@ async fn deleting_an_account_leaves_only_tombstones_and_hands_groups_over() {
     post(&t, "/getcontacts", &friend_token, json!({ "phones": [me.e164()] })).await;
     post(&t, "/profile", &token, json!({ "name": "Me", "status": "about to leave" })).await;
     let group = |name: &str, members: Value| {
-        let call = HttpCall::post("/setgroup").json(&json!({ "name": name, "m": members }));
-        HttpCall { headers: [call.headers, vec![("authorization".into(), format!("Bearer {token}"))]].concat(), ..call }
+        HttpCall::post("/setgroup").json(&json!({ "name": name, "m": members })).bearer(&token)
     };
     let handed = t.call("GroupsFunction", group("handed over", json!([heir.e164(), friend.e164()]))).await.json["gid"]
         .as_str()
         .unwrap()
         .to_owned();
-    let admin = HttpCall::post("/setadmin").json(&json!({ "gid": handed, "m": heir.e164(), "admin": 1 }));
-    let admin = HttpCall {
-        headers: [admin.headers, vec![("authorization".into(), format!("Bearer {token}"))]].concat(),
-        ..admin
-    };
+    let admin =
+        HttpCall::post("/setadmin").json(&json!({ "gid": handed, "m": heir.e164(), "admin": 1 })).bearer(&token);
     assert_eq!(t.call("GroupsFunction", admin).await.status, 200);
     let orphan = t.call("GroupsFunction", group("no admin", json!([friend.e164()]))).await.json["gid"]
         .as_str()
@@ -196,10 +188,7 @@ async fn deleting_an_account_leaves_only_tombstones_and_hands_groups_over() {
     }
     assert_eq!(left.len(), 2, "{left:?}");
 
-    let groups = |who: &str| {
-        let call = HttpCall::post("/getgroup").json(&json!({ "gid": handed }));
-        HttpCall { headers: [call.headers, vec![("authorization".into(), format!("Bearer {who}"))]].concat(), ..call }
-    };
+    let groups = |who: &str| HttpCall::post("/getgroup").json(&json!({ "gid": handed })).bearer(who);
     let handed_over = t.call("GroupsFunction", groups(&heir_token)).await;
     assert_eq!(handed_over.json["members"], format!("1:{},{}", heir.digits(), friend.digits()), "the admin inherits");
     let delta = post(&t, "/getcontacts", &friend_token, json!({ "ts": cursor })).await;

@@ -24,11 +24,7 @@ async fn seed_user(t: &TestApp, phone: &PhoneNumber, name: &str, updated_at: i64
 }
 
 async fn getcontacts(t: &TestApp, token: &str, body: Value) -> Reply {
-    let call = HttpCall::post("/getcontacts").json(&body);
-    let call = HttpCall {
-        headers: [call.headers, vec![("authorization".into(), format!("Bearer {token}"))]].concat(),
-        ..call
-    };
+    let call = HttpCall::post("/getcontacts").json(&body).bearer(token);
     t.call("GetContactsFunction", call).await
 }
 

@@ -22,11 +22,7 @@ async fn person(t: &TestApp) -> Person {
 }
 
 async fn op(t: &TestApp, who: &Person, path: &str, body: Value) -> Reply {
-    let call = HttpCall::post(path).json(&body);
-    let call = HttpCall {
-        headers: [call.headers, vec![("authorization".into(), format!("Bearer {}", who.token))]].concat(),
-        ..call
-    };
+    let call = HttpCall::post(path).json(&body).bearer(&who.token);
     let function = if path == "/getcontacts" { "GetContactsFunction" } else { "GroupsFunction" };
     t.call(function, call).await
 }

@@ -365,10 +365,7 @@ async fn otp_domain_adds_the_autofill_line() {
 async fn hostile_inputs_get_4xx_with_a_code_and_store_nothing_odd() {
     let t = spawn_app().await;
     let token = t.sign_in(random_phone().e164()).await;
-    let with_token = |path: &str, body: serde_json::Value| {
-        let call = HttpCall::post(path).json(&body);
-        HttpCall { headers: [call.headers, vec![("authorization".into(), format!("Bearer {token}"))]].concat(), ..call }
-    };
+    let with_token = |path: &str, body: serde_json::Value| HttpCall::post(path).json(&body).bearer(&token);
     let ten_thousand: Vec<String> = (0..10_000).map(|i| format!("+1201{:07}", i)).collect();
     let cases: Vec<(&str, HttpCall, u16, &str)> = vec![
         ("GetContactsFunction", with_token("/getcontacts", json!({ "phones": ten_thousand })), 400, "TOOMANY"),

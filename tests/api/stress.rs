@@ -35,10 +35,7 @@ async fn user_journey(
     // Ten neighbours (some not yet signed up) and three strangers.
     let mut phones: Vec<String> = (1..=10).map(|k| everyone[(index + k) % USERS].e164().to_owned()).collect();
     phones.extend((0..3).map(|_| random_phone().e164().to_owned()));
-    let auth = |c: HttpCall| HttpCall {
-        headers: [c.headers.clone(), vec![("authorization".into(), format!("Bearer {token}"))]].concat(),
-        ..call(c)
-    };
+    let auth = |c: HttpCall| call(c).bearer(&token);
     let contacts =
         t.call("GetContactsFunction", auth(HttpCall::post("/getcontacts").json(&json!({ "phones": phones })))).await;
     assert_eq!(contacts.status, 200, "{:?}", contacts.json);

@@ -35,6 +35,12 @@ impl HttpCall {
         self
     }
 
+    /// Adds `Authorization: Bearer <token>`, as apps send the token from /verify.
+    pub fn bearer(mut self, token: &str) -> Self {
+        self.headers.push(("authorization".into(), format!("Bearer {token}")));
+        self
+    }
+
     pub fn query(mut self, pairs: &[(&str, &str)]) -> Self {
         let mut query = form_urlencoded::Serializer::new(String::new());
         query.extend_pairs(pairs);
