@@ -118,6 +118,64 @@ async fn handler_responses_match_openapi() {
     for _ in 0..6 {
         check("/verify", t.verify(other.e164(), wrong).await);
     }
+
+    let token = t.sign_in(random_phone().e164()).await;
+    let friend = random_phone();
+    let now = domain::Clock::now(t.clock.as_ref());
+    let profile = domain::storage::Profile {
+        phone: friend.clone(),
+        name: "F".into(),
+        status: "s".into(),
+        photo: "p.jpg".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    t.app.store.put_profile(&profile).await.unwrap();
+    let post = |path: &str, body: Value| HttpCall::post(path).json(&body).bearer(&token);
+    let get =
+        |path: &str, query: &[(&str, &str)]| HttpCall { method: "GET".into(), ..HttpCall::post(path) }.query(query);
+    check(
+        "/getcontacts",
+        t.call("GetContactsFunction", post("/getcontacts", json!({"phones": [friend.e164(), "junk"]}))).await,
+    );
+    check(
+        "/getcontacts",
+        t.call("GetContactsFunction", HttpCall::post("/getcontacts").form(&[("token", "nope")])).await,
+    );
+    check("/getcontacts", t.call("GetContactsFunction", post("/getcontacts", json!({"ts": "x"}))).await);
+    let too_many: Vec<String> = (0..5001).map(|i| i.to_string()).collect();
+    check("/getcontacts", t.call("GetContactsFunction", post("/getcontacts", json!({"phones": too_many}))).await);
+    check("/profile", t.call("AccountFunction", post("/profile", json!({"name": "Zed"}))).await);
+    check("/profile", t.call("AccountFunction", post("/profile", json!({}))).await);
+    check("/delcontacts", t.call("AccountFunction", post("/delcontacts", json!({"phones": [friend.e164()]}))).await);
+    check(
+        "/setnotify",
+        t.call("AccountFunction", post("/setnotify", json!({"notifytoken": "t", "platform": "fcm"}))).await,
+    );
+    check("/deleteaccount", t.call("AccountFunction", post("/deleteaccount", json!({}))).await);
+    let group = t.call("GroupsFunction", post("/setgroup", json!({"name": "G", "m": [friend.e164()]}))).await;
+    let gid = group.json["gid"].as_str().unwrap_or_default().to_owned();
+    check("/setgroup", group);
+    check(
+        "/editmembers",
+        t.call("GroupsFunction", post("/editmembers", json!({"gid": gid, "m": random_phone().e164()}))).await,
+    );
+    check(
+        "/setadmin",
+        t.call("GroupsFunction", post("/setadmin", json!({"gid": gid, "m": friend.e164(), "admin": 1}))).await,
+    );
+    check("/getgroup", t.call("GroupsFunction", post("/getgroup", json!({"gid": "12345678"}))).await);
+    check("/delgroup", t.call("GroupsFunction", post("/delgroup", json!({"gid": gid}))).await);
+    let mut check = |path: &str, reply: Reply| check_method("GET", path, reply);
+    check("/getcontacts", t.call("GetContactsFunction", get("/getcontacts", &[("token", &token), ("ts", "0")])).await);
+    check("/getcontacts", t.call("GetContactsFunction", get("/getcontacts", &[("token", &token), ("ts", "1")])).await);
+    check("/getgroup", t.call("GroupsFunction", get("/getgroup", &[("token", &token), ("gid", &gid)])).await);
+    check("/api.php", t.call("CompatFunction", get("/api.php", &[("token", &token)])).await);
+    check("/api.php", t.call("CompatFunction", get("/api.php", &[("op", "getcontacts"), ("token", &token)])).await);
+    let mut check = |path: &str, reply: Reply| check_method("POST", path, reply);
+    check("/logout", t.call("AccountFunction", post("/logout", json!({}))).await);
+    check("/logout", t.call("AccountFunction", post("/logout", json!({}))).await);
+
     for expected in [
         "/login 200 ",
         "/login 429 RATELIMIT",
@@ -129,6 +187,26 @@ async fn handler_responses_match_openapi() {
         "/verify 401 CODEEXPIRED",
         "/verify 400 MISSINGPARA",
         "/verify 429 TOOMANYATTEMPTS",
+        "POST /getcontacts 200 ",
+        "/getcontacts 401 AUTHFAIL",
+        "/getcontacts 400 BADREQUEST",
+        "/getcontacts 400 TOOMANY",
+        "GET /getcontacts 200 ",
+        "/profile 200 ",
+        "/profile 400 MISSINGPARA",
+        "/delcontacts 200 ",
+        "/setnotify 200 ",
+        "/deleteaccount 400 MISSINGPARA",
+        "/setgroup 200 ",
+        "/editmembers 200 ",
+        "/setadmin 200 ",
+        "/getgroup 400 BADGROUP",
+        "GET /getgroup 400 BADGROUP",
+        "/delgroup 200 ",
+        "GET /api.php 200 NOOP",
+        "GET /api.php 200 ",
+        "/logout 200 ",
+        "/logout 401 AUTHFAIL",
     ] {
         assert!(seen.iter().any(|s| s.ends_with(expected)), "{expected} not exercised: {seen:?}");
     }
