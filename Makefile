@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .local/venv/bin
 
-.PHONY: dev test install fmt-check clippy lint-template test-all schemathesis sam-build ci
+.PHONY: dev test install fmt-check clippy lint-template test-all schemathesis sam-build bench ci
 
 dev:
 	infra/dev.sh
@@ -41,5 +41,15 @@ sam-build:
 	infra/install.sh deploy
 	PATH="$(CURDIR)/$(VENV):$$PATH" SAM_CLI_BETA_RUST_CARGO_LAMBDA=1 SAM_CLI_TELEMETRY=0 \
 	  sam build --parameter-overrides Architecture=x86_64
+
+# Benchmarks (docs/BENCHMARKS.md): the functions built as `sam build` builds them (cargo lambda, release profile,
+# x86_64 here), a hello-world beside them, the bench harness and the dev server; then every section against a local
+# stack of its own. BENCH_SCALE=0.2 for a quick look.
+BENCH_BINS := login verify getcontacts account groups compat notifier hello-world
+bench:
+	infra/install.sh bench
+	PATH="$(CURDIR)/$(VENV):$$PATH" cargo lambda build --release $(addprefix --bin ,$(BENCH_BINS))
+	PATH="$(CURDIR)/$(VENV):$$PATH" cargo lambda build --release --bin bench --bin devserver
+	infra/with-stack.sh target/lambda/bench/bootstrap
 
 ci: test sam-build

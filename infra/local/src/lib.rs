@@ -5,9 +5,11 @@
 //! - [`apigw`] turns an HTTP call into the API Gateway v2 event Lambda would receive, and that into a
 //!   `lambda_http::Request` through lambda_http's own deserialisation.
 //! - [`functions`] maps each function of the template to its domain handler.
+//! - [`recorder`] records the SDK calls a client makes, for the tests and the benchmarks.
 //! - [`stream`] reads DynamoDB Local's stream for the notifier, as the event-source mapping does in AWS.
 
 pub mod apigw;
 pub mod functions;
+pub mod recorder;
 pub mod stream;
 pub mod template;

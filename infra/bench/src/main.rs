@@ -1,0 +1,166 @@
+//! `make bench`: every figure of docs/BENCHMARKS.md, measured in one run on this machine, each beside its reference.
+//!
+//! 1. Init duration of each function binary (built as `sam build` builds it) against a hello-world `lambda_runtime`
+//!    binary of the same profile, with binary size and peak RSS.
+//! 2. DynamoDB calls, sequential rounds and consumed capacity per operation.
+//! 3. The full handler path against the same DynamoDB (and SNS) calls issued directly.
+//! 4. The `make dev` API under wrk, with DynamoDB Local's and moto's own ceilings.
+//!
+//! Run under `infra/with-stack.sh` (as `make bench` does). `BENCH_SCALE` (default 1) scales iterations and load
+//! duration down for a quick look; `BENCH_BINARIES` (default target/lambda) says where the built functions are;
+//! `BENCH_SECTIONS` (default `cold,work,load`) picks sections; `BENCH_OUTPUT` (default docs/BENCHMARKS.md).
+
+mod cold_start;
+mod load;
+mod machine;
+mod replay;
+mod report;
+mod scenario;
+mod stats;
+mod work;
+
+use std::path::PathBuf;
+
+use local_stack::apigw::HttpCall;
+use serde_json::{Value, json};
+
+use crate::cold_start::Subject;
+use crate::scenario::{BenchApp, function_env, login_call, verify_call};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The functions of template.yaml by binary name, and hello-world.
+const FUNCTIONS: [&str; 7] = ["login", "verify", "getcontacts", "account", "groups", "compat", "notifier"];
+pub const HELLO_WORLD: &str = "hello-world";
+
+#[tokio::main]
+async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("init-steps") {
+        return cold_start::print_init_steps().await;
+    }
+    // The product's warnings (a 503's cause, say) are worth seeing; its per-request info lines are not.
+    if std::env::var("AWS_LAMBDA_LOG_LEVEL").is_err() {
+        // SAFETY: nothing else runs yet; the variable is read once by the subscriber below.
+        unsafe { std::env::set_var("AWS_LAMBDA_LOG_LEVEL", "warn") };
+    }
+    lambda_http::tracing::init_default_subscriber();
+    if let Err(error) = run().await {
+        eprintln!("bench: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), BoxError> {
+    let scale: f64 = std::env::var("BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    let starts = ((20.0 * scale).ceil() as usize).max(3);
+    let binaries = PathBuf::from(std::env::var("BENCH_BINARIES").unwrap_or_else(|_| "target/lambda".into()));
+    let output = PathBuf::from(std::env::var("BENCH_OUTPUT").unwrap_or_else(|_| "docs/BENCHMARKS.md".into()));
+    let sections = std::env::var("BENCH_SECTIONS").unwrap_or_else(|_| "cold,work,load".into());
+    let machine = machine::Machine::read();
+
+    let mut cold = vec![];
+    let mut steps = vec![];
+    if sections.contains("cold") {
+        eprintln!("bench: 1. init duration, {starts} starts of each binary in {}", binaries.display());
+        let subjects = cold_start_subjects(&binaries, starts + 1).await?;
+        cold = cold_start::run(&subjects, starts).await?;
+        steps = cold_start::init_steps(&subjects[0].env, starts).await?;
+    }
+    let mut work = vec![];
+    if sections.contains("work") {
+        eprintln!("bench: 2 and 3. DynamoDB work and overhead per operation");
+        work = work::run(scale).await?;
+    }
+    let mut load = vec![];
+    if sections.contains("load") {
+        let seconds = ((10.0 * scale).ceil() as u64).max(2);
+        eprintln!("bench: 4. load, {seconds} s per endpoint");
+        load = load::run(&binaries.join("devserver").join("bootstrap"), seconds).await?;
+    }
+
+    let markdown = report::markdown(&machine, &cold, &steps, &work, &load, scale);
+    println!("{markdown}");
+    if let Some(dir) = output.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&output, markdown)?;
+    eprintln!("bench: written to {}", output.display());
+    Ok(())
+}
+
+/// Each function with events for its first invocation (one per start: codes and numbers are used up), on a table
+/// of its own with a signed-in user.
+async fn cold_start_subjects(binaries: &std::path::Path, starts: usize) -> Result<Vec<Subject>, BoxError> {
+    let table = format!("bench-cold-{}", integration_tests::random_hex(4));
+    let bench = BenchApp::new(&table).await?;
+    let token = bench.sign_in(&integration_tests::random_phone()).await?;
+    let sdk = domain::app::sdk_config().await;
+    let topic = aws_sdk_sns::Client::new(&sdk).create_topic().name("bench-contact-events").send().await?.topic_arn;
+
+    let mut env = function_env(&table);
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_SNS",
+    ] {
+        env.push((name.into(), integration_tests::stack_env(name)));
+    }
+    env.push(("CONTACT_EVENTS_TOPIC_ARN".into(), topic.ok_or("no topic ARN")?));
+    // What Lambda sets for a function (lambda_runtime reads these at start).
+    env.extend(
+        [
+            ("AWS_LAMBDA_FUNCTION_NAME", "bench"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "bench"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+            ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023"),
+            ("_HANDLER", "bootstrap"),
+            ("LAMBDA_TASK_ROOT", "/var/task"),
+            ("TZ", ":UTC"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+
+    let event = |call: HttpCall| call.to_event();
+    let mut verify_events = vec![];
+    for _ in 0..starts {
+        let phone = integration_tests::random_phone();
+        let code = bench.request_code(&phone).await?;
+        verify_events.push(event(verify_call(&phone, &code)));
+    }
+    let hundred: Vec<String> = (0..100).map(|_| integration_tests::random_phone().e164().to_owned()).collect();
+    let notifier_event: Value = serde_json::from_str(&std::fs::read_to_string("events/notifier-new-user.json")?)?;
+    let events = |binary: &str| -> Vec<Value> {
+        let each = |make: &dyn Fn() -> HttpCall| (0..starts).map(|_| event(make())).collect::<Vec<_>>();
+        match binary {
+            "login" => each(&|| login_call(&integration_tests::random_phone())),
+            "verify" => verify_events.clone(),
+            "getcontacts" => {
+                each(&|| HttpCall::post("/getcontacts").bearer(&token).json(&json!({ "phones": hundred })))
+            }
+            "account" => each(&|| HttpCall::post("/profile").bearer(&token).form(&[("name", "Cold start")])),
+            "groups" => each(&|| HttpCall::post("/setgroup").bearer(&token).form(&[("name", "Cold start")])),
+            "compat" => each(&|| {
+                HttpCall { method: "GET".into(), path: "/api.php".into(), ..HttpCall::post("/api.php") }
+                    .query(&[("op", "getcontacts"), ("token", &token)])
+            }),
+            "notifier" => vec![notifier_event.clone()],
+            _ => vec![json!({ "hello": "world" })],
+        }
+    };
+    Ok(FUNCTIONS
+        .iter()
+        .chain([&HELLO_WORLD])
+        .map(|name| Subject {
+            name: name.to_string(),
+            binary: binaries.join(name).join("bootstrap"),
+            env: env.clone(),
+            events: events(name),
+        })
+        .collect())
+}

@@ -1,0 +1,97 @@
+//! The same calls, issued directly: every request a handler sent (recorded as it went on the wire) is sent again,
+//! byte for byte, to a mirror table that has received every earlier request too, so each call meets the same state
+//! and does the same work. Calls keep their rounds and their concurrency. What is left between the handler's time
+//! and the replay's is the product's own cost: parsing, validation, hashing, the SDK, rendering.
+
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt, stream};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use local_stack::recorder::{RecordedCall, max_in_flight, rounds};
+
+use crate::BoxError;
+
+pub struct Mirror {
+    http: Client<HttpConnector, Full<Bytes>>,
+    from_table: String,
+    to_table: String,
+}
+
+impl Mirror {
+    pub fn new(from_table: &str, to_table: &str) -> Self {
+        // As the SDK's connector does: without TCP_NODELAY, a request written in two segments waits for a
+        // delayed ACK.
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let http = Client::builder(TokioExecutor::new()).build(connector);
+        Self { http, from_table: format!("\"{from_table}\""), to_table: format!("\"{to_table}\"") }
+    }
+
+    /// Sends the calls again, round by round, as many at once as the handler had in flight; each must get the
+    /// status the original got. Returns the wall time of the sending alone: requests are rewritten before.
+    pub async fn replay(&self, calls: &[RecordedCall]) -> Result<Duration, BoxError> {
+        let rounds: Vec<(usize, Vec<Replayed>)> = rounds(calls)
+            .into_iter()
+            .map(|round| {
+                Ok((max_in_flight(&round), round.iter().map(|c| self.rewrite(c)).collect::<Result<_, BoxError>>()?))
+            })
+            .collect::<Result<_, BoxError>>()?;
+        let started = Instant::now();
+        for (in_flight, round) in rounds {
+            stream::iter(round.into_iter().map(|call| self.send(call)))
+                .buffer_unordered(in_flight)
+                .try_collect::<Vec<()>>()
+                .await?;
+        }
+        Ok(started.elapsed())
+    }
+
+    /// The same request for the mirror table. A transaction's idempotency token is the one thing that must
+    /// differ: DynamoDB remembers tokens account-wide and refuses one reused for another table.
+    fn rewrite(&self, call: &RecordedCall) -> Result<Replayed, BoxError> {
+        let sent = call.request.as_ref().ok_or_else(|| format!("{} was never sent", call.operation))?;
+        let mut body = String::from_utf8(sent.body.clone())?.replace(&self.from_table, &self.to_table);
+        if body.contains("\"ClientRequestToken\"") {
+            let mut json: serde_json::Value = serde_json::from_str(&body)?;
+            json["ClientRequestToken"] = serde_json::Value::String(integration_tests::random_hex(16));
+            body = json.to_string();
+        }
+        let mut request = hyper::Request::post(&sent.uri);
+        for (name, value) in &sent.headers {
+            if !matches!(name.as_str(), "content-length" | "host") {
+                request = request.header(name, value);
+            }
+        }
+        Ok(Replayed {
+            operation: call.operation.clone(),
+            expected_status: call.status,
+            request: request.body(Full::new(Bytes::from(body)))?,
+        })
+    }
+
+    async fn send(&self, call: Replayed) -> Result<(), BoxError> {
+        let response = self.http.request(call.request).await?;
+        let status = response.status().as_u16();
+        let text = response.into_body().collect().await?.to_bytes();
+        if Some(status) != call.expected_status {
+            return Err(format!(
+                "replayed {} answered {status}, the original {:?}: {}",
+                call.operation,
+                call.expected_status,
+                String::from_utf8_lossy(&text)
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+struct Replayed {
+    operation: String,
+    expected_status: Option<u16>,
+    request: hyper::Request<Full<Bytes>>,
+}

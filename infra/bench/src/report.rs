@@ -1,0 +1,207 @@
+//! docs/BENCHMARKS.md: the figures of one run, each beside its reference and its goal.
+
+use std::fmt::Write;
+
+use crate::HELLO_WORLD;
+use crate::cold_start::ColdStartFigures;
+use crate::load::{CONNECTIONS, LoadFigures, THREADS};
+use crate::machine::Machine;
+use crate::scenario::Operation;
+use crate::stats::ms;
+use crate::work::{OperationFigures, ratio};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn mark(ok: bool) -> &'static str {
+    if ok { "✓" } else { "✗ over" }
+}
+
+/// The least capacity the key design allows for each operation, and why (items of ≤ 1 KB; strongly consistent
+/// reads cost 1 RCU per 4 KB, writes 1 WCU per 1 KB, and both double inside a transaction).
+fn minimum(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Login => "1 RCU read of the code item (cooldown) + transaction of 4 puts/updates = 8 WCU",
+        Operation::Verify => "1 RCU code read + 1 WCU attempt + transaction (code, token, profile) = 6 WCU",
+        Operation::GetContacts(_) => {
+            "token 1 RCU + per 100 numbers ~50 RCU of BatchGet (0.5 each) + 1 WCU per new edge"
+        }
+        Operation::ProfileUpdate => "token 1 RCU + 1 WCU profile put",
+    }
+}
+
+pub fn markdown(
+    machine: &Machine,
+    cold: &[ColdStartFigures],
+    init_steps: &[(String, f64)],
+    work: &[OperationFigures],
+    load: &[LoadFigures],
+    scale: f64,
+) -> String {
+    let mut md = String::new();
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Written by `make bench` ({date}{}). Every figure comes from one run on the machine below, each beside its \
+         reference measured in the same run: compare ratios across machines, never absolute times.\n",
+        if scale < 1.0 { format!(", BENCH_SCALE={scale}: fewer iterations than the full run") } else { String::new() }
+    );
+    let _ = writeln!(md, "| machine | |\n|---|---|");
+    let _ = writeln!(md, "| CPU | {} × {} |", machine.cores, machine.cpu_model);
+    let _ = writeln!(md, "| memory | {:.1} GiB |", machine.memory_gib);
+    let _ = writeln!(md, "| kernel | {} |", machine.kernel);
+    let _ = writeln!(md, "| toolchain | {} |", machine.rustc);
+    let _ = writeln!(md, "| DynamoDB Local | 3.3.1 on {} |", machine.java);
+    let _ = writeln!(md, "| load generator | {} |", machine.wrk);
+    let _ = writeln!(md, "| perf counters | {} |\n", if machine.perf_counters { "available" } else { "not available" });
+
+    let hello = cold.iter().find(|c| c.name == HELLO_WORLD);
+    let _ = writeln!(md, "## 1. Cold start\n");
+    let _ = writeln!(
+        md,
+        "Release binaries as `sam build` builds them (`cargo lambda build --release`, x86_64). Init = exec → first \
+         `GET /2018-06-01/runtime/invocation/next` at a runtime-API stub (what Lambda reports as Init Duration); it \
+         includes reading the configuration, building the SDK clients and warming the phone-number metadata. Median \
+         of {} starts per binary, round-robin. The first request is then served against the local stack; peak RSS is \
+         VmHWM after it (Lambda's \"Max Memory Used\"). Goals: init ≤ 1.5 × hello-world, binary ≤ 8 MB, RSS ≤ 30 MB.\n",
+        cold.first().map(|c| c.starts).unwrap_or(0)
+    );
+    let _ = writeln!(md, "| function | init (median) | × hello-world | first request | binary | peak RSS |");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+    for c in cold {
+        let times = hello.map(|h| ratio(c.init_median, h.init_median)).unwrap_or(0.0);
+        let size = c.binary_bytes as f64 / MIB;
+        let rss = c.peak_rss_kib as f64 / 1024.0;
+        let _ = writeln!(
+            md,
+            "| {} | {} ms | {:.2}× {} | {} ms | {:.1} MB {} | {:.1} MB {} |",
+            c.name,
+            ms(c.init_median),
+            times,
+            mark(times <= 1.5),
+            ms(c.first_request_median),
+            size,
+            mark(size <= 8.0),
+            rss,
+            mark(rss <= 30.0)
+        );
+    }
+
+    if !init_steps.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nWhere init goes: the same steps timed one by one in fresh processes (`bench init-steps`, median of {}); \
+             the steps after the phone metadata are not init but what a first request pays that the second does not.\n",
+            cold.first().map(|c| c.starts).unwrap_or(0)
+        );
+        let _ = writeln!(md, "| step | ms |\n|---|---:|");
+        for (step, ms) in init_steps {
+            let _ = writeln!(md, "| {step} | {ms:.2} |");
+        }
+    }
+
+    let _ = writeln!(md, "\n## 2. DynamoDB work per operation\n");
+    let _ = writeln!(
+        md,
+        "One request each, through the handler, with `ReturnConsumedCapacity: TOTAL` asked by an SDK interceptor. \
+         getcontacts is a new user's first sync of N numbers, 10 % of them registered users. Rounds are calls that \
+         must wait for earlier ones (calls in flight together count once); the most any iteration took. Capacity \
+         is as DynamoDB Local reports it (on demand: a write of ≤ 1 KB is 1 WCU, 2 in a transaction; a strongly \
+         consistent read of ≤ 4 KB is 1 RCU).\n"
+    );
+    let _ = writeln!(
+        md,
+        "| operation | DynamoDB calls | rounds (goal) | RCU | WCU | minimum the key design allows | other calls |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---|---|");
+    for w in work {
+        let calls: Vec<String> = w
+            .calls
+            .iter()
+            .map(|(op, kind)| {
+                let mut units = vec![];
+                if kind.read_units > 0.0 {
+                    units.push(format!("{} R", kind.read_units));
+                }
+                if kind.write_units > 0.0 {
+                    units.push(format!("{} W", kind.write_units));
+                }
+                format!("{} {op} ({})", kind.count, if units.is_empty() { "0".into() } else { units.join(", ") })
+            })
+            .collect();
+        let other: Vec<String> = w.other_calls.iter().map(|(op, n)| format!("{n} SNS {op}")).collect();
+        let _ = writeln!(
+            md,
+            "| {} | {} = {} | {} (≤ {}) {} | {:.1} | {:.1} | {} | {} |",
+            w.operation.label(),
+            w.dynamodb_calls(),
+            calls.join(" + "),
+            w.rounds,
+            w.operation.round_goal(),
+            mark(w.rounds <= w.operation.round_goal()),
+            w.read_units,
+            w.write_units,
+            minimum(w.operation),
+            if other.is_empty() { "–".into() } else { other.join(", ") }
+        );
+    }
+
+    let _ = writeln!(md, "\n## 3. Overhead over the database\n");
+    let _ = writeln!(
+        md,
+        "Handler: an API Gateway v2 event in, the response out, in process. Direct: the very requests that handler \
+         sent (recorded on the wire), sent again by a plain HTTP client to a mirror table that has received every \
+         earlier request too, so each meets the same state; same rounds, same concurrency, same status required. \
+         Timed iteration by iteration in the same run. Goal: ≤ 1.10×.\n"
+    );
+    let _ =
+        writeln!(md, "| operation | n | handler p50 | direct p50 | ratio p50 | handler p99 | direct p99 | ratio p99 |");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for w in work {
+        let (r50, r99) = (ratio(w.handler.p50, w.direct.p50), ratio(w.handler.p99, w.direct.p99));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} ms | {} ms | {:.2}× {} | {} ms | {} ms | {:.2}× {} |",
+            w.operation.label(),
+            w.iterations,
+            ms(w.handler.p50),
+            ms(w.direct.p50),
+            r50,
+            mark(r50 <= 1.10),
+            ms(w.handler.p99),
+            ms(w.direct.p99),
+            r99,
+            mark(r99 <= 1.10)
+        );
+    }
+
+    let _ = writeln!(md, "\n## 4. Load\n");
+    let _ = writeln!(
+        md,
+        "wrk, {THREADS} threads, {CONNECTIONS} connections (fixed concurrency), {:.0} s per row, against the `make dev` \
+         API (the dev server, release-built, with its stream poller and notifier running) and, for reference, \
+         straight at DynamoDB Local and moto. Everything shares this machine's {} cores, the load generator too.\n",
+        load.first().map(|l| l.seconds).unwrap_or(0.0),
+        machine.cores
+    );
+    let _ = writeln!(md, "| target | request | req/s | p50 | p99 | non-2xx | socket errors |");
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|");
+    for l in load {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.0} | {} ms | {} ms | {} | {} |",
+            l.target,
+            l.what,
+            l.per_second(),
+            ms(l.p50),
+            ms(l.p99),
+            l.non_2xx,
+            l.socket_errors
+        );
+    }
+    md
+}

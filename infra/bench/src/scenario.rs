@@ -1,0 +1,204 @@
+//! The operations measured, on an in-process app over the local stack whose SDK clients record every call.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use domain::{App, Config, PhoneNumber, SystemClock};
+use integration_tests::{Reply, decode, random_hex, random_phone};
+use local_stack::apigw::HttpCall;
+use local_stack::recorder::{CallRecorder, RecordedCall};
+use serde_json::json;
+
+use crate::BoxError;
+
+pub const OTP_SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
+
+/// The configuration every benchmarked function runs with: the product's defaults, except that the abuse limits,
+/// which would stop a benchmark issuing thousands of codes from one address, are set out of reach.
+pub fn function_env(table: &str) -> Vec<(String, String)> {
+    [
+        ("TABLE_NAME", table),
+        ("OTP_HMAC_SECRET", OTP_SECRET),
+        ("APP_NAME", "Bench"),
+        ("DEFAULT_COUNTRY", "US"),
+        ("IP_CODE_REQUESTS_PER_HOUR", "1000000"),
+        ("IP_FAILED_VERIFIES_PER_HOUR", "1000000"),
+        ("SMS_HOURLY_LIMIT_PER_COUNTRY", "10000000"),
+        ("SMS_DAILY_BUDGET", "100000000"),
+        ("CONTACT_LOOKUP_BUDGET", "10000000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// One measured operation, as the issue lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Login,
+    Verify,
+    GetContacts(usize),
+    ProfileUpdate,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 7] = [
+        Operation::Login,
+        Operation::Verify,
+        Operation::GetContacts(1),
+        Operation::GetContacts(100),
+        Operation::GetContacts(1000),
+        Operation::GetContacts(5000),
+        Operation::ProfileUpdate,
+    ];
+
+    pub fn label(self) -> String {
+        match self {
+            Operation::Login => "login".into(),
+            Operation::Verify => "verify".into(),
+            Operation::GetContacts(n) => format!("getcontacts N={n}"),
+            Operation::ProfileUpdate => "profile update".into(),
+        }
+    }
+
+    /// The most sequential rounds of DynamoDB calls the issue allows.
+    pub fn round_goal(self) -> usize {
+        match self {
+            Operation::GetContacts(_) => 3,
+            _ => 2,
+        }
+    }
+}
+
+/// A request ready to be timed: everything it needs (a code, a token, registered contacts) is already in place.
+pub struct Prepared {
+    pub function: &'static str,
+    pub call: HttpCall,
+}
+
+pub struct BenchApp {
+    pub app: App,
+    pub calls: CallRecorder,
+    /// Users already signed up, drawn from for the 10 % of uploaded numbers that are registered.
+    registered: Vec<PhoneNumber>,
+}
+
+impl BenchApp {
+    /// An app on a new table created from template.yaml. Both clients share one recorder, so the calls of a request
+    /// to DynamoDB and to SNS are in one list, in order.
+    pub async fn new(table: &str) -> Result<Self, BoxError> {
+        let sdk = domain::app::sdk_config().await;
+        let calls = CallRecorder::with_consumed_capacity();
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+        );
+        let sns =
+            aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&sdk).interceptor(calls.clone()).build());
+        local_stack::template::create_table(&dynamodb, table).await?;
+        calls.reset();
+        let vars: HashMap<String, String> = function_env(table).into_iter().collect();
+        let config = Config::from_lookup(|name| vars.get(name).cloned())?;
+        let app = App::from_clients(config, dynamodb, sns, Arc::new(SystemClock));
+        Ok(Self { app, calls, registered: vec![] })
+    }
+
+    pub fn table(&self) -> &str {
+        self.app.store.table()
+    }
+
+    pub async fn call(&self, function: &str, call: HttpCall) -> Reply {
+        let response =
+            local_stack::functions::invoke(&self.app, function, call.to_request()).await.expect("a known function");
+        decode(response)
+    }
+
+    /// Login, the code from the SMS just sent (read from the recorded SNS request), verify: the token.
+    pub async fn sign_in(&self, phone: &PhoneNumber) -> Result<String, BoxError> {
+        let code = self.request_code(phone).await?;
+        let reply = self.call("VerifyFunction", verify_call(phone, &code)).await;
+        expect_ok("verify", &reply)?;
+        Ok(reply.json["token"].as_str().ok_or("verify answered no token")?.to_owned())
+    }
+
+    pub async fn request_code(&self, phone: &PhoneNumber) -> Result<String, BoxError> {
+        let already = self.calls.calls().len();
+        let reply = self.call("LoginFunction", login_call(phone)).await;
+        expect_ok("login", &reply)?;
+        self.calls.calls()[already..].iter().rev().find_map(sms_code).ok_or_else(|| "login sent no SMS".into())
+    }
+
+    /// Users signed up on another app whose table mirrors this one's.
+    pub fn share_registered_users(&mut self, other: &BenchApp) {
+        self.registered = other.registered.clone();
+    }
+
+    /// Signs up `count` users with a name and status, so uploads can find them.
+    pub async fn register_users(&mut self, count: usize) -> Result<(), BoxError> {
+        while self.registered.len() < count {
+            let phone = random_phone();
+            let token = self.sign_in(&phone).await?;
+            let profile = HttpCall::post("/profile").bearer(&token).form(&[("name", "Bench user"), ("status", "here")]);
+            expect_ok("profile", &self.call("AccountFunction", profile).await)?;
+            self.registered.push(phone);
+        }
+        Ok(())
+    }
+
+    /// Sets up what the operation needs (untimed) and returns the request to time.
+    pub async fn prepare(&self, operation: Operation) -> Result<Prepared, BoxError> {
+        Ok(match operation {
+            Operation::Login => Prepared { function: "LoginFunction", call: login_call(&random_phone()) },
+            Operation::Verify => {
+                let phone = random_phone();
+                let code = self.request_code(&phone).await?;
+                Prepared { function: "VerifyFunction", call: verify_call(&phone, &code) }
+            }
+            Operation::GetContacts(n) => {
+                // A first sync by a new user: 10 % of the numbers are registered users, the rest nobody yet.
+                let token = self.sign_in(&random_phone()).await?;
+                let registered = n / 10;
+                if registered > self.registered.len() {
+                    return Err(
+                        format!("{registered} registered users needed, {} signed up", self.registered.len()).into()
+                    );
+                }
+                let mut phones: Vec<String> =
+                    self.registered[..registered].iter().map(|p| p.e164().to_owned()).collect();
+                while phones.len() < n {
+                    phones.push(random_phone().e164().to_owned());
+                }
+                let call = HttpCall::post("/getcontacts").bearer(&token).json(&json!({ "phones": phones }));
+                Prepared { function: "GetContactsFunction", call }
+            }
+            Operation::ProfileUpdate => {
+                let token = self.sign_in(&random_phone()).await?;
+                let call = HttpCall::post("/profile")
+                    .bearer(&token)
+                    .form(&[("name", &format!("Bench {}", random_hex(4))), ("status", "Available")]);
+                Prepared { function: "AccountFunction", call }
+            }
+        })
+    }
+}
+
+pub fn login_call(phone: &PhoneNumber) -> HttpCall {
+    HttpCall::post("/login").form(&[("phone", phone.e164())])
+}
+
+pub fn verify_call(phone: &PhoneNumber, code: &str) -> HttpCall {
+    HttpCall::post("/verify").form(&[("phone", phone.e164()), ("code", code)])
+}
+
+pub fn expect_ok(what: &str, reply: &Reply) -> Result<(), BoxError> {
+    if reply.status == 200 { Ok(()) } else { Err(format!("{what} answered {}: {}", reply.status, reply.json).into()) }
+}
+
+/// The code in an SNS Publish request (form-encoded `Message=…`), if the call is one.
+fn sms_code(call: &RecordedCall) -> Option<String> {
+    if call.operation != "Publish" {
+        return None;
+    }
+    let body = &call.request.as_ref()?.body;
+    let message = form_urlencoded::parse(body).find(|(k, _)| k == "Message")?.1;
+    message.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 6).map(str::to_owned)
+}
