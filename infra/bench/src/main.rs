@@ -16,6 +16,7 @@ mod machine;
 mod replay;
 mod report;
 mod scenario;
+mod servers;
 mod stats;
 mod work;
 

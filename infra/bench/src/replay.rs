@@ -1,7 +1,8 @@
 //! The same calls, issued directly: every request a handler sent (recorded as it went on the wire) is sent again,
-//! byte for byte, to a mirror table that has received every earlier request too, so each call meets the same state
-//! and does the same work. Calls keep their rounds and their concurrency. What is left between the handler's time
-//! and the replay's is the product's own cost: parsing, validation, hashing, the SDK, rendering.
+//! byte for byte, to a mirror: the same table in a second DynamoDB Local that has received every earlier request
+//! too, so each call meets the same state and does the same work. Calls keep their rounds and their concurrency.
+//! What is left between the handler's time and the replay's is the product's own cost: parsing, validation,
+//! hashing, the SDK, rendering.
 
 use std::time::{Duration, Instant};
 
@@ -17,18 +18,20 @@ use crate::BoxError;
 
 pub struct Mirror {
     http: Client<HttpConnector, Full<Bytes>>,
-    from_table: String,
-    to_table: String,
+    from_endpoint: String,
+    to_endpoint: String,
 }
 
 impl Mirror {
-    pub fn new(from_table: &str, to_table: &str) -> Self {
+    /// Calls that went to the DynamoDB at `from_endpoint` go to the one at `to_endpoint`; others (SNS) go where
+    /// they went.
+    pub fn new(from_endpoint: &str, to_endpoint: &str) -> Self {
         // As the SDK's connector does: without TCP_NODELAY, a request written in two segments waits for a
         // delayed ACK.
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let http = Client::builder(TokioExecutor::new()).build(connector);
-        Self { http, from_table: format!("\"{from_table}\""), to_table: format!("\"{to_table}\"") }
+        Self { http, from_endpoint: from_endpoint.to_owned(), to_endpoint: to_endpoint.to_owned() }
     }
 
     /// Sends the calls again, round by round, as many at once as the handler had in flight; each must get the
@@ -50,17 +53,21 @@ impl Mirror {
         Ok(started.elapsed())
     }
 
-    /// The same request for the mirror table. A transaction's idempotency token is the one thing that must
-    /// differ: DynamoDB remembers tokens account-wide and refuses one reused for another table.
+    /// The same request for the mirror. A transaction's idempotency token gets a new value: a token seen before
+    /// would make DynamoDB answer from memory instead of doing the work.
     fn rewrite(&self, call: &RecordedCall) -> Result<Replayed, BoxError> {
         let sent = call.request.as_ref().ok_or_else(|| format!("{} was never sent", call.operation))?;
-        let mut body = String::from_utf8(sent.body.clone())?.replace(&self.from_table, &self.to_table);
+        let mut body = String::from_utf8(sent.body.clone())?;
         if body.contains("\"ClientRequestToken\"") {
             let mut json: serde_json::Value = serde_json::from_str(&body)?;
             json["ClientRequestToken"] = serde_json::Value::String(integration_tests::random_hex(16));
             body = json.to_string();
         }
-        let mut request = hyper::Request::post(&sent.uri);
+        let uri = match sent.uri.strip_prefix(&self.from_endpoint) {
+            Some(path) => format!("{}{path}", self.to_endpoint),
+            None => sent.uri.clone(),
+        };
+        let mut request = hyper::Request::post(uri);
         for (name, value) in &sent.headers {
             if !matches!(name.as_str(), "content-length" | "host") {
                 request = request.header(name, value);

@@ -87,23 +87,33 @@ impl BenchApp {
     /// An app on a new table created from template.yaml. Both clients share one recorder, so the calls of a request
     /// to DynamoDB and to SNS are in one list, in order.
     pub async fn new(table: &str) -> Result<Self, BoxError> {
+        Self::create(table, &integration_tests::stack_env("AWS_ENDPOINT_URL_DYNAMODB")).await
+    }
+
+    /// The same on the DynamoDB at `dynamodb_endpoint`.
+    pub async fn create(table: &str, dynamodb_endpoint: &str) -> Result<Self, BoxError> {
+        let app = Self::at(table, dynamodb_endpoint).await?;
+        local_stack::template::create_table(app.app.store.client(), table).await?;
+        app.calls.reset();
+        Ok(app)
+    }
+
+    /// An app on an existing `table` of the DynamoDB at `dynamodb_endpoint`.
+    pub async fn at(table: &str, dynamodb_endpoint: &str) -> Result<Self, BoxError> {
         let sdk = domain::app::sdk_config().await;
         let calls = CallRecorder::with_consumed_capacity();
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(calls.clone()).build(),
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .endpoint_url(dynamodb_endpoint)
+                .interceptor(calls.clone())
+                .build(),
         );
         let sns =
             aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&sdk).interceptor(calls.clone()).build());
-        local_stack::template::create_table(&dynamodb, table).await?;
-        calls.reset();
         let vars: HashMap<String, String> = function_env(table).into_iter().collect();
         let config = Config::from_lookup(|name| vars.get(name).cloned())?;
         let app = App::from_clients(config, dynamodb, sns, Arc::new(SystemClock));
         Ok(Self { app, calls, registered: vec![] })
-    }
-
-    pub fn table(&self) -> &str {
-        self.app.store.table()
     }
 
     pub async fn call(&self, function: &str, call: HttpCall) -> Reply {
