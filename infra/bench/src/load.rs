@@ -1,7 +1,7 @@
 //! Section 4: the `make dev` API (the same dev server, release-built) under wrk at a fixed concurrency, endpoint by
 //! endpoint, and DynamoDB Local and moto under the same load directly, for their ceilings.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -37,6 +37,8 @@ pub struct LoadFigures {
     pub p50: Duration,
     pub p99: Duration,
     pub non_2xx: u64,
+    /// Statuses over 299 and how often each came.
+    pub failures: BTreeMap<String, u64>,
     pub socket_errors: u64,
 }
 
@@ -54,24 +56,48 @@ struct WrkReport {
     p99_us: u64,
     non2xx: u64,
     errors: u64,
+    #[serde(default)]
+    statuses: BTreeMap<String, u64>,
+    #[serde(default)]
+    sample: String,
 }
 
-/// Every script ends with this: one JSON line with what the issue asks for.
+/// Every script ends with this: one JSON line with what the issue asks for, and which statuses the non-2xx were
+/// (with one answer's start, to say why).
 const REPORT_LUA: &str = r#"
+failures = {}
+sample = ""
+function response(status, headers, body)
+  if status > 299 then
+    local key = tostring(status)
+    failures[key] = (failures[key] or 0) + 1
+    if sample == "" then sample = key .. " " .. string.sub(body, 1, 160) end
+  end
+end
+
 function done(summary, latency, requests)
+  local merged, parts, first = {}, {}, ""
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("failures") or {}) do merged[status] = (merged[status] or 0) + count end
+    if first == "" then first = thread:get("sample") or "" end
+  end
+  for status, count in pairs(merged) do table.insert(parts, string.format('"%s":%d', status, count)) end
   local e = summary.errors
-  io.write(string.format('BENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"non2xx":%d,"errors":%d}\n',
+  io.write(string.format('BENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"non2xx":%d,"errors":%d,"statuses":{%s},"sample":"%s"}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), e.status,
-    e.connect + e.read + e.write + e.timeout))
+    e.connect + e.read + e.write + e.timeout, table.concat(parts, ","), (first:gsub('[%c"\\]', "'"))))
 end
 "#;
 
-/// Threads are numbered in `setup` (the main Lua state) and told their number, so they can split work.
+/// Threads are numbered in `setup` (the main Lua state) and told their number, so they can split work; `done`
+/// reads their counts back.
 const THREAD_IDS_LUA: &str = r#"
 local next_id = 0
+threads = {}
 function setup(thread)
   thread:set("id", next_id)
   next_id = next_id + 1
+  table.insert(threads, thread)
 end
 "#;
 
@@ -158,16 +184,16 @@ end
         .collect();
     let verify = format!(
         r#"{THREAD_IDS_LUA}
-local pairs = {pairs}
+local codes = {codes}
 local i = 0
 request = function()
   local k = id + 1 + i * {THREADS}
   i = i + 1
   -- Past the end (not enough codes after all) a code is used twice: those answers count as non-2xx.
-  return wrk.format("POST", "/verify", {{["Content-Type"] = "application/x-www-form-urlencoded"}}, pairs[(k - 1) % #pairs + 1])
+  return wrk.format("POST", "/verify", {{["Content-Type"] = "application/x-www-form-urlencoded"}}, codes[(k - 1) % #codes + 1])
 end
 "#,
-        pairs = lua_list(pairs.iter().cloned())
+        codes = lua_list(pairs.iter().cloned())
     );
     figures.push(wrk(&dir, "API", "POST /verify (right code, each used once)", &api, &verify, seconds).await?);
 
@@ -283,7 +309,10 @@ async fn wrk(
         .lines()
         .find_map(|l| l.strip_prefix("BENCH "))
         .ok_or_else(|| format!("wrk printed no report:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr)))?;
-    let report: WrkReport = serde_json::from_str(line)?;
+    let report: WrkReport = serde_json::from_str(line).map_err(|e| format!("wrk's report {line}: {e}"))?;
+    if !report.sample.is_empty() {
+        eprintln!("bench: load: {target}: {what}: {} non-2xx, the first: {}", report.non2xx, report.sample);
+    }
     Ok(LoadFigures {
         target: target.into(),
         what: what.into(),
@@ -292,6 +321,7 @@ async fn wrk(
         p50: Duration::from_micros(report.p50_us),
         p99: Duration::from_micros(report.p99_us),
         non_2xx: report.non2xx,
+        failures: report.statuses,
         socket_errors: report.errors,
     })
 }

@@ -217,7 +217,12 @@ pub fn markdown(
             l.per_second(),
             ms(l.p50),
             ms(l.p99),
-            l.non_2xx,
+            if l.failures.is_empty() {
+                l.non_2xx.to_string()
+            } else {
+                let each: Vec<String> = l.failures.iter().map(|(status, n)| format!("{n} × {status}")).collect();
+                format!("{} ({})", l.non_2xx, each.join(", "))
+            },
             l.socket_errors
         );
     }
