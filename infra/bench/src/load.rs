@@ -12,13 +12,12 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::BoxError;
 use crate::scenario::function_env;
-use crate::servers::DynamoDbLocal;
+use crate::servers::{DynamoDbLocal, free_port, http_client};
 
 pub const THREADS: usize = 2;
 pub const CONNECTIONS: usize = 16;
@@ -62,7 +61,7 @@ struct WrkReport {
     sample: String,
 }
 
-/// Every script ends with this: one JSON line with what the issue asks for, and which statuses the non-2xx were
+/// Every script ends with this (and starts with [`THREAD_IDS_LUA`], whose threads it reads): one JSON line with what the issue asks for, and which statuses the non-2xx were
 /// (with one answer's start, to say why).
 const REPORT_LUA: &str = r#"
 failures = {}
@@ -120,7 +119,7 @@ pub async fn run(devserver: &Path, seconds: u64) -> Result<Vec<LoadFigures>, Box
         .kill_on_drop(true)
         .spawn()?;
     let api = format!("http://127.0.0.1:{port}");
-    let http = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let http = http_client();
     wait_until_up(&http, &api).await?;
     let moto = integration_tests::stack_env("MOTO_URL");
 
@@ -147,17 +146,14 @@ pub async fn run(devserver: &Path, seconds: u64) -> Result<Vec<LoadFigures>, Box
     let lua_tokens = lua_list(tokens.iter().map(|t| format!("Bearer {t}")));
 
     let mut figures = vec![];
-    let login = format!(
-        r#"{THREAD_IDS_LUA}
-local n = 0
+    let login = r#"local n = 0
 request = function()
   n = n + 1
   local body = string.format("phone=%%2B1201%d%06d", 2 + id, n) -- LOGIN_LOAD_PREFIXES
-  return wrk.format("POST", "/login", {{["Content-Type"] = "application/x-www-form-urlencoded"}}, body)
+  return wrk.format("POST", "/login", {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
 end
-"#
-    );
-    figures.push(wrk(&dir, "API", "POST /login (new number each, SMS via moto)", &api, &login, seconds).await?);
+"#;
+    figures.push(wrk(&dir, "API", "POST /login (new number each, SMS via moto)", &api, login, seconds).await?);
 
     // The codes just sent are the verify load's input, each used once; topped up (untimed) so that verify, faster than
     // login, does not run out within its time: wrk cannot stop early without miscounting the rate.
@@ -183,8 +179,7 @@ end
         .map(|(phone, code)| format!("phone={}&code={code}", phone.replace('+', "%2B")))
         .collect();
     let verify = format!(
-        r#"{THREAD_IDS_LUA}
-local codes = {codes}
+        r#"local codes = {codes}
 local i = 0
 request = function()
   local k = id + 1 + i * {THREADS}
@@ -199,8 +194,7 @@ end
 
     let upload_body = json!({ "phones": upload }).to_string();
     let getcontacts = format!(
-        r#"{THREAD_IDS_LUA}
-local tokens = {lua_tokens}
+        r#"local tokens = {lua_tokens}
 local i = 0
 request = function()
   i = i + 1
@@ -213,8 +207,7 @@ end
     figures.push(wrk(&dir, "API", "POST /getcontacts (100 numbers, repeat sync)", &api, &getcontacts, seconds).await?);
 
     let delta = format!(
-        r#"{THREAD_IDS_LUA}
-local tokens = {lua_tokens}
+        r#"local tokens = {lua_tokens}
 local i = 0
 request = function()
   i = i + 1
@@ -225,8 +218,7 @@ end
     figures.push(wrk(&dir, "API", "GET /getcontacts (delta, nothing new)", &api, &delta, seconds).await?);
 
     let profile = format!(
-        r#"{THREAD_IDS_LUA}
-local tokens = {lua_tokens}
+        r#"local tokens = {lua_tokens}
 local i = 0
 request = function()
   i = i + 1
@@ -250,8 +242,7 @@ end
     local_stack::template::create_table(&client, &ceiling_table).await?;
     let dynamodb_headers = r#"["Content-Type"] = "application/x-amz-json-1.0", ["Authorization"] = "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0""#;
     let get_item = format!(
-        r#"{THREAD_IDS_LUA}
-request = function()
+        r#"request = function()
   return wrk.format("POST", "/", {{{dynamodb_headers}, ["X-Amz-Target"] = "DynamoDB_20120810.GetItem"}},
     '{{"TableName":"{ceiling_table}","Key":{{"PK":{{"S":"USER#+12015550100"}},"SK":{{"S":"PROFILE"}}}}}}')
 end
@@ -259,8 +250,7 @@ end
     );
     figures.push(wrk(&dir, "DynamoDB Local", "GetItem (one key)", &dynamodb, &get_item, seconds).await?);
     let put_item = format!(
-        r#"{THREAD_IDS_LUA}
-local n = 0
+        r#"local n = 0
 request = function()
   n = n + 1
   return wrk.format("POST", "/", {{{dynamodb_headers}, ["X-Amz-Target"] = "DynamoDB_20120810.PutItem"}},
@@ -271,17 +261,14 @@ end
     figures.push(wrk(&dir, "DynamoDB Local", "PutItem (new key each)", &dynamodb, &put_item, seconds).await?);
 
     // moto keeps every SMS it sends, and the verify load reads them all back: its ceiling goes last.
-    let publish = format!(
-        r#"{THREAD_IDS_LUA}
-local n = 0
+    let publish = r#"local n = 0
 request = function()
   n = n + 1
   local body = string.format("Action=Publish&Version=2010-03-31&PhoneNumber=%%2B12017%06d&Message=Your+code+is+123456", n)
-  return wrk.format("POST", "/", {{["Content-Type"] = "application/x-www-form-urlencoded"}}, body)
+  return wrk.format("POST", "/", {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
 end
-"#
-    );
-    figures.push(wrk(&dir, "moto (SNS)", "Publish SMS", &moto, &publish, seconds).await?);
+"#;
+    figures.push(wrk(&dir, "moto (SNS)", "Publish SMS", &moto, publish, seconds).await?);
     Ok(figures)
 }
 
@@ -295,7 +282,7 @@ async fn wrk(
 ) -> Result<LoadFigures, BoxError> {
     eprintln!("bench: load: {target}: {what}");
     let file = dir.join(format!("load-{}.lua", figures_slug(target, what)));
-    std::fs::write(&file, format!("{script}\n{REPORT_LUA}"))?;
+    std::fs::write(&file, format!("{THREAD_IDS_LUA}\n{script}\n{REPORT_LUA}"))?;
     let output = tokio::process::Command::new("wrk")
         .args(["-t", &THREADS.to_string(), "-c", &CONNECTIONS.to_string(), "-d", &format!("{seconds}s")])
         .args(["--timeout", "10s", "-s"])
@@ -337,10 +324,6 @@ fn lua_string(text: &str) -> String {
 fn lua_list(items: impl Iterator<Item = String>) -> String {
     let quoted: Vec<String> = items.map(|s| lua_string(&s)).collect();
     format!("{{{}}}", quoted.join(", "))
-}
-
-fn free_port() -> Result<u16, BoxError> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 async fn wait_until_up(http: &Client<HttpConnector, Full<Bytes>>, api: &str) -> Result<(), BoxError> {

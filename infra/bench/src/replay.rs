@@ -11,10 +11,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use local_stack::recorder::{RecordedCall, max_in_flight, rounds};
 
 use crate::BoxError;
+use crate::servers::http_client;
 
 pub struct Mirror {
     http: Client<HttpConnector, Full<Bytes>>,
@@ -26,11 +26,7 @@ impl Mirror {
     /// Calls that went to the DynamoDB at `from_endpoint` go to the one at `to_endpoint`; others (SNS) go where
     /// they went.
     pub fn new(from_endpoint: &str, to_endpoint: &str) -> Self {
-        // As the SDK's connector does: without TCP_NODELAY, a request written in two segments waits for a
-        // delayed ACK.
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let http = Client::builder(TokioExecutor::new()).build(connector);
+        let http = http_client();
         Self { http, from_endpoint: from_endpoint.to_owned(), to_endpoint: to_endpoint.to_owned() }
     }
 

@@ -18,6 +18,19 @@ use tokio::net::TcpListener;
 
 use crate::BoxError;
 
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> Result<u16, BoxError> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The harness's HTTP client. TCP_NODELAY as the SDK's connector sets it: without it, a request written in two
+/// segments waits for a delayed ACK.
+pub fn http_client() -> Client<HttpConnector, Full<Bytes>> {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
 /// A fresh in-memory DynamoDB Local (the jar `infra/with-stack.sh` found), stopped when dropped.
 pub struct DynamoDbLocal {
     pub endpoint: String,
@@ -28,7 +41,7 @@ impl DynamoDbLocal {
     pub async fn start() -> Result<Self, BoxError> {
         let dir = std::env::var("DYNAMODB_LOCAL_DIR")
             .map_err(|_| "DYNAMODB_LOCAL_DIR is not set: run under infra/with-stack.sh")?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = free_port()?;
         let process = tokio::process::Command::new("java")
             .arg(format!("-Djava.library.path={dir}/DynamoDBLocal_lib"))
             .args(["-jar", &format!("{dir}/DynamoDBLocal.jar"), "-inMemory", "-sharedDb", "-port", &port.to_string()])
@@ -52,9 +65,7 @@ impl DynamoDbLocal {
 pub async fn latency_proxy(upstream: &str, delay: Duration) -> Result<String, BoxError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let endpoint = format!("http://{}", listener.local_addr()?);
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let http: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let http = http_client();
     let upstream = upstream.trim_end_matches('/').to_owned();
     tokio::spawn(async move {
         loop {
