@@ -10,20 +10,11 @@ use std::sync::Arc;
 pub mod fault_proxy;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use domain::{App, Config, DefaultRegion, ManualClock, PhoneNumber};
-use lambda_http::Body;
+use domain::{App, Config, PhoneNumber};
 use local_stack::apigw::HttpCall;
-use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+pub use local_stack::harness::{ManualClock, Reply, decode, http_get_json, random_hex, stack_env};
 
 pub type Item = HashMap<String, AttributeValue>;
-
-pub fn stack_env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: integration tests run against the local stack; use `make test` or `infra/with-stack.sh cargo test`")
-    })
-}
 
 pub struct TestApp {
     pub app: App,
@@ -74,31 +65,15 @@ pub async fn spawn_app_on(
     TestApp { app, clock, dynamodb }
 }
 
-/// A response, decoded.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: lambda_http::http::HeaderMap,
-    pub json: Value,
-}
-
-impl Reply {
-    pub fn error(&self) -> &str {
-        self.json["error"].as_str().unwrap_or("")
-    }
-}
-
 impl TestApp {
-    /// Through the template's function, from an API Gateway v2 event, as on Lambda.
-    pub async fn call(&self, function: &str, call: HttpCall) -> Reply {
+    /// Through the route table, from an API Gateway v2 event, as on Lambda (only to routes template.yaml declares).
+    pub async fn call(&self, call: HttpCall) -> Reply {
         if call.source_ip != "127.0.0.1" {
             secret(&call.source_ip);
         }
         // Boxed: handler futures are large in debug builds, and a long test awaiting many of them inline overflows
         // the test thread's stack.
-        let response = Box::pin(local_stack::functions::invoke(&self.app, function, call.to_request()))
-            .await
-            .expect("known function");
+        let response = Box::pin(local_stack::harness::call(&self.app, call)).await;
         let reply = decode(response);
         if let Some(token) = reply.json["token"].as_str() {
             secret(token);
@@ -107,11 +82,11 @@ impl TestApp {
     }
 
     pub async fn login(&self, phone: &str) -> Reply {
-        self.call("LoginFunction", HttpCall::post("/login").form(&[("phone", phone)])).await
+        self.call(HttpCall::post("/login").form(&[("phone", phone)])).await
     }
 
     pub async fn verify(&self, phone: &str, code: &str) -> Reply {
-        self.call("VerifyFunction", HttpCall::post("/verify").form(&[("phone", phone), ("code", code)])).await
+        self.call(HttpCall::post("/verify").form(&[("phone", phone), ("code", code)])).await
     }
 
     /// Login, read the code from moto, verify: the token.
@@ -150,37 +125,11 @@ impl TestApp {
     }
 }
 
-pub fn decode(response: lambda_http::Response<Body>) -> Reply {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = match response.body() {
-        Body::Text(text) => text.clone(),
-        Body::Binary(bytes) => String::from_utf8(bytes.clone()).expect("UTF-8 body"),
-        _ => String::new(),
-    };
-    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("response is not JSON ({e}): {text}"));
-    Reply { status, headers, json }
-}
-
-pub fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).unwrap();
-    buf.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A valid US number nobody else in this test run will draw (8 million candidates per area code).
+/// A valid US number nobody else in this test run will draw, noted as a secret for the log-privacy check.
 pub fn random_phone() -> PhoneNumber {
-    let region = DefaultRegion::from_iso("US").unwrap();
-    loop {
-        let mut buf = [0u8; 4];
-        getrandom::fill(&mut buf).unwrap();
-        let n = u32::from_le_bytes(buf);
-        let candidate = format!("+1201{}{:06}", 2 + n % 8, (n / 8) % 1_000_000);
-        if let Some(phone) = PhoneNumber::parse(&candidate, region) {
-            secret(phone.e164());
-            return phone;
-        }
-    }
+    let phone = local_stack::harness::random_phone();
+    secret(phone.e164());
+    phone
 }
 
 /// Every SMS moto has recorded for this number: (phone, message) in order.
@@ -206,18 +155,6 @@ pub async fn last_sms_code(phone: &str) -> Option<String> {
     Some(code)
 }
 
-/// Plain HTTP/1.0 GET: enough for moto's admin API, without another HTTP client in the tree.
-pub async fn http_get_json(base: &str, path: &str) -> Value {
-    let host = base.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(host).await.expect("moto is up");
-    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{path} did not answer JSON: {e}"))
-}
-
 pub use local_stack::recorder::{CallRecorder, RecordedCall};
 
 /// A DynamoDB client on the local stack that records its calls.
@@ -230,22 +167,25 @@ pub async fn recording_dynamodb() -> (aws_sdk_dynamodb::Client, CallRecorder) {
 
 /// The real SNS publisher, remembering what it published.
 pub struct RecordingSink {
-    inner: domain::events::SnsEvents,
-    published: std::sync::Mutex<Vec<domain::events::ContactEvent>>,
+    inner: domain::adapters::sns::SnsEvents,
+    published: std::sync::Mutex<Vec<domain::model::events::ContactEvent>>,
 }
 
 impl RecordingSink {
-    pub fn new(inner: domain::events::SnsEvents) -> Self {
+    pub fn new(inner: domain::adapters::sns::SnsEvents) -> Self {
         Self { inner, published: Default::default() }
     }
 
-    pub fn events(&self) -> Vec<domain::events::ContactEvent> {
+    pub fn events(&self) -> Vec<domain::model::events::ContactEvent> {
         self.published.lock().unwrap().clone()
     }
 }
 
-impl domain::events::EventSink for RecordingSink {
-    async fn publish(&self, events: &[domain::events::ContactEvent]) -> Result<(), domain::events::PublishFailed> {
+impl domain::usecase::ports::EventSink for RecordingSink {
+    async fn publish(
+        &self,
+        events: &[domain::model::events::ContactEvent],
+    ) -> Result<(), domain::usecase::ports::PublishFailed> {
         self.inner.publish(events).await?;
         self.published.lock().unwrap().extend_from_slice(events);
         Ok(())
@@ -254,8 +194,8 @@ impl domain::events::EventSink for RecordingSink {
     async fn push(
         &self,
         endpoint_arn: &str,
-        event: &domain::events::ContactEvent,
-    ) -> Result<(), domain::events::PublishFailed> {
+        event: &domain::model::events::ContactEvent,
+    ) -> Result<(), domain::usecase::ports::PublishFailed> {
         self.inner.push(endpoint_arn, event).await
     }
 }

@@ -1,4 +1,5 @@
-//! What a function holds for its lifetime: configuration, clients, the clock. Built once per Lambda instance.
+//! The composition root: configuration, the adapters behind the ports, and the clock, built once per Lambda
+//! instance. The only module besides `adapters` and `edge::lambda` that names an adapter.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,16 +8,18 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::clock::{Clock, SystemClock};
+use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::sns::{SnsPush, SnsSms};
 use crate::config::{Config, ConfigError};
-use crate::phone::PhoneNumber;
-use crate::sms::SmsSender;
-use crate::storage::Store;
+use crate::model::clock::{Clock, SystemClock};
+use crate::model::phone::PhoneNumber;
 
+/// What every use case runs against.
 pub struct App {
     pub config: Config,
-    pub store: Store,
-    pub sms: SmsSender,
+    pub store: DynamoStore,
+    pub sms: SnsSms,
+    pub push: SnsPush,
     pub clock: Arc<dyn Clock>,
     sns: aws_sdk_sns::Client,
 }
@@ -32,9 +35,10 @@ impl App {
         sns: aws_sdk_sns::Client,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let store = Store::new(dynamodb, config.table_name.clone());
-        let sms = SmsSender::new(sns.clone(), config.sms.clone(), config.app_name.clone());
-        Self { config, store, sms, clock, sns }
+        let store = DynamoStore::new(dynamodb, config.table_name.clone());
+        let sms = SnsSms::new(sns.clone(), config.sms.clone(), config.app_name.clone());
+        let push = SnsPush::new(sns.clone());
+        Self { config, store, sms, push, clock, sns }
     }
 
     /// The SNS client, for publishers of other kinds (events).

@@ -1,11 +1,15 @@
 //! Settings, read once from the environment at start-up. `template.yaml` Parameters map 1:1 onto these variables,
-//! and the README lists each with its default.
+//! and the README lists each with its default. Numeric settings are declared as data below (name, default, range);
+//! a wrong value fails start-up with the variable's name.
 
 use std::collections::HashMap;
 use std::env;
 
-use crate::phone::{DefaultRegion, PhoneNumber};
-use crate::secrets::{OtpCode, OtpSecret};
+use crate::model::code::SendPolicy;
+use crate::model::links::ProfileUrls;
+use crate::model::phone::{DefaultRegion, PhoneNumber};
+use crate::model::rate_limit::AbuseLimits;
+use crate::model::secrets::{OtpCode, OtpSecret};
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {name}: {problem}")]
@@ -30,26 +34,15 @@ pub struct Config {
     pub allowed_app_ids: Vec<String>,
     pub otp_ttl_seconds: i64,
     pub max_verify_attempts: u32,
-    pub resend_cooldown_seconds: i64,
-    pub max_sends_per_window: u32,
-    pub send_window_seconds: i64,
+    pub send_policy: SendPolicy,
     pub token_ttl_days: i64,
     pub test_numbers: HashMap<PhoneNumber, OtpCode>,
     pub sms: SmsConfig,
     pub profile_urls: ProfileUrls,
     pub contacts: ContactsConfig,
     pub max_group_members: usize,
-    pub limits: LimitsConfig,
-}
-
-/// Abuse limits (docs/SECURITY.md says which attack each one stops, and why these defaults).
-#[derive(Clone, Debug)]
-pub struct LimitsConfig {
-    pub ip_code_requests_per_hour: i64,
-    pub ip_failed_verifies_per_hour: i64,
-    pub number_failed_verifies_per_day: i64,
-    pub sms_hourly_limit_per_country: i64,
-    pub sms_daily_budget: i64,
+    /// Abuse limits (docs/SECURITY.md says which attack each one stops, and why these defaults).
+    pub abuse: AbuseLimits,
 }
 
 #[derive(Clone, Debug)]
@@ -81,22 +74,74 @@ pub struct SmsConfig {
     pub otp_domain: Option<String>,
 }
 
-/// The texts and URLs mesibo clients expect beside a profile.
-#[derive(Clone, Debug)]
-pub struct ProfileUrls {
-    /// mesibo clients read a Google API key (`google`) at sign-in; empty unless GOOGLE_API_KEY is set.
-    pub google_api_key: String,
-    pub upload_url: String,
-    pub download_url: String,
-    pub file_url: String,
-    pub invite_text: String,
-    pub share_subject: String,
-    pub share_title: String,
-}
-
 pub const MAX_OTP_TTL_SECONDS: i64 = 600;
 pub const MAX_VERIFY_ATTEMPTS: u32 = 5;
 pub const MAX_TEST_NUMBERS: usize = 10;
+
+/// A whole-number setting: its variable, its default, and the range it must fall in.
+#[derive(Debug, Clone, Copy)]
+pub struct Number {
+    pub name: &'static str,
+    pub default: i64,
+    pub min: i64,
+    pub max: i64,
+}
+
+const fn number(name: &'static str, default: i64, min: i64, max: i64) -> Number {
+    Number { name, default, min, max }
+}
+
+pub const OTP_TTL_SECONDS: Number = number("OTP_TTL_SECONDS", MAX_OTP_TTL_SECONDS, 60, MAX_OTP_TTL_SECONDS);
+pub const VERIFY_ATTEMPTS: Number =
+    number("MAX_VERIFY_ATTEMPTS", MAX_VERIFY_ATTEMPTS as i64, 1, MAX_VERIFY_ATTEMPTS as i64);
+pub const RESEND_COOLDOWN_SECONDS: Number = number("RESEND_COOLDOWN_SECONDS", 30, 1, 3600);
+pub const MAX_SENDS_PER_WINDOW: Number = number("MAX_SENDS_PER_WINDOW", 5, 1, 100);
+pub const SEND_WINDOW_SECONDS: Number = number("SEND_WINDOW_SECONDS", 600, 60, 86_400);
+pub const TOKEN_TTL_DAYS: Number = number("TOKEN_TTL_DAYS", 365, 1, 3650);
+pub const MAX_PHONES_PER_REQUEST: Number = number("MAX_PHONES_PER_REQUEST", 5000, 1, 5000);
+pub const CONTACT_LOOKUP_BUDGET: Number = number("CONTACT_LOOKUP_BUDGET", 20_000, 1, 10_000_000);
+pub const CONTACT_LOOKUP_WINDOW_DAYS: Number = number("CONTACT_LOOKUP_WINDOW_DAYS", 10, 1, 90);
+pub const MAX_GROUP_MEMBERS: Number = number("MAX_GROUP_MEMBERS", 1024, 2, 5000);
+pub const IP_CODE_REQUESTS_PER_HOUR: Number = number("IP_CODE_REQUESTS_PER_HOUR", 20, 1, 1_000_000);
+pub const IP_FAILED_VERIFIES_PER_HOUR: Number = number("IP_FAILED_VERIFIES_PER_HOUR", 50, 1, 1_000_000);
+pub const NUMBER_FAILED_VERIFIES_PER_DAY: Number = number("NUMBER_FAILED_VERIFIES_PER_DAY", 100, 1, 100);
+pub const SMS_HOURLY_LIMIT_PER_COUNTRY: Number = number("SMS_HOURLY_LIMIT_PER_COUNTRY", 200, 1, 10_000_000);
+pub const SMS_DAILY_BUDGET: Number = number("SMS_DAILY_BUDGET", 1000, 1, 100_000_000);
+
+/// The variables, whichever way they are looked up. Blank counts as unset.
+struct Vars<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    fn text(&self, name: &str) -> Option<String> {
+        (self.0)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn text_or(&self, name: &str, default: impl FnOnce() -> String) -> String {
+        self.text(name).unwrap_or_else(default)
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.text(name).ok_or_else(|| bad(name, "required"))
+    }
+
+    fn number(&self, setting: Number) -> Result<i64, ConfigError> {
+        let Number { name, default, min, max } = setting;
+        let Some(text) = self.text(name) else {
+            return Ok(default);
+        };
+        let value: i64 = text.parse().map_err(|_| bad(name, format!("not a whole number: {text:?}")))?;
+        if !(min..=max).contains(&value) {
+            return Err(bad(name, format!("{value} is outside {min}..={max}")));
+        }
+        Ok(value)
+    }
+
+    /// A comma-separated list; absent is empty.
+    fn list(&self, name: &str) -> Vec<String> {
+        let text = self.text(name).unwrap_or_default();
+        text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+    }
+}
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -105,107 +150,54 @@ impl Config {
 
     /// The same rules over any source of variables, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let number = |name: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
-            let Some(text) = get(name) else {
-                return Ok(default);
-            };
-            let value: i64 = text.parse().map_err(|_| bad(name, format!("not a whole number: {text:?}")))?;
-            if !(min..=max).contains(&value) {
-                return Err(bad(name, format!("{value} is outside {min}..={max}")));
-            }
-            Ok(value)
-        };
-        let list = |name: &str| -> Vec<String> {
-            get(name)
-                .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
-                .unwrap_or_default()
-        };
-
-        let table_name = get("TABLE_NAME").ok_or_else(|| bad("TABLE_NAME", "required"))?;
-        let secret_text = get("OTP_HMAC_SECRET").ok_or_else(|| bad("OTP_HMAC_SECRET", "required"))?;
-        let otp_secret = OtpSecret::new(secret_text.into_bytes())
+        let vars = Vars(lookup);
+        let table_name = vars.required("TABLE_NAME")?;
+        let secret = vars.required("OTP_HMAC_SECRET")?;
+        let otp_secret = OtpSecret::new(secret.into_bytes())
             .ok_or_else(|| bad("OTP_HMAC_SECRET", format!("must be at least {} characters", OtpSecret::MIN_LEN)))?;
-        let country = get("DEFAULT_COUNTRY").unwrap_or_else(|| "US".into());
+        let country = vars.text_or("DEFAULT_COUNTRY", || "US".into());
         let default_region = DefaultRegion::from_iso(&country)
             .ok_or_else(|| bad("DEFAULT_COUNTRY", format!("not an ISO 3166 region: {country}")))?;
-        let allowed_calling_codes = list("ALLOWED_COUNTRY_CODES")
-            .iter()
-            .map(|c| {
-                c.trim_start_matches('+')
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|c| DefaultRegion::from_calling_code(&c.to_string()).is_some())
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| bad("ALLOWED_COUNTRY_CODES", "comma-separated calling codes such as 1,44,91"))?;
-
-        let mut test_numbers = HashMap::new();
-        for entry in list("TEST_NUMBERS") {
-            let (number, code) =
-                entry.split_once(':').ok_or_else(|| bad("TEST_NUMBERS", "entries are +NUMBER:CODE"))?;
-            let phone = PhoneNumber::parse(number, default_region)
-                .ok_or_else(|| bad("TEST_NUMBERS", format!("not a valid number: {number}")))?;
-            let code = OtpCode::parse(code).ok_or_else(|| bad("TEST_NUMBERS", "codes are six digits"))?;
-            test_numbers.insert(phone, code);
-        }
-        if test_numbers.len() > MAX_TEST_NUMBERS {
-            return Err(bad("TEST_NUMBERS", format!("at most {MAX_TEST_NUMBERS} test numbers")));
-        }
-
-        let app_name = get("APP_NAME").unwrap_or_else(|| "Messenger".into());
-        let invite_text = get("INVITE_TEXT")
-            .unwrap_or_else(|| format!("Hey, I use {app_name} for free messaging, voice and video calls."));
+        let app_name = vars.text_or("APP_NAME", || "Messenger".into());
         Ok(Self {
             table_name,
             otp_secret,
             default_region,
-            allowed_calling_codes,
-            allowed_app_ids: list("ALLOWED_APP_IDS"),
-            otp_ttl_seconds: number("OTP_TTL_SECONDS", MAX_OTP_TTL_SECONDS, 60, MAX_OTP_TTL_SECONDS)?,
-            max_verify_attempts: number(
-                "MAX_VERIFY_ATTEMPTS",
-                MAX_VERIFY_ATTEMPTS.into(),
-                1,
-                MAX_VERIFY_ATTEMPTS.into(),
-            )? as u32,
-            resend_cooldown_seconds: number("RESEND_COOLDOWN_SECONDS", 30, 1, 3600)?,
-            max_sends_per_window: number("MAX_SENDS_PER_WINDOW", 5, 1, 100)? as u32,
-            send_window_seconds: number("SEND_WINDOW_SECONDS", 600, 60, 86_400)?,
-            token_ttl_days: number("TOKEN_TTL_DAYS", 365, 1, 3650)?,
-            test_numbers,
+            allowed_calling_codes: calling_codes(&vars)?,
+            allowed_app_ids: vars.list("ALLOWED_APP_IDS"),
+            otp_ttl_seconds: vars.number(OTP_TTL_SECONDS)?,
+            max_verify_attempts: vars.number(VERIFY_ATTEMPTS)? as u32,
+            send_policy: SendPolicy {
+                resend_cooldown_seconds: vars.number(RESEND_COOLDOWN_SECONDS)?,
+                max_sends_per_window: vars.number(MAX_SENDS_PER_WINDOW)? as u32,
+                send_window_seconds: vars.number(SEND_WINDOW_SECONDS)?,
+            },
+            token_ttl_days: vars.number(TOKEN_TTL_DAYS)?,
+            test_numbers: test_numbers(&vars, default_region)?,
             sms: SmsConfig {
-                template: get("SMS_TEMPLATE").unwrap_or_else(|| "Your {app} code is {code}. Do not share it.".into()),
-                sender_id: get("SMS_SENDER_ID"),
-                otp_domain: get("OTP_DOMAIN"),
+                template: vars.text_or("SMS_TEMPLATE", || "Your {app} code is {code}. Do not share it.".into()),
+                sender_id: vars.text("SMS_SENDER_ID"),
+                otp_domain: vars.text("OTP_DOMAIN"),
             },
-            profile_urls: ProfileUrls {
-                google_api_key: get("GOOGLE_API_KEY").unwrap_or_default(),
-                upload_url: get("UPLOAD_URL").unwrap_or_default(),
-                download_url: get("DOWNLOAD_URL").unwrap_or_default(),
-                file_url: get("FILE_URL").unwrap_or_default(),
-                invite_text,
-                share_subject: get("SHARE_SUBJECT").unwrap_or_else(|| format!("{app_name}: messaging with friends")),
-                share_title: get("SHARE_TITLE").unwrap_or_else(|| "Invite a friend via".into()),
-            },
+            profile_urls: profile_urls(&vars, &app_name),
             contacts: ContactsConfig {
-                max_phones_per_request: number("MAX_PHONES_PER_REQUEST", 5000, 1, 5000)? as usize,
-                lookup_budget: number("CONTACT_LOOKUP_BUDGET", 20_000, 1, 10_000_000)?,
-                lookup_window_days: number("CONTACT_LOOKUP_WINDOW_DAYS", 10, 1, 90)?,
-                events_topic_arn: get("CONTACT_EVENTS_TOPIC_ARN"),
+                max_phones_per_request: vars.number(MAX_PHONES_PER_REQUEST)? as usize,
+                lookup_budget: vars.number(CONTACT_LOOKUP_BUDGET)?,
+                lookup_window_days: vars.number(CONTACT_LOOKUP_WINDOW_DAYS)?,
+                events_topic_arn: vars.text("CONTACT_EVENTS_TOPIC_ARN"),
                 push_apps: PushApps {
-                    apns: get("PUSH_APNS_APPLICATION_ARN"),
-                    apns_sandbox: get("PUSH_APNS_SANDBOX_APPLICATION_ARN"),
-                    fcm: get("PUSH_FCM_APPLICATION_ARN"),
+                    apns: vars.text("PUSH_APNS_APPLICATION_ARN"),
+                    apns_sandbox: vars.text("PUSH_APNS_SANDBOX_APPLICATION_ARN"),
+                    fcm: vars.text("PUSH_FCM_APPLICATION_ARN"),
                 },
             },
-            max_group_members: number("MAX_GROUP_MEMBERS", 1024, 2, 5000)? as usize,
-            limits: LimitsConfig {
-                ip_code_requests_per_hour: number("IP_CODE_REQUESTS_PER_HOUR", 20, 1, 1_000_000)?,
-                ip_failed_verifies_per_hour: number("IP_FAILED_VERIFIES_PER_HOUR", 50, 1, 1_000_000)?,
-                number_failed_verifies_per_day: number("NUMBER_FAILED_VERIFIES_PER_DAY", 100, 1, 100)?,
-                sms_hourly_limit_per_country: number("SMS_HOURLY_LIMIT_PER_COUNTRY", 200, 1, 10_000_000)?,
-                sms_daily_budget: number("SMS_DAILY_BUDGET", 1000, 1, 100_000_000)?,
+            max_group_members: vars.number(MAX_GROUP_MEMBERS)? as usize,
+            abuse: AbuseLimits {
+                ip_code_requests_per_hour: vars.number(IP_CODE_REQUESTS_PER_HOUR)?,
+                ip_failed_verifies_per_hour: vars.number(IP_FAILED_VERIFIES_PER_HOUR)?,
+                number_failed_verifies_per_day: vars.number(NUMBER_FAILED_VERIFIES_PER_DAY)?,
+                sms_hourly_limit_per_country: vars.number(SMS_HOURLY_LIMIT_PER_COUNTRY)?,
+                sms_daily_budget: vars.number(SMS_DAILY_BUDGET)?,
             },
             app_name,
         })
@@ -217,6 +209,48 @@ impl Config {
 
     pub fn allows_app_id(&self, app_id: Option<&str>) -> bool {
         self.allowed_app_ids.is_empty() || app_id.is_some_and(|id| self.allowed_app_ids.iter().any(|a| a == id))
+    }
+}
+
+/// ALLOWED_COUNTRY_CODES: calling codes that have a region.
+fn calling_codes(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Vec<u16>, ConfigError> {
+    let known = |code: &str| {
+        let code = code.trim_start_matches('+').parse::<u16>().ok()?;
+        DefaultRegion::from_calling_code(&code.to_string()).map(|_| code)
+    };
+    let codes = vars.list("ALLOWED_COUNTRY_CODES").iter().map(|c| known(c)).collect::<Option<Vec<_>>>();
+    codes.ok_or_else(|| bad("ALLOWED_COUNTRY_CODES", "comma-separated calling codes such as 1,44,91"))
+}
+
+/// TEST_NUMBERS: `+NUMBER:CODE` entries, at most [`MAX_TEST_NUMBERS`].
+fn test_numbers(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+    region: DefaultRegion,
+) -> Result<HashMap<PhoneNumber, OtpCode>, ConfigError> {
+    let mut numbers = HashMap::new();
+    for entry in vars.list("TEST_NUMBERS") {
+        let (number, code) = entry.split_once(':').ok_or_else(|| bad("TEST_NUMBERS", "entries are +NUMBER:CODE"))?;
+        let phone = PhoneNumber::parse(number, region)
+            .ok_or_else(|| bad("TEST_NUMBERS", format!("not a valid number: {number}")))?;
+        let code = OtpCode::parse(code).ok_or_else(|| bad("TEST_NUMBERS", "codes are six digits"))?;
+        numbers.insert(phone, code);
+    }
+    if numbers.len() > MAX_TEST_NUMBERS {
+        return Err(bad("TEST_NUMBERS", format!("at most {MAX_TEST_NUMBERS} test numbers")));
+    }
+    Ok(numbers)
+}
+
+fn profile_urls(vars: &Vars<impl Fn(&str) -> Option<String>>, app_name: &str) -> ProfileUrls {
+    ProfileUrls {
+        google_api_key: vars.text("GOOGLE_API_KEY").unwrap_or_default(),
+        upload_url: vars.text("UPLOAD_URL").unwrap_or_default(),
+        download_url: vars.text("DOWNLOAD_URL").unwrap_or_default(),
+        file_url: vars.text("FILE_URL").unwrap_or_default(),
+        invite_text: vars
+            .text_or("INVITE_TEXT", || format!("Hey, I use {app_name} for free messaging, voice and video calls.")),
+        share_subject: vars.text_or("SHARE_SUBJECT", || format!("{app_name}: messaging with friends")),
+        share_title: vars.text_or("SHARE_TITLE", || "Invite a friend via".into()),
     }
 }
 
@@ -236,8 +270,9 @@ mod tests {
     #[test]
     fn defaults_follow_the_issue() {
         let c = config(&[]).unwrap();
-        assert_eq!((c.otp_ttl_seconds, c.max_verify_attempts, c.resend_cooldown_seconds), (600, 5, 30));
-        assert_eq!((c.max_sends_per_window, c.send_window_seconds, c.token_ttl_days), (5, 600, 365));
+        assert_eq!((c.otp_ttl_seconds, c.max_verify_attempts, c.send_policy.resend_cooldown_seconds), (600, 5, 30));
+        let policy = c.send_policy;
+        assert_eq!((policy.max_sends_per_window, policy.send_window_seconds, c.token_ttl_days), (5, 600, 365));
         assert!(c.allows_calling_code(91) && c.allows_app_id(None));
     }
 

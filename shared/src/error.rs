@@ -1,4 +1,5 @@
-//! Every way a request can fail, with its stable code and HTTP status. Mapped to a response in one place ([`crate::http`]).
+//! Every way a request can fail, with its stable code and HTTP status. Mapped to a response in one place
+//! ([`crate::edge::reply`]).
 
 use thiserror::Error;
 

@@ -1,35 +1,23 @@
-//! The domain of a messenger backend: phone sign-in with one-time codes, and contact discovery.
+//! The domain of a messenger backend: phone sign-in with one-time codes, contact discovery, groups.
 //!
-//! Functions are thin: each `functions/<name>` binary builds an [`App`] once and hands every request to one use case
-//! module here (`login`, `verify`, …). Use cases speak in validated types ([`PhoneNumber`], [`OtpCode`],
-//! [`AccessToken`]); [`storage`] is the only module that knows the table; [`http`] is the only one that knows the
-//! response envelope.
+//! The folders are the architecture, and dependencies point inward (README, Architecture):
+//! - [`model`]: types and rules, no I/O;
+//! - [`usecase`]: one module per use case, each taking a typed command and the ports ([`usecase::ports`]) it needs;
+//! - [`edge`]: HTTP (and stream) in, typed commands, one route table, one response envelope;
+//! - [`adapters`]: DynamoDB and SNS behind the ports: the only code that talks to the outside world;
+//! - [`app`] wires them together, [`config`] reads the settings, [`error`] lists every way a request can fail.
 
-pub mod account;
+pub mod adapters;
 pub mod app;
-pub mod clock;
-pub mod compat;
 pub mod config;
+pub mod edge;
 pub mod error;
-pub mod events;
-pub mod getcontacts;
-pub mod groups;
-pub mod http;
-pub mod limits;
-pub mod links;
-pub mod login;
-pub mod notifier;
-pub mod phone;
-pub mod profile_text;
-pub mod secrets;
-pub mod session;
-pub mod sms;
-pub mod storage;
-pub mod verify;
+pub mod model;
+pub mod usecase;
 
 pub use app::App;
-pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::Config;
 pub use error::ApiError;
-pub use phone::{DefaultRegion, PhoneNumber};
-pub use secrets::{AccessToken, OtpCode, TokenHash};
+pub use model::clock::{Clock, SystemClock, Timestamp};
+pub use model::phone::{DefaultRegion, PhoneNumber};
+pub use model::secrets::{AccessToken, OtpCode, TokenHash};

@@ -1,8 +1,8 @@
 //! The account function: profile changes (seen in deltas and as events), logout, logout everywhere, delcontacts.
 
 use domain::Clock;
-use domain::events::SnsEvents;
-use domain::notifier::handle;
+use domain::adapters::sns::SnsEvents;
+use domain::edge::stream::handle;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use local_stack::stream::StreamPoller;
@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 
 async fn post(t: &TestApp, path: &str, token: &str, body: Value) -> Reply {
     let call = HttpCall::post(path).json(&body).bearer(token);
-    let function = if path == "/getcontacts" { "GetContactsFunction" } else { "AccountFunction" };
-    t.call(function, call).await
+    t.call(call).await
 }
 
 #[tokio::test]
@@ -146,17 +145,14 @@ async fn deleting_an_account_leaves_only_tombstones_and_hands_groups_over() {
     let group = |name: &str, members: Value| {
         HttpCall::post("/setgroup").json(&json!({ "name": name, "m": members })).bearer(&token)
     };
-    let handed = t.call("GroupsFunction", group("handed over", json!([heir.e164(), friend.e164()]))).await.json["gid"]
+    let handed = t.call(group("handed over", json!([heir.e164(), friend.e164()]))).await.json["gid"]
         .as_str()
         .unwrap()
         .to_owned();
     let admin =
         HttpCall::post("/setadmin").json(&json!({ "gid": handed, "m": heir.e164(), "admin": 1 })).bearer(&token);
-    assert_eq!(t.call("GroupsFunction", admin).await.status, 200);
-    let orphan = t.call("GroupsFunction", group("no admin", json!([friend.e164()]))).await.json["gid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    assert_eq!(t.call(admin).await.status, 200);
+    let orphan = t.call(group("no admin", json!([friend.e164()]))).await.json["gid"].as_str().unwrap().to_owned();
     t.clock.advance(120);
     let cursor = t.clock.now();
     t.clock.advance(120);
@@ -189,7 +185,7 @@ async fn deleting_an_account_leaves_only_tombstones_and_hands_groups_over() {
     assert_eq!(left.len(), 2, "{left:?}");
 
     let groups = |who: &str| HttpCall::post("/getgroup").json(&json!({ "gid": handed })).bearer(who);
-    let handed_over = t.call("GroupsFunction", groups(&heir_token)).await;
+    let handed_over = t.call(groups(&heir_token)).await;
     assert_eq!(handed_over.json["members"], format!("1:{},{}", heir.digits(), friend.digits()), "the admin inherits");
     let delta = post(&t, "/getcontacts", &friend_token, json!({ "ts": cursor })).await;
     let contacts = delta.json["contacts"].as_array().unwrap();

@@ -28,11 +28,11 @@ fn assert_fields(json: &Value, fields: &[(&str, Kind)], context: &str) {
 
 async fn api(t: &TestApp, path: &str, query: &[(&str, &str)]) -> Reply {
     let call = HttpCall { method: "GET".into(), ..HttpCall::post(path) }.query(query);
-    t.call("CompatFunction", call).await
+    t.call(call).await
 }
 
 async fn form(t: &TestApp, pairs: &[(&str, &str)]) -> Reply {
-    t.call("CompatFunction", HttpCall::post("/api.php").form(pairs)).await
+    t.call(HttpCall::post("/api.php").form(pairs)).await
 }
 
 #[tokio::test]
@@ -201,7 +201,7 @@ async fn every_error_path_answers_200_with_result_fail() {
     ];
     for (call, error) in cases {
         let described = String::from_utf8_lossy(&call.body).chars().take(60).collect::<String>();
-        let reply = t.call("CompatFunction", call).await;
+        let reply = t.call(call).await;
         assert_eq!(reply.status, 200, "{described}");
         assert_eq!(
             (reply.json["result"].as_str(), reply.error()),

@@ -4,7 +4,8 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Instant;
 
-use domain::storage::{Group, GroupMember, GroupRole, Profile};
+use domain::model::group::{Group, GroupMember, GroupRole};
+use domain::model::profile::Profile;
 use domain::{Clock, PhoneNumber};
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
@@ -25,7 +26,7 @@ async fn seed_user(t: &TestApp, phone: &PhoneNumber, name: &str, updated_at: i64
 
 async fn getcontacts(t: &TestApp, token: &str, body: Value) -> Reply {
     let call = HttpCall::post("/getcontacts").json(&body).bearer(token);
-    t.call("GetContactsFunction", call).await
+    t.call(call).await
 }
 
 fn phones_of(reply: &Reply) -> BTreeSet<String> {
@@ -201,15 +202,12 @@ async fn invalid_duplicate_and_own_numbers_are_handled() {
 
     // Comma-separated in a form body, and in the query string of a GET.
     let form = t
-        .call(
-            "GetContactsFunction",
-            HttpCall::post("/getcontacts").form(&[("token", &token), ("phones", &format!("{},junk", friend.e164()))]),
-        )
+        .call(HttpCall::post("/getcontacts").form(&[("token", &token), ("phones", &format!("{},junk", friend.e164()))]))
         .await;
     assert_eq!((form.status, form.json["invalid"].as_i64()), (200, Some(1)));
     let get = HttpCall { method: "GET".into(), ..HttpCall::post("/getcontacts") }
         .query(&[("token", &token), ("phones", "[]")]);
-    assert_eq!(t.call("GetContactsFunction", get).await.status, 200);
+    assert_eq!(t.call(get).await.status, 200);
 }
 
 #[tokio::test]
@@ -236,7 +234,7 @@ async fn bad_tokens_and_too_many_phones_are_refused() {
         let reply = getcontacts(&t, bad, json!({})).await;
         assert_eq!((reply.status, reply.error()), (401, "AUTHFAIL"), "{bad:?}");
     }
-    let none = t.call("GetContactsFunction", HttpCall::post("/getcontacts").json(&json!({}))).await;
+    let none = t.call(HttpCall::post("/getcontacts").json(&json!({}))).await;
     assert_eq!((none.status, none.error()), (401, "AUTHFAIL"));
     let too_many: Vec<String> = (0..5001).map(|i| format!("+1201555{:04}", i % 10_000)).collect();
     let reply = getcontacts(&t, &token, json!({ "phones": too_many })).await;

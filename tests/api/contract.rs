@@ -58,11 +58,27 @@ fn openapi_paths_are_the_template_routes() {
 }
 
 #[test]
-fn the_local_stack_knows_every_function_of_the_template() {
-    let functions = local_stack::functions::HTTP_FUNCTIONS.iter().chain(local_stack::functions::STREAM_FUNCTIONS);
-    let mut known: Vec<String> = functions.map(|s| s.to_string()).collect();
-    known.sort();
-    assert_eq!(function_names(), known);
+fn the_route_table_serves_exactly_the_template_paths() {
+    let deployed: BTreeSet<String> = http_routes().iter().map(|r| r.path.clone()).collect();
+    let served: BTreeSet<String> = domain::edge::routes::ROUTES.iter().map(|(path, _)| path.to_string()).collect();
+    assert_eq!(deployed, served);
+}
+
+/// Every function of the template is built from a binary of `functions/` that serves what the template sends it:
+/// HTTP routes through the route table, the stream through the notifier.
+#[test]
+fn every_function_of_the_template_has_its_binary() {
+    let template = local_stack::template::template();
+    let names = function_names();
+    assert!(names.len() >= 7);
+    for name in names {
+        let binary = template["Resources"][name.as_str()]["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let main = format!("{}/../functions/{binary}/src/main.rs", env!("CARGO_MANIFEST_DIR"));
+        let main = std::fs::read_to_string(&main).unwrap_or_else(|e| panic!("{name}: {main}: {e}"));
+        let http = http_routes().iter().any(|r| r.function == name);
+        let serve = if http { "serve_http()" } else { "serve_stream()" };
+        assert!(main.contains(serve), "{name} ({binary}) does not call {serve}");
+    }
 }
 
 #[test]
@@ -101,18 +117,15 @@ async fn handler_responses_match_openapi() {
     let mut check = |path: &str, reply: Reply| check_method("POST", path, reply);
     check("/login", t.login(p).await);
     check("/login", t.login(p).await);
-    check("/login", t.call("LoginFunction", HttpCall::post("/login")).await);
-    check("/login", t.call("LoginFunction", HttpCall::post("/login").json(&json!({"phone": "x"}))).await);
-    check(
-        "/login",
-        t.call("LoginFunction", HttpCall { body: vec![b'{'; 65 * 1024], ..HttpCall::post("/login") }).await,
-    );
+    check("/login", t.call(HttpCall::post("/login")).await);
+    check("/login", t.call(HttpCall::post("/login").json(&json!({"phone": "x"}))).await);
+    check("/login", t.call(HttpCall { body: vec![b'{'; 65 * 1024], ..HttpCall::post("/login") }).await);
     let code = last_sms_code(p).await.unwrap();
     let wrong = if code == "111111" { "222222" } else { "111111" };
     check("/verify", t.verify(p, wrong).await);
     check("/verify", t.verify(p, &code).await);
     check("/verify", t.verify(p, &code).await);
-    check("/verify", t.call("VerifyFunction", HttpCall::post("/verify").form(&[("phone", p)])).await);
+    check("/verify", t.call(HttpCall::post("/verify").form(&[("phone", p)])).await);
     let other = random_phone();
     t.login(other.e164()).await;
     for _ in 0..6 {
@@ -122,7 +135,7 @@ async fn handler_responses_match_openapi() {
     let token = t.sign_in(random_phone().e164()).await;
     let friend = random_phone();
     let now = domain::Clock::now(t.clock.as_ref());
-    let profile = domain::storage::Profile {
+    let profile = domain::model::profile::Profile {
         phone: friend.clone(),
         name: "F".into(),
         status: "s".into(),
@@ -134,47 +147,32 @@ async fn handler_responses_match_openapi() {
     let post = |path: &str, body: Value| HttpCall::post(path).json(&body).bearer(&token);
     let get =
         |path: &str, query: &[(&str, &str)]| HttpCall { method: "GET".into(), ..HttpCall::post(path) }.query(query);
-    check(
-        "/getcontacts",
-        t.call("GetContactsFunction", post("/getcontacts", json!({"phones": [friend.e164(), "junk"]}))).await,
-    );
-    check(
-        "/getcontacts",
-        t.call("GetContactsFunction", HttpCall::post("/getcontacts").form(&[("token", "nope")])).await,
-    );
-    check("/getcontacts", t.call("GetContactsFunction", post("/getcontacts", json!({"ts": "x"}))).await);
+    check("/getcontacts", t.call(post("/getcontacts", json!({"phones": [friend.e164(), "junk"]}))).await);
+    check("/getcontacts", t.call(HttpCall::post("/getcontacts").form(&[("token", "nope")])).await);
+    check("/getcontacts", t.call(post("/getcontacts", json!({"ts": "x"}))).await);
     let too_many: Vec<String> = (0..5001).map(|i| i.to_string()).collect();
-    check("/getcontacts", t.call("GetContactsFunction", post("/getcontacts", json!({"phones": too_many}))).await);
-    check("/profile", t.call("AccountFunction", post("/profile", json!({"name": "Zed"}))).await);
-    check("/profile", t.call("AccountFunction", post("/profile", json!({}))).await);
-    check("/delcontacts", t.call("AccountFunction", post("/delcontacts", json!({"phones": [friend.e164()]}))).await);
-    check(
-        "/setnotify",
-        t.call("AccountFunction", post("/setnotify", json!({"notifytoken": "t", "platform": "fcm"}))).await,
-    );
-    check("/deleteaccount", t.call("AccountFunction", post("/deleteaccount", json!({}))).await);
-    let group = t.call("GroupsFunction", post("/setgroup", json!({"name": "G", "m": [friend.e164()]}))).await;
+    check("/getcontacts", t.call(post("/getcontacts", json!({"phones": too_many}))).await);
+    check("/profile", t.call(post("/profile", json!({"name": "Zed"}))).await);
+    check("/profile", t.call(post("/profile", json!({}))).await);
+    check("/delcontacts", t.call(post("/delcontacts", json!({"phones": [friend.e164()]}))).await);
+    check("/setnotify", t.call(post("/setnotify", json!({"notifytoken": "t", "platform": "fcm"}))).await);
+    check("/deleteaccount", t.call(post("/deleteaccount", json!({}))).await);
+    let group = t.call(post("/setgroup", json!({"name": "G", "m": [friend.e164()]}))).await;
     let gid = group.json["gid"].as_str().unwrap_or_default().to_owned();
     check("/setgroup", group);
-    check(
-        "/editmembers",
-        t.call("GroupsFunction", post("/editmembers", json!({"gid": gid, "m": random_phone().e164()}))).await,
-    );
-    check(
-        "/setadmin",
-        t.call("GroupsFunction", post("/setadmin", json!({"gid": gid, "m": friend.e164(), "admin": 1}))).await,
-    );
-    check("/getgroup", t.call("GroupsFunction", post("/getgroup", json!({"gid": "12345678"}))).await);
-    check("/delgroup", t.call("GroupsFunction", post("/delgroup", json!({"gid": gid}))).await);
+    check("/editmembers", t.call(post("/editmembers", json!({"gid": gid, "m": random_phone().e164()}))).await);
+    check("/setadmin", t.call(post("/setadmin", json!({"gid": gid, "m": friend.e164(), "admin": 1}))).await);
+    check("/getgroup", t.call(post("/getgroup", json!({"gid": "12345678"}))).await);
+    check("/delgroup", t.call(post("/delgroup", json!({"gid": gid}))).await);
     let mut check = |path: &str, reply: Reply| check_method("GET", path, reply);
-    check("/getcontacts", t.call("GetContactsFunction", get("/getcontacts", &[("token", &token), ("ts", "0")])).await);
-    check("/getcontacts", t.call("GetContactsFunction", get("/getcontacts", &[("token", &token), ("ts", "1")])).await);
-    check("/getgroup", t.call("GroupsFunction", get("/getgroup", &[("token", &token), ("gid", &gid)])).await);
-    check("/api.php", t.call("CompatFunction", get("/api.php", &[("token", &token)])).await);
-    check("/api.php", t.call("CompatFunction", get("/api.php", &[("op", "getcontacts"), ("token", &token)])).await);
+    check("/getcontacts", t.call(get("/getcontacts", &[("token", &token), ("ts", "0")])).await);
+    check("/getcontacts", t.call(get("/getcontacts", &[("token", &token), ("ts", "1")])).await);
+    check("/getgroup", t.call(get("/getgroup", &[("token", &token), ("gid", &gid)])).await);
+    check("/api.php", t.call(get("/api.php", &[("token", &token)])).await);
+    check("/api.php", t.call(get("/api.php", &[("op", "getcontacts"), ("token", &token)])).await);
     let mut check = |path: &str, reply: Reply| check_method("POST", path, reply);
-    check("/logout", t.call("AccountFunction", post("/logout", json!({}))).await);
-    check("/logout", t.call("AccountFunction", post("/logout", json!({}))).await);
+    check("/logout", t.call(post("/logout", json!({}))).await);
+    check("/logout", t.call(post("/logout", json!({}))).await);
 
     for expected in [
         "/login 200 ",

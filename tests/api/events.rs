@@ -2,33 +2,33 @@
 //! handlers, in the order a client would send them.
 
 use integration_tests::*;
-use local_stack::functions::invoke;
 
 fn fixture(file: &str) -> String {
     let path = format!("{}/../events/{file}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-async fn invoke_fixture(t: &TestApp, file: &str, function: &str) -> Reply {
-    invoke_text(t, &fixture(file), function).await
+async fn invoke_fixture(t: &TestApp, file: &str) -> Reply {
+    invoke_text(t, &fixture(file)).await
 }
 
-async fn invoke_text(t: &TestApp, text: &str, function: &str) -> Reply {
+/// As the function's `main` would: the event through lambda_http's deserialisation into the route table.
+async fn invoke_text(t: &TestApp, text: &str) -> Reply {
     let request = lambda_http::request::from_str(text).unwrap_or_else(|e| panic!("not an API Gateway v2 event: {e}"));
-    decode(invoke(&t.app, function, request).await.expect("known function"))
+    decode(domain::edge::routes::handle(&t.app, request).await)
 }
 
 #[tokio::test]
 async fn fixtures_drive_login_then_verify() {
     let t =
         spawn_app_with(&[("TEST_NUMBERS", "+12015550100:428913"), ("ALLOWED_APP_IDS", "com.example.messenger")]).await;
-    let login = invoke_fixture(&t, "login.json", "LoginFunction").await;
+    let login = invoke_fixture(&t, "login.json").await;
     assert_eq!((login.status, &login.json["result"]), (200, &"OK".into()), "{:?}", login.json);
 
-    let wrong = invoke_fixture(&t, "verify-wrong-code.json", "VerifyFunction").await;
+    let wrong = invoke_fixture(&t, "verify-wrong-code.json").await;
     assert_eq!((wrong.status, wrong.error()), (401, "BADCODE"), "query-string parameters are read: {:?}", wrong.json);
 
-    let verify = invoke_fixture(&t, "verify.json", "VerifyFunction").await;
+    let verify = invoke_fixture(&t, "verify.json").await;
     assert_eq!(verify.status, 200, "base64 form body is decoded: {:?}", verify.json);
     assert_eq!(verify.json["phone"], "12015550100");
     assert_eq!(verify.json["new_user"], true);
@@ -36,23 +36,23 @@ async fn fixtures_drive_login_then_verify() {
     // getcontacts.json carries a placeholder token: put the one just issued in its place.
     let token = verify.json["token"].as_str().unwrap();
     let text = fixture("getcontacts.json").replace("REPLACE_WITH_THE_TOKEN_FROM_VERIFY_0000000", token);
-    let contacts = invoke_text(&t, &text, "GetContactsFunction").await;
+    let contacts = invoke_text(&t, &text).await;
     assert_eq!(contacts.status, 200, "{:?}", contacts.json);
     assert_eq!(contacts.json["u"]["phone"], "12015550100");
     assert_eq!(t.items_with_sk_prefix("CONTACT#").await.len(), 2, "the fixture's two numbers are stored");
-    let unchanged = invoke_fixture(&t, "getcontacts.json", "GetContactsFunction").await;
+    let unchanged = invoke_fixture(&t, "getcontacts.json").await;
     assert_eq!((unchanged.status, unchanged.error()), (401, "AUTHFAIL"));
 }
 
 #[tokio::test]
 async fn the_stream_fixture_drives_the_notifier() {
     let t = spawn_app().await;
-    let event: domain::notifier::StreamEvent =
+    let event: domain::adapters::dynamodb::stream::StreamEvent =
         serde_json::from_str(&fixture("notifier-new-user.json")).expect("a DynamoDB Streams event");
     assert_eq!(event.records.len(), 1);
-    let sink = domain::events::SnsEvents::new(t.app.sns_client(), "arn:aws:sns:us-east-1:123456789012:none");
+    let sink = domain::adapters::sns::SnsEvents::new(t.app.sns_client(), "arn:aws:sns:us-east-1:123456789012:none");
     // Nobody has the number yet, so nothing is published, and the record is done.
-    assert!(domain::notifier::handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
+    assert!(domain::edge::stream::handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
 }
 
 #[test]

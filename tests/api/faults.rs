@@ -85,10 +85,10 @@ async fn a_getcontacts_that_fails_midway_is_safely_repeatable_and_charged_once()
     // Every batch of edges fails: the quota charge made in parallel must be given back.
     proxy.inject(Fault::ServerError, Some("BatchWriteItem"), None);
     let body = json!({ "token": token, "phones": phones });
-    let failed = t.call("GetContactsFunction", HttpCall::post("/getcontacts").json(&body)).await;
+    let failed = t.call(HttpCall::post("/getcontacts").json(&body)).await;
     assert_eq!((failed.status, failed.error()), (503, "UNAVAILABLE"));
     proxy.heal();
-    let repeated = t.call("GetContactsFunction", HttpCall::post("/getcontacts").json(&body)).await;
+    let repeated = t.call(HttpCall::post("/getcontacts").json(&body)).await;
     assert_eq!(repeated.status, 200, "{:?}", repeated.json);
     let items = direct_scan(&t).await;
     assert_eq!(items.iter().filter(|i| i["SK"].as_s().unwrap().starts_with("CONTACT#")).count(), unique.len());

@@ -3,7 +3,7 @@
 
 use domain::Clock;
 use domain::PhoneNumber;
-use domain::events::SnsEvents;
+use domain::adapters::sns::SnsEvents;
 use futures::future::join_all;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
@@ -23,8 +23,7 @@ async fn person(t: &TestApp) -> Person {
 
 async fn op(t: &TestApp, who: &Person, path: &str, body: Value) -> Reply {
     let call = HttpCall::post(path).json(&body).bearer(&who.token);
-    let function = if path == "/getcontacts" { "GetContactsFunction" } else { "GroupsFunction" };
-    t.call(function, call).await
+    t.call(call).await
 }
 
 fn members(people: &[&Person], admins: usize) -> String {
@@ -202,7 +201,7 @@ async fn group_changes_reach_members_old_and_new_as_group_updated_events() {
     let sink = RecordingSink::new(SnsEvents::new(t.app.sns_client(), scratch_topic().await));
     let event = poller.poll().await.unwrap();
     assert_eq!(event.records.len(), 2, "the group's INSERT and MODIFY");
-    assert!(domain::notifier::handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
+    assert!(domain::edge::stream::handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
     let events = sink.events();
     assert_eq!(events.len(), 6, "3 members told of the creation, the same 3 of the removal: {events:?}");
     assert!(events.iter().all(|e| e.kind == "group_updated" && e.gid.as_deref() == Some(gid.as_str())));

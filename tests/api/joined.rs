@@ -4,9 +4,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use domain::events::{ContactEvent, EventSink, PublishFailed, SnsEvents};
-use domain::notifier::{StreamEvent, handle};
-use domain::storage::Profile;
+use domain::adapters::dynamodb::stream::StreamEvent;
+use domain::adapters::sns::SnsEvents;
+use domain::edge::stream::handle;
+use domain::model::events::ContactEvent;
+use domain::model::profile::Profile;
+use domain::usecase::ports::ContactStore;
+use domain::usecase::ports::{EventSink, PublishFailed};
 use domain::{Clock, PhoneNumber};
 use integration_tests::*;
 use local_stack::stream::StreamPoller;
@@ -128,17 +132,14 @@ async fn a_new_user_is_announced_once_to_each_registered_contact_and_a_relogin_a
     let (t, subscriber, mut poller, newcomer, owners) = setup(31).await;
     let sink = sns_sink(&t, &subscriber);
     let verify = t
-        .call(
-            "VerifyFunction",
-            local_stack::apigw::HttpCall::post("/verify").form(&[
-                ("phone", newcomer.e164()),
-                ("code", &{
-                    t.login(newcomer.e164()).await;
-                    last_sms_code(newcomer.e164()).await.unwrap()
-                }),
-                ("name", "Nina"),
-            ]),
-        )
+        .call(local_stack::apigw::HttpCall::post("/verify").form(&[
+            ("phone", newcomer.e164()),
+            ("code", &{
+                t.login(newcomer.e164()).await;
+                last_sms_code(newcomer.e164()).await.unwrap()
+            }),
+            ("name", "Nina"),
+        ]))
         .await;
     assert_eq!(verify.status, 200);
 

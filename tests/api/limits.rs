@@ -20,28 +20,20 @@ async fn stored_code(t: &TestApp, phone: &str) -> bool {
 async fn one_address_gets_at_most_20_codes_an_hour_and_is_stored_only_as_a_keyed_hash() {
     let t = spawn_app().await;
     for _ in 0..20 {
-        assert_eq!(t.call("LoginFunction", login_from("198.51.100.7", random_phone().e164())).await.status, 200);
+        assert_eq!(t.call(login_from("198.51.100.7", random_phone().e164())).await.status, 200);
     }
     let victim = random_phone();
-    let refused = t.call("LoginFunction", login_from("198.51.100.7", victim.e164())).await;
+    let refused = t.call(login_from("198.51.100.7", victim.e164())).await;
     assert_eq!((refused.status, refused.error()), (429, "RATELIMIT"));
     assert!(refused.json["retry_after"].as_i64().unwrap() <= 3600);
     assert!(
         sms_to(victim.e164()).await.is_empty() && !stored_code(&t, victim.e164()).await,
         "refused: nothing sent, nothing stored"
     );
-    assert_eq!(
-        t.call("LoginFunction", login_from("198.51.100.8", victim.e164())).await.status,
-        200,
-        "other addresses are not affected"
-    );
+    assert_eq!(t.call(login_from("198.51.100.8", victim.e164())).await.status, 200, "other addresses are not affected");
     assert!(!format!("{:?}", t.scan().await).contains("198.51.100"), "the address is never stored in clear");
     t.clock.advance(3600);
-    assert_eq!(
-        t.call("LoginFunction", login_from("198.51.100.7", random_phone().e164())).await.status,
-        200,
-        "the next hour"
-    );
+    assert_eq!(t.call(login_from("198.51.100.7", random_phone().e164())).await.status, 200, "the next hour");
 }
 
 #[tokio::test]
@@ -51,64 +43,52 @@ async fn failed_verifies_are_limited_per_address_and_per_number_across_codes() {
     let mut last = None;
     for _ in 0..3 {
         let phone = random_phone();
-        t.call("LoginFunction", login_from("203.0.113.1", phone.e164())).await;
+        t.call(login_from("203.0.113.1", phone.e164())).await;
         for _ in 0..2 {
-            let reply = t.call("VerifyFunction", verify_from("203.0.113.1", phone.e164(), "000000")).await;
+            let reply = t.call(verify_from("203.0.113.1", phone.e164(), "000000")).await;
             assert_eq!(reply.error(), "BADCODE");
         }
         last = Some(phone);
     }
     let phone = last.unwrap();
     let code = last_sms_code(phone.e164()).await.unwrap();
-    let refused = t.call("VerifyFunction", verify_from("203.0.113.1", phone.e164(), &code)).await;
+    let refused = t.call(verify_from("203.0.113.1", phone.e164(), &code)).await;
     assert_eq!((refused.status, refused.error()), (429, "RATELIMIT"));
-    assert_eq!(
-        t.call("VerifyFunction", verify_from("203.0.113.2", phone.e164(), &code)).await.status,
-        200,
-        "another address"
-    );
+    assert_eq!(t.call(verify_from("203.0.113.2", phone.e164(), &code)).await.status, 200, "another address");
 
     // Per number: 7 wrong codes over two codes, from many addresses, lock the number for the day.
     let target = random_phone();
     let mut ip = 10;
     for round in 0..2 {
         t.clock.advance(30 * (round + 1));
-        assert_eq!(t.call("LoginFunction", login_from("192.0.2.1", target.e164())).await.status, 200);
+        assert_eq!(t.call(login_from("192.0.2.1", target.e164())).await.status, 200);
         for _ in 0..if round == 0 { 5 } else { 2 } {
             ip += 1;
-            let reply = t.call("VerifyFunction", verify_from(&format!("192.0.2.{ip}"), target.e164(), "999999")).await;
+            let reply = t.call(verify_from(&format!("192.0.2.{ip}"), target.e164(), "999999")).await;
             assert_eq!(reply.error(), "BADCODE", "{:?}", reply.json);
         }
     }
     let code = last_sms_code(target.e164()).await.unwrap();
-    let locked = t.call("VerifyFunction", verify_from("192.0.2.200", target.e164(), &code)).await;
+    let locked = t.call(verify_from("192.0.2.200", target.e164(), &code)).await;
     assert_eq!((locked.status, locked.error()), (429, "RATELIMIT"), "locked, even with the right code");
     t.clock.advance(86_400);
-    t.call("LoginFunction", login_from("192.0.2.201", target.e164())).await;
+    t.call(login_from("192.0.2.201", target.e164())).await;
     let code = last_sms_code(target.e164()).await.unwrap();
-    assert_eq!(
-        t.call("VerifyFunction", verify_from("192.0.2.201", target.e164(), &code)).await.status,
-        200,
-        "until the window passes"
-    );
+    assert_eq!(t.call(verify_from("192.0.2.201", target.e164(), &code)).await.status, 200, "until the window passes");
 }
 
 #[tokio::test]
 async fn a_pumping_wave_toward_one_country_stops_at_its_hourly_limit() {
     let t = spawn_app_with(&[("SMS_HOURLY_LIMIT_PER_COUNTRY", "3")]).await;
     for i in 0..3 {
-        let reply = t.call("LoginFunction", login_from(&format!("198.18.0.{i}"), random_phone().e164())).await;
+        let reply = t.call(login_from(&format!("198.18.0.{i}"), random_phone().e164())).await;
         assert_eq!(reply.status, 200);
     }
     let fourth = random_phone();
-    let refused = t.call("LoginFunction", login_from("198.18.0.9", fourth.e164())).await;
+    let refused = t.call(login_from("198.18.0.9", fourth.e164())).await;
     assert_eq!((refused.status, refused.error()), (429, "RATELIMIT"));
     assert!(sms_to(fourth.e164()).await.is_empty() && !stored_code(&t, fourth.e164()).await);
-    assert_eq!(
-        t.call("LoginFunction", login_from("198.18.0.10", "+447911123456")).await.status,
-        200,
-        "other countries still work"
-    );
+    assert_eq!(t.call(login_from("198.18.0.10", "+447911123456")).await.status, 200, "other countries still work");
 }
 
 #[tokio::test]
@@ -116,27 +96,20 @@ async fn the_daily_sms_budget_answers_503_and_test_numbers_spend_none_of_it() {
     let test_number = random_phone();
     let entry = format!("{}:246810", test_number.e164());
     let t = spawn_app_with(&[("SMS_DAILY_BUDGET", "2"), ("TEST_NUMBERS", &entry)]).await;
-    assert_eq!(t.call("LoginFunction", login_from("198.18.1.1", test_number.e164())).await.status, 200);
+    assert_eq!(t.call(login_from("198.18.1.1", test_number.e164())).await.status, 200);
     for i in 0..2 {
-        assert_eq!(
-            t.call("LoginFunction", login_from(&format!("198.18.1.{}", i + 2), random_phone().e164())).await.status,
-            200
-        );
+        assert_eq!(t.call(login_from(&format!("198.18.1.{}", i + 2), random_phone().e164())).await.status, 200);
     }
     let over = random_phone();
-    let refused = t.call("LoginFunction", login_from("198.18.1.9", over.e164())).await;
+    let refused = t.call(login_from("198.18.1.9", over.e164())).await;
     assert_eq!((refused.status, refused.error()), (503, "SMSBUDGET"), "{:?}", refused.json);
     assert!(refused.headers.contains_key("retry-after"));
     assert!(sms_to(over.e164()).await.is_empty() && !stored_code(&t, over.e164()).await);
     t.clock.advance(60);
-    assert_eq!(
-        t.call("LoginFunction", login_from("198.18.1.1", test_number.e164())).await.status,
-        200,
-        "test numbers still work"
-    );
+    assert_eq!(t.call(login_from("198.18.1.1", test_number.e164())).await.status, 200, "test numbers still work");
     // One alarm line per hour, however many refusals: the marker is taken once.
     for _ in 0..3 {
-        t.call("LoginFunction", login_from("198.18.1.10", random_phone().e164())).await;
+        t.call(login_from("198.18.1.10", random_phone().e164())).await;
     }
     let alarms = t.scan().await.into_iter().filter(|i| i["PK"].as_s().unwrap() == "LIMIT#sms-budget-alarm").count();
     assert_eq!(alarms, 1);

@@ -37,20 +37,17 @@ async fn logs_hold_no_number_code_token_or_address() {
     let (me, friend) = (random_phone(), random_phone());
     let ip = "203.0.113.77";
     let from_ip = |call: HttpCall| HttpCall { source_ip: ip.into(), ..call };
-    t.call("LoginFunction", from_ip(HttpCall::post("/login").form(&[("phone", me.e164())]))).await;
+    t.call(from_ip(HttpCall::post("/login").form(&[("phone", me.e164())]))).await;
     let code = last_sms_code(me.e164()).await.unwrap();
     let wrong = if code == "000000" { "000001" } else { "000000" };
-    t.call("VerifyFunction", from_ip(HttpCall::post("/verify").form(&[("phone", me.e164()), ("code", wrong)]))).await;
-    let verify = t
-        .call("VerifyFunction", from_ip(HttpCall::post("/verify").form(&[("phone", me.e164()), ("code", &code)])))
-        .await;
+    t.call(from_ip(HttpCall::post("/verify").form(&[("phone", me.e164()), ("code", wrong)]))).await;
+    let verify = t.call(from_ip(HttpCall::post("/verify").form(&[("phone", me.e164()), ("code", &code)]))).await;
     let token = verify.json["token"].as_str().unwrap().to_owned();
     t.sign_in(friend.e164()).await;
     let lookup = HttpCall::post("/getcontacts").json(&json!({ "token": token, "phones": [friend.e164(), "junk"] }));
-    t.call("GetContactsFunction", from_ip(lookup)).await;
-    t.call("AccountFunction", from_ip(HttpCall::post("/profile").form(&[("token", &token), ("status", "hi")]))).await;
-    t.call("CompatFunction", from_ip(HttpCall::post("/api.php").form(&[("op", "getcontacts"), ("token", &token)])))
-        .await;
+    t.call(from_ip(lookup)).await;
+    t.call(from_ip(HttpCall::post("/profile").form(&[("token", &token), ("status", "hi")]))).await;
+    t.call(from_ip(HttpCall::post("/api.php").form(&[("op", "getcontacts"), ("token", &token)]))).await;
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.lines().count() >= 8, "the flow logged: {logs}");

@@ -1,7 +1,7 @@
 //! Phone sign-in against DynamoDB Local and moto: codes read back from the SMS moto recorded.
 
 use domain::Clock;
-use domain::session::authenticate;
+use domain::usecase::session::authenticate;
 use futures::future::join_all;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
@@ -23,12 +23,8 @@ async fn full_flow_login_sms_verify_and_the_token_works() {
     assert!(sms[0].starts_with("Your TestApp code is "), "{}", sms[0]);
     let code = last_sms_code(phone.e164()).await.unwrap();
 
-    let verify = t
-        .call(
-            "VerifyFunction",
-            HttpCall::post("/verify").form(&[("phone", phone.e164()), ("code", &code), ("name", "Ada")]),
-        )
-        .await;
+    let verify =
+        t.call(HttpCall::post("/verify").form(&[("phone", phone.e164()), ("code", &code), ("name", "Ada")])).await;
     assert_eq!(verify.status, 200, "{:?}", verify.json);
     let body = &verify.json;
     assert_eq!(body["op"], "verify");
@@ -278,16 +274,12 @@ async fn numbers_are_normalised_the_same_at_login_and_verify() {
     let t = spawn_app().await;
     let phone = random_phone();
     let national = &phone.e164()[2..];
-    let login = t.call("LoginFunction", HttpCall::post("/login").json(&json!({"phone": national, "cc": "1"}))).await;
+    let login = t.call(HttpCall::post("/login").json(&json!({"phone": national, "cc": "1"}))).await;
     assert_eq!(login.status, 200, "{:?}", login.json);
     let code = last_sms_code(phone.e164()).await.expect("SMS to the E.164 number");
     // mesibo form: digits with country code, no "+", and an unencoded "+" in a query string.
-    let verify = t
-        .call(
-            "VerifyFunction",
-            HttpCall { query: format!("phone=+{}&code={code}", phone.digits()), ..HttpCall::post("/verify") },
-        )
-        .await;
+    let verify =
+        t.call(HttpCall { query: format!("phone=+{}&code={code}", phone.digits()), ..HttpCall::post("/verify") }).await;
     assert_eq!(verify.status, 200, "{:?}", verify.json);
 }
 
@@ -297,10 +289,9 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
     let uk = "+447911123456";
     let with_app = |phone: &str| HttpCall::post("/login").form(&[("phone", phone), ("appid", "com.example.app")]);
     let oversized = HttpCall { body: vec![b'a'; 70 * 1024], ..HttpCall::post("/login") };
-    let cases: Vec<(&str, HttpCall, u16, &str)> = vec![
-        ("LoginFunction", HttpCall::post("/login").json(&json!({"appid": "com.example.app"})), 400, "MISSINGPARA"),
+    let cases: Vec<(HttpCall, u16, &str)> = vec![
+        (HttpCall::post("/login").json(&json!({"appid": "com.example.app"})), 400, "MISSINGPARA"),
         (
-            "LoginFunction",
             HttpCall {
                 body: b"{\"phone\": ".to_vec(),
                 headers: vec![("content-type".into(), "application/json".into())],
@@ -309,27 +300,20 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
             400,
             "BADJSON",
         ),
-        ("LoginFunction", HttpCall { body: vec![0xff, 0xfe, 0x00], ..HttpCall::post("/login") }, 400, "BADREQUEST"),
-        ("LoginFunction", oversized, 413, "TOOLARGE"),
-        ("LoginFunction", with_app("not a phone"), 400, "BADPHONE"),
-        ("LoginFunction", with_app("' OR '1'='1"), 400, "BADPHONE"),
-        ("LoginFunction", with_app("+12015550123"), 403, "COUNTRYBLOCKED"),
-        ("LoginFunction", HttpCall::post("/login").form(&[("phone", uk)]), 400, "BADAPPID"),
-        ("LoginFunction", HttpCall::post("/login").form(&[("phone", uk), ("appid", "other")]), 400, "BADAPPID"),
+        (HttpCall { body: vec![0xff, 0xfe, 0x00], ..HttpCall::post("/login") }, 400, "BADREQUEST"),
+        (oversized, 413, "TOOLARGE"),
+        (with_app("not a phone"), 400, "BADPHONE"),
+        (with_app("' OR '1'='1"), 400, "BADPHONE"),
+        (with_app("+12015550123"), 403, "COUNTRYBLOCKED"),
+        (HttpCall::post("/login").form(&[("phone", uk)]), 400, "BADAPPID"),
+        (HttpCall::post("/login").form(&[("phone", uk), ("appid", "other")]), 400, "BADAPPID"),
+        (HttpCall::post("/verify").form(&[("phone", uk), ("appid", "com.example.app")]), 400, "MISSINGPARA"),
         (
-            "VerifyFunction",
-            HttpCall::post("/verify").form(&[("phone", uk), ("appid", "com.example.app")]),
-            400,
-            "MISSINGPARA",
-        ),
-        (
-            "VerifyFunction",
             HttpCall::post("/verify").form(&[("phone", uk), ("appid", "com.example.app"), ("code", "123456")]),
             401,
             "CODEEXPIRED",
         ),
         (
-            "VerifyFunction",
             HttpCall::post("/verify").form(&[
                 ("phone", uk),
                 ("appid", "com.example.app"),
@@ -340,10 +324,10 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
             "BADREQUEST",
         ),
     ];
-    for (function, call, status, error) in cases {
+    for (call, status, error) in cases {
         let described =
             format!("{} {}", call.path, String::from_utf8_lossy(&call.body).chars().take(60).collect::<String>());
-        let reply = t.call(function, call).await;
+        let reply = t.call(call).await;
         assert_eq!((reply.status, reply.error()), (status, error), "{described}: {:?}", reply.json);
         assert_eq!(reply.json["result"], "FAIL");
         assert!(reply.json["errmsg"].as_str().is_some_and(|m| !m.is_empty()));
@@ -367,35 +351,25 @@ async fn hostile_inputs_get_4xx_with_a_code_and_store_nothing_odd() {
     let token = t.sign_in(random_phone().e164()).await;
     let with_token = |path: &str, body: serde_json::Value| HttpCall::post(path).json(&body).bearer(&token);
     let ten_thousand: Vec<String> = (0..10_000).map(|i| format!("+1201{:07}", i)).collect();
-    let cases: Vec<(&str, HttpCall, u16, &str)> = vec![
-        ("GetContactsFunction", with_token("/getcontacts", json!({ "phones": ten_thousand })), 400, "TOOMANY"),
-        ("LoginFunction", HttpCall::post("/login").json(&json!({ "phone": { "$ne": null } })), 400, "MISSINGPARA"),
-        ("LoginFunction", HttpCall::post("/login").json(&json!({ "phone": ["+12015550123"] })), 400, "MISSINGPARA"),
-        ("LoginFunction", HttpCall::post("/login").form(&[("phone", "+1 201 CALL NOW")]), 400, "BADPHONE"),
-        ("LoginFunction", HttpCall::post("/login").form(&[("phone", "1; DROP TABLE users; --")]), 400, "BADPHONE"),
-        (
-            "VerifyFunction",
-            HttpCall::post("/verify").form(&[("phone", "+12015550123"), ("code", "' OR ''='")]),
-            401,
-            "BADCODE",
-        ),
-        ("GetContactsFunction", with_token("/getcontacts", json!({ "phones": { "$gt": "" } })), 400, "BADREQUEST"),
-        ("GetContactsFunction", with_token("/getcontacts", json!({ "ts": "1 OR 1=1" })), 400, "BADREQUEST"),
-        ("GroupsFunction", with_token("/getgroup", json!({ "gid": "1; DELETE" })), 400, "BADGROUP"),
-        ("AccountFunction", with_token("/profile", json!({ "name": "x".repeat(10_000) })), 400, "BADREQUEST"),
+    let cases: Vec<(HttpCall, u16, &str)> = vec![
+        (with_token("/getcontacts", json!({ "phones": ten_thousand })), 400, "TOOMANY"),
+        (HttpCall::post("/login").json(&json!({ "phone": { "$ne": null } })), 400, "MISSINGPARA"),
+        (HttpCall::post("/login").json(&json!({ "phone": ["+12015550123"] })), 400, "MISSINGPARA"),
+        (HttpCall::post("/login").form(&[("phone", "+1 201 CALL NOW")]), 400, "BADPHONE"),
+        (HttpCall::post("/login").form(&[("phone", "1; DROP TABLE users; --")]), 400, "BADPHONE"),
+        (HttpCall::post("/verify").form(&[("phone", "+12015550123"), ("code", "' OR ''='")]), 401, "BADCODE"),
+        (with_token("/getcontacts", json!({ "phones": { "$gt": "" } })), 400, "BADREQUEST"),
+        (with_token("/getcontacts", json!({ "ts": "1 OR 1=1" })), 400, "BADREQUEST"),
+        (with_token("/getgroup", json!({ "gid": "1; DELETE" })), 400, "BADGROUP"),
+        (with_token("/profile", json!({ "name": "x".repeat(10_000) })), 400, "BADREQUEST"),
     ];
-    for (function, call, status, error) in cases {
+    for (call, status, error) in cases {
         let described = String::from_utf8_lossy(&call.body).chars().take(50).collect::<String>();
-        let reply = t.call(function, call).await;
+        let reply = t.call(call).await;
         assert_eq!((reply.status, reply.error()), (status, error), "{described}: {:?}", reply.json);
     }
     // Letters in an address book are skipped and counted, not stored.
-    let reply = t
-        .call(
-            "GetContactsFunction",
-            with_token("/getcontacts", json!({ "phones": ["+1 201 CALL NOW", "{\"$ne\":1}"] })),
-        )
-        .await;
+    let reply = t.call(with_token("/getcontacts", json!({ "phones": ["+1 201 CALL NOW", "{\"$ne\":1}"] }))).await;
     assert_eq!((reply.status, reply.json["invalid"].as_i64()), (200, Some(2)));
     assert!(t.items_with_sk_prefix("CONTACT#").await.is_empty());
 }

@@ -20,40 +20,31 @@ async fn user_journey(
 ) -> (String, Option<String>, usize) {
     let ip = format!("198.51.100.{}", index + 1);
     let call = |c: HttpCall| HttpCall { source_ip: ip.clone(), ..c };
-    let login = t.call("LoginFunction", call(HttpCall::post("/login").form(&[("phone", me.e164())]))).await;
+    let login = t.call(call(HttpCall::post("/login").form(&[("phone", me.e164())]))).await;
     assert_eq!(login.status, 200, "{:?}", login.json);
     let code = last_sms_code(me.e164()).await.unwrap();
-    let verify =
-        t.call("VerifyFunction", call(HttpCall::post("/verify").form(&[("phone", me.e164()), ("code", &code)]))).await;
+    let verify = t.call(call(HttpCall::post("/verify").form(&[("phone", me.e164()), ("code", &code)]))).await;
     assert_eq!(verify.status, 200, "{:?}", verify.json);
     let token = verify.json["token"].as_str().unwrap().to_owned();
     // A second verify with the same code, racing nobody: refused.
-    let replay =
-        t.call("VerifyFunction", call(HttpCall::post("/verify").form(&[("phone", me.e164()), ("code", &code)]))).await;
+    let replay = t.call(call(HttpCall::post("/verify").form(&[("phone", me.e164()), ("code", &code)]))).await;
     assert_eq!(replay.error(), "CODEEXPIRED");
 
     // Ten neighbours (some not yet signed up) and three strangers.
     let mut phones: Vec<String> = (1..=10).map(|k| everyone[(index + k) % USERS].e164().to_owned()).collect();
     phones.extend((0..3).map(|_| random_phone().e164().to_owned()));
     let auth = |c: HttpCall| call(c).bearer(&token);
-    let contacts =
-        t.call("GetContactsFunction", auth(HttpCall::post("/getcontacts").json(&json!({ "phones": phones })))).await;
+    let contacts = t.call(auth(HttpCall::post("/getcontacts").json(&json!({ "phones": phones })))).await;
     assert_eq!(contacts.status, 200, "{:?}", contacts.json);
-    let profile = t
-        .call("AccountFunction", auth(HttpCall::post("/profile").json(&json!({ "status": format!("user {index}") }))))
-        .await;
+    let profile = t.call(auth(HttpCall::post("/profile").json(&json!({ "status": format!("user {index}") })))).await;
     assert_eq!(profile.status, 200);
 
     // Every fifth user owns a group of five; its members then edit it concurrently with each other.
     let mut gid = None;
     if index.is_multiple_of(5) {
         let members: Vec<&str> = (1..5).map(|k| everyone[index + k].e164()).collect();
-        let group = t
-            .call(
-                "GroupsFunction",
-                auth(HttpCall::post("/setgroup").json(&json!({ "name": format!("g{index}"), "m": members }))),
-            )
-            .await;
+        let group =
+            t.call(auth(HttpCall::post("/setgroup").json(&json!({ "name": format!("g{index}"), "m": members })))).await;
         assert_eq!(group.status, 200, "{:?}", group.json);
         let id = group.json["gid"].as_str().unwrap().to_owned();
         let promote = |k: usize| {
@@ -61,12 +52,7 @@ async fn user_journey(
         };
         let add = auth(HttpCall::post("/editmembers").json(&json!({ "gid": id, "m": random_phone().e164() })));
         let demote_owner = auth(HttpCall::post("/setadmin").json(&json!({ "gid": id, "m": me.e164(), "admin": 0 })));
-        let (a, b, c, d) = tokio::join!(
-            t.call("GroupsFunction", promote(1)),
-            t.call("GroupsFunction", promote(2)),
-            t.call("GroupsFunction", add),
-            t.call("GroupsFunction", demote_owner),
-        );
+        let (a, b, c, d) = tokio::join!(t.call(promote(1)), t.call(promote(2)), t.call(add), t.call(demote_owner),);
         assert!([&a, &b, &c].iter().all(|r| r.status == 200), "{:?} {:?} {:?}", a.json, b.json, c.json);
         // The owner naming itself is dropped from the list (a no-op); either way it stays the owner (checked below).
         assert!(d.status == 200 || d.error() == "NOTADMIN", "{:?}", d.json);

@@ -1,11 +1,6 @@
-//! The `login` Lambda: builds the app once, then hands each request to `domain::login`.
-
-use lambda_http::{Error, run, service_fn};
+//! The `login` Lambda (POST /login): template.yaml says which routes API Gateway sends it.
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let app = domain::App::from_env().await?;
-    let app = &app;
-    run(service_fn(move |request| async move { Ok::<_, Error>(domain::login::handle(app, request).await) })).await
+async fn main() -> Result<(), lambda_http::Error> {
+    domain::edge::lambda::serve_http().await
 }

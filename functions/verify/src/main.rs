@@ -1,11 +1,6 @@
-//! The `verify` Lambda: builds the app once, then hands each request to `domain::verify`.
-
-use lambda_http::{Error, run, service_fn};
+//! The `verify` Lambda (POST /verify): template.yaml says which routes API Gateway sends it.
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let app = domain::App::from_env().await?;
-    let app = &app;
-    run(service_fn(move |request| async move { Ok::<_, Error>(domain::verify::handle(app, request).await) })).await
+async fn main() -> Result<(), lambda_http::Error> {
+    domain::edge::lambda::serve_http().await
 }

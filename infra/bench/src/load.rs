@@ -104,7 +104,7 @@ pub async fn run(devserver: &Path, seconds: u64) -> Result<Vec<LoadFigures>, Box
     let dir = PathBuf::from("target/bench");
     std::fs::create_dir_all(&dir)?;
     let port = free_port()?;
-    let table = format!("bench-load-{}", integration_tests::random_hex(4));
+    let table = format!("bench-load-{}", local_stack::harness::random_hex(4));
     // A fresh DynamoDB Local each for the API and for the ceilings: DynamoDB Local slows down for good once it holds
     // many stream records, so neither may inherit the other's (or an earlier section's) writes.
     let api_db = DynamoDbLocal::start().await?;
@@ -121,7 +121,7 @@ pub async fn run(devserver: &Path, seconds: u64) -> Result<Vec<LoadFigures>, Box
     let api = format!("http://127.0.0.1:{port}");
     let http = http_client();
     wait_until_up(&http, &api).await?;
-    let moto = integration_tests::stack_env("MOTO_URL");
+    let moto = local_stack::harness::stack_env("MOTO_URL");
     let earlier_sms = sent_sms(&moto).await.len();
 
     eprintln!("bench: load, signing in {SIGNED_IN_USERS} users through the API");
@@ -235,7 +235,7 @@ end
     drop(api_db);
     let ceiling_db = DynamoDbLocal::start().await?;
     let dynamodb = ceiling_db.endpoint.clone();
-    let ceiling_table = format!("bench-ceiling-{}", integration_tests::random_hex(4));
+    let ceiling_table = format!("bench-ceiling-{}", local_stack::harness::random_hex(4));
     let sdk = domain::app::sdk_config().await;
     let client = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&dynamodb).build(),
@@ -355,7 +355,7 @@ async fn post(
 
 /// Every SMS moto has sent, oldest first (it only ever appends).
 async fn sent_sms(moto: &str) -> Vec<Value> {
-    let mut data = integration_tests::http_get_json(moto, "/moto-api/data.json").await;
+    let mut data = local_stack::harness::http_get_json(moto, "/moto-api/data.json").await;
     match data["sns"]["SMS"].take() {
         Value::Array(sent) => sent,
         _ => vec![],

@@ -92,9 +92,9 @@ async fn run() -> Result<(), BoxError> {
 /// Each function with events for its first invocation (one per start: codes and numbers are used up), on a table
 /// of its own with a signed-in user.
 async fn cold_start_subjects(binaries: &std::path::Path, starts: usize) -> Result<Vec<Subject>, BoxError> {
-    let table = format!("bench-cold-{}", integration_tests::random_hex(4));
+    let table = format!("bench-cold-{}", local_stack::harness::random_hex(4));
     let bench = BenchApp::new(&table).await?;
-    let token = bench.sign_in(&integration_tests::random_phone()).await?;
+    let token = bench.sign_in(&local_stack::harness::random_phone()).await?;
     let sdk = domain::app::sdk_config().await;
     let topic = aws_sdk_sns::Client::new(&sdk).create_topic().name("bench-contact-events").send().await?.topic_arn;
 
@@ -107,7 +107,7 @@ async fn cold_start_subjects(binaries: &std::path::Path, starts: usize) -> Resul
         "AWS_ENDPOINT_URL_DYNAMODB",
         "AWS_ENDPOINT_URL_SNS",
     ] {
-        env.push((name.into(), integration_tests::stack_env(name)));
+        env.push((name.into(), local_stack::harness::stack_env(name)));
     }
     env.push(("CONTACT_EVENTS_TOPIC_ARN".into(), topic.ok_or("no topic ARN")?));
     // What Lambda sets for a function (lambda_runtime reads these at start).
@@ -130,16 +130,16 @@ async fn cold_start_subjects(binaries: &std::path::Path, starts: usize) -> Resul
     let event = |call: HttpCall| call.to_event();
     let mut verify_events = vec![];
     for _ in 0..starts {
-        let phone = integration_tests::random_phone();
+        let phone = local_stack::harness::random_phone();
         let code = bench.request_code(&phone).await?;
         verify_events.push(event(verify_call(&phone, &code)));
     }
-    let hundred: Vec<String> = (0..100).map(|_| integration_tests::random_phone().e164().to_owned()).collect();
+    let hundred: Vec<String> = (0..100).map(|_| local_stack::harness::random_phone().e164().to_owned()).collect();
     let notifier_event: Value = serde_json::from_str(&std::fs::read_to_string("events/notifier-new-user.json")?)?;
     let events = |binary: &str| -> Vec<Value> {
         let each = |make: &dyn Fn() -> HttpCall| (0..starts).map(|_| event(make())).collect::<Vec<_>>();
         match binary {
-            "login" => each(&|| login_call(&integration_tests::random_phone())),
+            "login" => each(&|| login_call(&local_stack::harness::random_phone())),
             "verify" => verify_events.clone(),
             "getcontacts" => {
                 each(&|| HttpCall::post("/getcontacts").bearer(&token).json(&json!({ "phones": hundred })))

@@ -56,7 +56,7 @@ impl Mirror {
         let mut body = String::from_utf8(sent.body.clone())?;
         if body.contains("\"ClientRequestToken\"") {
             let mut json: serde_json::Value = serde_json::from_str(&body)?;
-            json["ClientRequestToken"] = serde_json::Value::String(integration_tests::random_hex(16));
+            json["ClientRequestToken"] = serde_json::Value::String(local_stack::harness::random_hex(16));
             body = json.to_string();
         }
         let uri = match sent.uri.strip_prefix(&self.from_endpoint) {

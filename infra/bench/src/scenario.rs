@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use domain::{App, Config, PhoneNumber, SystemClock};
-use integration_tests::{Reply, decode, random_hex, random_phone};
 use local_stack::apigw::HttpCall;
+use local_stack::harness::{Reply, decode, random_hex, random_phone};
 use local_stack::recorder::{CallRecorder, RecordedCall};
 use serde_json::json;
 
@@ -72,12 +72,13 @@ impl Operation {
 
 /// A request ready to be timed: everything it needs (a code, a token, registered contacts) is already in place.
 pub struct Prepared {
-    pub function: &'static str,
     pub call: HttpCall,
 }
 
 pub struct BenchApp {
     pub app: App,
+    /// The app's own DynamoDB client (recording), for setting up its table.
+    dynamodb: aws_sdk_dynamodb::Client,
     pub calls: CallRecorder,
     /// Users already signed up, drawn from for the 10 % of uploaded numbers that are registered.
     registered: Vec<PhoneNumber>,
@@ -87,13 +88,13 @@ impl BenchApp {
     /// An app on a new table created from template.yaml. Both clients share one recorder, so the calls of a request
     /// to DynamoDB and to SNS are in one list, in order.
     pub async fn new(table: &str) -> Result<Self, BoxError> {
-        Self::create(table, &integration_tests::stack_env("AWS_ENDPOINT_URL_DYNAMODB")).await
+        Self::create(table, &local_stack::harness::stack_env("AWS_ENDPOINT_URL_DYNAMODB")).await
     }
 
     /// The same on the DynamoDB at `dynamodb_endpoint`.
     pub async fn create(table: &str, dynamodb_endpoint: &str) -> Result<Self, BoxError> {
         let app = Self::at(table, dynamodb_endpoint).await?;
-        local_stack::template::create_table(app.app.store.client(), table).await?;
+        local_stack::template::create_table(&app.dynamodb, table).await?;
         app.calls.reset();
         Ok(app)
     }
@@ -112,27 +113,25 @@ impl BenchApp {
             aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&sdk).interceptor(calls.clone()).build());
         let vars: HashMap<String, String> = function_env(table).into_iter().collect();
         let config = Config::from_lookup(|name| vars.get(name).cloned())?;
-        let app = App::from_clients(config, dynamodb, sns, Arc::new(SystemClock));
-        Ok(Self { app, calls, registered: vec![] })
+        let app = App::from_clients(config, dynamodb.clone(), sns, Arc::new(SystemClock));
+        Ok(Self { app, dynamodb, calls, registered: vec![] })
     }
 
-    pub async fn call(&self, function: &str, call: HttpCall) -> Reply {
-        let response =
-            local_stack::functions::invoke(&self.app, function, call.to_request()).await.expect("a known function");
-        decode(response)
+    pub async fn call(&self, call: HttpCall) -> Reply {
+        decode(local_stack::harness::call(&self.app, call).await)
     }
 
     /// Login, the code from the SMS just sent (read from the recorded SNS request), verify: the token.
     pub async fn sign_in(&self, phone: &PhoneNumber) -> Result<String, BoxError> {
         let code = self.request_code(phone).await?;
-        let reply = self.call("VerifyFunction", verify_call(phone, &code)).await;
+        let reply = self.call(verify_call(phone, &code)).await;
         expect_ok("verify", &reply)?;
         Ok(reply.json["token"].as_str().ok_or("verify answered no token")?.to_owned())
     }
 
     pub async fn request_code(&self, phone: &PhoneNumber) -> Result<String, BoxError> {
         let already = self.calls.calls().len();
-        let reply = self.call("LoginFunction", login_call(phone)).await;
+        let reply = self.call(login_call(phone)).await;
         expect_ok("login", &reply)?;
         self.calls.calls()[already..].iter().rev().find_map(sms_code).ok_or_else(|| "login sent no SMS".into())
     }
@@ -148,7 +147,7 @@ impl BenchApp {
             let phone = random_phone();
             let token = self.sign_in(&phone).await?;
             let profile = HttpCall::post("/profile").bearer(&token).form(&[("name", "Bench user"), ("status", "here")]);
-            expect_ok("profile", &self.call("AccountFunction", profile).await)?;
+            expect_ok("profile", &self.call(profile).await)?;
             self.registered.push(phone);
         }
         Ok(())
@@ -157,11 +156,11 @@ impl BenchApp {
     /// Sets up what the operation needs (untimed) and returns the request to time.
     pub async fn prepare(&self, operation: Operation) -> Result<Prepared, BoxError> {
         Ok(match operation {
-            Operation::Login => Prepared { function: "LoginFunction", call: login_call(&random_phone()) },
+            Operation::Login => Prepared { call: login_call(&random_phone()) },
             Operation::Verify => {
                 let phone = random_phone();
                 let code = self.request_code(&phone).await?;
-                Prepared { function: "VerifyFunction", call: verify_call(&phone, &code) }
+                Prepared { call: verify_call(&phone, &code) }
             }
             Operation::GetContacts(n) => {
                 // A first sync by a new user: 10 % of the numbers are registered users, the rest nobody yet.
@@ -178,14 +177,14 @@ impl BenchApp {
                     phones.push(random_phone().e164().to_owned());
                 }
                 let call = HttpCall::post("/getcontacts").bearer(&token).json(&json!({ "phones": phones }));
-                Prepared { function: "GetContactsFunction", call }
+                Prepared { call }
             }
             Operation::ProfileUpdate => {
                 let token = self.sign_in(&random_phone()).await?;
                 let call = HttpCall::post("/profile")
                     .bearer(&token)
                     .form(&[("name", &format!("Bench {}", random_hex(4))), ("status", "Available")]);
-                Prepared { function: "AccountFunction", call }
+                Prepared { call }
             }
         })
     }

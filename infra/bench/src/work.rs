@@ -65,7 +65,7 @@ fn iterations(operation: Operation, scale: f64) -> usize {
 /// (Two tables in one instance were not equally fast: DynamoDB Local slows down on tables created later.)
 pub async fn run(scale: f64) -> Result<Vec<OperationFigures>, BoxError> {
     let (first_db, second_db) = (DynamoDbLocal::start().await?, DynamoDbLocal::start().await?);
-    let table = format!("bench-work-{}", integration_tests::random_hex(4));
+    let table = format!("bench-work-{}", local_stack::harness::random_hex(4));
     let mut first = BenchApp::create(&table, &first_db.endpoint).await?;
     let mut second = BenchApp::create(&table, &second_db.endpoint).await?;
     let to_second = Mirror::new(&first_db.endpoint, &second_db.endpoint);
@@ -94,7 +94,7 @@ pub async fn run(scale: f64) -> Result<Vec<OperationFigures>, BoxError> {
             mirror.replay(&bench.calls.take()).await?;
 
             let started = Instant::now();
-            let reply = bench.call(prepared.function, prepared.call).await;
+            let reply = bench.call(prepared.call).await;
             let handler_time = started.elapsed();
             expect_ok(&operation.label(), &reply)?;
             let calls = bench.calls.take();
@@ -131,7 +131,7 @@ pub async fn run(scale: f64) -> Result<Vec<OperationFigures>, BoxError> {
         for _ in 0..ROUNDS_SAMPLES {
             let prepared = over_network.prepare(figures.operation).await?;
             over_network.calls.reset();
-            let reply = over_network.call(prepared.function, prepared.call).await;
+            let reply = over_network.call(prepared.call).await;
             expect_ok(&figures.operation.label(), &reply)?;
             let calls = over_network.calls.take();
             let dynamodb: Vec<RecordedCall> =

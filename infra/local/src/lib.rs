@@ -4,12 +4,13 @@
 //!   restates them.
 //! - [`apigw`] turns an HTTP call into the API Gateway v2 event Lambda would receive, and that into a
 //!   `lambda_http::Request` through lambda_http's own deserialisation.
-//! - [`functions`] maps each function of the template to its domain handler.
+//! - [`harness`] is what the integration tests and the benchmarks share (calls through the route table, numbers,
+//!   moto's records, a manual clock).
 //! - [`recorder`] records the SDK calls a client makes, for the tests and the benchmarks.
 //! - [`stream`] reads DynamoDB Local's stream for the notifier, as the event-source mapping does in AWS.
 
 pub mod apigw;
-pub mod functions;
+pub mod harness;
 pub mod recorder;
 pub mod stream;
 pub mod template;

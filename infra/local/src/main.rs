@@ -5,7 +5,8 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use domain::events::SnsEvents;
+use domain::adapters::sns::SnsEvents;
+use domain::edge::routes::Operation;
 use domain::{App, Config, SystemClock};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -14,7 +15,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use local_stack::apigw::HttpCall;
-use local_stack::functions::{HTTP_FUNCTIONS, invoke};
 use local_stack::stream::StreamPoller;
 use local_stack::template::{Route, create_table, http_routes};
 use tokio::net::TcpListener;
@@ -44,7 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         loop {
             match poller.poll().await {
                 Ok(event) if !event.records.is_empty() => {
-                    let response = domain::notifier::handle(&notifier_app, &events, event).await;
+                    let response = domain::edge::stream::handle(&notifier_app, &events, event).await;
                     if !response.batch_item_failures.is_empty() {
                         eprintln!("[dev notifier] failed records: {:?}", response.batch_item_failures);
                     }
@@ -58,10 +58,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     let routes = Arc::new(http_routes());
     for route in routes.iter() {
-        if !HTTP_FUNCTIONS.contains(&route.function.as_str()) {
+        if Operation::for_path(&route.path).is_none() {
             return Err(format!(
-                "template.yaml routes {} {} to {}, which the dev server does not know",
-                route.method, route.path, route.function
+                "template.yaml routes {} {}, which the route table does not know",
+                route.method, route.path
             )
             .into());
         }
@@ -90,11 +90,11 @@ async fn serve(
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
-    let Some(route) =
-        routes.iter().find(|r| r.path == parts.uri.path() && (r.method == parts.method.as_str() || r.method == "ANY"))
-    else {
+    let routed =
+        routes.iter().any(|r| r.path == parts.uri.path() && (r.method == parts.method.as_str() || r.method == "ANY"));
+    if !routed {
         return Ok(plain(404, r#"{"message":"Not Found"}"#));
-    };
+    }
     let Ok(body) = Limited::new(body, MAX_GATEWAY_BODY).collect().await else {
         return Ok(plain(413, r#"{"message":"Request Entity Too Large"}"#));
     };
@@ -106,7 +106,7 @@ async fn serve(
         body: body.to_bytes().to_vec(),
         source_ip: peer.ip().to_string(),
     };
-    let response = invoke(&app, &route.function, call.to_request()).await.expect("checked at start-up");
+    let response = domain::edge::routes::handle(&app, call.to_request()).await;
     let (parts, body) = response.into_parts();
     let bytes = match body {
         Body::Text(text) => Bytes::from(text),

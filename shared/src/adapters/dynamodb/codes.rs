@@ -1,0 +1,246 @@
+//! One-time codes: issue (with the abuse limits, in one transaction), spend attempts, consume; and the sign-in
+//! transaction that consumes a code.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+
+use super::item::{Item, b, get_b, get_n, n, s};
+use super::keys::{self, attr};
+use super::profiles::profile_item;
+use super::{DynamoStore, condition_failed, failed_conditions, unavailable};
+use crate::model::clock::Timestamp;
+use crate::model::code::{CodeRecord, NewCode, ReservedAttempt, SendState};
+use crate::model::phone::PhoneNumber;
+use crate::model::rate_limit::RateLimit;
+use crate::model::secrets::CodeDigest;
+use crate::usecase::ports::{CodeStore, PutCodeError, ReserveError, SignIn, SignInError, StoreUnavailable};
+
+fn code_key(phone: &PhoneNumber) -> Item {
+    keys::key(keys::user(phone.e164()), keys::OTP)
+}
+
+/// Spending a code: it can happen once, and only to the code the attempt was reserved on.
+const CONSUME_CODE: &str = "SET used_at = :now REMOVE code_digest";
+const CODE_STILL_PENDING: &str = "code_digest = :digest AND issued_at = :issued";
+
+fn consume_values(attempt: &ReservedAttempt, now: Timestamp) -> Item {
+    HashMap::from([
+        (":now".into(), n(now)),
+        (":digest".into(), b(attempt.digest.as_bytes())),
+        (":issued".into(), n(attempt.issued_at)),
+    ])
+}
+
+impl CodeStore for DynamoStore {
+    async fn code_record(&self, phone: &PhoneNumber) -> Result<Option<CodeRecord>, StoreUnavailable> {
+        let item = self.get(code_key(phone), true, "get code record").await?;
+        Ok(item.map(|item| CodeRecord {
+            send: SendState {
+                window_start: get_n(&item, attr::WINDOW_START),
+                window_sends: get_n(&item, attr::WINDOW_SENDS) as u32,
+                next_send_at: get_n(&item, attr::NEXT_SEND_AT),
+            },
+            version: get_n(&item, attr::VERSION),
+        }))
+    }
+
+    async fn put_code(
+        &self,
+        phone: &PhoneNumber,
+        code: &NewCode,
+        previous: Option<&CodeRecord>,
+        limits: &[RateLimit],
+        now: Timestamp,
+    ) -> Result<(), PutCodeError> {
+        let mut item = code_key(phone);
+        item.extend([
+            (attr::CODE_DIGEST.into(), b(code.digest.as_bytes())),
+            (attr::ISSUED_AT.into(), n(code.issued_at)),
+            (attr::EXPIRES_AT.into(), n(code.expires_at)),
+            (attr::ATTEMPTS.into(), n(0)),
+            (attr::WINDOW_START.into(), n(code.send.window_start)),
+            (attr::WINDOW_SENDS.into(), n(code.send.window_sends.into())),
+            (attr::NEXT_SEND_AT.into(), n(code.send.next_send_at)),
+            (attr::VERSION.into(), n(previous.map_or(1, |p| p.version + 1))),
+            (keys::TTL.into(), n(code.ttl)),
+        ]);
+        let put = Put::builder().table_name(&self.table).set_item(Some(item));
+        let put = match previous {
+            None => put.condition_expression("attribute_not_exists(PK)"),
+            Some(p) => put.condition_expression("version = :v").expression_attribute_values(":v", n(p.version)),
+        };
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put.build().expect("item and table are set")).build());
+        for limit in limits {
+            request = request.transact_items(self.rate_limit_increment(limit, now));
+        }
+        let error = match request.send().await {
+            Ok(_) => return Ok(()),
+            Err(error) => error,
+        };
+        match failed_conditions(&error) {
+            Some(failed) if failed[0] => Err(PutCodeError::Conflict),
+            Some(failed) => match (1..=limits.len()).find(|i| failed.get(*i) == Some(&true)) {
+                Some(i) => Err(PutCodeError::Limited(i - 1)),
+                None => Err(unavailable("put code", error).into()),
+            },
+            None => Err(unavailable("put code", error).into()),
+        }
+    }
+
+    async fn withdraw_code(&self, phone: &PhoneNumber, issued_at: Timestamp) -> Result<(), StoreUnavailable> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(code_key(phone)))
+            .update_expression("REMOVE code_digest")
+            .condition_expression("issued_at = :issued")
+            .expression_attribute_values(":issued", n(issued_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // A newer code replaced it: nothing of ours is left to withdraw.
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable("withdraw code", e)),
+        }
+    }
+
+    async fn reserve_attempt(
+        &self,
+        phone: &PhoneNumber,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> Result<ReservedAttempt, ReserveError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(code_key(phone)))
+            .update_expression("SET attempts = attempts + :one")
+            .condition_expression("attribute_exists(code_digest) AND expires_at > :now AND attempts < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":max", n(max_attempts.into()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                Ok(ReservedAttempt {
+                    digest: CodeDigest::from_stored(get_b(&item, attr::CODE_DIGEST)),
+                    issued_at: get_n(&item, attr::ISSUED_AT),
+                    attempts: get_n(&item, attr::ATTEMPTS) as u32,
+                })
+            }
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Err(match failed.item() {
+                    None => ReserveError::NoCode,
+                    Some(old) if !old.contains_key(attr::CODE_DIGEST) => ReserveError::NoCode,
+                    Some(old) if get_n(old, attr::EXPIRES_AT) <= now => ReserveError::Expired,
+                    Some(old) => ReserveError::Exhausted { next_send_at: get_n(old, attr::NEXT_SEND_AT) },
+                }),
+                _ => Err(unavailable("reserve attempt", e).into()),
+            },
+        }
+    }
+
+    async fn consume_code(
+        &self,
+        phone: &PhoneNumber,
+        attempt: &ReservedAttempt,
+        now: Timestamp,
+    ) -> Result<bool, StoreUnavailable> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(code_key(phone)))
+            .update_expression(CONSUME_CODE)
+            .condition_expression(CODE_STILL_PENDING)
+            .set_expression_attribute_values(Some(consume_values(attempt, now)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable("consume code", e)),
+        }
+    }
+
+    async fn sign_in(&self, sign_in: SignIn<'_>) -> Result<(), SignInError> {
+        let user = keys::user(sign_in.phone.e164());
+        let consume_code = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(code_key(sign_in.phone)))
+            .update_expression(CONSUME_CODE)
+            .condition_expression(CODE_STILL_PENDING)
+            .set_expression_attribute_values(Some(consume_values(sign_in.attempt, sign_in.now)))
+            .build()
+            .expect("key, table and expression are set");
+        let hash = sign_in.token.as_str();
+        let mut token_item = keys::key(keys::token(hash), keys::TOKEN);
+        token_item.extend([
+            (attr::PHONE.into(), s(sign_in.phone.e164())),
+            (attr::ISSUED_AT.into(), n(sign_in.now)),
+            (attr::EXPIRES_AT.into(), n(sign_in.token_expires_at)),
+            (keys::TTL.into(), n(sign_in.token_expires_at)),
+            (keys::GSI1PK.into(), s(user.clone())),
+            (keys::GSI1SK.into(), s(keys::token_by_user(sign_in.now, hash))),
+        ]);
+        let store_token = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(token_item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .expect("item and table are set");
+        let profile_step = match sign_in.new_profile {
+            Some(profile) => TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(profile_item(profile)))
+                        .condition_expression("attribute_not_exists(PK) OR attribute_exists(deleted_at)")
+                        .build()
+                        .expect("item and table are set"),
+                )
+                .build(),
+            None => TransactWriteItem::builder()
+                .condition_check(
+                    ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(keys::key(user, keys::PROFILE)))
+                        .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleted_at)")
+                        .build()
+                        .expect("key, table and condition are set"),
+                )
+                .build(),
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(consume_code).build())
+            .transact_items(TransactWriteItem::builder().put(store_token).build())
+            .transact_items(profile_step)
+            .send()
+            .await;
+        let error = match result {
+            Ok(_) => return Ok(()),
+            Err(error) => error,
+        };
+        match failed_conditions(&error) {
+            Some(failed) if failed[0] => Err(SignInError::CodeGone),
+            Some(failed) if failed.get(2) == Some(&true) => Err(SignInError::ProfileChanged),
+            _ => Err(unavailable("sign in", error).into()),
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The contact graph: address-book edges `USER#<owner>/CONTACT#<number>`, indexed the other way round in GSI1 (who
+//! has a number), and the per-day counters of the lookup quota.
+
+use std::collections::HashMap;
+
+use super::batch::Write;
+use super::item::{get_n, get_s, n, s};
+use super::keys::{self, attr};
+use super::{DynamoStore, condition_failed, unavailable};
+use crate::model::clock::Timestamp;
+use crate::usecase::ports::{ContactStore, StoreUnavailable};
+
+impl ContactStore for DynamoStore {
+    async fn address_book(&self, owner: &str) -> Result<Vec<String>, StoreUnavailable> {
+        let items = self
+            .query_all(
+                None,
+                "PK = :pk AND begins_with(SK, :prefix)",
+                vec![(":pk", keys::user_value(owner)), (":prefix", s(keys::CONTACT_PREFIX))],
+            )
+            .await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| get_s(i, keys::SK).strip_prefix(keys::CONTACT_PREFIX).map(str::to_owned))
+            .collect())
+    }
+
+    async fn who_has(&self, number: &str, after: Option<&str>) -> Result<Vec<String>, StoreUnavailable> {
+        let audience = (":pk", s(keys::has_contact(number)));
+        let items = match after {
+            None => self.query_all(Some(keys::GSI1), "GSI1PK = :pk", vec![audience]).await?,
+            Some(after) => {
+                let condition = "GSI1PK = :pk AND GSI1SK > :after";
+                self.query_all(Some(keys::GSI1), condition, vec![audience, (":after", keys::user_value(after))]).await?
+            }
+        };
+        Ok(items.iter().filter_map(|i| keys::user_number(&get_s(i, keys::GSI1SK)).map(str::to_owned)).collect())
+    }
+
+    async fn add_contacts(&self, owner: &str, numbers: &[String], now: Timestamp) -> Result<(), StoreUnavailable> {
+        let writes = numbers
+            .iter()
+            .map(|number| {
+                Write::Put(HashMap::from([
+                    (keys::PK.into(), keys::user_value(owner)),
+                    (keys::SK.into(), s(keys::contact(number))),
+                    (keys::GSI1PK.into(), s(keys::has_contact(number))),
+                    (keys::GSI1SK.into(), keys::user_value(owner)),
+                    (attr::ADDED_AT.into(), n(now)),
+                ]))
+            })
+            .collect();
+        self.batch_write(writes).await
+    }
+
+    async fn remove_contacts(&self, owner: &str, numbers: &[String]) -> Result<(), StoreUnavailable> {
+        let writes = numbers.iter().map(|number| Write::Delete(keys::key(keys::user(owner), keys::contact(number))));
+        self.batch_write(writes.collect()).await
+    }
+
+    async fn lookups(&self, owner: &str, first_day: i64, last_day: i64) -> Result<Vec<(i64, i64)>, StoreUnavailable> {
+        let items = self
+            .query_all(
+                None,
+                "PK = :pk AND SK BETWEEN :from AND :to",
+                vec![
+                    (":pk", keys::user_value(owner)),
+                    (":from", s(keys::lookups(first_day))),
+                    (":to", s(keys::lookups(last_day))),
+                ],
+            )
+            .await?;
+        Ok(items.iter().map(|i| (get_n(i, attr::DAY), get_n(i, attr::COUNT))).collect())
+    }
+
+    async fn charge_lookups(
+        &self,
+        owner: &str,
+        day: i64,
+        count: i64,
+        limit_today: i64,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreUnavailable> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::key(keys::user(owner), keys::lookups(day))))
+            .update_expression("ADD #count :n SET #day = :day, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#count) OR #count <= :max")
+            .expression_attribute_names("#count", attr::COUNT)
+            .expression_attribute_names("#day", attr::DAY)
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_values(":n", n(count))
+            .expression_attribute_values(":day", n(day))
+            .expression_attribute_values(":ttl", n(expires_at))
+            .expression_attribute_values(":max", n(limit_today - count))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable("charge lookups", e)),
+        }
+    }
+
+    async fn refund_lookups(&self, owner: &str, day: i64, count: i64) -> Result<(), StoreUnavailable> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::key(keys::user(owner), keys::lookups(day))))
+            .update_expression("ADD #count :n")
+            .expression_attribute_names("#count", attr::COUNT)
+            .expression_attribute_values(":n", n(-count))
+            .send()
+            .await
+            .map_err(|e| unavailable("refund lookups", e))?;
+        Ok(())
+    }
+}

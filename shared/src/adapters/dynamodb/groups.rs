@@ -1,0 +1,172 @@
+//! Groups: the group item holds the truth (name, photo, members with roles, version); `GROUP#<gid>/MEMBER#<e164>`
+//! items, indexed by member in GSI1, say who belongs where (or has left), and are rewritten by every change.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::batch::Write;
+use super::item::{Item, get_n, get_s, n, s};
+use super::keys::{self, attr};
+use super::{DynamoStore, condition_failed, unavailable};
+use crate::model::group::{Group, GroupMember, GroupRole, MemberChange, Membership};
+use crate::model::phone::PhoneNumber;
+use crate::usecase::ports::{GroupStore, SaveGroupError, StoreUnavailable};
+
+fn role_name(role: GroupRole) -> &'static str {
+    match role {
+        GroupRole::Owner => "owner",
+        GroupRole::Admin => "admin",
+        GroupRole::Member => "member",
+    }
+}
+
+fn role(name: &str) -> GroupRole {
+    match name {
+        "owner" => GroupRole::Owner,
+        "admin" => GroupRole::Admin,
+        _ => GroupRole::Member,
+    }
+}
+
+/// The one mapping from a group item (or a stream image of one) to the model.
+pub(super) fn group_from(item: &Item) -> Group {
+    let members = item
+        .get(attr::MEMBERS)
+        .and_then(|v| v.as_l().ok())
+        .map(|list| {
+            list.iter()
+                .filter_map(|m| m.as_m().ok())
+                .map(|m| GroupMember {
+                    e164: get_s(m, attr::PHONE),
+                    role: role(&get_s(m, attr::ROLE)),
+                    since: get_n(m, attr::SINCE),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Group {
+        gid: get_n(item, attr::GID) as u64,
+        name: get_s(item, attr::NAME),
+        photo: get_s(item, attr::PHOTO),
+        updated_at: get_n(item, attr::UPDATED_AT),
+        members,
+        deleted: item.contains_key(attr::DELETED_AT),
+        version: get_n(item, attr::VERSION),
+    }
+}
+
+fn group_item(group: &Group) -> Item {
+    let members = group
+        .members
+        .iter()
+        .map(|m| {
+            AttributeValue::M(HashMap::from([
+                (attr::PHONE.into(), s(&m.e164)),
+                (attr::ROLE.into(), s(role_name(m.role))),
+                (attr::SINCE.into(), n(m.since)),
+            ]))
+        })
+        .collect();
+    let mut item = keys::key(keys::group(group.gid), keys::GROUP);
+    item.extend([
+        (attr::GID.into(), n(group.gid as i64)),
+        (attr::NAME.into(), s(&group.name)),
+        (attr::PHOTO.into(), s(&group.photo)),
+        (attr::UPDATED_AT.into(), n(group.updated_at)),
+        (attr::MEMBERS.into(), AttributeValue::L(members)),
+        (attr::VERSION.into(), n(group.version + 1)),
+    ]);
+    if group.deleted {
+        item.insert(attr::DELETED_AT.into(), n(group.updated_at));
+    }
+    item
+}
+
+impl DynamoStore {
+    /// Seeds a group as it stands, replacing any stored one (tests, imports): the group item and every member's
+    /// membership.
+    #[cfg(feature = "test-util")]
+    pub async fn put_group(&self, group: &Group) -> Result<(), StoreUnavailable> {
+        let request = self.client.delete_item().table_name(&self.table);
+        let request = request.set_key(Some(keys::key(keys::group(group.gid), keys::GROUP)));
+        request.send().await.map_err(|e| unavailable("reset group", e))?;
+        let added = group.members.iter().map(|m| m.e164.clone()).collect();
+        let change = MemberChange { added, removed: vec![] };
+        match self.save_group(&Group { version: 0, ..group.clone() }, &change).await {
+            Ok(()) => Ok(()),
+            Err(SaveGroupError::Unavailable(e)) => Err(e),
+            Err(SaveGroupError::Conflict) => Err(StoreUnavailable),
+        }
+    }
+}
+
+impl GroupStore for DynamoStore {
+    async fn group(&self, gid: u64) -> Result<Option<Group>, StoreUnavailable> {
+        let item = self.get(keys::key(keys::group(gid), keys::GROUP), true, "get group").await?;
+        Ok(item.as_ref().map(group_from))
+    }
+
+    async fn groups(&self, gids: &[u64]) -> Result<Vec<Group>, StoreUnavailable> {
+        let keys = gids.iter().map(|gid| keys::key(keys::group(*gid), keys::GROUP)).collect();
+        Ok(self.batch_get(keys).await?.iter().map(group_from).collect())
+    }
+
+    async fn memberships_of(&self, member: &str) -> Result<Vec<Membership>, StoreUnavailable> {
+        let condition = (":pk", s(keys::member_of(member)));
+        let items = self.query_all(Some(keys::GSI1), "GSI1PK = :pk", vec![condition]).await?;
+        Ok(items
+            .iter()
+            .filter_map(|i| keys::parse_membership(&get_s(i, keys::GSI1SK)))
+            .map(|(gid, left)| Membership { gid, left })
+            .collect())
+    }
+
+    async fn next_group_id(&self) -> Result<u64, StoreUnavailable> {
+        let (pk, sk) = keys::GROUP_COUNTER;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::key(pk, sk)))
+            .update_expression("ADD next_id :one")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| unavailable("next group id", e))?;
+        Ok(out.attributes.map(|a| get_n(&a, attr::NEXT_ID)).unwrap_or(0) as u64)
+    }
+
+    async fn save_group(&self, group: &Group, change: &MemberChange) -> Result<(), SaveGroupError> {
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(group_item(group)));
+        let request = if group.version == 0 {
+            request.condition_expression("attribute_not_exists(PK)")
+        } else {
+            request.condition_expression("version = :v").expression_attribute_values(":v", n(group.version))
+        };
+        match request.send().await {
+            Ok(_) => {}
+            Err(e) if condition_failed(&e) => return Err(SaveGroupError::Conflict),
+            Err(e) => return Err(unavailable("save group", e).into()),
+        }
+        let membership = |member: &str, left: bool| {
+            let mut item = keys::key(keys::group(group.gid), keys::member(member));
+            item.extend([
+                (keys::GSI1PK.into(), s(keys::member_of(member))),
+                (keys::GSI1SK.into(), s(keys::membership(group.gid, left))),
+                (attr::UPDATED_AT.into(), n(group.updated_at)),
+            ]);
+            Write::Put(item)
+        };
+        let joined = change.added.iter().map(|m| membership(m, false));
+        let writes = joined.chain(change.removed.iter().map(|m| membership(m, true))).collect();
+        Ok(self.batch_write(writes).await?)
+    }
+
+    async fn delete_memberships(&self, phone: &PhoneNumber, gids: &[u64]) -> Result<(), StoreUnavailable> {
+        let member = keys::member(phone.e164());
+        let writes = gids.iter().map(|gid| Write::Delete(keys::key(keys::group(*gid), member.clone()))).collect();
+        self.batch_write(writes).await
+    }
+}

@@ -1,0 +1,150 @@
+//! Every key, index name and attribute name of the table: the only place they are spelled.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::item::{Item, s};
+use crate::model::events::NotifyRun;
+
+pub const GSI1: &str = "GSI1";
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const TTL: &str = "ttl";
+
+// Sort keys of the items kept under a user.
+pub const OTP: &str = "OTP";
+pub const PROFILE: &str = "PROFILE";
+pub const CONTACT_PREFIX: &str = "CONTACT#";
+pub const LOOKUPS_PREFIX: &str = "LOOKUPS#";
+pub const DEVICE_PREFIX: &str = "DEVICE#";
+pub const TOKEN: &str = "TOKEN";
+pub const TOKEN_PREFIX: &str = "TOKEN#";
+pub const GROUP: &str = "GROUP";
+const USER_PREFIX: &str = "USER#";
+const GROUP_PREFIX: &str = "GROUP#";
+const LEFT_PREFIX: &str = "LEFT#";
+
+/// Attribute names (beside the keys).
+pub mod attr {
+    pub const PHONE: &str = "phone";
+    pub const NAME: &str = "name";
+    pub const STATUS: &str = "status";
+    pub const PHOTO: &str = "photo";
+    pub const CREATED_AT: &str = "created_at";
+    pub const UPDATED_AT: &str = "updated_at";
+    pub const DELETED_AT: &str = "deleted_at";
+    pub const PUSH_ENDPOINTS: &str = "push_endpoints";
+    pub const CODE_DIGEST: &str = "code_digest";
+    pub const ISSUED_AT: &str = "issued_at";
+    pub const EXPIRES_AT: &str = "expires_at";
+    pub const ATTEMPTS: &str = "attempts";
+    pub const WINDOW_START: &str = "window_start";
+    pub const WINDOW_SENDS: &str = "window_sends";
+    pub const NEXT_SEND_AT: &str = "next_send_at";
+    pub const VERSION: &str = "version";
+    pub const ADDED_AT: &str = "added_at";
+    pub const DAY: &str = "day";
+    pub const COUNT: &str = "count";
+    pub const GID: &str = "gid";
+    pub const MEMBERS: &str = "members";
+    pub const ROLE: &str = "role";
+    pub const SINCE: &str = "since";
+    pub const NEXT_ID: &str = "next_id";
+    pub const PLATFORM: &str = "platform";
+    pub const NOTIFY_TOKEN: &str = "notify_token";
+    pub const ENDPOINT_ARN: &str = "endpoint_arn";
+    pub const LAST_RECIPIENT: &str = "last_recipient";
+}
+
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    Item::from([(PK.into(), s(pk)), (SK.into(), s(sk))])
+}
+
+/// `USER#<e164>`: the partition of everything a person owns.
+pub fn user(e164: &str) -> String {
+    format!("{USER_PREFIX}{e164}")
+}
+
+pub fn user_value(e164: &str) -> AttributeValue {
+    s(user(e164))
+}
+
+/// The number in a `USER#<e164>` key.
+pub fn user_number(key: &str) -> Option<&str> {
+    key.strip_prefix(USER_PREFIX)
+}
+
+pub fn token(hash: &str) -> String {
+    format!("{TOKEN_PREFIX}{hash}")
+}
+
+/// GSI1 sort key of a token under its user: by issue time, then a prefix of the hash for uniqueness.
+pub fn token_by_user(issued_at: i64, hash: &str) -> String {
+    format!("{TOKEN_PREFIX}{issued_at}#{}", &hash[..16])
+}
+
+pub fn contact(number: &str) -> String {
+    format!("{CONTACT_PREFIX}{number}")
+}
+
+/// GSI1 partition of the inverted address book: everyone who has `number`.
+pub fn has_contact(number: &str) -> String {
+    format!("HASCONTACT#{number}")
+}
+
+/// Zero-padded so string order is day order for BETWEEN.
+pub fn lookups(day: i64) -> String {
+    format!("{LOOKUPS_PREFIX}{day:08}")
+}
+
+pub fn device(token_digest: &str) -> String {
+    format!("{DEVICE_PREFIX}{token_digest}")
+}
+
+pub fn group(gid: u64) -> String {
+    format!("{GROUP_PREFIX}{gid}")
+}
+
+pub fn member(e164: &str) -> String {
+    format!("MEMBER#{e164}")
+}
+
+/// GSI1 partition of a person's memberships.
+pub fn member_of(e164: &str) -> String {
+    format!("MEMBEROF#{e164}")
+}
+
+/// GSI1 sort key of a membership: `GROUP#<gid>` while a member, `LEFT#<gid>` after.
+pub fn membership(gid: u64, left: bool) -> String {
+    format!("{}{gid}", if left { LEFT_PREFIX } else { GROUP_PREFIX })
+}
+
+/// `(gid, left)` from a membership's GSI1 sort key.
+pub fn parse_membership(sk: &str) -> Option<(u64, bool)> {
+    let (left, gid) = match sk.strip_prefix(GROUP_PREFIX) {
+        Some(gid) => (false, gid),
+        None => (true, sk.strip_prefix(LEFT_PREFIX)?),
+    };
+    Some((gid.parse().ok()?, left))
+}
+
+pub const GROUP_COUNTER: (&str, &str) = ("COUNTER#GROUP", "COUNTER");
+
+pub fn rate_limit(subject: &str, window_start: i64) -> Item {
+    key(format!("LIMIT#{subject}"), format!("WINDOW#{window_start}"))
+}
+
+/// The partition of a person's notification runs (deleted with the account).
+pub fn notify_runs_of(e164: &str) -> String {
+    format!("NOTIFY#{}", user(e164))
+}
+
+pub fn notify_run(run: &NotifyRun) -> Item {
+    match run {
+        NotifyRun::Person { e164, kind, ts } => key(notify_runs_of(e164), format!("RUN#{kind}#{ts}")),
+        NotifyRun::Group { gid, ts } => {
+            key(format!("NOTIFY#{}", group(*gid)), format!("RUN#{}#{ts}", crate::model::events::GROUP_UPDATED))
+        }
+    }
+}

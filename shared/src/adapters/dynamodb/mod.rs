@@ -1,0 +1,152 @@
+//! The DynamoDB adapter: the only code that knows the table. Key shapes ([`keys`]), item ↔ model mapping, batching
+//! and conditional writes; one file per aggregate, each implementing its port of `crate::usecase::ports`.
+//!
+//! One table, adjacency-list layout (`PK`/`SK` strings), one overloaded GSI (`GSI1PK`/`GSI1SK`, keys only). The
+//! table itself is defined in `template.yaml`; the local stack creates it from there.
+//!
+//! | item / access pattern                            | operation                   | key condition                                   | index |
+//! |--------------------------------------------------|-----------------------------|-------------------------------------------------|-------|
+//! | code and send state of a number                  | GetItem (consistent)        | PK=`USER#<e164>`, SK=`OTP`                       | table |
+//! | issue a code (replaces the previous)             | PutItem if version matches, in a transaction with the limits | PK=`USER#<e164>`, SK=`OTP` | table |
+//! | spend one verify attempt                         | UpdateItem, conditional     | PK=`USER#<e164>`, SK=`OTP`                       | table |
+//! | profile of a user (or its tombstone)             | GetItem                     | PK=`USER#<e164>`, SK=`PROFILE`                   | table |
+//! | profiles of many numbers                         | BatchGetItem (≤ 100 keys)   | PK=`USER#<e164>`, SK=`PROFILE`                   | table |
+//! | sign in: consume code, add token, create profile | TransactWriteItems          | the code, the token and the profile             | table |
+//! | who owns a token                                 | GetItem (consistent)        | PK=`TOKEN#<sha256 hex>`, SK=`TOKEN`              | table |
+//! | every token of a user                            | Query                       | GSI1PK=`USER#<e164>`, GSI1SK begins `TOKEN#`     | GSI1  |
+//! | a user's address book                            | Query (pages)               | PK=`USER#<owner>`, SK begins `CONTACT#`          | table |
+//! | add / remove address-book entries                | BatchWriteItem (≤ 25 items) | PK=`USER#<owner>`, SK=`CONTACT#<number>`         | table |
+//! | who has number X in their address book           | Query (pages)               | GSI1PK=`HASCONTACT#<number>`, GSI1SK=`USER#<owner>` | GSI1 |
+//! | numbers looked up per day (enumeration quota)    | Query / UpdateItem ADD      | PK=`USER#<e164>`, SK between `LOOKUPS#<day>`s    | table |
+//! | a user's push devices                            | PutItem (deleted with the account) | PK=`USER#<e164>`, SK=`DEVICE#<token digest>` | table |
+//! | a group and its members, in order                | GetItem / BatchGetItem      | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
+//! | change a group                                   | PutItem if version matches  | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
+//! | who belongs to a group (or left it)              | BatchWriteItem              | PK=`GROUP#<gid>`, SK=`MEMBER#<e164>`             | table |
+//! | groups a user belongs to (or left)               | Query                       | GSI1PK=`MEMBEROF#<e164>`, GSI1SK=`GROUP#`/`LEFT#<gid>` | GSI1 |
+//! | new group id                                     | UpdateItem ADD              | PK=`COUNTER#GROUP`, SK=`COUNTER`                 | table |
+//! | abuse-limit counter for one window               | UpdateItem ADD (cond.), or in the code's transaction | PK=`LIMIT#<kind>#<subject>`, SK=`WINDOW#<start>` | table |
+//! | notifications sent so far (resume point)         | GetItem / PutItem           | PK=`NOTIFY#USER#<e164>`/`NOTIFY#GROUP#<gid>`, SK=`RUN#<kind>#<ts>` | table |
+//!
+//! Expiring items (codes, tokens, counters, resume points) carry `ttl` (unix seconds) so DynamoDB removes them
+//! eventually; the code never relies on it and always compares times itself.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use tracing::error;
+
+mod batch;
+mod codes;
+mod contacts;
+mod devices;
+mod groups;
+mod item;
+pub mod keys;
+mod profiles;
+mod progress;
+mod rate_limits;
+pub mod stream;
+mod tokens;
+
+use crate::usecase::ports::StoreUnavailable;
+use item::Item;
+
+/// The table, through one SDK client.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// One item by key. Consistent reads where a decision rests on the latest write (codes, tokens, versions).
+    async fn get(
+        &self,
+        key: Item,
+        consistent: bool,
+        operation: &'static str,
+    ) -> Result<Option<Item>, StoreUnavailable> {
+        let request = self.client.get_item().table_name(&self.table).set_key(Some(key));
+        let out = request.consistent_read(consistent).send().await.map_err(|e| unavailable(operation, e))?;
+        Ok(out.item)
+    }
+
+    /// Every page of a query, in key order: address books, the inverted index and token lists have no cap.
+    async fn query_all(
+        &self,
+        index: Option<&str>,
+        key_condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Vec<Item>, StoreUnavailable> {
+        let mut items = vec![];
+        let mut start = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression(key_condition)
+                .set_exclusive_start_key(start);
+            for (name, value) in &values {
+                request = request.expression_attribute_values(*name, value.clone());
+            }
+            let page = request.send().await.map_err(|e| unavailable("query", e))?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+/// Logs what failed (the SDK's error chain names the operation and cause, never our item values) and reports the
+/// store as unavailable.
+fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    operation: &'static str,
+    error: SdkError<E, R>,
+) -> StoreUnavailable {
+    error!(operation, error = %DisplayErrorContext(&error), "dynamodb call failed");
+    StoreUnavailable
+}
+
+/// Which steps of a cancelled transaction failed their condition (by index); `None` if it was not cancelled, or no
+/// step failed a condition (a conflict with another transaction: retryable, but not by us).
+fn failed_conditions<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<bool>> {
+    let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) = error.as_service_error() else {
+        return None;
+    };
+    let failed: Vec<bool> =
+        canceled.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect();
+    failed.contains(&true).then_some(failed)
+}
+
+/// Whether a single conditional write failed its condition (the expected outcome of a lost race, not a fault).
+fn condition_failed<E: ConditionalError, R>(error: &SdkError<E, R>) -> bool {
+    error.as_service_error().is_some_and(ConditionalError::is_condition_failed)
+}
+
+trait ConditionalError {
+    fn is_condition_failed(&self) -> bool;
+}
+
+macro_rules! conditional_errors {
+    ($($operation:ident :: $error:ident),*) => {$(
+        impl ConditionalError for aws_sdk_dynamodb::operation::$operation::$error {
+            fn is_condition_failed(&self) -> bool {
+                self.is_conditional_check_failed_exception()
+            }
+        }
+    )*};
+}
+conditional_errors!(put_item::PutItemError, update_item::UpdateItemError, delete_item::DeleteItemError);

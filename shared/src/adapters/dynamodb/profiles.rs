@@ -1,0 +1,136 @@
+//! Profiles (and the tombstones of deleted accounts), and the other items kept under a person.
+
+use aws_sdk_dynamodb::types::ReturnValue;
+
+use super::batch::Write;
+use super::item::{Item, get_n, get_s, n, s};
+use super::keys::{self, attr};
+use super::{DynamoStore, condition_failed, unavailable};
+use crate::model::clock::Timestamp;
+use crate::model::phone::PhoneNumber;
+use crate::model::profile::{ContactProfile, Profile};
+use crate::usecase::ports::{ProfileStore, StoreUnavailable};
+
+pub(super) fn profile_item(profile: &Profile) -> Item {
+    let mut item = keys::key(keys::user(profile.phone.e164()), keys::PROFILE);
+    item.extend([
+        (attr::PHONE.into(), s(profile.phone.e164())),
+        (attr::NAME.into(), s(&profile.name)),
+        (attr::STATUS.into(), s(&profile.status)),
+        (attr::PHOTO.into(), s(&profile.photo)),
+        (attr::CREATED_AT.into(), n(profile.created_at)),
+        (attr::UPDATED_AT.into(), n(profile.updated_at)),
+    ]);
+    item
+}
+
+/// The one mapping from a profile item (or a stream image of one) to the model.
+pub(super) fn contact_profile(item: &Item) -> ContactProfile {
+    ContactProfile {
+        e164: get_s(item, attr::PHONE),
+        name: get_s(item, attr::NAME),
+        status: get_s(item, attr::STATUS),
+        photo: get_s(item, attr::PHOTO),
+        created_at: get_n(item, attr::CREATED_AT),
+        updated_at: get_n(item, attr::UPDATED_AT),
+        deleted: item.contains_key(attr::DELETED_AT),
+        push_endpoints: item.get(attr::PUSH_ENDPOINTS).and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default(),
+    }
+}
+
+fn own_profile(phone: &PhoneNumber, profile: ContactProfile) -> Profile {
+    Profile {
+        phone: phone.clone(),
+        name: profile.name,
+        status: profile.status,
+        photo: profile.photo,
+        created_at: profile.created_at,
+        updated_at: profile.updated_at,
+    }
+}
+
+impl DynamoStore {
+    /// Writes a whole profile as it stands (seeding a test or an import; sign-up goes through the sign-in transaction).
+    #[cfg(feature = "test-util")]
+    pub async fn put_profile(&self, profile: &Profile) -> Result<(), StoreUnavailable> {
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(profile_item(profile)));
+        request.send().await.map_err(|e| unavailable("put profile", e))?;
+        Ok(())
+    }
+}
+
+impl ProfileStore for DynamoStore {
+    async fn profile(&self, phone: &PhoneNumber) -> Result<Option<Profile>, StoreUnavailable> {
+        let item = self.get(keys::key(keys::user(phone.e164()), keys::PROFILE), false, "get profile").await?;
+        let profile = item.as_ref().map(contact_profile).filter(|p| !p.deleted);
+        Ok(profile.map(|p| own_profile(phone, p)))
+    }
+
+    async fn update_profile(
+        &self,
+        phone: &PhoneNumber,
+        name: Option<&str>,
+        status: Option<&str>,
+        photo: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<ContactProfile>, StoreUnavailable> {
+        let mut sets = vec!["updated_at = :now".to_owned()];
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::key(keys::user(phone.e164()), keys::PROFILE)))
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleted_at)")
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllNew);
+        for (field, value) in [(attr::NAME, name), (attr::STATUS, status), (attr::PHOTO, photo)] {
+            if let Some(value) = value {
+                sets.push(format!("#{field} = :{field}"));
+                request = request
+                    .expression_attribute_names(format!("#{field}"), field)
+                    .expression_attribute_values(format!(":{field}"), s(value));
+            }
+        }
+        match request.update_expression(format!("SET {}", sets.join(", "))).send().await {
+            Ok(out) => Ok(out.attributes.as_ref().map(contact_profile)),
+            Err(e) if condition_failed(&e) => Ok(None),
+            Err(e) => Err(unavailable("update profile", e)),
+        }
+    }
+
+    async fn tombstone_profile(&self, phone: &PhoneNumber, now: Timestamp) -> Result<(), StoreUnavailable> {
+        let mut item = keys::key(keys::user(phone.e164()), keys::PROFILE);
+        item.extend([
+            (attr::PHONE.into(), s(phone.e164())),
+            (attr::DELETED_AT.into(), n(now)),
+            (attr::UPDATED_AT.into(), n(now)),
+        ]);
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        request.send().await.map_err(|e| unavailable("tombstone", e))?;
+        Ok(())
+    }
+
+    async fn contact_profiles(&self, numbers: &[String]) -> Result<Vec<ContactProfile>, StoreUnavailable> {
+        let keys = numbers.iter().map(|number| keys::key(keys::user(number), keys::PROFILE)).collect();
+        Ok(self.batch_get(keys).await?.iter().map(contact_profile).collect())
+    }
+
+    async fn delete_personal_items(&self, phone: &PhoneNumber) -> Result<usize, StoreUnavailable> {
+        let (own, progress) = tokio::join!(
+            self.query_all(None, "PK = :pk", vec![(":pk", keys::user_value(phone.e164()))]),
+            self.query_all(None, "PK = :pk", vec![(":pk", s(keys::notify_runs_of(phone.e164())))]),
+        );
+        let mut keys: Vec<Item> = own?
+            .into_iter()
+            .chain(progress?)
+            .map(|item| keys::key(get_s(&item, keys::PK), get_s(&item, keys::SK)))
+            .collect();
+        keys.retain(|k| {
+            let sk = get_s(k, keys::SK);
+            sk != keys::PROFILE && !sk.starts_with(keys::CONTACT_PREFIX)
+        });
+        let count = keys.len();
+        self.batch_write(keys.into_iter().map(Write::Delete).collect()).await?;
+        Ok(count)
+    }
+}

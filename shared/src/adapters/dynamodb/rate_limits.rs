@@ -1,0 +1,100 @@
+//! Counters of the abuse limits: one item per subject and window, raised with an atomic conditional ADD so
+//! concurrent requests can never overshoot, removed by TTL after their window.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+
+use super::item::{Item, get_n, n};
+use super::keys::{self, attr};
+use super::{DynamoStore, condition_failed, unavailable};
+use crate::model::clock::Timestamp;
+use crate::model::rate_limit::RateLimit;
+use crate::usecase::ports::{RateLimitStore, StoreUnavailable};
+
+const INCREMENT: &str = "ADD #count :one SET #ttl = :ttl";
+const WITHIN_LIMIT: &str = "attribute_not_exists(#count) OR #count < :max";
+
+fn counter_key(limit: &RateLimit, now: Timestamp) -> Item {
+    keys::rate_limit(&limit.subject, limit.window_start(now))
+}
+
+fn names() -> HashMap<String, String> {
+    HashMap::from([("#count".into(), attr::COUNT.into()), ("#ttl".into(), keys::TTL.into())])
+}
+
+/// `:one` and `:ttl`, and with a ceiling `:max`.
+fn values(limit: &RateLimit, now: Timestamp, ceiling: bool) -> Item {
+    let mut values = HashMap::from([(":one".into(), n(1)), (":ttl".into(), n(limit.expires_at(now)))]);
+    if ceiling {
+        values.insert(":max".into(), n(limit.max));
+    }
+    values
+}
+
+impl DynamoStore {
+    /// The conditional increment, as a step of the transaction that issues a code.
+    pub(super) fn rate_limit_increment(&self, limit: &RateLimit, now: Timestamp) -> TransactWriteItem {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(counter_key(limit, now)))
+            .update_expression(INCREMENT)
+            .condition_expression(WITHIN_LIMIT)
+            .set_expression_attribute_names(Some(names()))
+            .set_expression_attribute_values(Some(values(limit, now, true)))
+            .build()
+            .expect("key, table and expression are set");
+        TransactWriteItem::builder().update(update).build()
+    }
+}
+
+impl RateLimitStore for DynamoStore {
+    async fn take(&self, limit: &RateLimit, now: Timestamp) -> Result<bool, StoreUnavailable> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(counter_key(limit, now)))
+            .update_expression(INCREMENT)
+            .condition_expression(WITHIN_LIMIT)
+            .set_expression_attribute_names(Some(names()))
+            .set_expression_attribute_values(Some(values(limit, now, true)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable("take from limit", e)),
+        }
+    }
+
+    async fn count(&self, limit: &RateLimit, now: Timestamp) -> Result<(), StoreUnavailable> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(counter_key(limit, now)))
+            .update_expression(INCREMENT)
+            .set_expression_attribute_names(Some(names()))
+            .set_expression_attribute_values(Some(values(limit, now, false)))
+            .send()
+            .await
+            .map_err(|e| unavailable("count", e))?;
+        Ok(())
+    }
+
+    async fn used(&self, limit: &RateLimit, now: Timestamp) -> Result<i64, StoreUnavailable> {
+        let item = self.get(counter_key(limit, now), true, "read limit").await?;
+        Ok(item.map(|item| get_n(&item, attr::COUNT)).unwrap_or(0))
+    }
+
+    async fn first_in_window(&self, limit: &RateLimit, now: Timestamp) -> Result<bool, StoreUnavailable> {
+        let mut item = counter_key(limit, now);
+        item.insert(keys::TTL.into(), n(limit.expires_at(now)));
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        match request.condition_expression("attribute_not_exists(PK)").send().await {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable("first in window", e)),
+        }
+    }
+}

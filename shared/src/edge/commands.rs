@@ -1,0 +1,242 @@
+//! Request parameters → the use cases' typed commands. Every parameter name, and every alias mesibo clients use
+//! (`otp` for `code`, `m` for `members`), is read here and nowhere else; what cannot be parsed is refused here, with
+//! the parameter's name, before any use case runs.
+
+use std::collections::{BTreeSet, HashSet};
+
+use super::params::Params;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::model::clock::Timestamp;
+use crate::model::phone::{DefaultRegion, PhoneNumber};
+use crate::model::profile::{profile_name, profile_photo, profile_status};
+use crate::model::secrets::OtpCode;
+use crate::usecase::account::{DeleteAccount, Logout, PushPlatform, SetNotify, UpdateProfile};
+use crate::usecase::contacts::{DeleteContacts, SyncContacts, Upload};
+use crate::usecase::groups::{EditMembers, GroupId, SetAdmin, SetGroup};
+use crate::usecase::session::Session;
+use crate::usecase::sign_in::{RequestCode, VerifyCode};
+
+/// The longest device token accepted from `/setnotify`.
+const MAX_DEVICE_TOKEN_CHARS: usize = 4096;
+
+pub fn request_code(config: &Config, params: &Params, ip: Option<String>) -> Result<RequestCode, ApiError> {
+    Ok(RequestCode { phone: sign_in_phone(config, params)?, ip })
+}
+
+pub fn verify_code(config: &Config, params: &Params, ip: Option<String>) -> Result<VerifyCode, ApiError> {
+    let phone = sign_in_phone(config, params)?;
+    let code = one_time_code(config, params)?;
+    let name = params.text("name").map(profile_name).transpose()?.unwrap_or_default();
+    Ok(VerifyCode { phone, code, name, ip })
+}
+
+/// Validates `appid`, normalises `phone` (default region from `cc`, else the configured country) and applies the
+/// country allow-list: login and verify see the same number.
+fn sign_in_phone(config: &Config, params: &Params) -> Result<PhoneNumber, ApiError> {
+    if !config.allows_app_id(params.text("appid")) {
+        return Err(ApiError::BadAppId);
+    }
+    let raw = params.phone_text("phone")?;
+    let region = match params.text("cc") {
+        Some(cc) => DefaultRegion::from_calling_code(cc).ok_or(ApiError::BadPhone)?,
+        None => config.default_region,
+    };
+    // mesibo clients send international numbers as digits without `+` (`919876543210`): when that is no valid
+    // national number, read it as international.
+    let phone = PhoneNumber::parse(&raw, region)
+        .or_else(|| {
+            raw.bytes().all(|b| b.is_ascii_digit()).then(|| PhoneNumber::parse(&format!("+{raw}"), region)).flatten()
+        })
+        .ok_or(ApiError::BadPhone)?;
+    if !config.allows_calling_code(phone.calling_code()) {
+        return Err(ApiError::CountryBlocked);
+    }
+    Ok(phone)
+}
+
+/// `code` (mesibo: `otp`). A malformed code is a typo, not a guess: it is refused before it can cost an attempt.
+fn one_time_code(config: &Config, params: &Params) -> Result<OtpCode, ApiError> {
+    let code = params.text("code").or(params.text("otp")).ok_or(ApiError::MissingParam("code"))?;
+    OtpCode::parse(code).ok_or(ApiError::BadCode { attempts_left: config.max_verify_attempts })
+}
+
+pub fn sync_contacts(config: &Config, session: &Session, params: &Params) -> Result<SyncContacts, ApiError> {
+    let since: Timestamp = match params.text("ts") {
+        None => 0,
+        Some(text) => {
+            text.parse().ok().filter(|ts| *ts >= 0).ok_or(ApiError::BadRequest("ts: unix seconds of the last sync"))?
+        }
+    };
+    let reset = params.flag("reset");
+    let mut upload = Upload::default();
+    for entry in address_book_entries(config, params)? {
+        match PhoneNumber::parse(&entry, session.phone.home_region()) {
+            Some(phone) if phone != session.phone => {
+                upload.numbers.insert(phone.e164().to_owned());
+            }
+            Some(_) => {}
+            None => upload.invalid += 1,
+        }
+    }
+    Ok(SyncContacts { since, reset, upload })
+}
+
+pub fn delete_contacts(config: &Config, session: &Session, params: &Params) -> Result<DeleteContacts, ApiError> {
+    let raw = address_book_entries(config, params)?;
+    if raw.is_empty() {
+        return Err(ApiError::MissingParam("phones"));
+    }
+    let region = session.phone.home_region();
+    let parsed: Vec<Option<PhoneNumber>> = raw.iter().map(|p| PhoneNumber::parse(p, region)).collect();
+    let invalid = parsed.iter().filter(|p| p.is_none()).count();
+    let numbers: BTreeSet<String> = parsed.into_iter().flatten().map(|p| p.e164().to_owned()).collect();
+    Ok(DeleteContacts { numbers: numbers.into_iter().collect(), invalid })
+}
+
+/// `phones`, as sent (numbers as people store them), within the per-request maximum.
+fn address_book_entries(config: &Config, params: &Params) -> Result<Vec<String>, ApiError> {
+    let raw = params.list("phones")?;
+    let max = config.contacts.max_phones_per_request;
+    if raw.len() > max {
+        return Err(ApiError::TooMany(max));
+    }
+    Ok(raw)
+}
+
+/// Present-but-empty status and photo clear them; a name, when given, must not be empty.
+pub fn update_profile(params: &Params) -> Result<UpdateProfile, ApiError> {
+    let name = params.text("name").map(profile_name).transpose()?;
+    let status = params.raw_text("status").map(profile_status).transpose()?;
+    let photo = params.raw_text("photo").map(profile_photo).transpose()?;
+    if name.is_none() && status.is_none() && photo.is_none() {
+        return Err(ApiError::MissingParam("name, status or photo"));
+    }
+    Ok(UpdateProfile { name, status, photo })
+}
+
+pub fn logout(params: &Params) -> Logout {
+    Logout { all: params.flag("all") }
+}
+
+pub fn delete_account(config: &Config, params: &Params) -> Result<DeleteAccount, ApiError> {
+    Ok(DeleteAccount { code: one_time_code(config, params)? })
+}
+
+pub fn set_notify(params: &Params) -> Result<SetNotify, ApiError> {
+    let device_token = params.required("notifytoken")?;
+    if device_token.len() > MAX_DEVICE_TOKEN_CHARS || device_token.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(ApiError::BadRequest("notifytoken: a device token, at most 4096 characters"));
+    }
+    let platform = match params.required("platform")? {
+        "apns" => PushPlatform::Apns,
+        "apns_sandbox" => PushPlatform::ApnsSandbox,
+        "fcm" => PushPlatform::Fcm,
+        _ => return Err(ApiError::BadRequest("platform: apns, apns_sandbox or fcm")),
+    };
+    Ok(SetNotify { device_token: device_token.to_owned(), platform })
+}
+
+pub fn set_group(config: &Config, session: &Session, params: &Params) -> Result<SetGroup, ApiError> {
+    let name = params.raw_text("name").map(profile_name).transpose()?;
+    let photo = params.raw_text("photo").map(profile_photo).transpose()?;
+    let members = members(config, session, params)?;
+    Ok(SetGroup { gid: gid(params)?, name, photo, members })
+}
+
+pub fn edit_members(config: &Config, session: &Session, params: &Params) -> Result<EditMembers, ApiError> {
+    let gid = gid(params)?;
+    Ok(EditMembers { gid, members: members(config, session, params)?, delete: params.flag("delete") })
+}
+
+pub fn set_admin(config: &Config, session: &Session, params: &Params) -> Result<SetAdmin, ApiError> {
+    let gid = gid(params)?;
+    Ok(SetAdmin { gid, members: members(config, session, params)?, admin: params.flag("admin") })
+}
+
+pub fn group_id(params: &Params) -> Result<GroupId, ApiError> {
+    gid(params).map(GroupId)
+}
+
+/// `gid`; absent is 0 (a new group).
+fn gid(params: &Params) -> Result<u64, ApiError> {
+    params.text("gid").unwrap_or("0").parse().map_err(|_| ApiError::BadGroup)
+}
+
+/// `m` (mesibo) or `members`: numbers in the caller's home region, de-duplicated, the caller dropped.
+fn members(config: &Config, session: &Session, params: &Params) -> Result<Vec<String>, ApiError> {
+    let mut raw = params.list("m")?;
+    raw.extend(params.list("members")?);
+    let region = session.phone.home_region();
+    let mut seen = HashSet::new();
+    let mut numbers = vec![];
+    for entry in raw {
+        let phone = PhoneNumber::parse(&entry, region).ok_or(ApiError::BadPhone)?;
+        if phone != session.phone && seen.insert(phone.e164().to_owned()) {
+            numbers.push(phone.e164().to_owned());
+        }
+    }
+    if numbers.len() + 1 > config.max_group_members {
+        return Err(ApiError::TooMany(config.max_group_members));
+    }
+    Ok(numbers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::Body;
+    use lambda_http::http::Request;
+
+    fn config() -> Config {
+        Config::from_lookup(|name| match name {
+            "TABLE_NAME" => Some("t".into()),
+            "OTP_HMAC_SECRET" => Some("x".repeat(32)),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        Params::from_request(&Request::builder().uri(format!("/login?{query}")).body(Body::Empty).unwrap(), 1024)
+            .unwrap()
+    }
+
+    #[test]
+    fn phone_rules() {
+        let mut config = config();
+        assert_eq!(sign_in_phone(&config, &params(&[])), Err(ApiError::MissingParam("phone")));
+        assert_eq!(sign_in_phone(&config, &params(&[("phone", "12")])), Err(ApiError::BadPhone));
+        assert_eq!(
+            sign_in_phone(&config, &params(&[("phone", "98765 43210"), ("cc", "91")])).unwrap().e164(),
+            "+919876543210"
+        );
+        assert_eq!(sign_in_phone(&config, &params(&[("phone", "1"), ("cc", "999")])), Err(ApiError::BadPhone));
+        assert_eq!(
+            sign_in_phone(&config, &params(&[("phone", "919876543210")])).unwrap().e164(),
+            "+919876543210",
+            "mesibo form"
+        );
+        assert_eq!(
+            sign_in_phone(&config, &params(&[("phone", "2015550123")])).unwrap().e164(),
+            "+12015550123",
+            "national first"
+        );
+        config.allowed_calling_codes = vec![91];
+        assert_eq!(sign_in_phone(&config, &params(&[("phone", "+12015550123")])), Err(ApiError::CountryBlocked));
+        config.allowed_app_ids = vec!["com.example".into()];
+        assert_eq!(sign_in_phone(&config, &params(&[("phone", "+919876543210")])), Err(ApiError::BadAppId));
+        assert!(sign_in_phone(&config, &params(&[("phone", "+919876543210"), ("appid", "com.example")])).is_ok());
+    }
+
+    #[test]
+    fn codes_come_as_code_or_otp_and_malformed_ones_cost_nothing() {
+        let config = config();
+        assert_eq!(one_time_code(&config, &params(&[("otp", "123456")])).unwrap().as_str(), "123456");
+        assert_eq!(one_time_code(&config, &params(&[("code", "654321")])).unwrap().as_str(), "654321");
+        assert_eq!(one_time_code(&config, &params(&[])), Err(ApiError::MissingParam("code")));
+        assert_eq!(one_time_code(&config, &params(&[("code", "12a456")])), Err(ApiError::BadCode { attempts_left: 5 }));
+    }
+}

@@ -1,0 +1,55 @@
+//! `GET|POST /api.php` (also `/conf/api.php`, `/messenger/api.php`): mesibo's demo-backend API, dispatched on `op`
+//! through the route table to the same use cases as the REST routes. mesibo clients treat any status but 200 as a
+//! network failure, so this endpoint always answers 200 (the caller sets it), with `result:"FAIL"` and mesibo's codes
+//! (`NOOP`, `BADOP`, `AUTHFAIL`, …) on error.
+
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::params::Params;
+use super::reply::reply;
+use super::routes::{Input, Operation, run};
+use crate::app::App;
+use crate::error::ApiError;
+use crate::model::clock::Timestamp;
+
+/// The sign-in answer as mesibo's backend gives it: the verify profile plus `google` and `tn`.
+#[derive(Debug, Serialize)]
+struct CompatSignIn {
+    #[serde(flatten)]
+    verify: Value,
+    google: String,
+    /// Thumbnail of the photo; this backend stores no files.
+    tn: String,
+}
+
+pub async fn handle(app: &App, req: &Request, now: Timestamp) -> Response<Body> {
+    let (op, outcome) = match Params::from_request(req, Operation::MesiboApi.max_body_bytes()) {
+        Ok(params) => {
+            let op = params.text("op").unwrap_or_default().to_owned();
+            let outcome = dispatch(app, &op, &Input { req, params, now }).await;
+            (op, outcome)
+        }
+        Err(e) => (String::new(), Err(e)),
+    };
+    reply(&op, now, outcome)
+}
+
+async fn dispatch(app: &App, op: &str, input: &Input<'_>) -> Result<Value, ApiError> {
+    let signs_in = input.params.text("code").is_some() || input.params.text("otp").is_some();
+    match op {
+        "" => Err(ApiError::NoOp),
+        "login" if signs_in => {
+            let verify = run(app, Operation::Verify, input).await?;
+            let google = app.config.profile_urls.google_api_key.clone();
+            serde_json::to_value(CompatSignIn { verify, google, tn: String::new() }).map_err(|_| ApiError::Unavailable)
+        }
+        // mesibo's file upload, among others: this backend stores no files (use your own storage and send the URL
+        // as `photo`).
+        _ => match Operation::for_mesibo_op(op) {
+            Some(operation) => run(app, operation, input).await,
+            None => Err(ApiError::BadOp),
+        },
+    }
+}

@@ -1,0 +1,32 @@
+//! The one body of every function's `main`: configuration and clients built once at init, then requests (or stream
+//! batches) handed to the route table (or the notifier) until Lambda stops the instance.
+
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+use lambda_http::{Error, service_fn};
+
+use super::{routes, stream};
+use crate::adapters::dynamodb::stream::StreamEvent;
+use crate::adapters::sns::SnsEvents;
+use crate::app::App;
+
+/// An HTTP function: whichever routes `template.yaml` sends it.
+pub async fn serve_http() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let app = &App::from_env().await?;
+    lambda_http::run(service_fn(move |request| async move { Ok::<_, Error>(routes::handle(app, request).await) })).await
+}
+
+/// The notifier: the table's stream in, events to `CONTACT_EVENTS_TOPIC_ARN` out.
+pub async fn serve_stream() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let app = App::from_env().await?;
+    let topic = app.config.contacts.events_topic_arn.clone();
+    let topic = topic.ok_or("configuration: CONTACT_EVENTS_TOPIC_ARN: required by the notifier")?;
+    let sink = SnsEvents::new(app.sns_client(), topic);
+    let (app, sink) = (&app, &sink);
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<StreamEvent>| async move {
+        // Boxed: the notifier's future nests deep enough to exceed the compiler's layout depth when inlined.
+        Ok::<_, Error>(Box::pin(stream::handle(app, sink, event.payload)).await)
+    }))
+    .await
+}

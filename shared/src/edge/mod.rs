@@ -1,0 +1,10 @@
+//! The HTTP edge (and the stream's): requests in, typed commands to the use cases, one envelope out.
+
+pub mod caller;
+pub mod commands;
+pub mod compat;
+pub mod lambda;
+pub mod params;
+pub mod reply;
+pub mod routes;
+pub mod stream;

@@ -1,0 +1,218 @@
+//! Events for other users' devices: `contact_joined`, `profile_updated`, `group_updated`. What is news in a change
+//! of the table, who hears of it, and the event each recipient gets. Delivery is the notifier's (usecase::notify).
+
+use serde::Serialize;
+
+use super::clock::Timestamp;
+use super::group::Group;
+use super::profile::ContactProfile;
+use super::secrets::fingerprint;
+
+/// SNS PublishBatch takes at most ten entries.
+pub const PUBLISH_BATCH: usize = 10;
+
+/// An event about one person, for one recipient: `contact_joined` or `profile_updated`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactEvent {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub event_id: String,
+    /// The recipient: digits without `+`, as mesibo writes numbers.
+    pub to: String,
+    /// Who joined or changed (person events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Which group changed (group events), with its members string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<String>,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo: Option<String>,
+    pub ts: Timestamp,
+    /// `"1"` when the group was deleted, or the recipient is no longer in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<&'static str>,
+}
+
+pub const CONTACT_JOINED: &str = "contact_joined";
+pub const PROFILE_UPDATED: &str = "profile_updated";
+pub const GROUP_UPDATED: &str = "group_updated";
+
+/// What happened to a profile, independent of who is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileNews {
+    pub kind: &'static str,
+    pub e164: String,
+    pub name: String,
+    pub status: String,
+    pub photo: String,
+    /// When it happened (created_at or updated_at): part of the event's identity.
+    pub ts: Timestamp,
+}
+
+impl ProfileNews {
+    pub fn event_for(&self, recipient_e164: &str) -> ContactEvent {
+        let updated = self.kind == PROFILE_UPDATED;
+        ContactEvent {
+            kind: self.kind,
+            event_id: event_id(&[self.kind, &self.e164, &self.ts.to_string(), recipient_e164]),
+            to: recipient_e164.trim_start_matches('+').to_owned(),
+            phone: Some(self.e164.trim_start_matches('+').to_owned()),
+            gid: None,
+            members: None,
+            name: self.name.clone(),
+            status: updated.then(|| self.status.clone()),
+            photo: updated.then(|| self.photo.clone()),
+            ts: self.ts,
+            deleted: None,
+        }
+    }
+}
+
+/// A group changed: every member before or after the change is told, with the group as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupNews {
+    pub gid: u64,
+    pub name: String,
+    pub photo: String,
+    pub members: String,
+    /// Members now; anyone else told was removed (or left).
+    pub current: Vec<String>,
+    pub deleted: bool,
+    pub ts: Timestamp,
+}
+
+impl GroupNews {
+    pub fn event_for(&self, recipient_e164: &str) -> ContactEvent {
+        let gone = self.deleted || !self.current.iter().any(|m| m == recipient_e164);
+        ContactEvent {
+            kind: GROUP_UPDATED,
+            event_id: event_id(&[GROUP_UPDATED, &self.gid.to_string(), &self.ts.to_string(), recipient_e164]),
+            to: recipient_e164.trim_start_matches('+').to_owned(),
+            phone: None,
+            gid: Some(self.gid.to_string()),
+            members: Some(if gone { String::new() } else { self.members.clone() }),
+            name: self.name.clone(),
+            status: None,
+            photo: Some(self.photo.clone()),
+            ts: self.ts,
+            deleted: gone.then_some("1"),
+        }
+    }
+}
+
+impl ProfileNews {
+    /// News in a profile write: a first sign-in (`inserted`, or a tombstone becoming a profile again), or a change to
+    /// what contacts see. A deletion, and a write that changes nothing visible, is no news.
+    pub fn from_change(inserted: bool, old: Option<&ContactProfile>, new: &ContactProfile) -> Option<Self> {
+        if new.deleted || new.e164.is_empty() {
+            return None;
+        }
+        let (kind, ts) = match old {
+            _ if inserted => (CONTACT_JOINED, new.created_at),
+            Some(old) if old.deleted => (CONTACT_JOINED, new.created_at),
+            Some(old) if old.visible() != new.visible() => (PROFILE_UPDATED, new.updated_at),
+            _ => return None,
+        };
+        Some(Self {
+            kind,
+            e164: new.e164.clone(),
+            name: new.name.clone(),
+            status: new.status.clone(),
+            photo: new.photo.clone(),
+            ts,
+        })
+    }
+}
+
+impl GroupNews {
+    /// A group written (created, changed, deleted): the news, and everyone to tell (members before and after).
+    pub fn from_change(old: Option<&Group>, new: &Group) -> (Self, Vec<String>) {
+        let mut told: Vec<String> = new.members.iter().map(|m| m.e164.clone()).collect();
+        told.extend(old.into_iter().flat_map(|before| before.members.iter().map(|m| m.e164.clone())));
+        told.sort();
+        told.dedup();
+        let news = Self {
+            gid: new.gid,
+            name: new.name.clone(),
+            photo: new.photo.clone(),
+            members: new.members_string(),
+            current: new.members.iter().map(|m| m.e164.clone()).collect(),
+            deleted: new.deleted,
+            ts: new.updated_at,
+        };
+        (news, told)
+    }
+}
+
+/// One notification run (one piece of news), whose progress is saved so a retried stream record resumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyRun {
+    /// `contact_joined` / `profile_updated` of a user, at `ts`.
+    Person { e164: String, kind: &'static str, ts: Timestamp },
+    /// `group_updated` of a group, at `ts`.
+    Group { gid: u64, ts: Timestamp },
+}
+
+/// Deterministic: the same event computed twice (a retried batch) has the same id, so consumers can de-duplicate.
+fn event_id(parts: &[&str]) -> String {
+    fingerprint(parts.join("|").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn news(kind: &'static str, ts: Timestamp) -> ProfileNews {
+        ProfileNews {
+            kind,
+            e164: "+12015550123".into(),
+            name: "Ada".into(),
+            status: "hi".into(),
+            photo: "a.jpg".into(),
+            ts,
+        }
+    }
+
+    #[test]
+    fn event_ids_are_deterministic_and_per_recipient() {
+        let a = news(CONTACT_JOINED, 100).event_for("+12015550124");
+        assert_eq!(a, news(CONTACT_JOINED, 100).event_for("+12015550124"));
+        assert_ne!(a.event_id, news(CONTACT_JOINED, 100).event_for("+12015550125").event_id);
+        assert_ne!(
+            a.event_id,
+            news(CONTACT_JOINED, 101).event_for("+12015550124").event_id,
+            "a re-registration is a new join"
+        );
+        assert_ne!(a.event_id, news(PROFILE_UPDATED, 100).event_for("+12015550124").event_id);
+        let json = serde_json::to_value(&a).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "contact_joined", "event_id": a.event_id, "to": "12015550124", "phone": "12015550123", "name": "Ada", "ts": 100})
+        );
+        let updated = serde_json::to_value(news(PROFILE_UPDATED, 7).event_for("+12015550124")).unwrap();
+        assert_eq!((updated["status"].as_str(), updated["photo"].as_str()), (Some("hi"), Some("a.jpg")));
+        assert_eq!(a.event_id.len(), 32);
+    }
+
+    #[test]
+    fn group_events_tell_removed_members_they_are_out() {
+        let news = GroupNews {
+            gid: 9,
+            name: "G".into(),
+            photo: String::new(),
+            members: "1:1201,1202".into(),
+            current: vec!["+1201".into(), "+1202".into()],
+            deleted: false,
+            ts: 5,
+        };
+        let member = serde_json::to_value(news.event_for("+1202")).unwrap();
+        assert_eq!((member["gid"].as_str(), member["members"].as_str()), (Some("9"), Some("1:1201,1202")));
+        assert!(member.get("deleted").is_none() && member.get("phone").is_none());
+        assert_eq!(serde_json::to_value(news.event_for("+1203")).unwrap()["deleted"], "1");
+    }
+}

@@ -1,0 +1,13 @@
+//! Types and rules, no I/O: what a valid phone number, code, token, profile, group and event is, and the rules
+//! over them. Everything else depends on this; it depends on nothing but `crate::error`.
+
+pub mod clock;
+pub mod code;
+pub mod contact;
+pub mod events;
+pub mod group;
+pub mod links;
+pub mod phone;
+pub mod profile;
+pub mod rate_limit;
+pub mod secrets;

@@ -1,0 +1,97 @@
+//! Abuse limits: fixed windows (an hour, a UTC day) per subject, kept in the table so they hold across every Lambda
+//! instance (docs/SECURITY.md: what each stops).
+//!
+//! | limit                                   | default      | counted                          | answer                 |
+//! |-----------------------------------------|--------------|----------------------------------|------------------------|
+//! | code requests per source IP             | 20 / hour    | every /login from that IP        | 429 `RATELIMIT`        |
+//! | failed verifies per source IP           | 50 / hour    | each wrong code from that IP     | 429 `RATELIMIT`        |
+//! | failed verifies per number, across codes| 100 / 24 h   | each wrong code for that number  | 429 `RATELIMIT`        |
+//! | SMS per country calling code            | 200 / hour   | each SMS sent there              | 429 `RATELIMIT`        |
+//! | SMS per deployment                      | 1000 / day   | each SMS sent (UTC day)          | 503 `SMSBUDGET`        |
+//!
+//! Sends are counted in the same transaction that stores the code, so a send over any limit stores no code, sends
+//! nothing and counts nothing. IPs and numbers appear in counters only as keyed HMACs. Test numbers send no SMS and
+//! spend no SMS budget.
+
+use super::clock::Timestamp;
+use super::phone::PhoneNumber;
+use super::secrets::{OtpSecret, keyed_name};
+
+const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
+
+/// The configured ceilings (IP_CODE_REQUESTS_PER_HOUR, …).
+#[derive(Clone, Debug)]
+pub struct AbuseLimits {
+    pub ip_code_requests_per_hour: i64,
+    pub ip_failed_verifies_per_hour: i64,
+    pub number_failed_verifies_per_day: i64,
+    pub sms_hourly_limit_per_country: i64,
+    pub sms_daily_budget: i64,
+}
+
+/// One limited thing: who or what is counted, in which window, up to how many.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    /// `ip-codes#<hmac>`, `country-sms#91`, …: the subject, already free of personal data in clear.
+    pub subject: String,
+    pub window_seconds: i64,
+    pub max: i64,
+}
+
+impl RateLimit {
+    pub fn window_start(&self, now: Timestamp) -> Timestamp {
+        now - now.rem_euclid(self.window_seconds)
+    }
+
+    /// Seconds until the current window ends.
+    pub fn retry_after(&self, now: Timestamp) -> u64 {
+        (self.window_start(now) + self.window_seconds - now).max(1) as u64
+    }
+
+    /// When the counter of the current window may be dropped: one window after it ends.
+    pub fn expires_at(&self, now: Timestamp) -> Timestamp {
+        self.window_start(now) + 2 * self.window_seconds
+    }
+
+    pub fn ip_code_requests(limits: &AbuseLimits, secret: &OtpSecret, ip: &str) -> Self {
+        Self {
+            subject: format!("ip-codes#{}", keyed_name(secret, "ip", ip)),
+            window_seconds: HOUR,
+            max: limits.ip_code_requests_per_hour,
+        }
+    }
+
+    pub fn ip_failed_verifies(limits: &AbuseLimits, secret: &OtpSecret, ip: &str) -> Self {
+        Self {
+            subject: format!("ip-failures#{}", keyed_name(secret, "ip", ip)),
+            window_seconds: HOUR,
+            max: limits.ip_failed_verifies_per_hour,
+        }
+    }
+
+    pub fn number_failed_verifies(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {
+        Self {
+            subject: format!("number-failures#{}", keyed_name(secret, "phone", phone.e164())),
+            window_seconds: DAY,
+            max: limits.number_failed_verifies_per_day,
+        }
+    }
+
+    pub fn country_sms(limits: &AbuseLimits, calling_code: u16) -> Self {
+        Self {
+            subject: format!("country-sms#{calling_code}"),
+            window_seconds: HOUR,
+            max: limits.sms_hourly_limit_per_country,
+        }
+    }
+
+    pub fn sms_budget(limits: &AbuseLimits) -> Self {
+        Self { subject: "sms-budget".into(), window_seconds: DAY, max: limits.sms_daily_budget }
+    }
+
+    /// The once-an-hour marker for logging that the budget is spent.
+    pub fn budget_alarm() -> Self {
+        Self { subject: "sms-budget-alarm".into(), window_seconds: HOUR, max: 1 }
+    }
+}

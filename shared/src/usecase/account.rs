@@ -1,0 +1,175 @@
+//! The account's small, rare operations: `/profile`, `/logout`, `/deleteaccount`, `/setnotify`.
+
+use serde::Serialize;
+use tracing::info;
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::model::clock::Timestamp;
+use crate::model::contact::OwnProfile;
+use crate::model::secrets::{OtpCode, fingerprint};
+use crate::usecase::code_attempt::check_code;
+use crate::usecase::group_edit;
+use crate::usecase::ports::{
+    CodeStore, ContactStore, Device, DeviceStore, GroupStore, ProfileStore, PushRegistry, TokenStore,
+};
+use crate::usecase::session::Session;
+
+/// Change what contacts see: each field optional, at least one given (checked by the profile rules already).
+#[derive(Debug)]
+pub struct UpdateProfile {
+    pub name: Option<String>,
+    /// Empty clears it.
+    pub status: Option<String>,
+    /// Empty clears it.
+    pub photo: Option<String>,
+}
+
+/// Revoke the presented token, or every token of the user (`all`: every device).
+#[derive(Debug)]
+pub struct Logout {
+    pub all: bool,
+}
+
+/// Delete the account, re-authenticated with a fresh code from `/login`.
+#[derive(Debug)]
+pub struct DeleteAccount {
+    pub code: OtpCode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushPlatform {
+    Apns,
+    ApnsSandbox,
+    Fcm,
+}
+
+impl PushPlatform {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Apns => "apns",
+            Self::ApnsSandbox => "apns_sandbox",
+            Self::Fcm => "fcm",
+        }
+    }
+}
+
+/// Register a device for push.
+#[derive(Debug)]
+pub struct SetNotify {
+    /// The APNs / FCM device token (checked: no whitespace or control characters, at most 4096 characters).
+    pub device_token: String,
+    pub platform: PushPlatform,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProfileReply {
+    pub u: OwnProfile,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogoutReply {
+    pub revoked: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeleteAccountReply {}
+
+#[derive(Debug, Serialize)]
+pub struct SetNotifyReply {
+    /// `"enabled"`: the device has an SNS endpoint and receives this user's events. `"stored"`: no platform
+    /// application is configured for this platform (see README, Push), so the registration is only kept.
+    pub push: &'static str,
+}
+
+/// Contacts see the change in their next delta and as a `profile_updated` event (the notifier reads it from the
+/// table's stream).
+pub async fn update_profile(
+    app: &App,
+    session: &Session,
+    command: UpdateProfile,
+    now: Timestamp,
+) -> Result<ProfileReply, ApiError> {
+    let UpdateProfile { name, status, photo } = command;
+    let profile = app
+        .store
+        .update_profile(&session.phone, name.as_deref(), status.as_deref(), photo.as_deref(), now)
+        .await?
+        .ok_or(ApiError::AuthFail)?;
+    info!(phone = %session.phone, "profile updated");
+    Ok(ProfileReply { u: OwnProfile::of(&session.phone, profile) })
+}
+
+pub async fn logout(app: &App, session: &Session, command: Logout) -> Result<LogoutReply, ApiError> {
+    let tokens = if command.all { app.store.tokens_of(&session.phone).await? } else { vec![session.token.clone()] };
+    app.store.revoke_tokens(&tokens).await?;
+    info!(phone = %session.phone, revoked = tokens.len(), "signed out");
+    Ok(LogoutReply { revoked: tokens.len() })
+}
+
+/// Removes the profile (leaving a tombstone for contacts' deltas), every token, the address book, group memberships
+/// (an owned group passes to the longest-standing admin, else is deleted), push devices and every other item of the
+/// person.
+pub async fn delete_account(
+    app: &App,
+    session: &Session,
+    command: DeleteAccount,
+    now: Timestamp,
+) -> Result<DeleteAccountReply, ApiError> {
+    let phone = &session.phone;
+    let attempt = check_code(app, phone, &command.code, now).await?;
+    if !app.store.consume_code(phone, &attempt, now).await? {
+        return Err(ApiError::CodeExpired);
+    }
+    let store = &app.store;
+    // The tombstone first: from here on the account is gone, and every step below can simply be retried.
+    store.tombstone_profile(phone, now).await?;
+    let tokens = store.tokens_of(phone).await?;
+    store.revoke_tokens(&tokens).await?;
+    let memberships = store.memberships_of(phone.e164()).await?;
+    for membership in memberships.iter().filter(|m| !m.left) {
+        let leave = |group: &mut crate::model::group::Group| {
+            group.leave_for_good(phone.e164());
+            Ok(())
+        };
+        match group_edit::edit(app, membership.gid, phone, now, leave).await {
+            Ok(_) | Err(ApiError::BadGroup) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let gids: Vec<u64> = memberships.iter().map(|m| m.gid).collect();
+    store.delete_memberships(phone, &gids).await?;
+    let book = store.address_book(phone.e164()).await?;
+    store.remove_contacts(phone.e164(), &book).await?;
+    let other = store.delete_personal_items(phone).await?;
+    info!(phone = %phone, tokens = tokens.len(), groups = gids.len(), contacts = book.len(), other, "account deleted");
+    Ok(DeleteAccountReply {})
+}
+
+pub async fn set_notify(
+    app: &App,
+    session: &Session,
+    command: SetNotify,
+    now: Timestamp,
+) -> Result<SetNotifyReply, ApiError> {
+    let SetNotify { device_token, platform } = command;
+    let apps = &app.config.contacts.push_apps;
+    let application = match platform {
+        PushPlatform::Apns => &apps.apns,
+        PushPlatform::ApnsSandbox => &apps.apns_sandbox,
+        PushPlatform::Fcm => &apps.fcm,
+    };
+    let endpoint = match application {
+        Some(arn) => Some(app.push.create_endpoint(arn, &device_token).await.map_err(|_| ApiError::Unavailable)?),
+        None => None,
+    };
+    let device = Device {
+        platform: platform.name(),
+        token_digest: &fingerprint(device_token.as_bytes()),
+        notify_token: &device_token,
+        endpoint: endpoint.as_deref(),
+    };
+    app.store.register_device(session.phone.e164(), device, now).await?;
+    info!(phone = %session.phone, platform = platform.name(), endpoint = endpoint.is_some(), "device registered");
+    Ok(SetNotifyReply { push: if endpoint.is_some() { "enabled" } else { "stored" } })
+}

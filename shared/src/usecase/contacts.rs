@@ -1,0 +1,219 @@
+//! Contact discovery (`/getcontacts`): which of my address-book numbers use the app, and what changed since my last
+//! sync; and `/delcontacts`.
+//!
+//! Every request takes at most three sequential rounds of DynamoDB calls, whatever the number of phones:
+//! 1. the token;
+//! 2. in parallel: the stored address book (Query pages), the profiles of the uploaded numbers (BatchGet), my own
+//!    profile and lookup quota — or, for a delta, my address book, who has me (GSI1), my groups (GSI1), my profile;
+//! 3. in parallel: the quota charge and the new edges (BatchWrite) — or, for a delta, the profiles and groups found
+//!    in round 2 (BatchGet).
+//!
+//! Only if a concurrent request of the same user wins the last of the quota, a fourth call takes this request's new
+//! edges back out, so an over-quota request never leaves anything stored.
+
+use std::collections::{BTreeSet, HashSet};
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::model::clock::Timestamp;
+use crate::model::contact::{ContactEntry, OwnProfile, is_news};
+use crate::model::group::Group;
+use crate::model::links::Links;
+use crate::model::profile::ContactProfile;
+use crate::usecase::ports::{ContactStore, GroupStore, ProfileStore};
+use crate::usecase::session::Session;
+
+const DAY: i64 = 86_400;
+
+/// Sync: with `upload`, look those numbers up; without, what changed since `since`.
+#[derive(Debug)]
+pub struct SyncContacts {
+    /// The cursor of the last sync (0: the first).
+    pub since: Timestamp,
+    /// Replace the stored address book with `upload` (or clear it).
+    pub reset: bool,
+    pub upload: Upload,
+}
+
+/// Uploaded numbers: valid ones normalised to E.164 and de-duplicated, the caller's own dropped, invalid ones counted.
+#[derive(Debug, Default)]
+pub struct Upload {
+    pub numbers: BTreeSet<String>,
+    pub invalid: usize,
+}
+
+/// Remove numbers (E.164, de-duplicated) from the caller's stored address book.
+#[derive(Debug)]
+pub struct DeleteContacts {
+    pub numbers: Vec<String>,
+    pub invalid: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContactsReply {
+    pub contacts: Vec<ContactEntry>,
+    pub u: OwnProfile,
+    /// Entries of `phones` that are not valid numbers.
+    pub invalid: usize,
+    #[serde(flatten)]
+    pub links: Links,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DelContactsReply {
+    pub removed: usize,
+    pub invalid: usize,
+}
+
+pub async fn sync(
+    app: &App,
+    session: &Session,
+    command: SyncContacts,
+    now: Timestamp,
+) -> Result<ContactsReply, ApiError> {
+    let SyncContacts { since, reset, upload } = command;
+    let (contacts, own) = if upload.numbers.is_empty() {
+        delta(app, session, since, reset).await?
+    } else {
+        lookup(app, session, &upload.numbers, reset, now).await?
+    };
+    let own = own.filter(|p| !p.deleted).ok_or(ApiError::AuthFail)?;
+    info!(phone = %session.phone, uploaded = upload.numbers.len(), invalid = upload.invalid, returned = contacts.len(), "contacts synced");
+    Ok(ContactsReply {
+        contacts,
+        u: OwnProfile::of(&session.phone, own),
+        invalid: upload.invalid,
+        links: Links::from_config(&app.config.profile_urls),
+    })
+}
+
+/// `/delcontacts`: removes numbers from the caller's stored address book.
+pub async fn delete_contacts(
+    app: &App,
+    session: &Session,
+    command: DeleteContacts,
+) -> Result<DelContactsReply, ApiError> {
+    app.store.remove_contacts(session.phone.e164(), &command.numbers).await?;
+    Ok(DelContactsReply { removed: command.numbers.len(), invalid: command.invalid })
+}
+
+/// Uploaded numbers: store every one as an edge, answer with the registered ones in full.
+async fn lookup(
+    app: &App,
+    session: &Session,
+    uploaded: &BTreeSet<String>,
+    reset: bool,
+    now: Timestamp,
+) -> Result<(Vec<ContactEntry>, Option<ContactProfile>), ApiError> {
+    let me = session.phone.e164();
+    let store = &app.store;
+    let quota = &app.config.contacts;
+    let today = now.div_euclid(DAY);
+    let first_day = today - quota.lookup_window_days + 1;
+    let wanted: Vec<String> = uploaded.iter().cloned().collect();
+    let own_number = [me.to_owned()];
+    let (book, profiles, own, lookups) = tokio::join!(
+        store.address_book(me),
+        store.contact_profiles(&wanted),
+        store.contact_profiles(&own_number),
+        store.lookups(me, first_day, today),
+    );
+    let (book, profiles, own, lookups) = (book?, profiles?, own?, lookups?);
+
+    let known: HashSet<&String> = book.iter().collect();
+    let new_numbers: Vec<String> = wanted.iter().filter(|n| !known.contains(n)).cloned().collect();
+    let stale: Vec<String> =
+        if reset { book.iter().filter(|n| !uploaded.contains(*n)).cloned().collect() } else { vec![] };
+    let used_today = lookups.iter().filter(|(day, _)| *day == today).map(|(_, c)| c).sum::<i64>();
+    let used_before = lookups.iter().filter(|(day, _)| *day != today).map(|(_, c)| c).sum::<i64>();
+    let fresh = new_numbers.len() as i64;
+    let over_quota = || {
+        let oldest = lookups.iter().filter(|(_, c)| *c > 0).map(|(day, _)| *day).min().unwrap_or(today);
+        ApiError::RateLimited { retry_after: ((oldest + quota.lookup_window_days) * DAY - now).max(1) as u64 }
+    };
+    if fresh > 0 && used_before + used_today + fresh > quota.lookup_budget {
+        warn!(phone = %session.phone, fresh, used = used_before + used_today, "contact lookup quota exceeded");
+        return Err(over_quota());
+    }
+
+    let ttl = (today + quota.lookup_window_days + 1) * DAY;
+    let (charged, added, removed) = tokio::join!(
+        async {
+            if fresh > 0 {
+                store.charge_lookups(me, today, fresh, quota.lookup_budget - used_before, ttl).await
+            } else {
+                Ok(true)
+            }
+        },
+        store.add_contacts(me, &new_numbers, now),
+        store.remove_contacts(me, &stale),
+    );
+    if !charged? {
+        // A concurrent request of this user took the rest of the quota first: take our new edges back out.
+        store.remove_contacts(me, &new_numbers).await?;
+        return Err(over_quota());
+    }
+    if let Err(e) = added.and(removed) {
+        // Some edges may be stored, some not: the request is safely repeatable (edges are idempotent puts), and
+        // giving the charge back means the repeat pays once for the numbers that are new to it.
+        if fresh > 0 && store.refund_lookups(me, today, fresh).await.is_err() {
+            warn!(phone = %session.phone, "could not refund the lookup quota of a failed request");
+        }
+        return Err(e.into());
+    }
+
+    let mut contacts: Vec<ContactEntry> = profiles.iter().filter(|p| !p.deleted).map(ContactEntry::user).collect();
+    contacts.sort_by(|a, b| a.phone.cmp(&b.phone));
+    Ok((contacts, own.into_iter().next()))
+}
+
+/// No numbers: what changed since `since` among my contacts, the people who have me, and my groups.
+async fn delta(
+    app: &App,
+    session: &Session,
+    since: Timestamp,
+    reset: bool,
+) -> Result<(Vec<ContactEntry>, Option<ContactProfile>), ApiError> {
+    let me = session.phone.e164();
+    let store = &app.store;
+    let (book, reverse, memberships) =
+        tokio::join!(store.address_book(me), store.who_has(me, None), store.memberships_of(me));
+    let (book, reverse, memberships) = (book?, reverse?, memberships?);
+    let gids: Vec<u64> = memberships.iter().map(|m| m.gid).collect();
+    let left: HashSet<u64> = memberships.iter().filter(|m| m.left).map(|m| m.gid).collect();
+
+    let mut numbers: BTreeSet<String> = reverse.into_iter().collect();
+    if !reset {
+        numbers.extend(book.iter().cloned());
+    }
+    numbers.insert(me.to_owned());
+    let numbers: Vec<String> = numbers.into_iter().collect();
+    let (profiles, groups, cleared) = tokio::join!(store.contact_profiles(&numbers), store.groups(&gids), async {
+        if reset { store.remove_contacts(me, &book).await } else { Ok(()) }
+    },);
+    let (profiles, groups) = (profiles?, groups?);
+    cleared?;
+
+    let wanted = |deleted: bool, updated_at: Timestamp| is_news(updated_at, deleted, since);
+
+    let mut own = None;
+    let mut contacts = vec![];
+    for profile in profiles {
+        if profile.e164 == me {
+            own = Some(profile);
+        } else if wanted(profile.deleted, profile.updated_at) {
+            contacts.push(ContactEntry::user(&profile));
+        }
+    }
+    contacts.sort_by(|a, b| a.phone.cmp(&b.phone));
+    // A group I left is, for me, a deleted group.
+    let groups: Vec<Group> =
+        groups.into_iter().map(|g| Group { deleted: g.deleted || left.contains(&g.gid), ..g }).collect();
+    let mut groups: Vec<&Group> = groups.iter().filter(|g| wanted(g.deleted, g.updated_at)).collect();
+    groups.sort_by_key(|g| g.gid);
+    contacts.extend(groups.into_iter().map(ContactEntry::group));
+    Ok((contacts, own))
+}

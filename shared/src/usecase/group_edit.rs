@@ -1,0 +1,41 @@
+//! The one way a stored group changes: read it, apply a rule of `model::group`, write it back only if its version is
+//! unchanged, and on a conflict start again from the new state. Concurrent edits serialise, so a group always has
+//! exactly one owner. Shared by the group operations and account deletion.
+
+use tracing::info;
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::model::clock::Timestamp;
+use crate::model::group::Group;
+use crate::model::phone::PhoneNumber;
+use crate::usecase::ports::{GroupStore, SaveGroupError};
+
+/// Conflicting writes are retried this often before the request gives up (503).
+const SAVE_ATTEMPTS: usize = 5;
+
+/// The group after `change`, as stored. `BADGROUP` if there is no such (live) group.
+pub async fn edit(
+    app: &App,
+    gid: u64,
+    by: &PhoneNumber,
+    now: Timestamp,
+    change: impl Fn(&mut Group) -> Result<(), ApiError>,
+) -> Result<Group, ApiError> {
+    for _ in 0..SAVE_ATTEMPTS {
+        let before = app.store.group(gid).await?.filter(|g| !g.deleted).ok_or(ApiError::BadGroup)?;
+        let mut group = before.clone();
+        change(&mut group)?;
+        let members = group.settle_change(&before, now);
+        match app.store.save_group(&group, &members).await {
+            Ok(()) => {
+                let (added, removed) = (members.added.len(), members.removed.len());
+                info!(gid, phone = %by, added, removed, deleted = group.deleted, "group changed");
+                return Ok(Group { version: group.version + 1, ..group });
+            }
+            Err(SaveGroupError::Conflict) => continue,
+            Err(SaveGroupError::Unavailable(e)) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Unavailable)
+}

@@ -1,0 +1,153 @@
+//! Groups: `/setgroup`, `/editmembers`, `/setadmin`, `/getgroup`, `/delgroup`.
+//!
+//! Roles live in the group item; every change goes through [`group_edit::edit`] with a rule of `model::group`. Every
+//! change moves the group's `ts` (members see it in their next delta; removed members and members of a deleted group
+//! get a tombstone) and reaches members as a `group_updated` event through the table's stream.
+
+use serde::Serialize;
+use tracing::info;
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::model::clock::Timestamp;
+use crate::model::contact::ContactEntry;
+use crate::model::group::{Group, MemberChange};
+use crate::usecase::group_edit::{self, edit};
+use crate::usecase::ports::{GroupStore, SaveGroupError};
+use crate::usecase::session::Session;
+
+/// Create a group (`gid` 0) or, as its owner or an admin, rename it, change its photo, add members.
+#[derive(Debug)]
+pub struct SetGroup {
+    pub gid: u64,
+    pub name: Option<String>,
+    pub photo: Option<String>,
+    /// E.164, de-duplicated, without the caller.
+    pub members: Vec<String>,
+}
+
+/// Add members, or remove them (`delete`).
+#[derive(Debug)]
+pub struct EditMembers {
+    pub gid: u64,
+    pub members: Vec<String>,
+    pub delete: bool,
+}
+
+/// Make members admins (`admin`), or plain members again.
+#[derive(Debug)]
+pub struct SetAdmin {
+    pub gid: u64,
+    pub members: Vec<String>,
+    pub admin: bool,
+}
+
+/// A group by id (`getgroup`, `delgroup`).
+#[derive(Debug, Clone, Copy)]
+pub struct GroupId(pub u64);
+
+/// A group as getcontacts lists it: `{gid, name, phone:"", status:"", photo, members}`; its `ts` is the envelope's.
+#[derive(Debug, Serialize)]
+pub struct GroupReply {
+    pub gid: String,
+    pub name: String,
+    pub phone: String,
+    pub status: String,
+    pub photo: String,
+    pub members: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<&'static str>,
+}
+
+impl From<&Group> for GroupReply {
+    fn from(group: &Group) -> Self {
+        let ContactEntry { gid, name, phone, status, photo, members, deleted, .. } = ContactEntry::group(group);
+        Self { gid, name, phone, status, photo, members: members.unwrap_or_default(), deleted }
+    }
+}
+
+pub async fn set_group(
+    app: &App,
+    session: &Session,
+    command: SetGroup,
+    now: Timestamp,
+) -> Result<GroupReply, ApiError> {
+    let SetGroup { gid, name, photo, members } = command;
+    let me = session.phone.e164();
+    let max = app.config.max_group_members;
+    if gid != 0 {
+        let group = edit(app, gid, &session.phone, now, |group| {
+            group.require_admin(me)?;
+            if let Some(name) = &name {
+                group.name = name.clone();
+            }
+            if let Some(photo) = &photo {
+                group.photo = photo.clone();
+            }
+            group.add_members(&members, now, max)
+        })
+        .await?;
+        return Ok(GroupReply::from(&group));
+    }
+    let gid = app.store.next_group_id().await?;
+    let mut group = Group::new(gid, me, name.unwrap_or_default(), photo.unwrap_or_default(), now);
+    group.add_members(&members, now, max)?;
+    let change = MemberChange { added: group.members.iter().map(|m| m.e164.clone()).collect(), removed: vec![] };
+    app.store.save_group(&group, &change).await.map_err(|e| match e {
+        SaveGroupError::Conflict => ApiError::Unavailable,
+        SaveGroupError::Unavailable(e) => e.into(),
+    })?;
+    info!(gid, members = group.members.len(), "group created");
+    Ok(GroupReply::from(&Group { version: 1, ..group }))
+}
+
+pub async fn get_group(app: &App, session: &Session, GroupId(gid): GroupId) -> Result<GroupReply, ApiError> {
+    let group = app.store.group(gid).await?.filter(|g| !g.deleted).ok_or(ApiError::BadGroup)?;
+    group.role_of(session.phone.e164()).ok_or(ApiError::NotMember)?;
+    Ok(GroupReply::from(&group))
+}
+
+pub async fn edit_members(
+    app: &App,
+    session: &Session,
+    command: EditMembers,
+    now: Timestamp,
+) -> Result<GroupReply, ApiError> {
+    let EditMembers { gid, members, delete } = command;
+    let me = session.phone.e164();
+    let max = app.config.max_group_members;
+    let group = edit(app, gid, &session.phone, now, |group| {
+        let my_role = group.require_admin(me)?;
+        if delete { group.remove_members(my_role, &members) } else { group.add_members(&members, now, max) }
+    })
+    .await?;
+    Ok(GroupReply::from(&group))
+}
+
+pub async fn set_admin(
+    app: &App,
+    session: &Session,
+    command: SetAdmin,
+    now: Timestamp,
+) -> Result<GroupReply, ApiError> {
+    let SetAdmin { gid, members, admin } = command;
+    let me = session.phone.e164();
+    let group = edit(app, gid, &session.phone, now, |group| {
+        group.require_admin(me)?;
+        group.set_admins(&members, admin, now)
+    })
+    .await?;
+    Ok(GroupReply::from(&group))
+}
+
+/// The owner deletes the group; anyone else leaves it.
+pub async fn del_group(
+    app: &App,
+    session: &Session,
+    GroupId(gid): GroupId,
+    now: Timestamp,
+) -> Result<GroupReply, ApiError> {
+    let me = session.phone.e164();
+    let group = group_edit::edit(app, gid, &session.phone, now, |group| group.delete_or_leave(me)).await?;
+    Ok(GroupReply::from(&group))
+}

@@ -1,0 +1,116 @@
+//! The notifier: reads profile and group changes from the table's stream and tells everyone who has that number in
+//! their address book: `contact_joined` for a new profile item, `profile_updated` when name, status or photo change.
+//! Driven by DynamoDB Streams, not by the request path (the stream is the outbox), so an event is not lost if a
+//! function dies after writing, and a re-login (no profile write) sends nothing.
+//!
+//! At least once, with few repeats: events carry deterministic ids, and progress is saved after every batch of ten,
+//! so a retried record resumes after the last batch known to be published. Only a batch published just before a
+//! crash can arrive twice, with the same ids.
+
+use std::collections::HashMap;
+
+use tracing::info;
+
+use crate::app::App;
+use crate::model::events::{ContactEvent, GroupNews, NotifyRun, PUBLISH_BATCH, ProfileNews};
+use crate::model::group::Group;
+use crate::model::profile::ContactProfile;
+use crate::usecase::ports::{
+    ContactStore, EventSink, NotifyProgressStore, PROFILES_PER_READ, ProfileStore, PublishFailed, StoreUnavailable,
+};
+
+/// A write to the table, as the stream reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TableChange {
+    /// A profile item was written (`inserted`: it did not exist before; then there is no `old`).
+    Profile { inserted: bool, old: Option<ContactProfile>, new: ContactProfile },
+    /// A group item was written.
+    Group { old: Option<Group>, new: Group },
+    /// Anything else (deletions, other items): nothing to tell.
+    Other,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Store(#[from] StoreUnavailable),
+    #[error(transparent)]
+    Publish(#[from] PublishFailed),
+}
+
+/// Tells everyone concerned of one change, resuming where an earlier attempt at the same change stopped.
+pub async fn notify(app: &App, sink: &impl EventSink, change: &TableChange) -> Result<(), NotifyError> {
+    match change {
+        TableChange::Profile { inserted, old, new } => match ProfileNews::from_change(*inserted, old.as_ref(), new) {
+            Some(news) => notify_person(app, sink, &news).await,
+            None => Ok(()),
+        },
+        TableChange::Group { old, new } => {
+            let (news, told) = GroupNews::from_change(old.as_ref(), new);
+            notify_group(app, sink, &news, &told).await
+        }
+        TableChange::Other => Ok(()),
+    }
+}
+
+async fn notify_group(app: &App, sink: &impl EventSink, news: &GroupNews, told: &[String]) -> Result<(), NotifyError> {
+    let store = &app.store;
+    let run = NotifyRun::Group { gid: news.gid, ts: news.ts };
+    let progress = store.notify_progress(&run).await?;
+    let ttl = app.clock.now() + 2 * 86_400;
+    let pending: Vec<&String> =
+        told.iter().filter(|m| progress.last_recipient.as_ref().is_none_or(|last| *m > last)).collect();
+    for batch in pending.chunks(PUBLISH_BATCH) {
+        let events: Vec<ContactEvent> = batch.iter().map(|to| news.event_for(to)).collect();
+        sink.publish(&events).await?;
+        store.save_notify_progress(&run, batch.last().expect("chunks are not empty"), ttl).await?;
+    }
+    info!(gid = news.gid, recipients = pending.len(), "group_updated published");
+    Ok(())
+}
+
+/// Each event also goes to its recipient's devices. A dead device endpoint is logged by the sink and skipped: it
+/// must not hold up (or, through stream retries, repeat) everyone else's events.
+async fn push_to_devices<'a>(
+    sink: &impl EventSink,
+    events: &[ContactEvent],
+    profile: impl Fn(&str) -> Option<&'a ContactProfile>,
+) {
+    for event in events {
+        let Some(recipient) = profile(&format!("+{}", event.to)) else { continue };
+        for endpoint in &recipient.push_endpoints {
+            let _ = sink.push(endpoint, event).await;
+        }
+    }
+}
+
+/// Pages through everyone who has the number (no cap), keeps the registered ones, publishes in batches of ten.
+async fn notify_person(app: &App, sink: &impl EventSink, news: &ProfileNews) -> Result<(), NotifyError> {
+    let store = &app.store;
+    let run = NotifyRun::Person { e164: news.e164.clone(), kind: news.kind, ts: news.ts };
+    let progress = store.notify_progress(&run).await?;
+    let owners = store.who_has(&news.e164, progress.last_recipient.as_deref()).await?;
+    // Progress records outlive any stream retry (24 h retention), then go.
+    let ttl = app.clock.now() + 2 * 86_400;
+    let mut sent = 0;
+    for chunk in owners.chunks(PROFILES_PER_READ) {
+        let profiles: HashMap<String, ContactProfile> = store
+            .contact_profiles(chunk)
+            .await?
+            .into_iter()
+            .filter(|p| !p.deleted)
+            .map(|p| (p.e164.clone(), p))
+            .collect();
+        let recipients: Vec<&String> = chunk.iter().filter(|o| profiles.contains_key(*o)).collect();
+        for batch in recipients.chunks(PUBLISH_BATCH) {
+            let events: Vec<ContactEvent> = batch.iter().map(|to| news.event_for(to)).collect();
+            sink.publish(&events).await?;
+            push_to_devices(sink, &events, |to| profiles.get(to)).await;
+            let last = batch.last().expect("chunks are not empty");
+            store.save_notify_progress(&run, last, ttl).await?;
+            sent += events.len();
+        }
+    }
+    info!(kind = news.kind, recipients = sent, resumed = progress.last_recipient.is_some(), "events published");
+    Ok(())
+}

@@ -1,0 +1,334 @@
+//! What the use cases need from the outside world, as traits: the table (one trait per aggregate), SMS, events and
+//! push. The adapters (`crate::adapters`) implement them; the use cases see only these, so the arrows point inward.
+//!
+//! Every store call either does all it says or, failing, reports [`StoreUnavailable`] (details are logged where it
+//! happens); conditional writes report their condition as a typed error.
+
+use std::future::Future;
+
+use crate::error::ApiError;
+use crate::model::clock::Timestamp;
+use crate::model::code::{CodeRecord, NewCode, ReservedAttempt};
+use crate::model::events::{ContactEvent, NotifyRun};
+use crate::model::group::{Group, MemberChange, Membership};
+use crate::model::phone::PhoneNumber;
+use crate::model::profile::{ContactProfile, Profile};
+use crate::model::rate_limit::RateLimit;
+use crate::model::secrets::{OtpCode, TokenHash};
+
+/// The store could not be reached or refused the call (after the SDK's retries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the table is unavailable")]
+pub struct StoreUnavailable;
+
+impl From<StoreUnavailable> for ApiError {
+    fn from(_: StoreUnavailable) -> Self {
+        Self::Unavailable
+    }
+}
+
+/// Profiles read in bulk are fetched this many at a time (DynamoDB BatchGetItem's limit).
+pub const PROFILES_PER_READ: usize = 100;
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PutCodeError {
+    #[error("another code was issued concurrently")]
+    Conflict,
+    /// The limit at this index of the ones given is reached.
+    #[error("a limit is reached")]
+    Limited(usize),
+    #[error(transparent)]
+    Unavailable(#[from] StoreUnavailable),
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReserveError {
+    #[error("no code is pending")]
+    NoCode,
+    #[error("the code expired")]
+    Expired,
+    #[error("all attempts are spent")]
+    Exhausted { next_send_at: Timestamp },
+    #[error(transparent)]
+    Unavailable(#[from] StoreUnavailable),
+}
+
+/// A sign-in, written at once: the code consumed, the token stored, on a first sign-in the profile created.
+pub struct SignIn<'a> {
+    pub phone: &'a PhoneNumber,
+    pub attempt: &'a ReservedAttempt,
+    pub token: &'a TokenHash,
+    pub token_expires_at: Timestamp,
+    pub now: Timestamp,
+    /// `Some` for a first sign-in: the profile to create. `None`: the profile must still exist.
+    pub new_profile: Option<&'a Profile>,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SignInError {
+    #[error("the code was used or replaced meanwhile")]
+    CodeGone,
+    #[error("the profile was created or deleted meanwhile")]
+    ProfileChanged,
+    #[error(transparent)]
+    Unavailable(#[from] StoreUnavailable),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub phone: String,
+    pub issued_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SaveGroupError {
+    #[error("the group changed since it was read")]
+    Conflict,
+    #[error(transparent)]
+    Unavailable(#[from] StoreUnavailable),
+}
+
+/// Where a notification run got to: recipients up to `last_recipient` (in index order) have their event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NotifyProgress {
+    pub last_recipient: Option<String>,
+}
+
+/// A device registered for push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device<'a> {
+    pub platform: &'a str,
+    /// The device token's fingerprint: its identity in the store.
+    pub token_digest: &'a str,
+    pub notify_token: &'a str,
+    /// The SNS platform endpoint, when a platform application is configured.
+    pub endpoint: Option<&'a str>,
+}
+
+type Stored<T> = Result<T, StoreUnavailable>;
+
+/// One-time codes and the sign-in transaction.
+pub trait CodeStore: Sync {
+    fn code_record(&self, phone: &PhoneNumber) -> impl Future<Output = Stored<Option<CodeRecord>>> + Send;
+
+    /// Replaces any previous code (and resets its attempts) if nobody else did since `previous` was read, and counts
+    /// the send against `limits` — all at once: a send over any limit stores no code and counts nothing, and a
+    /// stored code has always been counted.
+    fn put_code(
+        &self,
+        phone: &PhoneNumber,
+        code: &NewCode,
+        previous: Option<&CodeRecord>,
+        limits: &[RateLimit],
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), PutCodeError>> + Send;
+
+    /// Makes the code issued at `issued_at` unusable (its SMS could not be sent). Keeps the send state.
+    fn withdraw_code(&self, phone: &PhoneNumber, issued_at: Timestamp) -> impl Future<Output = Stored<()>> + Send;
+
+    /// Counts one attempt against the pending code, atomically, and returns the code's digest to compare against.
+    fn reserve_attempt(
+        &self,
+        phone: &PhoneNumber,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> impl Future<Output = Result<ReservedAttempt, ReserveError>> + Send;
+
+    /// Spends the pending code (re-authentication for a sensitive operation): it works once.
+    fn consume_code(
+        &self,
+        phone: &PhoneNumber,
+        attempt: &ReservedAttempt,
+        now: Timestamp,
+    ) -> impl Future<Output = Stored<bool>> + Send;
+
+    /// Code consumed, token stored and, on a first sign-in, profile created: all of it or none, and a code can be
+    /// consumed once only however many requests race for it.
+    fn sign_in(&self, sign_in: SignIn<'_>) -> impl Future<Output = Result<(), SignInError>> + Send;
+}
+
+/// Profiles, tombstones, and whatever else is kept under a person.
+pub trait ProfileStore: Sync {
+    /// The live profile (a deleted account's tombstone is none: signing up again starts afresh).
+    fn profile(&self, phone: &PhoneNumber) -> impl Future<Output = Stored<Option<Profile>>> + Send;
+
+    /// Changes what contacts see and moves `updated_at`; `None` if there is no live profile.
+    fn update_profile(
+        &self,
+        phone: &PhoneNumber,
+        name: Option<&str>,
+        status: Option<&str>,
+        photo: Option<&str>,
+        now: Timestamp,
+    ) -> impl Future<Output = Stored<Option<ContactProfile>>> + Send;
+
+    /// Replaces the profile by a tombstone: the number and when it went, nothing else.
+    fn tombstone_profile(&self, phone: &PhoneNumber, now: Timestamp) -> impl Future<Output = Stored<()>> + Send;
+
+    /// Profiles (and tombstones) of whichever of `numbers` have one; any order.
+    fn contact_profiles(&self, numbers: &[String]) -> impl Future<Output = Stored<Vec<ContactProfile>>> + Send;
+
+    /// Everything else kept under the person (code and send state, lookup counters, push devices) and their
+    /// notification progress; not the profile and address book. How many items went.
+    fn delete_personal_items(&self, phone: &PhoneNumber) -> impl Future<Output = Stored<usize>> + Send;
+}
+
+/// Access tokens, by hash.
+pub trait TokenStore: Sync {
+    /// The token's record, if it exists. Expiry is for the caller to judge.
+    fn token(&self, token: &TokenHash) -> impl Future<Output = Stored<Option<TokenRecord>>> + Send;
+
+    fn tokens_of(&self, phone: &PhoneNumber) -> impl Future<Output = Stored<Vec<TokenHash>>> + Send;
+
+    /// A revoked token is an unknown token from then on.
+    fn revoke_tokens(&self, hashes: &[TokenHash]) -> impl Future<Output = Stored<()>> + Send;
+}
+
+/// The contact graph: address-book edges, who has whom, and the lookup quota.
+pub trait ContactStore: Sync {
+    /// The E.164 numbers in `owner`'s stored address book.
+    fn address_book(&self, owner: &str) -> impl Future<Output = Stored<Vec<String>>> + Send;
+
+    /// Owners of the address books that hold `number`, in index order, after `after` when resuming.
+    fn who_has(&self, number: &str, after: Option<&str>) -> impl Future<Output = Stored<Vec<String>>> + Send;
+
+    /// Adds edges owner → number (registered or not: they are how a later join finds its audience).
+    fn add_contacts(&self, owner: &str, numbers: &[String], now: Timestamp) -> impl Future<Output = Stored<()>> + Send;
+
+    fn remove_contacts(&self, owner: &str, numbers: &[String]) -> impl Future<Output = Stored<()>> + Send;
+
+    /// Numbers looked up per UTC day, `(day, count)`, for the days from `first_day` to `last_day`.
+    fn lookups(
+        &self,
+        owner: &str,
+        first_day: i64,
+        last_day: i64,
+    ) -> impl Future<Output = Stored<Vec<(i64, i64)>>> + Send;
+
+    /// Adds `count` to the day's lookups if its total stays within `limit_today`; false when it would not.
+    fn charge_lookups(
+        &self,
+        owner: &str,
+        day: i64,
+        count: i64,
+        limit_today: i64,
+        expires_at: Timestamp,
+    ) -> impl Future<Output = Stored<bool>> + Send;
+
+    /// Gives back a charge whose request failed, so the retried request is charged once.
+    fn refund_lookups(&self, owner: &str, day: i64, count: i64) -> impl Future<Output = Stored<()>> + Send;
+}
+
+/// Groups and who belongs to them.
+pub trait GroupStore: Sync {
+    fn group(&self, gid: u64) -> impl Future<Output = Stored<Option<Group>>> + Send;
+
+    fn groups(&self, gids: &[u64]) -> impl Future<Output = Stored<Vec<Group>>> + Send;
+
+    /// The groups `member` belongs to, and those they left (kept so a delta can send the tombstone).
+    fn memberships_of(&self, member: &str) -> impl Future<Output = Stored<Vec<Membership>>> + Send;
+
+    /// A new, unique group id: short and numeric, as mesibo clients expect.
+    fn next_group_id(&self) -> impl Future<Output = Stored<u64>> + Send;
+
+    /// Writes the group if nobody else did since `group.version` was read (a new group: if the id is unused), then
+    /// brings who-belongs-where in line with `change`.
+    fn save_group(
+        &self,
+        group: &Group,
+        change: &MemberChange,
+    ) -> impl Future<Output = Result<(), SaveGroupError>> + Send;
+
+    /// Forgets the person's memberships (after the groups themselves no longer list them).
+    fn delete_memberships(&self, phone: &PhoneNumber, gids: &[u64]) -> impl Future<Output = Stored<()>> + Send;
+}
+
+/// Counters of the abuse limits.
+pub trait RateLimitStore: Sync {
+    /// Counts one more, if that stays within the limit. False: the limit is reached (nothing was counted).
+    fn take(&self, limit: &RateLimit, now: Timestamp) -> impl Future<Output = Stored<bool>> + Send;
+
+    /// Counts one more without a ceiling (failures are counted even past the limit; the check is [`Self::used`]).
+    fn count(&self, limit: &RateLimit, now: Timestamp) -> impl Future<Output = Stored<()>> + Send;
+
+    /// How many were counted in the current window.
+    fn used(&self, limit: &RateLimit, now: Timestamp) -> impl Future<Output = Stored<i64>> + Send;
+
+    /// True for exactly one caller per window: lets a flood of rejections log one line, not one per request.
+    fn first_in_window(&self, limit: &RateLimit, now: Timestamp) -> impl Future<Output = Stored<bool>> + Send;
+}
+
+/// Devices registered for push.
+pub trait DeviceStore: Sync {
+    /// Records a device under its owner and, when it has an endpoint, adds that to the profile, where the notifier
+    /// finds it with the profile it reads anyway.
+    fn register_device(
+        &self,
+        owner: &str,
+        device: Device<'_>,
+        now: Timestamp,
+    ) -> impl Future<Output = Stored<()>> + Send;
+}
+
+/// Resume points of the notifier.
+pub trait NotifyProgressStore: Sync {
+    fn notify_progress(&self, run: &NotifyRun) -> impl Future<Output = Stored<NotifyProgress>> + Send;
+
+    fn save_notify_progress(
+        &self,
+        run: &NotifyRun,
+        last_recipient: &str,
+        expires_at: Timestamp,
+    ) -> impl Future<Output = Stored<()>> + Send;
+}
+
+/// The whole table, as the composition root hands it to the use cases.
+pub trait Store:
+    CodeStore + ProfileStore + TokenStore + ContactStore + GroupStore + RateLimitStore + DeviceStore + NotifyProgressStore
+{
+}
+
+impl<T> Store for T where
+    T: CodeStore
+        + ProfileStore
+        + TokenStore
+        + ContactStore
+        + GroupStore
+        + RateLimitStore
+        + DeviceStore
+        + NotifyProgressStore
+{
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the SMS could not be published")]
+pub struct SmsFailed;
+
+/// Sends codes by SMS.
+pub trait SmsGateway: Sync {
+    fn send_code(&self, phone: &PhoneNumber, code: &OtpCode) -> impl Future<Output = Result<(), SmsFailed>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("events could not be published")]
+pub struct PublishFailed;
+
+/// Where events go.
+pub trait EventSink: Sync {
+    /// Publishes up to [`crate::model::events::PUBLISH_BATCH`] events; succeeds only if every one was accepted.
+    fn publish(&self, events: &[ContactEvent]) -> impl Future<Output = Result<(), PublishFailed>> + Send;
+
+    /// Pushes one event to one device's platform endpoint.
+    fn push(&self, endpoint_arn: &str, event: &ContactEvent) -> impl Future<Output = Result<(), PublishFailed>> + Send;
+}
+
+/// Registers devices with a push service.
+pub trait PushRegistry: Sync {
+    /// The endpoint of a device (created, or the existing one for a token the service already knows).
+    fn create_endpoint(
+        &self,
+        application_arn: &str,
+        device_token: &str,
+    ) -> impl Future<Output = Result<String, PublishFailed>> + Send;
+}

@@ -1,0 +1,199 @@
+//! Sign-in: `/login` sends a one-time code by SMS, `/verify` checks it and hands out a token (creating the user on
+//! first sign-in).
+
+use serde::Serialize;
+use tracing::{error, info, warn};
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::model::clock::Timestamp;
+use crate::model::code::NewCode;
+use crate::model::links::Links;
+use crate::model::phone::PhoneNumber;
+use crate::model::profile::Profile;
+use crate::model::rate_limit::RateLimit;
+use crate::model::secrets::{AccessToken, CodeDigest, OtpCode};
+use crate::usecase::code_attempt::check_code;
+use crate::usecase::ports::{CodeStore, ProfileStore, PutCodeError, RateLimitStore, SignIn, SignInError, SmsGateway};
+
+/// Send a code to `phone` (admitted: a valid number of an allowed country, from an allowed app).
+#[derive(Debug)]
+pub struct RequestCode {
+    pub phone: PhoneNumber,
+    /// The caller's source address, when the request came through API Gateway (it always does, deployed).
+    pub ip: Option<String>,
+}
+
+/// Sign in with the code sent to `phone`.
+#[derive(Debug)]
+pub struct VerifyCode {
+    pub phone: PhoneNumber,
+    pub code: OtpCode,
+    /// The display name for a new user (ignored for an existing one).
+    pub name: String,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct LoginReply {
+    /// Seconds until another code may be requested for this number.
+    pub resend_after: u64,
+}
+
+/// The profile mesibo clients expect after sign-in, with the token they use from then on.
+#[derive(Debug, Serialize)]
+pub struct VerifyReply {
+    pub token: String,
+    /// E.164 digits without `+`, as mesibo writes numbers.
+    pub phone: String,
+    pub name: String,
+    pub status: String,
+    pub photo: String,
+    /// Calling code, as a string.
+    pub cc: String,
+    pub new_user: bool,
+    #[serde(flatten)]
+    pub links: Links,
+}
+
+pub async fn request_code(app: &App, command: RequestCode, now: Timestamp) -> Result<LoginReply, ApiError> {
+    let RequestCode { phone, ip } = command;
+    let (config, secret) = (&app.config, &app.config.otp_secret);
+    let ip_limit = ip.map(|ip| RateLimit::ip_code_requests(&config.abuse, secret, &ip));
+    let (previous, ip_allowed) = tokio::join!(app.store.code_record(&phone), async {
+        match &ip_limit {
+            Some(limit) => app.store.take(limit, now).await,
+            None => Ok(true),
+        }
+    });
+    if !ip_allowed? {
+        warn!(phone = %phone, "code requests from one address over the hourly limit");
+        return Err(ApiError::RateLimited { retry_after: ip_limit.expect("checked").retry_after(now) });
+    }
+    let previous = previous?;
+    let send = (config.send_policy.next_send(previous.as_ref().map(|p| p.send), now))
+        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+
+    let test_code = config.test_numbers.get(&phone);
+    let code = test_code.cloned().unwrap_or_else(OtpCode::generate);
+    let expires_at = now + config.otp_ttl_seconds;
+    let new_code = NewCode {
+        digest: CodeDigest::of(&config.otp_secret, &phone, &code),
+        issued_at: now,
+        expires_at,
+        send,
+        ttl: expires_at.max(send.window_start + config.send_policy.send_window_seconds),
+    };
+    // Test numbers send no SMS, so they spend no SMS limit.
+    let sms_limits = match test_code {
+        Some(_) => vec![],
+        None => vec![RateLimit::country_sms(&config.abuse, phone.calling_code()), RateLimit::sms_budget(&config.abuse)],
+    };
+    match app.store.put_code(&phone, &new_code, previous.as_ref(), &sms_limits, now).await {
+        Ok(()) => {}
+        // Another login for this number won the race and is sending its code: this one is a resend too soon.
+        Err(PutCodeError::Conflict) => {
+            return Err(ApiError::RateLimited { retry_after: config.send_policy.resend_cooldown_seconds as u64 });
+        }
+        Err(PutCodeError::Limited(0)) => {
+            warn!(country = phone.calling_code(), "SMS to this country over the hourly limit");
+            return Err(ApiError::RateLimited { retry_after: sms_limits[0].retry_after(now) });
+        }
+        Err(PutCodeError::Limited(_)) => {
+            // One line an hour, however many requests are refused: a flood must not flood the logs too.
+            if app.store.first_in_window(&RateLimit::budget_alarm(), now).await.unwrap_or(false) {
+                error!(
+                    budget = config.abuse.sms_daily_budget,
+                    "daily SMS budget spent: no more codes are sent until 00:00 UTC"
+                );
+            }
+            return Err(ApiError::SmsBudget { retry_after: sms_limits[1].retry_after(now) });
+        }
+        Err(PutCodeError::Unavailable(e)) => return Err(e.into()),
+    }
+
+    if test_code.is_some() {
+        info!(phone = %phone, "test number: code not sent");
+    } else if app.sms.send_code(&phone, &code).await.is_err() {
+        // Nobody received this code, so nobody may use it.
+        if app.store.withdraw_code(&phone, now).await.is_err() {
+            warn!(phone = %phone, "could not withdraw an unsent code");
+        }
+        return Err(ApiError::SmsFailed);
+    }
+    Ok(LoginReply { resend_after: (send.next_send_at - now).max(0) as u64 })
+}
+
+/// Seconds to wait if any of the limits is used up.
+async fn over_limit(app: &App, limits: &[RateLimit], now: Timestamp) -> Result<Option<u64>, ApiError> {
+    let used = futures::future::join_all(limits.iter().map(|l| app.store.used(l, now))).await;
+    for (limit, used) in limits.iter().zip(used) {
+        if used? >= limit.max {
+            return Ok(Some(limit.retry_after(now)));
+        }
+    }
+    Ok(None)
+}
+
+/// Checks a code and signs the person in, creating the user on first sign-in.
+pub async fn verify_code(app: &App, command: VerifyCode, now: Timestamp) -> Result<VerifyReply, ApiError> {
+    let VerifyCode { phone, code, name, ip } = command;
+    let (abuse, secret) = (&app.config.abuse, &app.config.otp_secret);
+
+    // Failed guesses are limited per number across codes (NIST 800-63B 5.2.2) and per address, before any compare.
+    let mut failure_limits = vec![RateLimit::number_failed_verifies(abuse, secret, &phone)];
+    failure_limits.extend(ip.map(|ip| RateLimit::ip_failed_verifies(abuse, secret, &ip)));
+    let (attempt, existing, locked) = tokio::join!(
+        check_code(app, &phone, &code, now),
+        app.store.profile(&phone),
+        over_limit(app, &failure_limits, now)
+    );
+    if let Some(retry_after) = locked? {
+        warn!(phone = %phone, "verify refused: too many failed codes");
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    let attempt = match attempt {
+        Err(failure @ ApiError::BadCode { .. }) => {
+            let counted = futures::future::join_all(failure_limits.iter().map(|l| app.store.count(l, now))).await;
+            counted.into_iter().collect::<Result<Vec<()>, _>>()?;
+            return Err(failure);
+        }
+        other => other?,
+    };
+    let existing = existing?;
+
+    let token = AccessToken::generate();
+    let new_profile = existing.is_none().then(|| Profile {
+        phone: phone.clone(),
+        name,
+        status: String::new(),
+        photo: String::new(),
+        created_at: now,
+        updated_at: now,
+    });
+    let sign_in = SignIn {
+        phone: &phone,
+        attempt: &attempt,
+        token: &token.hash(),
+        token_expires_at: now + app.config.token_ttl_days * 86_400,
+        now,
+        new_profile: new_profile.as_ref(),
+    };
+    app.store.sign_in(sign_in).await.map_err(|e| match e {
+        SignInError::CodeGone | SignInError::ProfileChanged => ApiError::CodeExpired,
+        SignInError::Unavailable(e) => e.into(),
+    })?;
+    let new_user = new_profile.is_some();
+    let profile = new_profile.or(existing).expect("either the existing or the new profile");
+    info!(phone = %phone, new_user, "signed in");
+    Ok(VerifyReply {
+        token: token.as_str().to_owned(),
+        phone: phone.digits().to_owned(),
+        name: profile.name,
+        status: profile.status,
+        photo: profile.photo,
+        cc: phone.calling_code().to_string(),
+        new_user,
+        links: Links::from_config(&app.config.profile_urls),
+    })
+}
