@@ -1,5 +1,5 @@
-//! The composition root: configuration, the adapters behind the ports, and the clock, built once per Lambda
-//! instance. The only module besides `adapters` and `edge::lambda` that names an adapter.
+//! The composition root: which adapter serves each port ([`Aws`]), and how they are built from the environment,
+//! once per Lambda instance. With `adapters` and `edge::lambda`, the only code that names an adapter.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,16 +13,19 @@ use crate::adapters::sns::{SnsPush, SnsSms};
 use crate::config::{Config, ConfigError};
 use crate::model::clock::{Clock, SystemClock};
 use crate::model::phone::PhoneNumber;
+use crate::usecase::{Ports, Services};
 
-/// What every use case runs against.
-pub struct App {
-    pub config: Config,
-    pub store: DynamoStore,
-    pub sms: SnsSms,
-    pub push: SnsPush,
-    pub clock: Arc<dyn Clock>,
-    sns: aws_sdk_sns::Client,
+/// The deployed product: the table in DynamoDB, SMS and push through SNS.
+pub struct Aws;
+
+impl Ports for Aws {
+    type Store = DynamoStore;
+    type Sms = SnsSms;
+    type Push = SnsPush;
 }
+
+/// The use cases' services on AWS.
+pub type App = Services<Aws>;
 
 impl App {
     pub fn new(config: Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> Self {
@@ -37,13 +40,13 @@ impl App {
     ) -> Self {
         let store = DynamoStore::new(dynamodb, config.table_name.clone());
         let sms = SnsSms::new(sns.clone(), config.sms.clone(), config.app_name.clone());
-        let push = SnsPush::new(sns.clone());
-        Self { config, store, sms, push, clock, sns }
+        let push = SnsPush::new(sns);
+        Self { config, store, sms, push, clock }
     }
 
     /// The SNS client, for publishers of other kinds (events).
     pub fn sns_client(&self) -> aws_sdk_sns::Client {
-        self.sns.clone()
+        self.push.client().clone()
     }
 
     /// Reads the configuration (failing with the variable's name), builds the SDK clients and warms the phone

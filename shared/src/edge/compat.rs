@@ -10,9 +10,9 @@ use serde_json::Value;
 use super::params::Params;
 use super::reply::reply;
 use super::routes::{Input, Operation, run};
-use crate::app::App;
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
+use crate::usecase::{Ports, Services};
 
 /// The sign-in answer as mesibo's backend gives it: the verify profile plus `google` and `tn`.
 #[derive(Debug, Serialize)]
@@ -24,7 +24,7 @@ struct CompatSignIn {
     tn: String,
 }
 
-pub async fn handle(app: &App, req: &Request, now: Timestamp) -> Response<Body> {
+pub async fn handle(app: &Services<impl Ports>, req: &Request, now: Timestamp) -> Response<Body> {
     let (op, outcome) = match Params::from_request(req, Operation::MesiboApi.max_body_bytes()) {
         Ok(params) => {
             let op = params.text("op").unwrap_or_default().to_owned();
@@ -36,7 +36,7 @@ pub async fn handle(app: &App, req: &Request, now: Timestamp) -> Response<Body> 
     reply(&op, now, outcome)
 }
 
-async fn dispatch(app: &App, op: &str, input: &Input<'_>) -> Result<Value, ApiError> {
+async fn dispatch(app: &Services<impl Ports>, op: &str, input: &Input<'_>) -> Result<Value, ApiError> {
     let signs_in = input.params.text("code").is_some() || input.params.text("otp").is_some();
     match op {
         "" => Err(ApiError::NoOp),

@@ -11,10 +11,10 @@ use super::caller::{presented_token, source_ip};
 use super::params::Params;
 use super::reply::reply;
 use super::{commands, compat};
-use crate::app::App;
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::usecase::session::{Session, authenticate};
+use crate::usecase::{Ports, Services};
 use crate::usecase::{account, contacts, groups, sign_in};
 
 /// Requests carrying one value or a few: larger bodies are refused before parsing.
@@ -111,13 +111,13 @@ pub struct Input<'a> {
 }
 
 impl Input<'_> {
-    async fn session(&self, app: &App) -> Result<Session, ApiError> {
+    async fn session(&self, app: &Services<impl Ports>) -> Result<Session, ApiError> {
         authenticate(app, presented_token(self.req, &self.params).as_deref(), self.now).await
     }
 }
 
 /// Serves one request of any route (an unknown path is a client error; API Gateway never sends one).
-pub async fn handle(app: &App, req: Request) -> Response<Body> {
+pub async fn handle(app: &Services<impl Ports>, req: Request) -> Response<Body> {
     let now = app.clock.now();
     let Some(operation) = Operation::for_path(req.raw_http_path()) else {
         return reply::<()>("", now, Err(ApiError::BadRequest("unknown operation")));
@@ -141,7 +141,7 @@ fn json(value: impl Serialize) -> Result<Value, ApiError> {
 
 /// The operation's use case, with its command built from the parameters (after the caller is known, for the
 /// operations of a signed-in user: a bad token is reported before bad parameters).
-pub async fn run(app: &App, operation: Operation, input: &Input<'_>) -> Result<Value, ApiError> {
+pub async fn run(app: &Services<impl Ports>, operation: Operation, input: &Input<'_>) -> Result<Value, ApiError> {
     let (config, params, now) = (&app.config, &input.params, input.now);
     let ip = || source_ip(input.req);
     match operation {

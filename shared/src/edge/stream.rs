@@ -3,13 +3,13 @@
 use tracing::error;
 
 use crate::adapters::dynamodb::stream::{BatchResponse, StreamEvent};
-use crate::app::App;
 use crate::usecase::notify::notify;
 use crate::usecase::ports::EventSink;
+use crate::usecase::{Ports, Services};
 
 /// Stops at the first record that fails: the stream retries from there (`ReportBatchItemFailures`), and the
 /// notifier's saved progress keeps the retry from repeating what was already sent.
-pub async fn handle(app: &App, sink: &impl EventSink, event: StreamEvent) -> BatchResponse {
+pub async fn handle(app: &Services<impl Ports>, sink: &impl EventSink, event: StreamEvent) -> BatchResponse {
     for record in &event.records {
         if let Err(e) = notify(app, sink, &record.change()).await {
             error!(error = %e, "notification failed; the stream will retry from this record");

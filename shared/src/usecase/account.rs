@@ -3,7 +3,6 @@
 use serde::Serialize;
 use tracing::info;
 
-use crate::app::App;
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::contact::OwnProfile;
@@ -14,6 +13,7 @@ use crate::usecase::ports::{
     CodeStore, ContactStore, Device, DeviceStore, GroupStore, ProfileStore, PushRegistry, TokenStore,
 };
 use crate::usecase::session::Session;
+use crate::usecase::{Ports, Services};
 
 /// Change what contacts see: each field optional, at least one given (checked by the profile rules already).
 #[derive(Debug)]
@@ -85,7 +85,7 @@ pub struct SetNotifyReply {
 /// Contacts see the change in their next delta and as a `profile_updated` event (the notifier reads it from the
 /// table's stream).
 pub async fn update_profile(
-    app: &App,
+    app: &Services<impl Ports>,
     session: &Session,
     command: UpdateProfile,
     now: Timestamp,
@@ -100,7 +100,7 @@ pub async fn update_profile(
     Ok(ProfileReply { u: OwnProfile::of(&session.phone, profile) })
 }
 
-pub async fn logout(app: &App, session: &Session, command: Logout) -> Result<LogoutReply, ApiError> {
+pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logout) -> Result<LogoutReply, ApiError> {
     let tokens = if command.all { app.store.tokens_of(&session.phone).await? } else { vec![session.token.clone()] };
     app.store.revoke_tokens(&tokens).await?;
     info!(phone = %session.phone, revoked = tokens.len(), "signed out");
@@ -111,7 +111,7 @@ pub async fn logout(app: &App, session: &Session, command: Logout) -> Result<Log
 /// (an owned group passes to the longest-standing admin, else is deleted), push devices and every other item of the
 /// person.
 pub async fn delete_account(
-    app: &App,
+    app: &Services<impl Ports>,
     session: &Session,
     command: DeleteAccount,
     now: Timestamp,
@@ -147,7 +147,7 @@ pub async fn delete_account(
 }
 
 pub async fn set_notify(
-    app: &App,
+    app: &Services<impl Ports>,
     session: &Session,
     command: SetNotify,
     now: Timestamp,

@@ -2,18 +2,18 @@
 
 use tracing::info;
 
-use crate::app::App;
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::code::ReservedAttempt;
 use crate::model::phone::PhoneNumber;
 use crate::model::secrets::{CodeDigest, OtpCode};
 use crate::usecase::ports::{CodeStore, ReserveError};
+use crate::usecase::{Ports, Services};
 
 /// Spends one attempt on the pending code (before comparing, so concurrent guesses cannot exceed the limit) and
 /// compares in constant time. The attempt is what a caller then consumes.
 pub async fn check_code(
-    app: &App,
+    app: &Services<impl Ports>,
     phone: &PhoneNumber,
     code: &OtpCode,
     now: Timestamp,

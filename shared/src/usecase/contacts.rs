@@ -16,7 +16,6 @@ use std::collections::{BTreeSet, HashSet};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::app::App;
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::contact::{ContactEntry, OwnProfile, is_news};
@@ -25,6 +24,7 @@ use crate::model::links::Links;
 use crate::model::profile::ContactProfile;
 use crate::usecase::ports::{ContactStore, GroupStore, ProfileStore};
 use crate::usecase::session::Session;
+use crate::usecase::{Ports, Services};
 
 const DAY: i64 = 86_400;
 
@@ -69,7 +69,7 @@ pub struct DelContactsReply {
 }
 
 pub async fn sync(
-    app: &App,
+    app: &Services<impl Ports>,
     session: &Session,
     command: SyncContacts,
     now: Timestamp,
@@ -92,7 +92,7 @@ pub async fn sync(
 
 /// `/delcontacts`: removes numbers from the caller's stored address book.
 pub async fn delete_contacts(
-    app: &App,
+    app: &Services<impl Ports>,
     session: &Session,
     command: DeleteContacts,
 ) -> Result<DelContactsReply, ApiError> {
@@ -102,7 +102,7 @@ pub async fn delete_contacts(
 
 /// Uploaded numbers: store every one as an edge, answer with the registered ones in full.
 async fn lookup(
-    app: &App,
+    app: &Services<impl Ports>,
     session: &Session,
     uploaded: &BTreeSet<String>,
     reset: bool,
@@ -172,7 +172,7 @@ async fn lookup(
 
 /// No numbers: what changed since `since` among my contacts, the people who have me, and my groups.
 async fn delta(
-    app: &App,
+    app: &Services<impl Ports>,
     session: &Session,
     since: Timestamp,
     reset: bool,

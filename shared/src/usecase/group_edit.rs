@@ -4,19 +4,19 @@
 
 use tracing::info;
 
-use crate::app::App;
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::group::Group;
 use crate::model::phone::PhoneNumber;
 use crate::usecase::ports::{GroupStore, SaveGroupError};
+use crate::usecase::{Ports, Services};
 
 /// Conflicting writes are retried this often before the request gives up (503).
 const SAVE_ATTEMPTS: usize = 5;
 
 /// The group after `change`, as stored. `BADGROUP` if there is no such (live) group.
 pub async fn edit(
-    app: &App,
+    app: &Services<impl Ports>,
     gid: u64,
     by: &PhoneNumber,
     now: Timestamp,

@@ -7,7 +7,6 @@
 use serde::Serialize;
 use tracing::info;
 
-use crate::app::App;
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::contact::ContactEntry;
@@ -15,6 +14,7 @@ use crate::model::group::{Group, MemberChange};
 use crate::usecase::group_edit::{self, edit};
 use crate::usecase::ports::{GroupStore, SaveGroupError};
 use crate::usecase::session::Session;
+use crate::usecase::{Ports, Services};
 
 /// Create a group (`gid` 0) or, as its owner or an admin, rename it, change its photo, add members.
 #[derive(Debug)]
@@ -67,7 +67,7 @@ impl From<&Group> for GroupReply {
 }
 
 pub async fn set_group(
-    app: &App,
+    app: &Services<impl Ports>,
     session: &Session,
     command: SetGroup,
     now: Timestamp,
@@ -101,14 +101,18 @@ pub async fn set_group(
     Ok(GroupReply::from(&Group { version: 1, ..group }))
 }
 
-pub async fn get_group(app: &App, session: &Session, GroupId(gid): GroupId) -> Result<GroupReply, ApiError> {
+pub async fn get_group(
+    app: &Services<impl Ports>,
+    session: &Session,
+    GroupId(gid): GroupId,
+) -> Result<GroupReply, ApiError> {
     let group = app.store.group(gid).await?.filter(|g| !g.deleted).ok_or(ApiError::BadGroup)?;
     group.role_of(session.phone.e164()).ok_or(ApiError::NotMember)?;
     Ok(GroupReply::from(&group))
 }
 
 pub async fn edit_members(
-    app: &App,
+    app: &Services<impl Ports>,
     session: &Session,
     command: EditMembers,
     now: Timestamp,
@@ -125,7 +129,7 @@ pub async fn edit_members(
 }
 
 pub async fn set_admin(
-    app: &App,
+    app: &Services<impl Ports>,
     session: &Session,
     command: SetAdmin,
     now: Timestamp,
@@ -142,7 +146,7 @@ pub async fn set_admin(
 
 /// The owner deletes the group; anyone else leaves it.
 pub async fn del_group(
-    app: &App,
+    app: &Services<impl Ports>,
     session: &Session,
     GroupId(gid): GroupId,
     now: Timestamp,

@@ -2,6 +2,12 @@
 //! ports in [`ports`]. A use case never calls into another; steps that two share live in their own module
 //! ([`code_attempt`], [`group_edit`]) and rules in `crate::model`.
 
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::model::clock::Clock;
+pub use ports::Ports;
+
 pub mod account;
 pub mod code_attempt;
 pub mod contacts;
@@ -11,3 +17,13 @@ pub mod notify;
 pub mod ports;
 pub mod session;
 pub mod sign_in;
+
+/// What every use case runs against: the configuration, the ports (implemented by the adapters `P` names; the
+/// composition root, `crate::app`, picks them), and the clock.
+pub struct Services<P: Ports> {
+    pub config: Config,
+    pub store: P::Store,
+    pub sms: P::Sms,
+    pub push: P::Push,
+    pub clock: Arc<dyn Clock>,
+}

@@ -11,13 +11,13 @@ use std::collections::HashMap;
 
 use tracing::info;
 
-use crate::app::App;
 use crate::model::events::{ContactEvent, GroupNews, NotifyRun, PUBLISH_BATCH, ProfileNews};
 use crate::model::group::Group;
 use crate::model::profile::ContactProfile;
 use crate::usecase::ports::{
     ContactStore, EventSink, NotifyProgressStore, PROFILES_PER_READ, ProfileStore, PublishFailed, StoreUnavailable,
 };
+use crate::usecase::{Ports, Services};
 
 /// A write to the table, as the stream reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +39,11 @@ pub enum NotifyError {
 }
 
 /// Tells everyone concerned of one change, resuming where an earlier attempt at the same change stopped.
-pub async fn notify(app: &App, sink: &impl EventSink, change: &TableChange) -> Result<(), NotifyError> {
+pub async fn notify(
+    app: &Services<impl Ports>,
+    sink: &impl EventSink,
+    change: &TableChange,
+) -> Result<(), NotifyError> {
     match change {
         TableChange::Profile { inserted, old, new } => match ProfileNews::from_change(*inserted, old.as_ref(), new) {
             Some(news) => notify_person(app, sink, &news).await,
@@ -53,7 +57,12 @@ pub async fn notify(app: &App, sink: &impl EventSink, change: &TableChange) -> R
     }
 }
 
-async fn notify_group(app: &App, sink: &impl EventSink, news: &GroupNews, told: &[String]) -> Result<(), NotifyError> {
+async fn notify_group(
+    app: &Services<impl Ports>,
+    sink: &impl EventSink,
+    news: &GroupNews,
+    told: &[String],
+) -> Result<(), NotifyError> {
     let store = &app.store;
     let run = NotifyRun::Group { gid: news.gid, ts: news.ts };
     let progress = store.notify_progress(&run).await?;
@@ -85,7 +94,11 @@ async fn push_to_devices<'a>(
 }
 
 /// Pages through everyone who has the number (no cap), keeps the registered ones, publishes in batches of ten.
-async fn notify_person(app: &App, sink: &impl EventSink, news: &ProfileNews) -> Result<(), NotifyError> {
+async fn notify_person(
+    app: &Services<impl Ports>,
+    sink: &impl EventSink,
+    news: &ProfileNews,
+) -> Result<(), NotifyError> {
     let store = &app.store;
     let run = NotifyRun::Person { e164: news.e164.clone(), kind: news.kind, ts: news.ts };
     let progress = store.notify_progress(&run).await?;

@@ -301,6 +301,13 @@ impl<T> Store for T where
 {
 }
 
+/// The adapters a deployment runs on, one per port.
+pub trait Ports: 'static {
+    type Store: Store;
+    type Sms: SmsGateway;
+    type Push: PushRegistry;
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the SMS could not be published")]
 pub struct SmsFailed;

@@ -1,11 +1,11 @@
 //! Who is calling: the signed-in user behind a presented bearer token.
 
-use crate::app::App;
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::phone::PhoneNumber;
 use crate::model::secrets::{AccessToken, TokenHash};
 use crate::usecase::ports::TokenStore;
+use crate::usecase::{Ports, Services};
 
 /// A verified caller.
 #[derive(Debug, Clone)]
@@ -15,7 +15,11 @@ pub struct Session {
 }
 
 /// Missing, malformed, unknown and expired tokens all answer `AUTHFAIL`, alike.
-pub async fn authenticate(app: &App, token: Option<&str>, now: Timestamp) -> Result<Session, ApiError> {
+pub async fn authenticate(
+    app: &Services<impl Ports>,
+    token: Option<&str>,
+    now: Timestamp,
+) -> Result<Session, ApiError> {
     let token = token.and_then(AccessToken::parse).ok_or(ApiError::AuthFail)?;
     let hash = token.hash();
     let record = app.store.token(&hash).await?.ok_or(ApiError::AuthFail)?;

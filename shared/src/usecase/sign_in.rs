@@ -4,7 +4,6 @@
 use serde::Serialize;
 use tracing::{error, info, warn};
 
-use crate::app::App;
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::code::NewCode;
@@ -15,6 +14,7 @@ use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::{AccessToken, CodeDigest, OtpCode};
 use crate::usecase::code_attempt::check_code;
 use crate::usecase::ports::{CodeStore, ProfileStore, PutCodeError, RateLimitStore, SignIn, SignInError, SmsGateway};
+use crate::usecase::{Ports, Services};
 
 /// Send a code to `phone` (admitted: a valid number of an allowed country, from an allowed app).
 #[derive(Debug)]
@@ -56,7 +56,11 @@ pub struct VerifyReply {
     pub links: Links,
 }
 
-pub async fn request_code(app: &App, command: RequestCode, now: Timestamp) -> Result<LoginReply, ApiError> {
+pub async fn request_code(
+    app: &Services<impl Ports>,
+    command: RequestCode,
+    now: Timestamp,
+) -> Result<LoginReply, ApiError> {
     let RequestCode { phone, ip } = command;
     let (config, secret) = (&app.config, &app.config.otp_secret);
     let ip_limit = ip.map(|ip| RateLimit::ip_code_requests(&config.abuse, secret, &ip));
@@ -125,7 +129,7 @@ pub async fn request_code(app: &App, command: RequestCode, now: Timestamp) -> Re
 }
 
 /// Seconds to wait if any of the limits is used up.
-async fn over_limit(app: &App, limits: &[RateLimit], now: Timestamp) -> Result<Option<u64>, ApiError> {
+async fn over_limit(app: &Services<impl Ports>, limits: &[RateLimit], now: Timestamp) -> Result<Option<u64>, ApiError> {
     let used = futures::future::join_all(limits.iter().map(|l| app.store.used(l, now))).await;
     for (limit, used) in limits.iter().zip(used) {
         if used? >= limit.max {
@@ -136,7 +140,11 @@ async fn over_limit(app: &App, limits: &[RateLimit], now: Timestamp) -> Result<O
 }
 
 /// Checks a code and signs the person in, creating the user on first sign-in.
-pub async fn verify_code(app: &App, command: VerifyCode, now: Timestamp) -> Result<VerifyReply, ApiError> {
+pub async fn verify_code(
+    app: &Services<impl Ports>,
+    command: VerifyCode,
+    now: Timestamp,
+) -> Result<VerifyReply, ApiError> {
     let VerifyCode { phone, code, name, ip } = command;
     let (abuse, secret) = (&app.config.abuse, &app.config.otp_secret);
 

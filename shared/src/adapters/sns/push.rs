@@ -15,6 +15,10 @@ impl SnsPush {
     pub fn new(client: Client) -> Self {
         Self { client }
     }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
 }
 
 impl PushRegistry for SnsPush {
