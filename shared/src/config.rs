@@ -158,12 +158,14 @@ impl Config {
         let country = vars.text_or("DEFAULT_COUNTRY", || "US".into());
         let default_region = DefaultRegion::from_iso(&country)
             .ok_or_else(|| bad("DEFAULT_COUNTRY", format!("not an ISO 3166 region: {country}")))?;
+        let allowed_calling_codes = calling_codes(&vars)?;
+        let test_numbers = test_numbers(&vars, default_region)?;
         let app_name = vars.text_or("APP_NAME", || "Messenger".into());
         Ok(Self {
             table_name,
             otp_secret,
             default_region,
-            allowed_calling_codes: calling_codes(&vars)?,
+            allowed_calling_codes,
             allowed_app_ids: vars.list("ALLOWED_APP_IDS"),
             otp_ttl_seconds: vars.number(OTP_TTL_SECONDS)?,
             max_verify_attempts: vars.number(VERIFY_ATTEMPTS)? as u32,
@@ -173,7 +175,7 @@ impl Config {
                 send_window_seconds: vars.number(SEND_WINDOW_SECONDS)?,
             },
             token_ttl_days: vars.number(TOKEN_TTL_DAYS)?,
-            test_numbers: test_numbers(&vars, default_region)?,
+            test_numbers,
             sms: SmsConfig {
                 template: vars.text_or("SMS_TEMPLATE", || "Your {app} code is {code}. Do not share it.".into()),
                 sender_id: vars.text("SMS_SENDER_ID"),

@@ -76,8 +76,8 @@ impl StreamPoller {
 fn passes_template_filter(event: &Value) -> bool {
     static PATTERN: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
         let template = crate::template::template();
-        let filters = &template["Resources"]["NotifierFunction"]["Properties"]["Events"]["TableChanges"]["Properties"]
-            ["FilterCriteria"]["Filters"];
+        let filters = &template["Resources"]["NotifierFunction"]["Properties"]["Events"]["NewUsers"]["Properties"]["FilterCriteria"]
+            ["Filters"];
         let pattern = filters[0]["Pattern"].as_str().expect("the notifier's event source has a filter pattern");
         serde_json::from_str(pattern).expect("the filter pattern is JSON")
     });

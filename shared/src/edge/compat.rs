@@ -5,20 +5,22 @@
 
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-use serde_json::Value;
 
+use super::caller::source_ip;
+use super::commands;
 use super::params::Params;
 use super::reply::reply;
-use super::routes::{Input, Operation, run};
+use super::routes::{Input, Operation, Outcome, run};
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
+use crate::usecase::sign_in::{self, VerifyReply};
 use crate::usecase::{Ports, Services};
 
 /// The sign-in answer as mesibo's backend gives it: the verify profile plus `google` and `tn`.
 #[derive(Debug, Serialize)]
-struct CompatSignIn {
+pub struct MesiboSignIn {
     #[serde(flatten)]
-    verify: Value,
+    verify: VerifyReply,
     google: String,
     /// Thumbnail of the photo; this backend stores no files.
     tn: String,
@@ -36,14 +38,15 @@ pub async fn handle(app: &Services<impl Ports>, req: &Request, now: Timestamp) -
     reply(&op, now, outcome)
 }
 
-async fn dispatch(app: &Services<impl Ports>, op: &str, input: &Input<'_>) -> Result<Value, ApiError> {
+async fn dispatch(app: &Services<impl Ports>, op: &str, input: &Input<'_>) -> Result<Outcome, ApiError> {
     let signs_in = input.params.text("code").is_some() || input.params.text("otp").is_some();
     match op {
         "" => Err(ApiError::NoOp),
         "login" if signs_in => {
-            let verify = run(app, Operation::Verify, input).await?;
+            let command = commands::verify_code(&app.config, &input.params, source_ip(input.req))?;
+            let verify = sign_in::verify_code(app, command, input.now).await?;
             let google = app.config.profile_urls.google_api_key.clone();
-            serde_json::to_value(CompatSignIn { verify, google, tn: String::new() }).map_err(|_| ApiError::Unavailable)
+            Ok(Outcome::MesiboSignIn(MesiboSignIn { verify, google, tn: String::new() }))
         }
         // mesibo's file upload, among others: this backend stores no files (use your own storage and send the URL
         // as `photo`).

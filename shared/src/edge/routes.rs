@@ -5,7 +5,6 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::caller::{presented_token, source_ip};
 use super::params::Params;
@@ -62,8 +61,11 @@ pub const ROUTES: &[(&str, Operation)] = &[
 ];
 
 impl Operation {
+    /// The operation of a path, also behind a prefix (a named stage, or a custom domain's API mapping, stays in
+    /// the path Lambda sees): the longest route the path ends with.
     pub fn for_path(path: &str) -> Option<Self> {
-        ROUTES.iter().find(|(route, _)| *route == path).map(|(_, op)| *op)
+        let matching = ROUTES.iter().filter(|(route, _)| path.ends_with(route));
+        matching.max_by_key(|(route, _)| route.len()).map(|(_, op)| *op)
     }
 
     /// The `op` of its replies, and its name in mesibo's `api.php`.
@@ -135,50 +137,100 @@ pub async fn handle(app: &Services<impl Ports>, req: Request) -> Response<Body> 
     reply(operation.name(), now, outcome)
 }
 
-fn json(value: impl Serialize) -> Result<Value, ApiError> {
-    serde_json::to_value(value).map_err(|_| ApiError::Unavailable)
+/// What an operation answers (beside the envelope), serialised as the use case's own reply.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Outcome {
+    Login(sign_in::LoginReply),
+    Verify(sign_in::VerifyReply),
+    Contacts(contacts::ContactsReply),
+    DelContacts(contacts::DelContactsReply),
+    Profile(account::ProfileReply),
+    Logout(account::LogoutReply),
+    DeleteAccount(account::DeleteAccountReply),
+    SetNotify(account::SetNotifyReply),
+    Group(groups::GroupReply),
+    /// mesibo's sign-in through `api.php` (see [`compat`]).
+    MesiboSignIn(compat::MesiboSignIn),
 }
 
 /// The operation's use case, with its command built from the parameters (after the caller is known, for the
 /// operations of a signed-in user: a bad token is reported before bad parameters).
-pub async fn run(app: &Services<impl Ports>, operation: Operation, input: &Input<'_>) -> Result<Value, ApiError> {
+pub async fn run(app: &Services<impl Ports>, operation: Operation, input: &Input<'_>) -> Result<Outcome, ApiError> {
     let (config, params, now) = (&app.config, &input.params, input.now);
     let ip = || source_ip(input.req);
     match operation {
-        Operation::Login => json(sign_in::request_code(app, commands::request_code(config, params, ip())?, now).await?),
-        Operation::Verify => json(sign_in::verify_code(app, commands::verify_code(config, params, ip())?, now).await?),
+        Operation::Login => {
+            Ok(Outcome::Login(sign_in::request_code(app, commands::request_code(config, params, ip())?, now).await?))
+        }
+        Operation::Verify => {
+            Ok(Outcome::Verify(sign_in::verify_code(app, commands::verify_code(config, params, ip())?, now).await?))
+        }
         Operation::MesiboApi => Err(ApiError::BadOp),
         signed_in => {
             let session = input.session(app).await?;
             let me = &session;
             match signed_in {
-                Operation::GetContacts => {
-                    json(contacts::sync(app, me, commands::sync_contacts(config, me, params)?, now).await?)
+                Operation::GetContacts => Ok(Outcome::Contacts(
+                    contacts::sync(app, me, commands::sync_contacts(config, me, params)?, now).await?,
+                )),
+                Operation::DelContacts => Ok(Outcome::DelContacts(
+                    contacts::delete_contacts(app, me, commands::delete_contacts(config, me, params)?).await?,
+                )),
+                Operation::Profile => Ok(Outcome::Profile(
+                    account::update_profile(app, me, commands::update_profile(params)?, now).await?,
+                )),
+                Operation::Logout => Ok(Outcome::Logout(account::logout(app, me, commands::logout(params)).await?)),
+                Operation::DeleteAccount => Ok(Outcome::DeleteAccount(
+                    account::delete_account(app, me, commands::delete_account(config, params)?, now).await?,
+                )),
+                Operation::SetNotify => {
+                    Ok(Outcome::SetNotify(account::set_notify(app, me, commands::set_notify(params)?, now).await?))
                 }
-                Operation::DelContacts => {
-                    json(contacts::delete_contacts(app, me, commands::delete_contacts(config, me, params)?).await?)
-                }
-                Operation::Profile => {
-                    json(account::update_profile(app, me, commands::update_profile(params)?, now).await?)
-                }
-                Operation::Logout => json(account::logout(app, me, commands::logout(params)).await?),
-                Operation::DeleteAccount => {
-                    json(account::delete_account(app, me, commands::delete_account(config, params)?, now).await?)
-                }
-                Operation::SetNotify => json(account::set_notify(app, me, commands::set_notify(params)?, now).await?),
                 Operation::SetGroup => {
-                    json(groups::set_group(app, me, commands::set_group(config, me, params)?, now).await?)
+                    Ok(Outcome::Group(groups::set_group(app, me, commands::set_group(config, me, params)?, now).await?))
                 }
-                Operation::EditMembers => {
-                    json(groups::edit_members(app, me, commands::edit_members(config, me, params)?, now).await?)
-                }
+                Operation::EditMembers => Ok(Outcome::Group(
+                    groups::edit_members(app, me, commands::edit_members(config, me, params)?, now).await?,
+                )),
                 Operation::SetAdmin => {
-                    json(groups::set_admin(app, me, commands::set_admin(config, me, params)?, now).await?)
+                    Ok(Outcome::Group(groups::set_admin(app, me, commands::set_admin(config, me, params)?, now).await?))
                 }
-                Operation::GetGroup => json(groups::get_group(app, me, commands::group_id(params)?).await?),
-                Operation::DelGroup => json(groups::del_group(app, me, commands::group_id(params)?, now).await?),
+                Operation::GetGroup => {
+                    Ok(Outcome::Group(groups::get_group(app, me, commands::group_id(params)?).await?))
+                }
+                Operation::DelGroup => {
+                    Ok(Outcome::Group(groups::del_group(app, me, commands::group_id(params)?, now).await?))
+                }
                 Operation::Login | Operation::Verify | Operation::MesiboApi => Err(ApiError::BadOp),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_operations_also_behind_a_stage_or_mapping_prefix() {
+        assert_eq!(Operation::for_path("/login"), Some(Operation::Login));
+        assert_eq!(Operation::for_path("/prod/getcontacts"), Some(Operation::GetContacts));
+        assert_eq!(Operation::for_path("/v1/messenger/api.php"), Some(Operation::MesiboApi));
+        assert_eq!(Operation::for_path("/xlogin"), None);
+        assert_eq!(Operation::for_path("/login/x"), None);
+        assert_eq!(Operation::for_path(""), None);
+    }
+
+    #[test]
+    fn mesibo_ops_are_the_rest_operations_but_verify() {
+        assert_eq!(Operation::for_mesibo_op("getcontacts"), Some(Operation::GetContacts));
+        assert_eq!(Operation::for_mesibo_op("delgroup"), Some(Operation::DelGroup));
+        assert_eq!(Operation::for_mesibo_op("verify"), None);
+        assert_eq!(Operation::for_mesibo_op("upload"), None);
+        assert_eq!(Operation::for_mesibo_op(""), None);
+        for (path, operation) in ROUTES.iter().filter(|(_, o)| *o != Operation::MesiboApi) {
+            assert_eq!(format!("/{}", operation.name()), *path, "the reply's op is the path's name");
         }
     }
 }

@@ -109,7 +109,7 @@ impl ProfileNews {
     /// News in a profile write: a first sign-in (`inserted`, or a tombstone becoming a profile again), or a change to
     /// what contacts see. A deletion, and a write that changes nothing visible, is no news.
     pub fn from_change(inserted: bool, old: Option<&ContactProfile>, new: &ContactProfile) -> Option<Self> {
-        if new.deleted || new.e164.is_empty() {
+        if new.deleted {
             return None;
         }
         let (kind, ts) = match old {

@@ -93,27 +93,8 @@ pub async fn request_code(
         Some(_) => vec![],
         None => vec![RateLimit::country_sms(&config.abuse, phone.calling_code()), RateLimit::sms_budget(&config.abuse)],
     };
-    match app.store.put_code(&phone, &new_code, previous.as_ref(), &sms_limits, now).await {
-        Ok(()) => {}
-        // Another login for this number won the race and is sending its code: this one is a resend too soon.
-        Err(PutCodeError::Conflict) => {
-            return Err(ApiError::RateLimited { retry_after: config.send_policy.resend_cooldown_seconds as u64 });
-        }
-        Err(PutCodeError::Limited(0)) => {
-            warn!(country = phone.calling_code(), "SMS to this country over the hourly limit");
-            return Err(ApiError::RateLimited { retry_after: sms_limits[0].retry_after(now) });
-        }
-        Err(PutCodeError::Limited(_)) => {
-            // One line an hour, however many requests are refused: a flood must not flood the logs too.
-            if app.store.first_in_window(&RateLimit::budget_alarm(), now).await.unwrap_or(false) {
-                error!(
-                    budget = config.abuse.sms_daily_budget,
-                    "daily SMS budget spent: no more codes are sent until 00:00 UTC"
-                );
-            }
-            return Err(ApiError::SmsBudget { retry_after: sms_limits[1].retry_after(now) });
-        }
-        Err(PutCodeError::Unavailable(e)) => return Err(e.into()),
+    if let Err(refusal) = app.store.put_code(&phone, &new_code, previous.as_ref(), &sms_limits, now).await {
+        return Err(refused(app, refusal, &phone, &sms_limits, now).await);
     }
 
     if test_code.is_some() {
@@ -126,6 +107,37 @@ pub async fn request_code(
         return Err(ApiError::SmsFailed);
     }
     Ok(LoginReply { resend_after: (send.next_send_at - now).max(0) as u64 })
+}
+
+/// Why a code was not issued, as the caller is told (and, for the budget, the operator once an hour).
+async fn refused(
+    app: &Services<impl Ports>,
+    refusal: PutCodeError,
+    phone: &PhoneNumber,
+    sms_limits: &[RateLimit],
+    now: Timestamp,
+) -> ApiError {
+    match refusal {
+        // Another login for this number won the race and is sending its code: this one is a resend too soon.
+        PutCodeError::Conflict => {
+            ApiError::RateLimited { retry_after: app.config.send_policy.resend_cooldown_seconds as u64 }
+        }
+        PutCodeError::Limited(0) => {
+            warn!(country = phone.calling_code(), "SMS to this country over the hourly limit");
+            ApiError::RateLimited { retry_after: sms_limits[0].retry_after(now) }
+        }
+        PutCodeError::Limited(_) => {
+            // One line an hour, however many requests are refused: a flood must not flood the logs too.
+            if app.store.first_in_window(&RateLimit::budget_alarm(), now).await.unwrap_or(false) {
+                error!(
+                    budget = app.config.abuse.sms_daily_budget,
+                    "daily SMS budget spent: no more codes are sent until 00:00 UTC"
+                );
+            }
+            ApiError::SmsBudget { retry_after: sms_limits[1].retry_after(now) }
+        }
+        PutCodeError::Unavailable(e) => e.into(),
+    }
 }
 
 /// Seconds to wait if any of the limits is used up.

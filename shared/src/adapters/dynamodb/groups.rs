@@ -37,6 +37,7 @@ pub(super) fn group_from(item: &Item) -> Group {
         .map(|list| {
             list.iter()
                 .filter_map(|m| m.as_m().ok())
+                .filter(|m| m.contains_key(attr::PHONE))
                 .map(|m| GroupMember {
                     e164: get_s(m, attr::PHONE),
                     role: role(&get_s(m, attr::ROLE)),

@@ -73,7 +73,9 @@ impl StreamRecord {
                     new: contact_profile(&new),
                 }
             }
-            keys::GROUP if written && new.contains_key(attr::GID) && new.contains_key(attr::MEMBERS) => {
+            keys::GROUP
+                if written && [attr::GID, attr::MEMBERS, attr::UPDATED_AT].iter().all(|a| new.contains_key(*a)) =>
+            {
                 TableChange::Group {
                     old: old.contains_key(attr::MEMBERS).then(|| group_from(&old)),
                     new: group_from(&new),
