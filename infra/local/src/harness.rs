@@ -1,6 +1,7 @@
 //! What the integration tests and the benchmarks share: the stack's endpoints, numbers nobody else draws, moto's
 //! recorded data, replies decoded, a clock that only moves when told to, and calls through the route table.
 
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use domain::{App, Clock, DefaultRegion, PhoneNumber, SystemClock, Timestamp};
@@ -10,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::apigw::HttpCall;
-use crate::template::http_routes;
+use crate::template::{Route, http_routes};
 
 /// A variable `infra/with-stack.sh` exports (endpoints, moto's URL).
 pub fn stack_env(name: &str) -> String {
@@ -22,7 +23,8 @@ pub fn stack_env(name: &str) -> String {
 /// A call as API Gateway would make it: only to a route `template.yaml` declares, then through the route table,
 /// from the API Gateway v2 event as on Lambda.
 pub async fn call(app: &App, call: HttpCall) -> lambda_http::Response<Body> {
-    let declared = http_routes().iter().any(|r| r.path == call.path && (r.method == call.method || r.method == "ANY"));
+    static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(http_routes);
+    let declared = ROUTES.iter().any(|r| r.path == call.path && (r.method == call.method || r.method == "ANY"));
     assert!(declared, "template.yaml declares no route {} {}", call.method, call.path);
     domain::edge::routes::handle(app, call.to_request()).await
 }

@@ -1,5 +1,6 @@
-//! The notifier: reads profile and group changes from the table's stream and tells everyone who has that number in
-//! their address book: `contact_joined` for a new profile item, `profile_updated` when name, status or photo change.
+//! The notifier: reads profile and group writes from the table's stream and tells everyone concerned. Everyone who
+//! has the number in their address book hears `contact_joined` for a new profile, `profile_updated` when name, status
+//! or photo change; every member of a group, before and after the change, hears `group_updated`.
 //! Driven by DynamoDB Streams, not by the request path (the stream is the outbox), so an event is not lost if a
 //! function dies after writing, and a re-login (no profile write) sends nothing.
 //!
