@@ -6,6 +6,7 @@ use tracing::info;
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::contact::OwnProfile;
+use crate::model::group::Group;
 use crate::model::secrets::{OtpCode, fingerprint};
 use crate::usecase::code_attempt::check_code;
 use crate::usecase::group_edit;
@@ -128,7 +129,7 @@ pub async fn delete_account(
     store.revoke_tokens(&tokens).await?;
     let memberships = store.memberships_of(phone.e164()).await?;
     for membership in memberships.iter().filter(|m| !m.left) {
-        let leave = |group: &mut crate::model::group::Group| {
+        let leave = |group: &mut Group| {
             group.leave_for_good(phone.e164());
             Ok(())
         };
