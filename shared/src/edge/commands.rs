@@ -69,9 +69,10 @@ pub fn sync_contacts(config: &Config, session: &Session, params: &Params) -> Res
         }
     };
     let reset = params.flag("reset");
+    let region = session.phone.home_region();
     let mut upload = Upload::default();
     for entry in address_book_entries(config, params)? {
-        match PhoneNumber::parse(&entry, session.phone.home_region()) {
+        match PhoneNumber::parse(&entry, region) {
             Some(phone) if phone != session.phone => {
                 upload.numbers.insert(phone.e164().to_owned());
             }

@@ -8,9 +8,10 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use super::item::Item;
 use super::{DynamoStore, unavailable};
-use crate::usecase::ports::StoreUnavailable;
+use crate::usecase::ports::{PROFILES_PER_READ, StoreUnavailable};
 
-const GET_BATCH: usize = 100;
+/// BatchGetItem's limit, which the use cases also page bulk profile reads by.
+const GET_BATCH: usize = PROFILES_PER_READ;
 pub const WRITE_BATCH: usize = 25;
 /// Batches in flight per request: enough to finish 5000 numbers in a few hundred ms, without one request
 /// monopolising the connection pool.
