@@ -18,7 +18,7 @@ for _ in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$PORT/login" &&
 
 # A signed-in user (a test number: fixed code, no SMS), so authenticated operations are exercised, not just 401.
 curl -s -X POST "http://127.0.0.1:$PORT/login" -d 'phone=+12015550100' > /dev/null
-token="$(curl -s -X POST "http://127.0.0.1:$PORT/verify" -d 'phone=+12015550100&code=428913' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+token="$(curl -s -X POST "http://127.0.0.1:$PORT/verify" -d 'phone=+12015550100&code=428913&appid=com.example.schemathesis' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
 
 generation=(--generation-deterministic)
 [ -n "${ST_SEED:-}" ] && generation=(--seed "$ST_SEED")

@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use domain::{App, Config, PhoneNumber};
 use local_stack::apigw::HttpCall;
 pub use local_stack::harness::{ManualClock, Reply, decode, http_get_json, random_hex, stack_env};
+pub use local_stack::mesibo::{Fault, MesiboEmulator};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -20,6 +21,26 @@ pub struct TestApp {
     pub app: App,
     pub clock: Arc<ManualClock>,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// mesibo mode: the emulator the app talks to.
+    pub mesibo: Option<MesiboEmulator>,
+}
+
+/// The app id the tests' sign-ins send (mesibo issues tokens per app).
+pub const APP_ID: &str = "com.example.messenger";
+
+/// A test app in mesibo mode, against an emulator of its own (one call to mesibo may take at most 1.5 s here).
+pub async fn spawn_mesibo_app_with(vars: &[(&str, &str)]) -> TestApp {
+    let mesibo = MesiboEmulator::start().await;
+    secret(&mesibo.app_token);
+    let mut all = vec![
+        ("MESIBO_API_URL", mesibo.url.as_str()),
+        ("MESIBO_APP_TOKEN", mesibo.app_token.as_str()),
+        ("MESIBO_TIMEOUT_MS", "1500"),
+    ];
+    all.extend_from_slice(vars);
+    let mut t = spawn_app_with(&all).await;
+    t.mesibo = Some(mesibo);
+    t
 }
 
 /// Settings every test app shares; a test adds or overrides with [`spawn_app_with`].
@@ -62,7 +83,7 @@ pub async fn spawn_app_on(
     let config = Config::from_lookup(|name| all.get(name).cloned()).expect("test configuration is valid");
     let clock = Arc::new(ManualClock::new());
     let app = App::from_clients(config, dynamodb.clone(), sns, clock.clone());
-    TestApp { app, clock, dynamodb }
+    TestApp { app, clock, dynamodb, mesibo: None }
 }
 
 impl TestApp {
@@ -85,8 +106,18 @@ impl TestApp {
         self.call(HttpCall::post("/login").form(&[("phone", phone)])).await
     }
 
+    /// In mesibo mode with the app id mesibo needs.
     pub async fn verify(&self, phone: &str, code: &str) -> Reply {
-        self.call(HttpCall::post("/verify").form(&[("phone", phone), ("code", code)])).await
+        let mut form = vec![("phone", phone), ("code", code)];
+        if self.mesibo.is_some() {
+            form.push(("appid", APP_ID));
+        }
+        self.call(HttpCall::post("/verify").form(&form)).await
+    }
+
+    /// The mesibo emulator of an app from [`spawn_mesibo_app_with`].
+    pub fn mesibo(&self) -> &MesiboEmulator {
+        self.mesibo.as_ref().expect("a test app in mesibo mode")
     }
 
     /// Login, read the code from moto, verify: the token.

@@ -9,19 +9,21 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::mesibo::MesiboClient;
 use crate::adapters::sns::{SnsPush, SnsSms};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, MesiboAppToken};
 use crate::model::clock::{Clock, SystemClock};
 use crate::model::phone::PhoneNumber;
 use crate::usecase::{Ports, Services};
 
-/// The deployed product: the table in DynamoDB, SMS and push through SNS.
+/// The deployed product: the table in DynamoDB, SMS and push through SNS, users and groups also at mesibo.
 pub struct Aws;
 
 impl Ports for Aws {
     type Store = DynamoStore;
     type Sms = SnsSms;
     type Push = SnsPush;
+    type Mesibo = MesiboClient;
 }
 
 /// The use cases' services on AWS.
@@ -41,7 +43,9 @@ impl App {
         let store = DynamoStore::new(dynamodb, config.table_name.clone());
         let sms = SnsSms::new(sns.clone(), config.sms.clone(), config.app_name.clone());
         let push = SnsPush::new(sns);
-        Self { config, store, sms, push, clock }
+        // The address was checked with the configuration; only a machine without root certificates fails here.
+        let mesibo = MesiboClient::from_config(&config.mesibo).expect("mesibo's API client could be set up");
+        Self { config, store, sms, push, mesibo, clock }
     }
 
     /// The SNS client, for publishers of other kinds (events).
@@ -52,11 +56,34 @@ impl App {
     /// Reads the configuration (failing with the variable's name), builds the SDK clients and warms the phone
     /// metadata, all during Lambda init rather than in the first request.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
+        let mut config = Config::from_env()?;
         let sdk = sdk_config().await;
+        if let Some(secret) = config.mesibo.app_token_secret.clone() {
+            config.mesibo.app_token = Some(mesibo_app_token(&sdk, &secret).await?);
+        }
         PhoneNumber::warm_up();
         Ok(Self::new(config, &sdk, Arc::new(SystemClock)))
     }
+}
+
+/// mesibo's app token from Secrets Manager (the secret's string, or its `token` key when the string is JSON), once
+/// per instance. A secret that cannot be read fails the start: a silent fall back to standalone mode would hand out
+/// tokens mesibo rejects.
+async fn mesibo_app_token(sdk: &SdkConfig, secret_id: &str) -> Result<MesiboAppToken, ConfigError> {
+    const NAME: &str = "MESIBO_APP_TOKEN_SECRET_ARN";
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let out = client.get_secret_value().secret_id(secret_id).send().await.map_err(|e| ConfigError {
+        name: NAME,
+        problem: format!("the secret could not be read: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)),
+    })?;
+    let text = out.secret_string.unwrap_or_default();
+    let token = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(fields)) => {
+            fields.get("token").and_then(|t| t.as_str()).unwrap_or_default().to_owned()
+        }
+        _ => text,
+    };
+    MesiboAppToken::new(token).ok_or(ConfigError { name: NAME, problem: "the secret holds no token".into() })
 }
 
 /// Standard retry mode with three attempts and explicit timeouts, so a request that cannot succeed fails well inside

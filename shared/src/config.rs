@@ -43,6 +43,44 @@ pub struct Config {
     pub max_group_members: usize,
     /// Abuse limits (docs/SECURITY.md says which attack each one stops, and why these defaults).
     pub abuse: AbuseLimits,
+    /// mesibo's backend API: where it is and the app token (README, mesibo). No token: standalone mode.
+    pub mesibo: MesiboConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct MesiboConfig {
+    pub api_url: String,
+    /// mesibo's application token: `MESIBO_APP_TOKEN` locally, or read from Secrets Manager at init
+    /// ([`Self::app_token_secret`]) when deployed. `None` (or empty): standalone mode.
+    pub app_token: Option<MesiboAppToken>,
+    /// `MESIBO_APP_TOKEN_SECRET_ARN`: the secret holding the app token (the deployed template sets this, never the
+    /// token itself).
+    pub app_token_secret: Option<String>,
+    /// The whole of one call to mesibo, connection included (the connection alone: at most 2 s).
+    pub timeout_ms: u64,
+    /// The sender of notifications that no user sends (group changes): a mesibo user address.
+    pub notify_from: String,
+}
+
+/// mesibo's application token: a secret, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MesiboAppToken(String);
+
+impl MesiboAppToken {
+    pub fn new(token: String) -> Option<Self> {
+        let token = token.trim().to_owned();
+        (!token.is_empty()).then_some(Self(token))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for MesiboAppToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MesiboAppToken(..)")
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -107,6 +145,8 @@ pub const IP_FAILED_VERIFIES_PER_HOUR: Number = number("IP_FAILED_VERIFIES_PER_H
 pub const NUMBER_FAILED_VERIFIES_PER_DAY: Number = number("NUMBER_FAILED_VERIFIES_PER_DAY", 100, 1, 100);
 pub const SMS_HOURLY_LIMIT_PER_COUNTRY: Number = number("SMS_HOURLY_LIMIT_PER_COUNTRY", 200, 1, 10_000_000);
 pub const SMS_DAILY_BUDGET: Number = number("SMS_DAILY_BUDGET", 1000, 1, 100_000_000);
+pub const MESIBO_TIMEOUT_MS: Number = number("MESIBO_TIMEOUT_MS", 5000, 100, 5000);
+pub const DEFAULT_MESIBO_API_URL: &str = "https://api.mesibo.com/backend/";
 
 /// The variables, whichever way they are looked up. Blank counts as unset.
 struct Vars<F>(F);
@@ -201,8 +241,14 @@ impl Config {
                 sms_hourly_limit_per_country: vars.number(SMS_HOURLY_LIMIT_PER_COUNTRY)?,
                 sms_daily_budget: vars.number(SMS_DAILY_BUDGET)?,
             },
+            mesibo: mesibo(&vars)?,
             app_name,
         })
+    }
+
+    /// mesibo mode: users, groups and notifications are mirrored at mesibo, and sign-in hands out mesibo's tokens.
+    pub fn mesibo_mode(&self) -> bool {
+        self.mesibo.app_token.is_some()
     }
 
     pub fn allows_calling_code(&self, code: u16) -> bool {
@@ -241,6 +287,25 @@ fn test_numbers(
         return Err(bad("TEST_NUMBERS", format!("at most {MAX_TEST_NUMBERS} test numbers")));
     }
     Ok(numbers)
+}
+
+fn mesibo(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<MesiboConfig, ConfigError> {
+    let api_url = vars.text_or("MESIBO_API_URL", || DEFAULT_MESIBO_API_URL.into());
+    let address = api_url.parse::<hyper::Uri>().ok().filter(|uri| uri.host().is_some());
+    if !(api_url.starts_with("https://") || api_url.starts_with("http://")) || address.is_none() {
+        return Err(bad("MESIBO_API_URL", "an http(s):// address such as https://api.mesibo.com/backend/"));
+    }
+    let notify_from = vars.text_or("MESIBO_NOTIFY_FROM", || "0".into());
+    if notify_from.is_empty() || notify_from.len() > 64 || !notify_from.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(bad("MESIBO_NOTIFY_FROM", "a mesibo user address: letters and digits"));
+    }
+    Ok(MesiboConfig {
+        api_url,
+        app_token: vars.text("MESIBO_APP_TOKEN").and_then(MesiboAppToken::new),
+        app_token_secret: vars.text("MESIBO_APP_TOKEN_SECRET_ARN"),
+        timeout_ms: vars.number(MESIBO_TIMEOUT_MS)? as u64,
+        notify_from,
+    })
 }
 
 fn profile_urls(vars: &Vars<impl Fn(&str) -> Option<String>>, app_name: &str) -> ProfileUrls {

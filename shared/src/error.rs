@@ -47,6 +47,10 @@ pub enum ApiError {
     NotMember,
     #[error("only the group's owner and admins may do that, and nobody may demote or remove the owner")]
     NotAdmin,
+    #[error("missing parameter: appid (the app id mesibo issues the token for)")]
+    MissingAppId,
+    #[error("the messaging service (mesibo) did not respond as expected: try again")]
+    MesiboFail,
 }
 
 impl ApiError {
@@ -73,6 +77,8 @@ impl ApiError {
             Self::BadOp => "BADOP",
             Self::NotMember => "NOTMEMBER",
             Self::NotAdmin => "NOTADMIN",
+            Self::MissingAppId => "MISSINGAPPID",
+            Self::MesiboFail => "MESIBOFAIL",
         }
     }
 
@@ -86,12 +92,13 @@ impl ApiError {
             | Self::TooMany(_)
             | Self::BadGroup
             | Self::NoOp
-            | Self::BadOp => 400,
+            | Self::BadOp
+            | Self::MissingAppId => 400,
             Self::TooLarge(_) => 413,
             Self::CountryBlocked | Self::NotMember | Self::NotAdmin => 403,
             Self::BadCode { .. } | Self::CodeExpired | Self::AuthFail => 401,
             Self::TooManyAttempts { .. } | Self::RateLimited { .. } => 429,
-            Self::SmsFailed => 502,
+            Self::SmsFailed | Self::MesiboFail => 502,
             Self::Unavailable | Self::SmsBudget { .. } => 503,
         }
     }

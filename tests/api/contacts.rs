@@ -20,6 +20,7 @@ async fn seed_user(t: &TestApp, phone: &PhoneNumber, name: &str, updated_at: i64
         photo: format!("{name}.jpg"),
         created_at: updated_at,
         updated_at,
+        mesibo_uid: None,
     };
     t.app.store.put_profile(&profile).await.unwrap();
 }

@@ -142,6 +142,7 @@ async fn handler_responses_match_openapi() {
         photo: "p.jpg".into(),
         created_at: now,
         updated_at: now,
+        mesibo_uid: None,
     };
     t.app.store.put_profile(&profile).await.unwrap();
     let post = |path: &str, body: Value| HttpCall::post(path).json(&body).bearer(&token);
@@ -231,7 +232,8 @@ fn template_parameters_map_one_to_one_onto_config() {
             referenced.insert(tagged.value.as_str().unwrap().to_owned());
         }
     }
-    let infrastructure = ["Architecture", "LogLevel", "ThrottleRateLimit", "ThrottleBurstLimit"];
+    let infrastructure =
+        ["Architecture", "LogLevel", "ThrottleRateLimit", "ThrottleBurstLimit", "SubnetIds", "SecurityGroupIds"];
     for parameter in &parameters {
         if !infrastructure.contains(&parameter.as_str()) {
             assert!(referenced.contains(parameter), "parameter {parameter} reaches no environment variable");

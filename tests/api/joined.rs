@@ -106,6 +106,7 @@ async fn setup(recipients: usize) -> (TestApp, Subscriber, StreamPoller, PhoneNu
             photo: String::new(),
             created_at: now,
             updated_at: now,
+            mesibo_uid: None,
         };
         t.app.store.put_profile(&profile).await.unwrap();
         t.app.store.add_contacts(owner.e164(), &[newcomer.e164().to_owned()], now).await.unwrap();

@@ -10,6 +10,7 @@ mod faults;
 mod groups;
 mod joined;
 mod limits;
+mod mesibo;
 mod outage;
 mod privacy;
 mod signin;

@@ -6,11 +6,13 @@
 //!   `lambda_http::Request` through lambda_http's own deserialisation.
 //! - [`harness`] is what the integration tests and the benchmarks share (calls through the route table, numbers,
 //!   moto's records, a manual clock).
+//! - [`mesibo`] emulates mesibo's backend API (users, groups, messages, faults) for `make dev` and the tests.
 //! - [`recorder`] records the SDK calls a client makes, for the tests and the benchmarks.
 //! - [`stream`] reads DynamoDB Local's stream for the notifier, as the event-source mapping does in AWS.
 
 pub mod apigw;
 pub mod harness;
+pub mod mesibo;
 pub mod recorder;
 pub mod stream;
 pub mod template;

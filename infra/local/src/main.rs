@@ -1,11 +1,13 @@
 //! `make dev`: serves template.yaml's routes at http://127.0.0.1:3000 with the real handlers, against the local
-//! stack started by infra/with-stack.sh. Codes sent by SMS are also printed here, one labelled line each.
+//! stack started by infra/with-stack.sh, with mesibo's backend API emulated beside it (unless MESIBO_API_URL and
+//! MESIBO_APP_TOKEN name a real one). Codes sent by SMS and calls to mesibo are printed here, one labelled line each.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use domain::adapters::sns::SnsEvents;
+use domain::config::MesiboAppToken;
 use domain::edge::routes::Operation;
 use domain::{App, Config, SystemClock};
 use http_body_util::{BodyExt, Full, Limited};
@@ -15,6 +17,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use local_stack::apigw::HttpCall;
+use local_stack::mesibo::MesiboEmulator;
 use local_stack::stream::StreamPoller;
 use local_stack::template::{Route, create_table, http_routes};
 use tokio::net::TcpListener;
@@ -26,6 +29,21 @@ const MAX_GATEWAY_BODY: usize = 10 * 1024 * 1024;
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     lambda_http::tracing::init_default_subscriber();
     let mut config = Config::from_env()?;
+    // mesibo: the account (or on-premise server, or other emulator) in the environment, else the emulator here.
+    if config.mesibo.app_token.is_none() {
+        let port = std::env::var("MESIBO_EMULATOR_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let token = format!("dev-app-token-{}", local_stack::harness::random_hex(12));
+        let emulator = MesiboEmulator::start_on(port, token, true).await?;
+        println!(
+            "[dev mesibo] emulator of mesibo's backend API at {} (state: {}_emulator/state)",
+            emulator.url,
+            emulator.url.trim_end_matches("backend/")
+        );
+        config.mesibo.api_url = emulator.url.clone();
+        config.mesibo.app_token = MesiboAppToken::new(emulator.app_token.clone());
+    } else {
+        println!("[dev mesibo] using mesibo at {} (MESIBO_API_URL)", config.mesibo.api_url);
+    }
     let sdk = domain::app::sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     create_table(&dynamodb, &config.table_name).await?;

@@ -1,5 +1,7 @@
-//! The only code that talks to the outside world: DynamoDB (the table and its stream) and SNS (SMS, events, push).
+//! The only code that talks to the outside world: DynamoDB (the table and its stream), SNS (SMS, events, push) and
+//! mesibo's backend API.
 //! Each implements ports of `crate::usecase::ports`; nothing here decides anything.
 
 pub mod dynamodb;
+pub mod mesibo;
 pub mod sns;

@@ -17,6 +17,9 @@ use crate::usecase::groups::{EditMembers, GroupId, SetAdmin, SetGroup};
 use crate::usecase::session::Session;
 use crate::usecase::sign_in::{RequestCode, VerifyCode};
 
+/// The longest `appid` accepted (Android package names are at most 255 characters).
+const MAX_APP_ID_CHARS: usize = 255;
+
 /// The longest device token accepted from `/setnotify`.
 const MAX_DEVICE_TOKEN_CHARS: usize = 4096;
 
@@ -28,7 +31,17 @@ pub fn verify_code(config: &Config, params: &Params, ip: Option<String>) -> Resu
     let phone = sign_in_phone(config, params)?;
     let code = one_time_code(config, params)?;
     let name = params.text("name").map(profile_name).transpose()?.unwrap_or_default();
-    Ok(VerifyCode { phone, code, name, ip })
+    let app_id = params.text("appid").map(app_id).transpose()?;
+    Ok(VerifyCode { phone, code, name, ip, app_id })
+}
+
+/// An Android package name, an iOS bundle id, or any other app name mesibo accepts: printable, no separators.
+fn app_id(text: &str) -> Result<String, ApiError> {
+    let printable = |c: char| c.is_ascii_graphic() && !matches!(c, ',' | '&' | '=' | '"' | '\\');
+    match text.len() <= MAX_APP_ID_CHARS && text.chars().all(printable) {
+        true => Ok(text.to_owned()),
+        false => Err(ApiError::BadAppId),
+    }
 }
 
 /// Validates `appid`, normalises `phone` (default region from `cc`, else the configured country) and applies the

@@ -149,13 +149,90 @@ impl GroupNews {
     }
 }
 
-/// One notification run (one piece of news), whose progress is saved so a retried stream record resumes.
+/// One notification run (one piece of news, over one channel), whose progress is saved so a retried stream record
+/// resumes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotifyRun {
     /// `contact_joined` / `profile_updated` of a user, at `ts`.
-    Person { e164: String, kind: &'static str, ts: Timestamp },
+    Person { e164: String, kind: &'static str, ts: Timestamp, channel: Channel },
     /// `group_updated` of a group, at `ts`.
-    Group { gid: u64, ts: Timestamp },
+    Group { gid: u64, ts: Timestamp, channel: Channel },
+}
+
+/// How news travels: events (the SNS topic and push), or messages through mesibo (mesibo mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Events,
+    Mesibo,
+}
+
+/// The body of a backend notification as mesibo's apps read it (mesibo's messenger-app-backend `notify()`; Android
+/// `MesiboListeners.Mesibo_onMessageFilter` → `SampleAPI.createContact`): `subject` shown as a notification with
+/// `%NAME%` replaced by the phone-book name, then the contact or group updated from the rest (`gid` 0: a person).
+/// `event` names the news for apps that want it without parsing subjects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppNotice {
+    pub subject: String,
+    pub msg: String,
+    /// Always 0, as mesibo's backend sent (the apps tell notifications apart by the message's type, 1).
+    #[serde(rename = "type")]
+    pub kind: u8,
+    pub action: u8,
+    pub event: &'static str,
+    pub name: String,
+    /// Digits without `+`; empty for a group.
+    pub phone: String,
+    pub gid: u64,
+    pub status: String,
+    pub photo: String,
+    pub ts: Timestamp,
+    /// A group's members string; empty for a person, and for a deleted group (the apps then drop it).
+    pub members: String,
+}
+
+impl AppNotice {
+    pub fn person(news: &ProfileNews, app_name: &str) -> Self {
+        let (subject, msg) = match news.kind {
+            CONTACT_JOINED => (
+                format!("%NAME% is on {app_name} now"),
+                format!("Hey, your contact %NAME% has just joined {app_name}, you may want to say hi!"),
+            ),
+            _ => (String::new(), String::new()),
+        };
+        Self {
+            subject,
+            msg,
+            kind: 0,
+            action: 0,
+            event: news.kind,
+            name: news.name.clone(),
+            phone: news.e164.trim_start_matches('+').to_owned(),
+            gid: 0,
+            status: news.status.clone(),
+            photo: news.photo.clone(),
+            ts: news.ts,
+            members: String::new(),
+        }
+    }
+
+    /// One body for everyone told: members see themselves in `members`, removed members do not (and the apps then
+    /// show the group as left).
+    pub fn group(news: &GroupNews) -> Self {
+        Self {
+            subject: String::new(),
+            msg: String::new(),
+            kind: 0,
+            action: 0,
+            event: GROUP_UPDATED,
+            name: news.name.clone(),
+            phone: String::new(),
+            gid: news.gid,
+            status: String::new(),
+            photo: news.photo.clone(),
+            ts: news.ts,
+            members: if news.deleted { String::new() } else { news.members.clone() },
+        }
+    }
 }
 
 /// Deterministic: the same event computed twice (a retried batch) has the same id, so consumers can de-duplicate.
@@ -214,5 +291,29 @@ mod tests {
         assert_eq!((member["gid"].as_str(), member["members"].as_str()), (Some("9"), Some("1:1201,1202")));
         assert!(member.get("deleted").is_none() && member.get("phone").is_none());
         assert_eq!(serde_json::to_value(news.event_for("+1203")).unwrap()["deleted"], "1");
+        let notice = serde_json::to_value(AppNotice::group(&news)).unwrap();
+        assert_eq!(
+            (notice["gid"].as_u64(), notice["members"].as_str(), notice["phone"].as_str()),
+            (Some(9), Some("1:1201,1202"), Some(""))
+        );
+        let deleted = AppNotice::group(&GroupNews { deleted: true, ..news });
+        assert_eq!(deleted.members, "");
+    }
+
+    #[test]
+    fn app_notices_have_the_fields_mesibo_apps_read() {
+        let joined = serde_json::to_value(AppNotice::person(&news(CONTACT_JOINED, 100), "Chat")).unwrap();
+        assert_eq!(joined["subject"], "%NAME% is on Chat now");
+        assert!(joined["msg"].as_str().unwrap().contains("%NAME%"));
+        assert_eq!(
+            (joined["type"].as_u64(), joined["gid"].as_u64(), joined["ts"].as_i64()),
+            (Some(0), Some(0), Some(100))
+        );
+        assert_eq!(
+            (joined["phone"].as_str(), joined["name"].as_str(), joined["event"].as_str()),
+            (Some("12015550123"), Some("Ada"), Some(CONTACT_JOINED))
+        );
+        let updated = AppNotice::person(&news(PROFILE_UPDATED, 7), "Chat");
+        assert_eq!((updated.subject.as_str(), updated.msg.as_str(), updated.status.as_str()), ("", "", "hi"));
     }
 }

@@ -106,6 +106,11 @@ impl fmt::Display for PhoneNumber {
     }
 }
 
+/// How mesibo (and its apps) address a person: the digits of their E.164 number, without `+`.
+pub fn mesibo_address(e164: &str) -> String {
+    e164.trim_start_matches('+').to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

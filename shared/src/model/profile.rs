@@ -15,6 +15,8 @@ pub struct Profile {
     pub created_at: Timestamp,
     /// Bumped on every change that contacts should see in their next delta.
     pub updated_at: Timestamp,
+    /// mesibo's id of the user (mesibo mode): how mesibo's user operations name them.
+    pub mesibo_uid: Option<u64>,
 }
 
 /// A profile as contacts see it, read in bulk. The number stays an E.164 string: it came from our own table, and
@@ -31,6 +33,7 @@ pub struct ContactProfile {
     pub deleted: bool,
     /// SNS endpoints of the person's devices (from /setnotify), for pushing their events.
     pub push_endpoints: Vec<String>,
+    pub mesibo_uid: Option<u64>,
 }
 
 impl ContactProfile {

@@ -123,6 +123,8 @@ pub struct AccessToken(String);
 
 const TOKEN_BYTES: usize = 32;
 const TOKEN_CHARS: usize = 43;
+/// Accepted token lengths: mesibo's are 64 hex characters and more; anything shorter than 16 is no token.
+const TOKEN_LENGTHS: std::ops::RangeInclusive<usize> = 16..=512;
 const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 impl AccessToken {
@@ -138,10 +140,13 @@ impl AccessToken {
         Self(text)
     }
 
-    /// Anything of the right shape; whether it is known is the store's question.
+    /// Anything of a token's shape: ours (43 characters of base64url) or mesibo's (in mesibo mode the sign-in token
+    /// is mesibo's user token, whose format mesibo does not document: hex today). Whether it is known is the store's
+    /// question.
     pub fn parse(input: &str) -> Option<Self> {
         let input = input.trim();
-        (input.len() == TOKEN_CHARS && input.bytes().all(|b| BASE64URL.contains(&b))).then(|| Self(input.to_owned()))
+        let token_char = |b: u8| b.is_ascii_alphanumeric() || b"-_.~+/=".contains(&b);
+        (TOKEN_LENGTHS.contains(&input.len()) && input.bytes().all(token_char)).then(|| Self(input.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -250,7 +255,10 @@ mod tests {
         assert_eq!(a.hash().as_str().len(), 64);
         assert_ne!(a.hash(), b.hash());
         assert!(AccessToken::parse("short").is_none());
-        assert!(AccessToken::parse(&"+".repeat(43)).is_none());
+        assert!(AccessToken::parse(&"!".repeat(43)).is_none());
+        assert!(AccessToken::parse(&"a".repeat(513)).is_none());
+        let mesibo = "79a818d7e1c2f3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1";
+        assert_eq!(AccessToken::parse(mesibo).map(|t| t.as_str().len()), Some(mesibo.len()));
         assert_eq!(format!("{a:?}"), "AccessToken(..)");
     }
 }

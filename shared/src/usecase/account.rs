@@ -1,17 +1,20 @@
 //! The account's small, rare operations: `/profile`, `/logout`, `/deleteaccount`, `/setnotify`.
 
 use serde::Serialize;
-use tracing::info;
+use tracing::{error, info, warn};
 
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::contact::OwnProfile;
 use crate::model::group::Group;
+use crate::model::phone::PhoneNumber;
+use crate::model::profile::Profile;
 use crate::model::secrets::{OtpCode, fingerprint};
 use crate::usecase::code_attempt::check_code;
 use crate::usecase::group_edit;
 use crate::usecase::ports::{
-    CodeStore, ContactStore, Device, DeviceStore, GroupStore, ProfileStore, PushRegistry, TokenStore,
+    CodeStore, ContactStore, Device, DeviceStore, GroupStore, Mesibo, MesiboFailed, MesiboUserRef, ProfileStore,
+    PushRegistry, TokenStore,
 };
 use crate::usecase::session::Session;
 use crate::usecase::{Ports, Services};
@@ -101,7 +104,21 @@ pub async fn update_profile(
     Ok(ProfileReply { u: OwnProfile::of(&session.phone, profile) })
 }
 
+/// mesibo first: if it fails nothing changes here, and the app can log out again with the same token.
 pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logout) -> Result<LogoutReply, ApiError> {
+    if let Some(mesibo) = &app.mesibo {
+        let profile = app.store.profile(&session.phone).await?;
+        let user = mesibo_user(profile.as_ref(), &session.phone);
+        let token = (!command.all).then_some(&session.presented);
+        match mesibo.delete_tokens(user, token).await {
+            Ok(()) => {}
+            // A mesibo server without token deletion: the token still ends here, and at mesibo when it expires.
+            Err(MesiboFailed::Refused(code)) if code == "BADOP" => {
+                error!(phone = %session.phone, "mesibo does not support deleting tokens (README, mesibo)")
+            }
+            Err(_) => return Err(ApiError::MesiboFail),
+        }
+    }
     let tokens = if command.all { app.store.tokens_of(&session.phone).await? } else { vec![session.token.clone()] };
     app.store.revoke_tokens(&tokens).await?;
     info!(phone = %session.phone, revoked = tokens.len(), "signed out");
@@ -119,6 +136,16 @@ pub async fn delete_account(
 ) -> Result<DeleteAccountReply, ApiError> {
     let phone = &session.phone;
     let attempt = check_code(app, phone, &command.code, now).await?;
+    if let Some(mesibo) = &app.mesibo {
+        // mesibo first: if it fails, nothing is deleted here, the code stays usable and the request can be repeated.
+        let profile = app.store.profile(phone).await?;
+        if mesibo.delete_user(mesibo_user(profile.as_ref(), phone)).await.is_err() {
+            if app.store.release_attempt(phone, &attempt).await.is_err() {
+                warn!(phone = %phone, "could not give back the attempt");
+            }
+            return Err(ApiError::MesiboFail);
+        }
+    }
     if !app.store.consume_code(phone, &attempt, now).await? {
         return Err(ApiError::CodeExpired);
     }
@@ -145,6 +172,14 @@ pub async fn delete_account(
     let other = store.delete_personal_items(phone).await?;
     info!(phone = %phone, tokens = tokens.len(), groups = gids.len(), contacts = book.len(), other, "account deleted");
     Ok(DeleteAccountReply {})
+}
+
+/// How mesibo knows the person: by the uid it gave at sign-in, else (signed up before mesibo mode) by address.
+fn mesibo_user<'a>(profile: Option<&Profile>, phone: &'a PhoneNumber) -> MesiboUserRef<'a> {
+    match profile.and_then(|p| p.mesibo_uid) {
+        Some(uid) => MesiboUserRef::Uid(uid),
+        None => MesiboUserRef::Address(phone.digits()),
+    }
 }
 
 pub async fn set_notify(

@@ -5,14 +5,15 @@
 //! get a tombstone) and reaches members as a `group_updated` event through the table's stream.
 
 use serde::Serialize;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::contact::ContactEntry;
 use crate::model::group::{Group, MemberChange};
+use crate::model::phone::mesibo_address as address;
 use crate::usecase::group_edit::{self, edit};
-use crate::usecase::ports::{GroupStore, SaveGroupError};
+use crate::usecase::ports::{GroupStore, MESIBO_MEMBERS_PER_EDIT, Mesibo, SaveGroupError};
 use crate::usecase::session::Session;
 use crate::usecase::{Ports, Services};
 
@@ -89,16 +90,44 @@ pub async fn set_group(
         .await?;
         return Ok(GroupReply::from(&group));
     }
-    let gid = app.store.next_group_id().await?;
-    let mut group = Group::new(gid, me, name.unwrap_or_default(), photo.unwrap_or_default(), now);
+    let mut group = Group::new(0, me, name.unwrap_or_default(), photo.unwrap_or_default(), now);
     group.add_members(&members, now, max)?;
+    group.gid = match &app.mesibo {
+        Some(mesibo) => create_at_mesibo(mesibo, &group).await?,
+        None => app.store.next_group_id().await?,
+    };
+    let gid = group.gid;
     let change = MemberChange { added: group.members.iter().map(|m| m.e164.clone()).collect(), removed: vec![] };
-    app.store.save_group(&group, &change).await.map_err(|e| match e {
-        SaveGroupError::Conflict => ApiError::Unavailable,
-        SaveGroupError::Unavailable(e) => e.into(),
-    })?;
+    if let Err(e) = app.store.save_group(&group, &change).await {
+        // Not stored here, so it must not exist at mesibo either.
+        if let Some(mesibo) = &app.mesibo
+            && mesibo.delete_group(gid).await.is_err()
+        {
+            warn!(gid, "could not delete at mesibo a group that was not stored; it stays empty there");
+        }
+        return Err(match e {
+            SaveGroupError::Conflict => ApiError::Unavailable,
+            SaveGroupError::Unavailable(e) => e.into(),
+        });
+    }
     info!(gid, members = group.members.len(), "group created");
     Ok(GroupReply::from(&Group { version: 1, ..group }))
+}
+
+/// mesibo's gid for a new group, with its members already there, so they can message it before the stream's mirror
+/// (which repeats this idempotently) gets to it. All or nothing: a failure deletes the half-made group.
+async fn create_at_mesibo(mesibo: &impl Mesibo, group: &Group) -> Result<u64, ApiError> {
+    let gid = mesibo.add_group(&group.name).await.map_err(|_| ApiError::MesiboFail)?;
+    let members: Vec<String> = group.members.iter().map(|m| address(&m.e164)).collect();
+    for batch in members.chunks(MESIBO_MEMBERS_PER_EDIT) {
+        if mesibo.edit_members(gid, batch, false).await.is_err() {
+            if mesibo.delete_group(gid).await.is_err() {
+                warn!(gid, "could not delete a half-made group at mesibo; it stays there unused");
+            }
+            return Err(ApiError::MesiboFail);
+        }
+    }
+    Ok(gid)
 }
 
 pub async fn get_group(

@@ -12,6 +12,7 @@ pub mod account;
 pub mod code_attempt;
 pub mod contacts;
 pub mod group_edit;
+pub mod group_mirror;
 pub mod groups;
 pub mod notify;
 pub mod ports;
@@ -25,5 +26,7 @@ pub struct Services<P: Ports> {
     pub store: P::Store,
     pub sms: P::Sms,
     pub push: P::Push,
+    /// mesibo's backend API; `None` in standalone mode.
+    pub mesibo: Option<P::Mesibo>,
     pub clock: Arc<dyn Clock>,
 }

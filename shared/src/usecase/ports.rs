@@ -14,7 +14,7 @@ use crate::model::group::{Group, MemberChange, Membership};
 use crate::model::phone::PhoneNumber;
 use crate::model::profile::{ContactProfile, Profile};
 use crate::model::rate_limit::RateLimit;
-use crate::model::secrets::{OtpCode, TokenHash};
+use crate::model::secrets::{AccessToken, OtpCode, TokenHash};
 
 /// The store could not be reached or refused the call (after the SDK's retries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -62,6 +62,8 @@ pub struct SignIn<'a> {
     pub now: Timestamp,
     /// `Some` for a first sign-in: the profile to create. `None`: the profile must still exist.
     pub new_profile: Option<&'a Profile>,
+    /// mesibo's id of the user, to keep on an existing profile that lacks it (a new profile carries its own).
+    pub set_mesibo_uid: Option<u64>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -134,6 +136,14 @@ pub trait CodeStore: Sync {
         now: Timestamp,
         max_attempts: u32,
     ) -> impl Future<Output = Result<ReservedAttempt, ReserveError>> + Send;
+
+    /// Gives back an attempt whose code was right but whose sign-in could not finish (mesibo failed): the person
+    /// retries with the same code, as many times as the outage lasts. Only while that code is still pending.
+    fn release_attempt(
+        &self,
+        phone: &PhoneNumber,
+        attempt: &ReservedAttempt,
+    ) -> impl Future<Output = Stored<()>> + Send;
 
     /// Spends the pending code (re-authentication for a sensitive operation): it works once.
     fn consume_code(
@@ -240,6 +250,9 @@ pub trait GroupStore: Sync {
         change: &MemberChange,
     ) -> impl Future<Output = Result<(), SaveGroupError>> + Send;
 
+    /// Everyone who left (or was removed from) the group and has not come back.
+    fn former_members(&self, gid: u64) -> impl Future<Output = Stored<Vec<String>>> + Send;
+
     /// Forgets the person's memberships (after the groups themselves no longer list them).
     fn delete_memberships(&self, phone: &PhoneNumber, gids: &[u64]) -> impl Future<Output = Stored<()>> + Send;
 }
@@ -306,6 +319,7 @@ pub trait Ports: 'static {
     type Store: Store;
     type Sms: SmsGateway;
     type Push: PushRegistry;
+    type Mesibo: Mesibo;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -338,4 +352,89 @@ pub trait PushRegistry: Sync {
         application_arn: &str,
         device_token: &str,
     ) -> impl Future<Output = Result<String, PublishFailed>> + Send;
+}
+
+/// Why a call to mesibo did not do what it was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MesiboFailed {
+    /// No answer in time, no connection, an HTTP error or an answer that is not mesibo's JSON.
+    #[error("mesibo could not be reached or gave no usable answer")]
+    Unreachable,
+    /// mesibo answered `result: false` with this error code (`AUTHFAIL`, `BADOP`, …).
+    #[error("mesibo refused: {0}")]
+    Refused(String),
+}
+
+/// A user as mesibo knows them, with a new access token for one app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MesiboUser {
+    pub uid: u64,
+    pub token: AccessToken,
+}
+
+/// Who to add (or whose token to renew) at mesibo.
+#[derive(Debug, Clone, Copy)]
+pub struct NewMesiboUser<'a> {
+    /// E.164 digits without `+`: the address mesibo apps use for a person.
+    pub address: &'a str,
+    pub name: &'a str,
+    pub app_id: &'a str,
+    pub expiry_minutes: i64,
+}
+
+/// A user at mesibo: by uid when known, else by address.
+#[derive(Debug, Clone, Copy)]
+pub enum MesiboUserRef<'a> {
+    Uid(u64),
+    Address(&'a str),
+}
+
+/// A transient backend notification (mesibo's `message`): `body` is JSON the apps parse.
+#[derive(Debug, Clone)]
+pub struct MesiboMessage<'a> {
+    /// A mesibo user address.
+    pub from: &'a str,
+    /// Addresses, at most [`MESIBO_RECIPIENTS_PER_MESSAGE`].
+    pub to: &'a [String],
+    pub body: &'a str,
+}
+
+/// Recipients named in one `message` call (mesibo takes a comma-separated list).
+pub const MESIBO_RECIPIENTS_PER_MESSAGE: usize = 100;
+
+/// Members named in one `groupeditmembers` call.
+pub const MESIBO_MEMBERS_PER_EDIT: usize = 200;
+
+/// mesibo's backend API: users, groups and messages at the real-time service. Only in mesibo mode.
+pub trait Mesibo: Sync {
+    /// Creates the user if new and issues an access token (calling it again issues another).
+    fn add_user(&self, user: NewMesiboUser<'_>) -> impl Future<Output = Result<MesiboUser, MesiboFailed>> + Send;
+
+    /// Deletes the user and every token of theirs; an unknown user is already deleted.
+    fn delete_user(&self, user: MesiboUserRef<'_>) -> impl Future<Output = Result<(), MesiboFailed>> + Send;
+
+    /// Ends one token (`Some`) or every token of the user (`None`) at mesibo; the user stays.
+    fn delete_tokens(
+        &self,
+        user: MesiboUserRef<'_>,
+        token: Option<&AccessToken>,
+    ) -> impl Future<Output = Result<(), MesiboFailed>> + Send;
+
+    /// A new group; mesibo's gid is the group's id everywhere.
+    fn add_group(&self, name: &str) -> impl Future<Output = Result<u64, MesiboFailed>> + Send;
+
+    fn set_group(&self, gid: u64, name: &str) -> impl Future<Output = Result<(), MesiboFailed>> + Send;
+
+    /// An unknown group is already deleted.
+    fn delete_group(&self, gid: u64) -> impl Future<Output = Result<(), MesiboFailed>> + Send;
+
+    /// Adds (or, `delete`, removes) up to [`MESIBO_MEMBERS_PER_EDIT`] addresses; both are idempotent.
+    fn edit_members(
+        &self,
+        gid: u64,
+        addresses: &[String],
+        delete: bool,
+    ) -> impl Future<Output = Result<(), MesiboFailed>> + Send;
+
+    fn send_message(&self, message: &MesiboMessage<'_>) -> impl Future<Output = Result<(), MesiboFailed>> + Send;
 }

@@ -12,6 +12,8 @@ use crate::usecase::{Ports, Services};
 pub struct Session {
     pub phone: PhoneNumber,
     pub token: TokenHash,
+    /// The token itself, for the one operation that must name it elsewhere (logout, at mesibo). Never stored.
+    pub presented: AccessToken,
 }
 
 /// Missing, malformed, unknown and expired tokens all answer `AUTHFAIL`, alike.
@@ -28,5 +30,5 @@ pub async fn authenticate(
     }
     let region = app.config.default_region;
     let phone = PhoneNumber::parse(&record.phone, region).ok_or(ApiError::AuthFail)?;
-    Ok(Session { phone, token: hash })
+    Ok(Session { phone, token: hash, presented: token })
 }

@@ -13,7 +13,10 @@ use crate::model::profile::Profile;
 use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::{AccessToken, CodeDigest, OtpCode};
 use crate::usecase::code_attempt::check_code;
-use crate::usecase::ports::{CodeStore, ProfileStore, PutCodeError, RateLimitStore, SignIn, SignInError, SmsGateway};
+use crate::usecase::ports::{
+    CodeStore, Mesibo, MesiboUser, MesiboUserRef, NewMesiboUser, ProfileStore, PutCodeError, RateLimitStore, SignIn,
+    SignInError, SmsGateway,
+};
 use crate::usecase::{Ports, Services};
 
 /// Send a code to `phone` (admitted: a valid number of an allowed country, from an allowed app).
@@ -32,6 +35,8 @@ pub struct VerifyCode {
     /// The display name for a new user (ignored for an existing one).
     pub name: String,
     pub ip: Option<String>,
+    /// The app the token is for (`appid`): mesibo issues tokens per app, so mesibo mode requires it.
+    pub app_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -157,8 +162,11 @@ pub async fn verify_code(
     command: VerifyCode,
     now: Timestamp,
 ) -> Result<VerifyReply, ApiError> {
-    let VerifyCode { phone, code, name, ip } = command;
+    let VerifyCode { phone, code, name, ip, app_id } = command;
     let (abuse, secret) = (&app.config.abuse, &app.config.otp_secret);
+    if app.mesibo.is_some() && app_id.is_none() {
+        return Err(ApiError::MissingAppId);
+    }
 
     // Failed guesses are limited per number across codes (NIST 800-63B 5.2.2) and per address, before any compare.
     let mut failure_limits = vec![RateLimit::number_failed_verifies(abuse, secret, &phone)];
@@ -182,7 +190,25 @@ pub async fn verify_code(
     };
     let existing = existing?;
 
-    let token = AccessToken::generate();
+    let name = existing.as_ref().map_or(name, |profile| profile.name.clone());
+    let (token, mesibo_uid) = match (&app.mesibo, app_id.as_deref()) {
+        (Some(mesibo), Some(app_id)) => {
+            let expiry_minutes = app.config.token_ttl_days * 24 * 60;
+            let user = NewMesiboUser { address: phone.digits(), name: &name, app_id, expiry_minutes };
+            match mesibo.add_user(user).await {
+                Ok(MesiboUser { uid, token }) => (token, Some(uid)),
+                Err(failure) => {
+                    // The code was right and stays usable: the person retries once mesibo answers.
+                    warn!(phone = %phone, error = %failure, "sign-in stopped: mesibo did not add the user");
+                    if app.store.release_attempt(&phone, &attempt).await.is_err() {
+                        warn!(phone = %phone, "could not give back the attempt");
+                    }
+                    return Err(ApiError::MesiboFail);
+                }
+            }
+        }
+        _ => (AccessToken::generate(), None),
+    };
     let new_profile = existing.is_none().then(|| Profile {
         phone: phone.clone(),
         name,
@@ -190,6 +216,7 @@ pub async fn verify_code(
         photo: String::new(),
         created_at: now,
         updated_at: now,
+        mesibo_uid,
     });
     let sign_in = SignIn {
         phone: &phone,
@@ -198,11 +225,20 @@ pub async fn verify_code(
         token_expires_at: now + app.config.token_ttl_days * 86_400,
         now,
         new_profile: new_profile.as_ref(),
+        set_mesibo_uid: mesibo_uid.filter(|_| existing.as_ref().is_some_and(|p| p.mesibo_uid != mesibo_uid)),
     };
-    app.store.sign_in(sign_in).await.map_err(|e| match e {
-        SignInError::CodeGone | SignInError::ProfileChanged => ApiError::CodeExpired,
-        SignInError::Unavailable(e) => e.into(),
-    })?;
+    if let Err(e) = app.store.sign_in(sign_in).await {
+        // mesibo's token must not outlive a sign-in that did not happen here.
+        if let (Some(mesibo), Some(uid)) = (&app.mesibo, mesibo_uid)
+            && mesibo.delete_tokens(MesiboUserRef::Uid(uid), Some(&token)).await.is_err()
+        {
+            warn!(phone = %phone, "could not withdraw mesibo's token of a failed sign-in; it expires unused");
+        }
+        return Err(match e {
+            SignInError::CodeGone | SignInError::ProfileChanged => ApiError::CodeExpired,
+            SignInError::Unavailable(e) => e.into(),
+        });
+    }
     let new_user = new_profile.is_some();
     let profile = new_profile.or(existing).expect("either the existing or the new profile");
     info!(phone = %phone, new_user, "signed in");

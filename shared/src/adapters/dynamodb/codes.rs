@@ -154,6 +154,27 @@ impl CodeStore for DynamoStore {
         }
     }
 
+    async fn release_attempt(&self, phone: &PhoneNumber, attempt: &ReservedAttempt) -> Result<(), StoreUnavailable> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(code_key(phone)))
+            .update_expression("SET attempts = attempts - :one")
+            .condition_expression("attribute_exists(code_digest) AND issued_at = :issued AND attempts > :zero")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":issued", n(attempt.issued_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The code was used or replaced meanwhile: there is no attempt of this code left to give back.
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable("release attempt", e)),
+        }
+    }
+
     async fn consume_code(
         &self,
         phone: &PhoneNumber,
@@ -212,6 +233,19 @@ impl CodeStore for DynamoStore {
                         .condition_expression("attribute_not_exists(PK) OR attribute_exists(deleted_at)")
                         .build()
                         .expect("item and table are set"),
+                )
+                .build(),
+            None if sign_in.set_mesibo_uid.is_some() => TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(keys::key(user, keys::PROFILE)))
+                        .update_expression("SET #uid = :uid")
+                        .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleted_at)")
+                        .expression_attribute_names("#uid", attr::MESIBO_UID)
+                        .expression_attribute_values(":uid", n(sign_in.set_mesibo_uid.unwrap_or_default() as i64))
+                        .build()
+                        .expect("key, table and expression are set"),
                 )
                 .build(),
             None => TransactWriteItem::builder()

@@ -165,6 +165,16 @@ impl GroupStore for DynamoStore {
         Ok(self.batch_write(writes).await?)
     }
 
+    async fn former_members(&self, gid: u64) -> Result<Vec<String>, StoreUnavailable> {
+        let values = vec![(":pk", s(keys::group(gid))), (":member", s(keys::member("")))];
+        let items = self.query_all(None, "PK = :pk AND begins_with(SK, :member)", values).await?;
+        Ok(items
+            .iter()
+            .filter(|i| keys::parse_membership(&get_s(i, keys::GSI1SK)).is_some_and(|(_, left)| left))
+            .filter_map(|i| get_s(i, keys::SK).strip_prefix(&keys::member("")).map(str::to_owned))
+            .collect())
+    }
+
     async fn delete_memberships(&self, phone: &PhoneNumber, gids: &[u64]) -> Result<(), StoreUnavailable> {
         let member = keys::member(phone.e164());
         let writes = gids.iter().map(|gid| Write::Delete(keys::key(keys::group(*gid), member.clone()))).collect();

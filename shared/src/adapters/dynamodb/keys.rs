@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::item::{Item, s};
-use crate::model::events::NotifyRun;
+use crate::model::events::{Channel, NotifyRun};
 
 pub const GSI1: &str = "GSI1";
 pub const PK: &str = "PK";
@@ -35,6 +35,7 @@ pub mod attr {
     pub const UPDATED_AT: &str = "updated_at";
     pub const DELETED_AT: &str = "deleted_at";
     pub const PUSH_ENDPOINTS: &str = "push_endpoints";
+    pub const MESIBO_UID: &str = "mesibo_uid";
     pub const CODE_DIGEST: &str = "code_digest";
     pub const ISSUED_AT: &str = "issued_at";
     pub const EXPIRES_AT: &str = "expires_at";
@@ -141,10 +142,17 @@ pub fn notify_runs_of(e164: &str) -> String {
 }
 
 pub fn notify_run(run: &NotifyRun) -> Item {
+    let channel = |channel: &Channel| match channel {
+        Channel::Events => "",
+        Channel::Mesibo => "#MESIBO",
+    };
     match run {
-        NotifyRun::Person { e164, kind, ts } => key(notify_runs_of(e164), format!("RUN#{kind}#{ts}")),
-        NotifyRun::Group { gid, ts } => {
-            key(format!("NOTIFY#{}", group(*gid)), format!("RUN#{}#{ts}", crate::model::events::GROUP_UPDATED))
+        NotifyRun::Person { e164, kind, ts, channel: via } => {
+            key(notify_runs_of(e164), format!("RUN#{kind}#{ts}{}", channel(via)))
         }
+        NotifyRun::Group { gid, ts, channel: via } => key(
+            format!("NOTIFY#{}", group(*gid)),
+            format!("RUN#{}#{ts}{}", crate::model::events::GROUP_UPDATED, channel(via)),
+        ),
     }
 }

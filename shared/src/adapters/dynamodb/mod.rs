@@ -8,7 +8,7 @@
 //! |--------------------------------------------------|-----------------------------|-------------------------------------------------|-------|
 //! | code and send state of a number                  | GetItem (consistent)        | PK=`USER#<e164>`, SK=`OTP`                       | table |
 //! | issue a code (replaces the previous)             | PutItem if version matches, in a transaction with the limits | PK=`USER#<e164>`, SK=`OTP` | table |
-//! | spend one verify attempt                         | UpdateItem, conditional     | PK=`USER#<e164>`, SK=`OTP`                       | table |
+//! | spend one verify attempt (or give it back)       | UpdateItem, conditional     | PK=`USER#<e164>`, SK=`OTP`                       | table |
 //! | profile of a user (or its tombstone)             | GetItem                     | PK=`USER#<e164>`, SK=`PROFILE`                   | table |
 //! | profiles of many numbers                         | BatchGetItem (≤ 100 keys)   | PK=`USER#<e164>`, SK=`PROFILE`                   | table |
 //! | sign in: consume code, add token, create profile | TransactWriteItems          | the code, the token and the profile             | table |
@@ -22,10 +22,11 @@
 //! | a group and its members, in order                | GetItem / BatchGetItem      | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
 //! | change a group                                   | PutItem if version matches  | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
 //! | who belongs to a group (or left it)              | BatchWriteItem              | PK=`GROUP#<gid>`, SK=`MEMBER#<e164>`             | table |
+//! | who left a group (mesibo mirror)                 | Query (pages)               | PK=`GROUP#<gid>`, SK begins `MEMBER#`            | table |
 //! | groups a user belongs to (or left)               | Query                       | GSI1PK=`MEMBEROF#<e164>`, GSI1SK=`GROUP#`/`LEFT#<gid>` | GSI1 |
 //! | new group id                                     | UpdateItem ADD              | PK=`COUNTER#GROUP`, SK=`COUNTER`                 | table |
 //! | abuse-limit counter for one window               | UpdateItem ADD (cond.), or in the code's transaction | PK=`LIMIT#<kind>#<subject>`, SK=`WINDOW#<start>` | table |
-//! | notifications sent so far (resume point)         | GetItem / PutItem           | PK=`NOTIFY#USER#<e164>`/`NOTIFY#GROUP#<gid>`, SK=`RUN#<kind>#<ts>` | table |
+//! | notifications sent so far (resume point)         | GetItem / PutItem           | PK=`NOTIFY#USER#<e164>`/`NOTIFY#GROUP#<gid>`, SK=`RUN#<kind>#<ts>[#MESIBO]` | table |
 //!
 //! Expiring items (codes, tokens, counters, resume points) carry `ttl` (unix seconds) so DynamoDB removes them
 //! eventually; the code never relies on it and always compares times itself.

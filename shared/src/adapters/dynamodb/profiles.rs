@@ -21,6 +21,7 @@ pub(super) fn profile_item(profile: &Profile) -> Item {
         (attr::CREATED_AT.into(), n(profile.created_at)),
         (attr::UPDATED_AT.into(), n(profile.updated_at)),
     ]);
+    item.extend(profile.mesibo_uid.map(|uid| (attr::MESIBO_UID.into(), n(uid as i64))));
     item
 }
 
@@ -35,6 +36,7 @@ pub(super) fn contact_profile(item: &Item) -> ContactProfile {
         updated_at: get_n(item, attr::UPDATED_AT),
         deleted: item.contains_key(attr::DELETED_AT),
         push_endpoints: item.get(attr::PUSH_ENDPOINTS).and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default(),
+        mesibo_uid: item.contains_key(attr::MESIBO_UID).then(|| get_n(item, attr::MESIBO_UID) as u64),
     }
 }
 
@@ -46,6 +48,7 @@ fn own_profile(phone: &PhoneNumber, profile: ContactProfile) -> Profile {
         photo: profile.photo,
         created_at: profile.created_at,
         updated_at: profile.updated_at,
+        mesibo_uid: profile.mesibo_uid,
     }
 }
 

@@ -14,20 +14,20 @@ use super::profiles::contact_profile;
 use crate::usecase::notify::TableChange;
 
 /// The part of a DynamoDB Streams Lambda event the notifier reads.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct StreamEvent {
     #[serde(rename = "Records", default)]
     pub records: Vec<StreamRecord>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct StreamRecord {
     #[serde(rename = "eventName", default)]
     pub event_name: String,
     pub dynamodb: StreamChange,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct StreamChange {
     #[serde(rename = "Keys", default)]
     pub keys: HashMap<String, Value>,
