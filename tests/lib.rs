@@ -156,6 +156,19 @@ impl TestApp {
     }
 }
 
+/// A signed-in user.
+pub struct Person {
+    pub phone: PhoneNumber,
+    pub token: String,
+}
+
+/// A new number, signed in.
+pub async fn person(t: &TestApp) -> Person {
+    let phone = random_phone();
+    let token = t.sign_in(phone.e164()).await;
+    Person { phone, token }
+}
+
 /// A valid US number nobody else in this test run will draw, noted as a secret for the log-privacy check.
 pub fn random_phone() -> PhoneNumber {
     let phone = local_stack::harness::random_phone();

@@ -56,14 +56,21 @@ impl App {
     /// Reads the configuration (failing with the variable's name), builds the SDK clients and warms the phone
     /// metadata, all during Lambda init rather than in the first request.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let mut config = Config::from_env()?;
+        let config = Config::from_env()?;
         let sdk = sdk_config().await;
-        if let Some(secret) = config.mesibo.app_token_secret.clone() {
-            config.mesibo.app_token = Some(mesibo_app_token(&sdk, &secret).await?);
-        }
+        let config = with_secrets(config, &sdk).await?;
         PhoneNumber::warm_up();
         Ok(Self::new(config, &sdk, Arc::new(SystemClock)))
     }
+}
+
+/// The configuration with the secrets that are kept out of the environment read in: mesibo's app token, when
+/// `MESIBO_APP_TOKEN_SECRET_ARN` names its secret.
+pub async fn with_secrets(mut config: Config, sdk: &SdkConfig) -> Result<Config, ConfigError> {
+    if let Some(secret) = config.mesibo.app_token_secret.clone() {
+        config.mesibo.app_token = Some(mesibo_app_token(sdk, &secret).await?);
+    }
+    Ok(config)
 }
 
 /// mesibo's app token from Secrets Manager (the secret's string, or its `token` key when the string is JSON), once

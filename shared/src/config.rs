@@ -58,8 +58,6 @@ pub struct MesiboConfig {
     pub app_token_secret: Option<String>,
     /// The whole of one call to mesibo, connection included (the connection alone: at most 2 s).
     pub timeout_ms: u64,
-    /// The sender of notifications that no user sends (group changes): a mesibo user address.
-    pub notify_from: String,
 }
 
 /// mesibo's application token: a secret, never printed.
@@ -291,20 +289,21 @@ fn test_numbers(
 
 fn mesibo(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<MesiboConfig, ConfigError> {
     let api_url = vars.text_or("MESIBO_API_URL", || DEFAULT_MESIBO_API_URL.into());
-    let address = api_url.parse::<hyper::Uri>().ok().filter(|uri| uri.host().is_some());
-    if !(api_url.starts_with("https://") || api_url.starts_with("http://")) || address.is_none() {
-        return Err(bad("MESIBO_API_URL", "an http(s):// address such as https://api.mesibo.com/backend/"));
-    }
-    let notify_from = vars.text_or("MESIBO_NOTIFY_FROM", || "0".into());
-    if notify_from.is_empty() || notify_from.len() > 64 || !notify_from.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(bad("MESIBO_NOTIFY_FROM", "a mesibo user address: letters and digits"));
+    // The app token travels in every request: only over TLS, but for a server on this machine (emulators, tests).
+    let uri = api_url.parse::<hyper::Uri>().ok();
+    let loopback = |host: &str| matches!(host, "127.0.0.1" | "localhost" | "[::1]");
+    let acceptable = uri
+        .as_ref()
+        .and_then(|uri| Some((uri.scheme_str()?, uri.host()?)))
+        .is_some_and(|(scheme, host)| scheme == "https" || (scheme == "http" && loopback(host)));
+    if !acceptable {
+        return Err(bad("MESIBO_API_URL", "an https:// address such as https://api.mesibo.com/backend/"));
     }
     Ok(MesiboConfig {
         api_url,
         app_token: vars.text("MESIBO_APP_TOKEN").and_then(MesiboAppToken::new),
         app_token_secret: vars.text("MESIBO_APP_TOKEN_SECRET_ARN"),
         timeout_ms: vars.number(MESIBO_TIMEOUT_MS)? as u64,
-        notify_from,
     })
 }
 
@@ -353,6 +352,20 @@ mod tests {
         let eleven: Vec<String> = (0..11).map(|i| format!("+1201555{:04}:123456", 100 + i)).collect();
         assert_eq!(config(&[("TEST_NUMBERS", &eleven.join(","))]).unwrap_err().name, "TEST_NUMBERS");
         assert!(Config::from_lookup(|_| None).is_err());
+    }
+
+    #[test]
+    fn mesibo_mode_needs_a_token_and_an_address_that_keeps_it_secret() {
+        let standalone = config(&[]).unwrap();
+        assert!(!standalone.mesibo_mode() && standalone.mesibo.api_url == DEFAULT_MESIBO_API_URL);
+        let on = config(&[("MESIBO_APP_TOKEN", "t0k3n")]).unwrap();
+        assert!(on.mesibo_mode() && !format!("{on:?}").contains("t0k3n"));
+        for url in ["http://api.mesibo.com/backend/", "ftp://x/", "https://", "not a url"] {
+            assert_eq!(config(&[("MESIBO_API_URL", url)]).unwrap_err().name, "MESIBO_API_URL", "{url}");
+        }
+        assert!(config(&[("MESIBO_API_URL", "http://127.0.0.1:8080/backend/")]).is_ok());
+        assert!(config(&[("MESIBO_API_URL", "https://mesibo.internal.example/api.php")]).is_ok());
+        assert_eq!(config(&[("MESIBO_TIMEOUT_MS", "6000")]).unwrap_err().name, "MESIBO_TIMEOUT_MS");
     }
 
     #[test]

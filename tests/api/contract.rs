@@ -65,7 +65,7 @@ fn the_route_table_serves_exactly_the_template_paths() {
 }
 
 /// Every function of the template is built from a binary of `functions/` that serves what the template sends it:
-/// HTTP routes through the route table, the stream through the notifier.
+/// HTTP routes through the route table, the stream through the notifier (or, mesibo mode's reader, the mesibo sync).
 #[test]
 fn every_function_of_the_template_has_its_binary() {
     let template = local_stack::template::template();
@@ -76,7 +76,11 @@ fn every_function_of_the_template_has_its_binary() {
         let main = format!("{}/../functions/{binary}/src/main.rs", env!("CARGO_MANIFEST_DIR"));
         let main = std::fs::read_to_string(&main).unwrap_or_else(|e| panic!("{name}: {main}: {e}"));
         let http = http_routes().iter().any(|r| r.function == name);
-        let serve = if http { "serve_http()" } else { "serve_stream()" };
+        let serve = match (http, name.as_str()) {
+            (true, _) => "serve_http()",
+            (false, "MesiboFunction") => "serve_mesibo_stream()",
+            (false, _) => "serve_stream()",
+        };
         assert!(main.contains(serve), "{name} ({binary}) does not call {serve}");
     }
 }

@@ -2,24 +2,12 @@
 //! concurrent edits that must neither lose an update nor leave a group without exactly one owner.
 
 use domain::Clock;
-use domain::PhoneNumber;
 use domain::adapters::sns::SnsEvents;
 use futures::future::join_all;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use local_stack::stream::StreamPoller;
 use serde_json::{Value, json};
-
-struct Person {
-    phone: PhoneNumber,
-    token: String,
-}
-
-async fn person(t: &TestApp) -> Person {
-    let phone = random_phone();
-    let token = t.sign_in(phone.e164()).await;
-    Person { phone, token }
-}
 
 async fn op(t: &TestApp, who: &Person, path: &str, body: Value) -> Reply {
     let call = HttpCall::post(path).json(&body).bearer(&who.token);

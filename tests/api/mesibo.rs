@@ -5,26 +5,15 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use domain::Clock;
 use domain::adapters::dynamodb::stream::StreamEvent;
 use domain::adapters::sns::SnsEvents;
-use domain::edge::stream::handle;
+use domain::edge::stream::{handle, handle_mesibo};
 use domain::usecase::ports::{ContactStore, GroupStore};
-use domain::{Clock, PhoneNumber};
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use local_stack::stream::StreamPoller;
 use serde_json::{Value, json};
-
-struct Person {
-    phone: PhoneNumber,
-    token: String,
-}
-
-async fn person(t: &TestApp) -> Person {
-    let phone = random_phone();
-    let token = t.sign_in(phone.e164()).await;
-    Person { phone, token }
-}
 
 async fn post(t: &TestApp, path: &str, token: &str, body: Value) -> Reply {
     t.call(HttpCall::post(path).json(&body).bearer(token)).await
@@ -35,13 +24,9 @@ async fn poller(t: &TestApp) -> StreamPoller {
     StreamPoller::new(&t.dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), t.app.store.table()).await.unwrap()
 }
 
-async fn sink(t: &TestApp) -> SnsEvents {
-    SnsEvents::new(t.app.sns_client(), scratch_topic().await)
-}
-
-/// The notifier over what the stream holds now; true if every record went through.
-async fn notify(t: &TestApp, sink: &SnsEvents, event: StreamEvent) -> bool {
-    handle(&t.app, sink, event).await.batch_item_failures.is_empty()
+/// The mesibo function over a batch of the stream; true if every record went through.
+async fn sync(t: &TestApp, event: StreamEvent) -> bool {
+    handle_mesibo(&t.app, t.app.mesibo.as_ref().unwrap(), event).await.batch_item_failures.is_empty()
 }
 
 /// The group's members as the table has them, as mesibo addresses.
@@ -121,6 +106,7 @@ async fn every_mesibo_fault_at_sign_in_leaves_nothing_half_done_and_the_code_uns
 #[tokio::test]
 async fn logout_ends_the_token_here_and_at_mesibo_and_all_ends_every_device() {
     let t = spawn_mesibo_app_with(&[]).await;
+    let mut stream = poller(&t).await;
     let me = random_phone();
     let mut tokens = vec![];
     for _ in 0..3 {
@@ -128,55 +114,103 @@ async fn logout_ends_the_token_here_and_at_mesibo_and_all_ends_every_device() {
         t.clock.advance(130);
     }
     let [phone, laptop, tablet] = &tokens[..] else { unreachable!() };
+    assert!(sync(&t, stream.poll().await.unwrap()).await);
 
-    // mesibo down: logout fails and nothing changes, so the app can simply log out again.
+    // One device, mesibo down: logout fails and nothing changes, so the app can simply log out again.
     t.mesibo().fail(Fault::ServerError, Some("deltoken"), None);
     assert_eq!(post(&t, "/logout", phone, json!({})).await.error(), "MESIBOFAIL");
     assert_eq!(post(&t, "/getcontacts", phone, json!({})).await.status, 200);
     t.mesibo().recover();
-
     assert_eq!(post(&t, "/logout", phone, json!({})).await.status, 200);
     assert_eq!(post(&t, "/getcontacts", phone, json!({})).await.error(), "AUTHFAIL");
     assert!(!t.mesibo().token_works(phone), "mesibo no longer takes it either");
     assert!(t.mesibo().token_works(laptop) && t.mesibo().token_works(tablet));
 
-    assert_eq!(post(&t, "/logout", laptop, json!({ "all": 1 })).await.status, 200);
+    // Every device, mesibo down: the kill switch works here at once, and reaches mesibo when it is back.
+    t.mesibo().fail(Fault::Timeout, None, None);
+    let all = post(&t, "/logout", laptop, json!({ "all": 1 })).await;
+    assert_eq!((all.status, all.json["revoked"].as_u64()), (200, Some(2)), "{:?}", all.json);
     for token in [laptop, tablet] {
         assert_eq!(post(&t, "/getcontacts", token, json!({})).await.error(), "AUTHFAIL");
+    }
+    let event = stream.poll().await.unwrap();
+    assert!(!sync(&t, event.clone()).await, "the record fails while mesibo is down");
+    assert!(t.mesibo().token_works(laptop));
+    t.mesibo().recover();
+    assert!(sync(&t, event).await, "and goes through on the stream's retry");
+    for token in [laptop, tablet] {
         assert!(!t.mesibo().token_works(token));
     }
     assert!(t.mesibo().user(me.digits()).is_some(), "logging out keeps the user at mesibo");
 }
 
 #[tokio::test]
-async fn deleting_the_account_deletes_the_user_at_mesibo_and_a_fault_deletes_nothing() {
+async fn deleting_the_account_deletes_the_user_at_mesibo_even_after_an_outage() {
     let t = spawn_mesibo_app_with(&[]).await;
-    let me = random_phone();
-    let token = t.sign_in(me.e164()).await;
+    let mut stream = poller(&t).await;
+    let (me, friend) = (person(&t).await, person(&t).await);
+    let group = post(&t, "/setgroup", &friend.token, json!({ "name": "G", "m": [me.phone.e164()] })).await;
+    let gid: u64 = group.json["gid"].as_str().unwrap().parse().unwrap();
+    assert!(sync(&t, stream.poll().await.unwrap()).await);
     t.clock.advance(130);
-    t.login(me.e164()).await;
-    let code = last_sms_code(me.e164()).await.unwrap();
+    t.login(me.phone.e164()).await;
+    let code = last_sms_code(me.phone.e164()).await.unwrap();
 
-    t.mesibo().fail(Fault::Timeout, Some("userdel"), Some(1));
-    let failed = post(&t, "/deleteaccount", &token, json!({ "code": code })).await;
-    assert_eq!((failed.status, failed.error()), (502, "MESIBOFAIL"));
-    assert_eq!(post(&t, "/getcontacts", &token, json!({})).await.status, 200, "nothing was deleted here");
-    assert!(t.mesibo().user(me.digits()).is_some());
+    // mesibo is down: the deletion here does not wait for it.
+    t.mesibo().fail(Fault::ServerError, None, None);
+    let deleted = post(&t, "/deleteaccount", &me.token, json!({ "code": code })).await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.json);
+    assert_eq!(post(&t, "/getcontacts", &me.token, json!({})).await.error(), "AUTHFAIL");
+    let event = stream.poll().await.unwrap();
+    assert!(!sync(&t, event.clone()).await);
+    assert!(t.mesibo().user(me.phone.digits()).is_some());
 
-    let deleted = post(&t, "/deleteaccount", &token, json!({ "code": code })).await;
-    assert_eq!(deleted.status, 200, "the same code works again: {:?}", deleted.json);
-    assert!(t.mesibo().user(me.digits()).is_none(), "deleted at mesibo");
-    assert!(!t.mesibo().token_works(&token));
-    assert_eq!(post(&t, "/getcontacts", &token, json!({})).await.error(), "AUTHFAIL");
+    t.mesibo().recover();
+    assert!(sync(&t, event).await);
+    assert!(t.mesibo().user(me.phone.digits()).is_none(), "deleted at mesibo");
+    assert!(!t.mesibo().token_works(&me.token));
+    assert_eq!(t.mesibo().group(gid).unwrap().members, table_members(&t, gid).await, "and gone from its groups");
+}
+
+#[tokio::test]
+async fn a_mesibo_outage_holds_up_no_sns_event() {
+    let t = spawn_mesibo_app_with(&[]).await;
+    let mut stream = poller(&t).await;
+    let sink = RecordingSink::new(SnsEvents::new(t.app.sns_client(), scratch_topic().await));
+    let (owner, ann) = (person(&t).await, person(&t).await);
+    assert!(sync(&t, stream.poll().await.unwrap()).await);
+    t.mesibo().fail(Fault::ServerError, None, None);
+    let created = post(&t, "/setgroup", &owner.token, json!({ "gid": 0, "name": "G" })).await;
+    assert_eq!(created.error(), "MESIBOFAIL", "creating needs mesibo's gid");
+    t.mesibo().recover();
+    let created = post(&t, "/setgroup", &owner.token, json!({ "name": "G", "m": [ann.phone.e164()] })).await;
+    t.mesibo().fail(Fault::ServerError, None, None);
+    let event = stream.poll().await.unwrap();
+    assert!(!sync(&t, event.clone()).await, "the mesibo reader waits for mesibo");
+    assert!(handle(&t.app, &sink, event).await.batch_item_failures.is_empty(), "the notifier does not");
+    let gid = created.json["gid"].as_str().unwrap();
+    assert!(sink.events().iter().any(|e| e.gid.as_deref() == Some(gid) && e.to == ann.phone.digits()));
+}
+
+#[tokio::test]
+async fn a_token_mesibo_hands_out_again_keeps_working_on_every_device() {
+    let t = spawn_mesibo_app_with(&[]).await;
+    t.mesibo().reissue_live_tokens();
+    let me = random_phone();
+    let first = t.sign_in(me.e164()).await;
+    t.clock.advance(130);
+    let second = t.sign_in(me.e164()).await;
+    assert_eq!(first, second, "mesibo answered the live token again");
+    assert_eq!(post(&t, "/getcontacts", &first, json!({})).await.status, 200);
+    assert!(t.mesibo().token_works(&first));
 }
 
 #[tokio::test]
 async fn groups_are_created_at_mesibo_and_every_change_is_mirrored_through_the_stream() {
     let t = spawn_mesibo_app_with(&[]).await;
     let mut stream = poller(&t).await;
-    let sink = sink(&t).await;
     let (owner, ann, ben, cat) = (person(&t).await, person(&t).await, person(&t).await, person(&t).await);
-    assert!(notify(&t, &sink, stream.poll().await.unwrap()).await, "the sign-ups");
+    assert!(sync(&t, stream.poll().await.unwrap()).await, "the sign-ups");
 
     let created =
         post(&t, "/setgroup", &owner.token, json!({ "name": "Climbing", "m": [ann.phone.e164(), ben.phone.e164()] }))
@@ -198,7 +232,7 @@ async fn groups_are_created_at_mesibo_and_every_change_is_mirrored_through_the_s
     t.clock.advance(1);
     let admin = post(&t, "/setadmin", &owner.token, json!({ "gid": gid, "m": ben.phone.e164(), "admin": 1 })).await;
     assert_eq!(admin.status, 200);
-    assert!(notify(&t, &sink, stream.poll().await.unwrap()).await);
+    assert!(sync(&t, stream.poll().await.unwrap()).await);
 
     let at_mesibo = t.mesibo().group(gid).unwrap();
     assert_eq!(at_mesibo.name, "Bouldering");
@@ -208,7 +242,7 @@ async fn groups_are_created_at_mesibo_and_every_change_is_mirrored_through_the_s
 
     t.clock.advance(1);
     assert_eq!(post(&t, "/delgroup", &owner.token, json!({ "gid": gid })).await.status, 200);
-    assert!(notify(&t, &sink, stream.poll().await.unwrap()).await);
+    assert!(sync(&t, stream.poll().await.unwrap()).await);
     assert!(t.mesibo().group(gid).is_none(), "deleted at mesibo");
 }
 
@@ -233,7 +267,6 @@ async fn a_group_create_that_mesibo_fails_leaves_no_group_anywhere() {
 async fn after_a_mesibo_outage_the_stream_brings_every_group_touched_back_in_line() {
     let t = spawn_mesibo_app_with(&[]).await;
     let mut stream = poller(&t).await;
-    let sink = sink(&t).await;
     let people = futures::future::join_all((0..5).map(|_| person(&t))).await;
     let [owner, ann, ben, cat, dan] = &people[..] else { unreachable!() };
     let mut gids = vec![];
@@ -243,15 +276,20 @@ async fn after_a_mesibo_outage_the_stream_brings_every_group_touched_back_in_lin
                 .await;
         gids.push(created.json["gid"].as_str().unwrap().parse::<u64>().unwrap());
     }
-    assert!(notify(&t, &sink, stream.poll().await.unwrap()).await);
+    assert!(sync(&t, stream.poll().await.unwrap()).await);
 
-    // mesibo goes down, in every way in turn; the table keeps taking changes (it is the source of truth).
+    // mesibo fails in every way in turn; the table keeps taking changes (it is the source of truth), and every
+    // record that reaches mesibo meanwhile fails, for the stream to retry.
+    let mut failed = vec![];
     for (i, fault) in [Fault::ServerError, Fault::Timeout, Fault::Refuse, Fault::CutBody].into_iter().enumerate() {
         t.mesibo().recover();
         t.mesibo().fail(fault.clone(), None, None);
         let gid = gids[i % 2];
-        t.clock.advance(1);
         let (add, remove) = if i % 2 == 0 { (cat, ann) } else { (dan, ben) };
+        t.clock.advance(1);
+        let renamed = post(&t, "/setgroup", &owner.token, json!({ "gid": gid, "name": format!("renamed {i}") })).await;
+        assert_eq!(renamed.status, 200, "{fault:?}");
+        t.clock.advance(1);
         assert_eq!(
             post(&t, "/editmembers", &owner.token, json!({ "gid": gid, "m": add.phone.e164() })).await.status,
             200
@@ -261,24 +299,18 @@ async fn after_a_mesibo_outage_the_stream_brings_every_group_touched_back_in_lin
             post(&t, "/editmembers", &owner.token, json!({ "gid": gid, "m": remove.phone.e164(), "delete": 1 })).await;
         assert_eq!(removed.status, 200, "{fault:?}");
         let event = stream.poll().await.unwrap();
-        if fault == Fault::Refuse {
-            // A refusal is final for that call: the record is passed over, and the next change repairs it.
-            notify(&t, &sink, event).await;
-        } else {
-            assert!(!notify(&t, &sink, event).await, "{fault:?}: the record fails, for the stream to retry");
-        }
+        assert!(!sync(&t, event.clone()).await, "{fault:?}: the record fails");
+        failed.push(event);
     }
+    // mesibo is back: the stream retries what failed, in order, and nothing else is written.
     t.mesibo().recover();
-    // One more change per group after recovery, and the stream's retries of what failed.
-    for gid in &gids {
-        t.clock.advance(1);
-        assert_eq!(post(&t, "/setgroup", &owner.token, json!({ "gid": gid, "name": "after" })).await.status, 200);
+    for event in failed {
+        assert!(sync(&t, event).await);
     }
-    assert!(notify(&t, &sink, stream.poll().await.unwrap()).await);
-    for gid in &gids {
+    for (i, gid) in gids.iter().enumerate() {
         let at_mesibo = t.mesibo().group(*gid).unwrap();
         assert_eq!(at_mesibo.members, table_members(&t, *gid).await, "group {gid}");
-        assert_eq!(at_mesibo.name, "after");
+        assert_eq!(at_mesibo.name, format!("renamed {}", i + 2));
     }
     assert!(!t.mesibo().group(gids[0]).unwrap().members.contains(ann.phone.digits()), "removed here, gone there");
     assert!(!t.mesibo().group(gids[1]).unwrap().members.contains(ben.phone.digits()));
@@ -288,11 +320,10 @@ async fn after_a_mesibo_outage_the_stream_brings_every_group_touched_back_in_lin
 async fn a_retried_stream_record_mirrors_what_failed_once_mesibo_is_back() {
     let t = spawn_mesibo_app_with(&[]).await;
     let mut stream = poller(&t).await;
-    let sink = sink(&t).await;
     let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
     let created = post(&t, "/setgroup", &owner.token, json!({ "name": "G", "m": [ann.phone.e164()] })).await;
     let gid: u64 = created.json["gid"].as_str().unwrap().parse().unwrap();
-    assert!(notify(&t, &sink, stream.poll().await.unwrap()).await);
+    assert!(sync(&t, stream.poll().await.unwrap()).await);
 
     t.mesibo().fail(Fault::Timeout, None, None);
     t.clock.advance(1);
@@ -300,12 +331,12 @@ async fn a_retried_stream_record_mirrors_what_failed_once_mesibo_is_back() {
     t.clock.advance(1);
     post(&t, "/editmembers", &owner.token, json!({ "gid": gid, "m": ben.phone.e164() })).await;
     let event = stream.poll().await.unwrap();
-    assert!(!notify(&t, &sink, event.clone()).await);
+    assert!(!sync(&t, event.clone()).await);
     assert!(t.mesibo().group(gid).unwrap().members.contains(ann.phone.digits()), "still there while mesibo is down");
 
     // Lambda retries the batch from the failed record once mesibo answers again.
     t.mesibo().recover();
-    assert!(notify(&t, &sink, event).await);
+    assert!(sync(&t, event).await);
     let at_mesibo = t.mesibo().group(gid).unwrap();
     assert_eq!(at_mesibo.members, table_members(&t, gid).await);
     assert!(!at_mesibo.members.contains(ann.phone.digits()) && at_mesibo.members.contains(ben.phone.digits()));
@@ -315,7 +346,6 @@ async fn a_retried_stream_record_mirrors_what_failed_once_mesibo_is_back() {
 async fn a_new_users_join_reaches_exactly_the_users_who_have_the_number_as_one_message() {
     let t = spawn_mesibo_app_with(&[("APP_NAME", "Chatter")]).await;
     let mut stream = poller(&t).await;
-    let sink = sink(&t).await;
     let newcomer = random_phone();
     let (ann, ben, cat) = (person(&t).await, person(&t).await, person(&t).await);
     for who in [&ann, &ben] {
@@ -324,7 +354,7 @@ async fn a_new_users_join_reaches_exactly_the_users_who_have_the_number_as_one_m
     // Cat does not have the number; someone who has it never signed up.
     post(&t, "/getcontacts", &cat.token, json!({ "phones": [random_phone().e164()] })).await;
     t.app.store.add_contacts(random_phone().e164(), &[newcomer.e164().to_owned()], t.clock.now()).await.unwrap();
-    assert!(notify(&t, &sink, stream.poll().await.unwrap()).await);
+    assert!(sync(&t, stream.poll().await.unwrap()).await);
     let before = t.mesibo().messages().len();
 
     t.clock.advance(5);
@@ -332,8 +362,8 @@ async fn a_new_users_join_reaches_exactly_the_users_who_have_the_number_as_one_m
     // The first delivery times out: the record fails and is retried, and the message goes once.
     t.mesibo().fail(Fault::Timeout, Some("message"), Some(1));
     let event = stream.poll().await.unwrap();
-    assert!(!notify(&t, &sink, event.clone()).await);
-    assert!(notify(&t, &sink, event).await);
+    assert!(!sync(&t, event.clone()).await);
+    assert!(sync(&t, event).await);
 
     let messages = t.mesibo().messages()[before..].to_vec();
     assert_eq!(messages.len(), 1, "{messages:?}");
@@ -358,7 +388,7 @@ async fn a_new_users_join_reaches_exactly_the_users_who_have_the_number_as_one_m
     let newcomer_token = t.sign_in(newcomer.e164()).await;
     t.clock.advance(5);
     post(&t, "/profile", &newcomer_token, json!({ "status": "climbing" })).await;
-    assert!(notify(&t, &sink, stream.poll().await.unwrap()).await);
+    assert!(sync(&t, stream.poll().await.unwrap()).await);
     let messages = t.mesibo().messages()[before + 1..].to_vec();
     assert_eq!(messages.len(), 1, "{messages:?}");
     let body: Value = serde_json::from_str(&messages[0].body).unwrap();
@@ -369,16 +399,15 @@ async fn a_new_users_join_reaches_exactly_the_users_who_have_the_number_as_one_m
 async fn group_changes_reach_members_old_and_new_as_mesibo_messages() {
     let t = spawn_mesibo_app_with(&[]).await;
     let mut stream = poller(&t).await;
-    let sink = sink(&t).await;
     let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
     let created =
         post(&t, "/setgroup", &owner.token, json!({ "name": "G", "m": [ann.phone.e164(), ben.phone.e164()] })).await;
     let gid: u64 = created.json["gid"].as_str().unwrap().parse().unwrap();
-    assert!(notify(&t, &sink, stream.poll().await.unwrap()).await);
+    assert!(sync(&t, stream.poll().await.unwrap()).await);
     let before = t.mesibo().messages().len();
     t.clock.advance(1);
     post(&t, "/editmembers", &owner.token, json!({ "gid": gid, "m": ben.phone.e164(), "delete": 1 })).await;
-    assert!(notify(&t, &sink, stream.poll().await.unwrap()).await);
+    assert!(sync(&t, stream.poll().await.unwrap()).await);
 
     let messages = t.mesibo().messages()[before..].to_vec();
     assert_eq!(messages.len(), 1, "{messages:?}");
@@ -416,4 +445,34 @@ async fn sign_in_latency_added_by_a_slow_mesibo() {
         times[0], times[1], added
     );
     assert!(added < Duration::from_millis(150), "one mesibo call on the sign-in path: {added:?}");
+}
+
+#[tokio::test]
+async fn deployed_functions_read_mesibos_app_token_from_secrets_manager() {
+    let sdk = domain::app::sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let emulator = MesiboEmulator::start().await;
+    let config_with = |arn: &str| {
+        let vars = [
+            ("TABLE_NAME", "unused"),
+            ("OTP_HMAC_SECRET", "integration-tests-secret-0123456789abcdef"),
+            ("MESIBO_API_URL", emulator.url.as_str()),
+            ("MESIBO_APP_TOKEN_SECRET_ARN", arn),
+        ];
+        domain::Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())).unwrap()
+    };
+    let plain = emulator.app_token.clone();
+    let as_json = json!({ "token": emulator.app_token }).to_string();
+    for value in [plain, as_json] {
+        let name = format!("mesibo-app-token-{}", random_hex(6));
+        let created = secrets.create_secret().name(&name).secret_string(value).send().await.unwrap();
+        let config = config_with(&created.arn.unwrap());
+        assert!(!config.mesibo_mode(), "the environment holds no token, only where to find it");
+        let config = domain::app::with_secrets(config, &sdk).await.unwrap();
+        assert_eq!(config.mesibo.app_token.as_ref().map(|t| t.expose()), Some(emulator.app_token.as_str()));
+        assert!(!format!("{config:?}").contains(&emulator.app_token), "never printed");
+    }
+    let missing = config_with("arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf");
+    let failed = domain::app::with_secrets(missing, &sdk).await.unwrap_err();
+    assert_eq!(failed.name, "MESIBO_APP_TOKEN_SECRET_ARN", "a start without its token fails, naming the variable");
 }

@@ -53,7 +53,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     app.sms = app.sms.with_console_echo();
     let app = Arc::new(app);
 
-    // The NotifierFunction, fed from the table's stream as the event-source mapping feeds it in AWS.
+    // The NotifierFunction (and, in mesibo mode, the MesiboFunction), fed from the table's stream as the event-source
+    // mappings feed them in AWS.
     let events = SnsEvents::new(app.sns_client(), topic.ok_or("no topic ARN")?).with_console_echo();
     let mut poller =
         StreamPoller::new(&dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), &app.config.table_name).await?;
@@ -62,6 +63,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         loop {
             match poller.poll().await {
                 Ok(event) if !event.records.is_empty() => {
+                    // Both readers of the stream, as the two event-source mappings feed them in AWS.
+                    if let Some(mesibo) = &notifier_app.mesibo {
+                        let response = domain::edge::stream::handle_mesibo(&notifier_app, mesibo, event.clone()).await;
+                        if !response.batch_item_failures.is_empty() {
+                            eprintln!("[dev mesibo] sync failed at records: {:?}", response.batch_item_failures);
+                        }
+                    }
                     let response = domain::edge::stream::handle(&notifier_app, &events, event).await;
                     if !response.batch_item_failures.is_empty() {
                         eprintln!("[dev notifier] failed records: {:?}", response.batch_item_failures);

@@ -86,6 +86,9 @@ pub struct State {
     pub calls: Vec<String>,
     faults: Vec<FaultRule>,
     latency_ms: u64,
+    /// `useradd` answers a user's live token for the app again instead of a new one (mesibo does not document
+    /// which it does).
+    reissue_live_tokens: bool,
     next_id: u64,
 }
 
@@ -133,6 +136,11 @@ impl MesiboEmulator {
     /// Every answer waits this long first.
     pub fn set_latency(&self, latency: Duration) {
         self.lock().latency_ms = latency.as_millis() as u64;
+    }
+
+    /// From now on `useradd` hands out the token the user already has for that app, if any.
+    pub fn reissue_live_tokens(&self) {
+        self.lock().reissue_live_tokens = true;
     }
 
     pub fn recover(&self) {
@@ -212,6 +220,9 @@ impl MesiboEmulator {
     /// The operation itself, as mesibo answers it.
     fn execute(&self, op: &str, params: &Params) -> Value {
         if params.text("token").as_deref() != Some(self.app_token.as_str()) {
+            if self.echo {
+                println!("[dev mesibo] {op}: AUTHFAIL (wrong app token)");
+            }
             return json!({"op": op, "result": false, "error": "AUTHFAIL"});
         }
         let mut state = self.lock();
@@ -330,7 +341,7 @@ type Outcome = Result<Value, &'static str>;
 fn useradd(state: &mut State, params: &Params) -> Outcome {
     let address = params.text("addr").or_else(|| params.text("address")).ok_or("MISSINGPARAM")?;
     let appid = params.text("appid").ok_or("MISSINGAPPID")?;
-    let token = crate::harness::random_hex(32);
+    let reissue = state.reissue_live_tokens;
     let next_id = state.next_id + 1;
     let user = state.users.entry(address.clone()).or_insert_with(|| User {
         uid: next_id,
@@ -344,7 +355,15 @@ fn useradd(state: &mut State, params: &Params) -> Outcome {
     if let Some(name) = params.text("name") {
         user.name = name;
     }
-    user.tokens.push((token.clone(), appid));
+    let live = user.tokens.iter().find(|(_, app)| *app == appid).map(|(token, _)| token.clone());
+    let token = match live.filter(|_| reissue) {
+        Some(token) => token,
+        None => {
+            let token = crate::harness::random_hex(32);
+            user.tokens.push((token.clone(), appid));
+            token
+        }
+    };
     Ok(json!({"user": {"uid": user.uid, "address": address, "token": token}}))
 }
 
@@ -427,16 +446,16 @@ fn message(state: &mut State, params: &Params) -> Outcome {
         from,
         to,
         message_type: params.text("type").unwrap_or_else(|| "0".into()),
-        flags: params.text("flag").or_else(|| params.text("flags")).unwrap_or_else(|| "0".into()),
+        flags: params.text("flag").unwrap_or_else(|| "0".into()),
         expiry: params.text("expiry").unwrap_or_default(),
-        body: params.text("msg").or_else(|| params.text("message")).unwrap_or_default(),
+        body: params.text("msg").unwrap_or_default(),
     });
     Ok(json!({"mid": mid}))
 }
 
 /// A call's parameters, whichever way they came: the query string, a form body, or a JSON body whose `user`,
 /// `group` and `message` objects are flattened onto the legacy names (`user.address` → `addr`, `user.token.appid` →
-/// `appid`, `message.message` → `msg`, `group.members` → `m`).
+/// `appid`, `message.message` → `msg`, `message.flags` → `flag`, `group.members` → `m`).
 struct Params(BTreeMap<String, String>);
 
 impl Params {
@@ -460,6 +479,7 @@ impl Params {
                                         continue;
                                     }
                                     ("message", "message") => "msg",
+                                    ("message", "flags") => "flag",
                                     ("group", "members") => "m",
                                     (_, name) => name,
                                 };

@@ -16,6 +16,19 @@ pub async fn serve_http() -> Result<(), Error> {
     lambda_http::run(service_fn(move |request| async move { Ok::<_, Error>(routes::handle(app, request).await) })).await
 }
 
+/// The mesibo sync (mesibo mode): the table's stream in, users, groups and notifications at mesibo out.
+pub async fn serve_mesibo_stream() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let app = App::from_env().await?;
+    let mesibo =
+        app.mesibo.as_ref().ok_or("configuration: MESIBO_APP_TOKEN_SECRET_ARN: required by the mesibo sync")?;
+    let app = &app;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<StreamEvent>| async move {
+        Ok::<_, Error>(Box::pin(stream::handle_mesibo(app, mesibo, event.payload)).await)
+    }))
+    .await
+}
+
 /// The notifier: the table's stream in, events to `CONTACT_EVENTS_TOPIC_ARN` out.
 pub async fn serve_stream() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();

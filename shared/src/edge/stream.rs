@@ -1,18 +1,37 @@
-//! The table's stream (through the Lambda event-source mapping) into the notifier, one record at a time.
+//! The table's stream (through a Lambda event-source mapping) into its readers, one record at a time: the notifier
+//! (SNS events and push) and, in mesibo mode, the mesibo sync.
+
+use std::fmt::Display;
 
 use tracing::error;
 
 use crate::adapters::dynamodb::stream::{BatchResponse, StreamEvent};
+use crate::model::events::TableChange;
+use crate::usecase::mesibo_sync::sync;
 use crate::usecase::notify::notify;
 use crate::usecase::ports::EventSink;
 use crate::usecase::{Ports, Services};
 
-/// Stops at the first record that fails: the stream retries from there (`ReportBatchItemFailures`), and the
-/// notifier's saved progress keeps the retry from repeating what was already sent.
+/// The notifier's batch.
 pub async fn handle(app: &Services<impl Ports>, sink: &impl EventSink, event: StreamEvent) -> BatchResponse {
+    each_record(event, "notification", |change| async move { notify(app, sink, &change).await }).await
+}
+
+/// The mesibo sync's batch (mesibo mode).
+pub async fn handle_mesibo<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, event: StreamEvent) -> BatchResponse {
+    each_record(event, "mesibo sync", |change| async move { sync(app, mesibo, &change).await }).await
+}
+
+/// Stops at the first record that fails: the stream retries from there (`ReportBatchItemFailures`), and saved
+/// progress and idempotent calls keep the retry from repeating what was already done.
+async fn each_record<F, E>(event: StreamEvent, what: &str, mut work: impl FnMut(TableChange) -> F) -> BatchResponse
+where
+    F: Future<Output = Result<(), E>>,
+    E: Display,
+{
     for record in &event.records {
-        if let Err(e) = notify(app, sink, &record.change()).await {
-            error!(error = %e, "notification failed; the stream will retry from this record");
+        if let Err(e) = work(record.change()).await {
+            error!(error = %e, "{what} failed; the stream will retry from this record");
             return BatchResponse::retry_from(&record.dynamodb.sequence_number);
         }
     }

@@ -11,6 +11,9 @@ use super::secrets::fingerprint;
 /// SNS PublishBatch takes at most ten entries.
 pub const PUBLISH_BATCH: usize = 10;
 
+/// Resume points outlive any stream retry (the stream keeps records 24 h), then go.
+pub const PROGRESS_TTL_SECONDS: Timestamp = 2 * 86_400;
+
 /// An event about one person, for one recipient: `contact_joined` or `profile_updated`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContactEvent {
@@ -147,6 +150,17 @@ impl GroupNews {
         };
         (news, told)
     }
+}
+
+/// A write to the table, as the stream reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TableChange {
+    /// A profile item was written (`inserted`: it did not exist before; then there is no `old`).
+    Profile { inserted: bool, old: Option<ContactProfile>, new: ContactProfile },
+    /// A group item was written.
+    Group { old: Option<Group>, new: Group },
+    /// Anything else (deletions, other items): nothing to tell.
+    Other,
 }
 
 /// One notification run (one piece of news, over one channel), whose progress is saved so a retried stream record

@@ -34,6 +34,8 @@ pub struct ContactProfile {
     /// SNS endpoints of the person's devices (from /setnotify), for pushing their events.
     pub push_endpoints: Vec<String>,
     pub mesibo_uid: Option<u64>,
+    /// When every token of the person was last revoked (logout on every device).
+    pub signed_out_at: Option<Timestamp>,
 }
 
 impl ContactProfile {

@@ -1,7 +1,7 @@
 //! The account's small, rare operations: `/profile`, `/logout`, `/deleteaccount`, `/setnotify`.
 
 use serde::Serialize;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
@@ -104,30 +104,35 @@ pub async fn update_profile(
     Ok(ProfileReply { u: OwnProfile::of(&session.phone, profile) })
 }
 
-/// mesibo first: if it fails nothing changes here, and the app can log out again with the same token.
+/// In mesibo mode the token ends at mesibo too. One device: mesibo is told first (it needs the token itself, which is
+/// stored nowhere), and if it cannot be reached nothing changes here and the app can log out again. Every device:
+/// the kill switch must not wait for mesibo, so the tokens end here at once and the profile notes it, and the
+/// `mesibo` function ends every token there from the table's stream, retrying until mesibo answers.
 pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logout) -> Result<LogoutReply, ApiError> {
+    let phone = &session.phone;
     if let Some(mesibo) = &app.mesibo {
-        let profile = app.store.profile(&session.phone).await?;
-        let user = mesibo_user(profile.as_ref(), &session.phone);
-        let token = (!command.all).then_some(&session.presented);
-        match mesibo.delete_tokens(user, token).await {
-            Ok(()) => {}
-            // A mesibo server without token deletion: the token still ends here, and at mesibo when it expires.
-            Err(MesiboFailed::Refused(code)) if code == "BADOP" => {
-                error!(phone = %session.phone, "mesibo does not support deleting tokens (README, mesibo)")
+        if command.all {
+            app.store.mark_signed_out(phone, app.clock.now()).await?;
+        } else {
+            let profile = app.store.profile(phone).await?;
+            match mesibo.delete_tokens(mesibo_user(profile.as_ref(), phone), Some(&session.presented)).await {
+                Ok(()) | Err(MesiboFailed::Unknown) => {}
+                Err(failure) if failure.may_pass_later() => return Err(ApiError::MesiboFail),
+                // No such token there (one from standalone mode), or a server without token deletion: it ends here.
+                Err(failure) => warn!(phone = %phone, error = %failure, "mesibo did not end the token"),
             }
-            Err(_) => return Err(ApiError::MesiboFail),
         }
     }
-    let tokens = if command.all { app.store.tokens_of(&session.phone).await? } else { vec![session.token.clone()] };
+    let tokens = if command.all { app.store.tokens_of(phone).await? } else { vec![session.token.clone()] };
     app.store.revoke_tokens(&tokens).await?;
-    info!(phone = %session.phone, revoked = tokens.len(), "signed out");
+    info!(phone = %phone, revoked = tokens.len(), "signed out");
     Ok(LogoutReply { revoked: tokens.len() })
 }
 
 /// Removes the profile (leaving a tombstone for contacts' deltas), every token, the address book, group memberships
 /// (an owned group passes to the longest-standing admin, else is deleted), push devices and every other item of the
-/// person.
+/// person. In mesibo mode the `mesibo` function then deletes the user there, from the tombstone in the table's
+/// stream (and mirrors the groups), so the deletion never waits for mesibo and never stops halfway because of it.
 pub async fn delete_account(
     app: &Services<impl Ports>,
     session: &Session,
@@ -136,16 +141,6 @@ pub async fn delete_account(
 ) -> Result<DeleteAccountReply, ApiError> {
     let phone = &session.phone;
     let attempt = check_code(app, phone, &command.code, now).await?;
-    if let Some(mesibo) = &app.mesibo {
-        // mesibo first: if it fails, nothing is deleted here, the code stays usable and the request can be repeated.
-        let profile = app.store.profile(phone).await?;
-        if mesibo.delete_user(mesibo_user(profile.as_ref(), phone)).await.is_err() {
-            if app.store.release_attempt(phone, &attempt).await.is_err() {
-                warn!(phone = %phone, "could not give back the attempt");
-            }
-            return Err(ApiError::MesiboFail);
-        }
-    }
     if !app.store.consume_code(phone, &attempt, now).await? {
         return Err(ApiError::CodeExpired);
     }

@@ -13,7 +13,7 @@ use crate::model::contact::ContactEntry;
 use crate::model::group::{Group, MemberChange};
 use crate::model::phone::mesibo_address as address;
 use crate::usecase::group_edit::{self, edit};
-use crate::usecase::ports::{GroupStore, MESIBO_MEMBERS_PER_EDIT, Mesibo, SaveGroupError};
+use crate::usecase::ports::{GroupStore, MESIBO_MEMBERS_PER_EDIT, Mesibo, MesiboFailed, SaveGroupError};
 use crate::usecase::session::Session;
 use crate::usecase::{Ports, Services};
 
@@ -99,8 +99,11 @@ pub async fn set_group(
     let gid = group.gid;
     let change = MemberChange { added: group.members.iter().map(|m| m.e164.clone()).collect(), removed: vec![] };
     if let Err(e) = app.store.save_group(&group, &change).await {
-        // Not stored here, so it must not exist at mesibo either.
+        // Not stored here, so it must not exist at mesibo either. "Not stored" is checked: the write may have gone
+        // through with only its answer lost, or only the membership items after it failed; then the group stays,
+        // and its stream record mirrors it.
         if let Some(mesibo) = &app.mesibo
+            && matches!(app.store.group(gid).await, Ok(None))
             && mesibo.delete_group(gid).await.is_err()
         {
             warn!(gid, "could not delete at mesibo a group that was not stored; it stays empty there");
@@ -115,20 +118,29 @@ pub async fn set_group(
 }
 
 /// mesibo's gid for a new group, with its members already there, so they can message it before the stream's mirror
-/// (which repeats this idempotently) gets to it. All or nothing: a failure deletes the half-made group.
+/// (which repeats this idempotently) gets to it. All or nothing: a failure deletes the half-made group. The members
+/// get one time budget however many batches they take, so the request, compensation included, ends well inside
+/// the function's timeout.
 async fn create_at_mesibo(mesibo: &impl Mesibo, group: &Group) -> Result<u64, ApiError> {
     let gid = mesibo.add_group(&group.name).await.map_err(|_| ApiError::MesiboFail)?;
     let members: Vec<String> = group.members.iter().map(|m| address(&m.e164)).collect();
-    for batch in members.chunks(MESIBO_MEMBERS_PER_EDIT) {
-        if mesibo.edit_members(gid, batch, false).await.is_err() {
-            if mesibo.delete_group(gid).await.is_err() {
-                warn!(gid, "could not delete a half-made group at mesibo; it stays there unused");
-            }
-            return Err(ApiError::MesiboFail);
+    let add_all = async {
+        for batch in members.chunks(MESIBO_MEMBERS_PER_EDIT) {
+            mesibo.edit_members(gid, batch, false).await?;
         }
+        Ok::<_, MesiboFailed>(())
+    };
+    if !matches!(tokio::time::timeout(MEMBERS_BUDGET, add_all).await, Ok(Ok(()))) {
+        if mesibo.delete_group(gid).await.is_err() {
+            warn!(gid, "could not delete a half-made group at mesibo; it stays there unused");
+        }
+        return Err(ApiError::MesiboFail);
     }
     Ok(gid)
 }
+
+/// Adding a new group's members at mesibo, all batches together (creating it and undoing it take ≤ 5 s each).
+const MEMBERS_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn get_group(
     app: &Services<impl Ports>,

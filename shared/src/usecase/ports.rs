@@ -173,6 +173,9 @@ pub trait ProfileStore: Sync {
         now: Timestamp,
     ) -> impl Future<Output = Stored<Option<ContactProfile>>> + Send;
 
+    /// Notes that every token of the person was revoked (mesibo mode: the stream then ends them at mesibo too).
+    fn mark_signed_out(&self, phone: &PhoneNumber, now: Timestamp) -> impl Future<Output = Stored<()>> + Send;
+
     /// Replaces the profile by a tombstone: the number and when it went, nothing else.
     fn tombstone_profile(&self, phone: &PhoneNumber, now: Timestamp) -> impl Future<Output = Stored<()>> + Send;
 
@@ -360,9 +363,23 @@ pub enum MesiboFailed {
     /// No answer in time, no connection, an HTTP error or an answer that is not mesibo's JSON.
     #[error("mesibo could not be reached or gave no usable answer")]
     Unreachable,
+    /// The user or group named does not exist at mesibo.
+    #[error("mesibo does not know that user or group")]
+    Unknown,
     /// mesibo answered `result: false` with this error code (`AUTHFAIL`, `BADOP`, …).
     #[error("mesibo refused: {0}")]
     Refused(String),
+}
+
+impl MesiboFailed {
+    /// Trying again later may help: no answer, or the app token refused (the operator fixes it).
+    pub fn may_pass_later(&self) -> bool {
+        match self {
+            Self::Unreachable => true,
+            Self::Unknown => false,
+            Self::Refused(code) => matches!(code.as_str(), "AUTHFAIL" | "TOKENBREACH"),
+        }
+    }
 }
 
 /// A user as mesibo knows them, with a new access token for one app.

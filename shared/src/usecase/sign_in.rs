@@ -15,7 +15,7 @@ use crate::model::secrets::{AccessToken, CodeDigest, OtpCode};
 use crate::usecase::code_attempt::check_code;
 use crate::usecase::ports::{
     CodeStore, Mesibo, MesiboUser, MesiboUserRef, NewMesiboUser, ProfileStore, PutCodeError, RateLimitStore, SignIn,
-    SignInError, SmsGateway,
+    SignInError, SmsGateway, TokenStore,
 };
 use crate::usecase::{Ports, Services};
 
@@ -228,8 +228,10 @@ pub async fn verify_code(
         set_mesibo_uid: mesibo_uid.filter(|_| existing.as_ref().is_some_and(|p| p.mesibo_uid != mesibo_uid)),
     };
     if let Err(e) = app.store.sign_in(sign_in).await {
-        // mesibo's token must not outlive a sign-in that did not happen here.
+        // mesibo's token must not outlive a sign-in that did not happen here; unless it is one this person already
+        // holds (mesibo handed out a live token again): that one must keep working.
         if let (Some(mesibo), Some(uid)) = (&app.mesibo, mesibo_uid)
+            && matches!(app.store.token(&token.hash()).await, Ok(None))
             && mesibo.delete_tokens(MesiboUserRef::Uid(uid), Some(&token)).await.is_err()
         {
             warn!(phone = %phone, "could not withdraw mesibo's token of a failed sign-in; it expires unused");

@@ -218,10 +218,13 @@ impl CodeStore for DynamoStore {
             (keys::GSI1PK.into(), s(user.clone())),
             (keys::GSI1SK.into(), s(keys::token_by_user(sign_in.now, hash))),
         ]);
+        // A token is new, or (mesibo mode: mesibo may hand out a user's live token again) already this person's.
         let store_token = Put::builder()
             .table_name(&self.table)
             .set_item(Some(token_item))
-            .condition_expression("attribute_not_exists(PK)")
+            .condition_expression("attribute_not_exists(PK) OR #phone = :phone")
+            .expression_attribute_names("#phone", attr::PHONE)
+            .expression_attribute_values(":phone", s(sign_in.phone.e164()))
             .build()
             .expect("item and table are set");
         let profile_step = match sign_in.new_profile {

@@ -36,6 +36,7 @@ pub mod attr {
     pub const DELETED_AT: &str = "deleted_at";
     pub const PUSH_ENDPOINTS: &str = "push_endpoints";
     pub const MESIBO_UID: &str = "mesibo_uid";
+    pub const SIGNED_OUT_AT: &str = "signed_out_at";
     pub const CODE_DIGEST: &str = "code_digest";
     pub const ISSUED_AT: &str = "issued_at";
     pub const EXPIRES_AT: &str = "expires_at";

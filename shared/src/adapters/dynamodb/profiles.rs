@@ -37,6 +37,7 @@ pub(super) fn contact_profile(item: &Item) -> ContactProfile {
         deleted: item.contains_key(attr::DELETED_AT),
         push_endpoints: item.get(attr::PUSH_ENDPOINTS).and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default(),
         mesibo_uid: item.contains_key(attr::MESIBO_UID).then(|| get_n(item, attr::MESIBO_UID) as u64),
+        signed_out_at: item.contains_key(attr::SIGNED_OUT_AT).then(|| get_n(item, attr::SIGNED_OUT_AT)),
     }
 }
 
@@ -98,6 +99,26 @@ impl ProfileStore for DynamoStore {
             Ok(out) => Ok(out.attributes.as_ref().map(contact_profile)),
             Err(e) if condition_failed(&e) => Ok(None),
             Err(e) => Err(unavailable("update profile", e)),
+        }
+    }
+
+    async fn mark_signed_out(&self, phone: &PhoneNumber, now: Timestamp) -> Result<(), StoreUnavailable> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::key(keys::user(phone.e164()), keys::PROFILE)))
+            .update_expression("SET #out = :now")
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleted_at)")
+            .expression_attribute_names("#out", attr::SIGNED_OUT_AT)
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // No live profile: nothing of the person is left to sign out.
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable("mark signed out", e)),
         }
     }
 

@@ -11,7 +11,7 @@ use super::groups::group_from;
 use super::item::{Item, get_s};
 use super::keys::{self, attr};
 use super::profiles::contact_profile;
-use crate::usecase::notify::TableChange;
+use crate::model::events::TableChange;
 
 /// The part of a DynamoDB Streams Lambda event the notifier reads.
 #[derive(Debug, Clone, Deserialize)]

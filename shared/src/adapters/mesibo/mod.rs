@@ -21,7 +21,7 @@ use crate::config::{MesiboAppToken, MesiboConfig};
 use crate::model::secrets::AccessToken;
 use crate::usecase::ports::{Mesibo, MesiboFailed, MesiboMessage, MesiboUser, MesiboUserRef, NewMesiboUser};
 pub use wire::DELETE_TOKENS_OP;
-use wire::{Answer, Call, already_gone};
+use wire::{Answer, Call};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Tries of an idempotent call, time permitting.
@@ -59,7 +59,9 @@ impl MesiboClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let http = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(50)).build(https);
+        // Short-lived idle connections: a Lambda instance frozen between requests must not wake up to a pooled
+        // connection the server has long closed (a one-shot call like useradd would fail on it).
+        let http = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(15)).build(https);
         Ok(Some(Self { http, url, app_token, timeout: Duration::from_millis(config.timeout_ms) }))
     }
 
@@ -88,7 +90,7 @@ impl MesiboClient {
         match &outcome {
             Ok(_) => info!(op = call.op(), "mesibo call done"),
             Err(MesiboFailed::Unreachable) => warn!(op = call.op(), "mesibo unreachable or gave no usable answer"),
-            Err(failure) if already_gone(failure) => info!(op = call.op(), "mesibo: nothing to delete"),
+            Err(MesiboFailed::Unknown) => info!(op = call.op(), "mesibo does not know that user or group"),
             // A wrong app token or a breached one: nothing works until the operator acts.
             Err(MesiboFailed::Refused(code)) if code == "AUTHFAIL" || code == "TOKENBREACH" => {
                 error!(op = call.op(), code, "mesibo refused the app token: check MESIBO_APP_TOKEN (README, mesibo)")
@@ -128,8 +130,7 @@ fn jittered_pause(attempt: u32) -> Duration {
 /// A delete that found nothing to delete did what it was asked.
 fn deleted(outcome: Result<Answer, MesiboFailed>) -> Result<(), MesiboFailed> {
     match outcome {
-        Ok(_) => Ok(()),
-        Err(failure) if already_gone(&failure) => Ok(()),
+        Ok(_) | Err(MesiboFailed::Unknown) => Ok(()),
         Err(failure) => Err(failure),
     }
 }

@@ -24,8 +24,8 @@ const NOTICE_EXPIRY_SECONDS: &str = "3600";
 /// Groups where only members send (mesibo's group flag 0), as mesibo's own backend creates them.
 const GROUP_FLAG: &str = "0";
 
-/// One call to mesibo's backend API.
-#[derive(Debug, Clone, Copy)]
+/// One call to mesibo's backend API. No `Debug`: it may carry a user's token.
+#[derive(Clone, Copy)]
 pub enum Call<'a> {
     AddUser(NewMesiboUser<'a>),
     DeleteUser(MesiboUserRef<'a>),
@@ -111,8 +111,9 @@ impl Call<'_> {
     }
 }
 
-/// mesibo's answer. Numbers may come as JSON numbers or strings (its older answers quote everything).
-#[derive(Debug, Default, Deserialize)]
+/// mesibo's answer. Numbers may come as JSON numbers or strings (its older answers quote everything). No `Debug`:
+/// it may carry a user's token.
+#[derive(Default, Deserialize)]
 pub struct Answer {
     #[serde(default)]
     result: Flag,
@@ -124,7 +125,7 @@ pub struct Answer {
     pub group: Option<GroupAnswer>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct UserAnswer {
     #[serde(default)]
     pub uid: Option<Number>,
@@ -164,8 +165,9 @@ impl Number {
     }
 }
 
-/// Error codes that mean a delete found nothing to delete: already done.
-const ALREADY_GONE: &[&str] = &["NOUSER", "NOGROUP", "BADUID", "BADGID", "NOTFOUND"];
+/// Error codes that mean the user or group named does not exist (mesibo does not document its codes; these are the
+/// ones its API and on-premise server use for a wrong uid or gid).
+const UNKNOWN_TARGET: &[&str] = &["NOUSER", "NOGROUP", "BADUID", "BADGID"];
 
 impl Answer {
     /// The answer as an outcome: `result: false` is mesibo refusing (with its code), anything unparseable is no
@@ -177,7 +179,11 @@ impl Answer {
             Flag::Text(text) => text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("ok"),
             Flag::Missing => return Err(MesiboFailed::Unreachable),
         };
-        if ok { Ok(answer) } else { Err(MesiboFailed::Refused(answer.error.unwrap_or_else(|| "FAIL".into()))) }
+        match (ok, answer.error.as_deref()) {
+            (true, _) => Ok(answer),
+            (false, Some(code)) if UNKNOWN_TARGET.contains(&code) => Err(MesiboFailed::Unknown),
+            (false, code) => Err(MesiboFailed::Refused(code.unwrap_or("FAIL").to_owned())),
+        }
     }
 
     pub fn uid(&self) -> Option<u64> {
@@ -193,14 +199,16 @@ impl Answer {
     }
 }
 
-/// A delete that found nothing: the outcome the caller wanted.
-pub fn already_gone(failure: &MesiboFailed) -> bool {
-    matches!(failure, MesiboFailed::Refused(code) if ALREADY_GONE.contains(&code.as_str()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn failure(body: &[u8]) -> MesiboFailed {
+        match Answer::parse(body) {
+            Ok(_) => panic!("{} parsed as a success", String::from_utf8_lossy(body)),
+            Err(failure) => failure,
+        }
+    }
 
     fn pairs(form: &str) -> Vec<(String, String)> {
         form_urlencoded::parse(form.as_bytes()).into_owned().collect()
@@ -261,14 +269,17 @@ mod tests {
         assert_eq!(Answer::parse(group).unwrap().gid(), Some(102529));
         assert_eq!(Answer::parse(br#"{"group":{"gid":"77"},"result":"true"}"#).unwrap().gid(), Some(77));
         // The documented failure.
-        let failed = Answer::parse(br#"{"op":"someop","result":false,"error":"BADOP"}"#).unwrap_err();
+        let failed = failure(br#"{"op":"someop","result":false,"error":"BADOP"}"#);
         assert_eq!(failed, MesiboFailed::Refused("BADOP".into()));
-        assert_eq!(Answer::parse(br#"{"result":false}"#).unwrap_err(), MesiboFailed::Refused("FAIL".into()));
+        assert_eq!(failure(br#"{"result":false}"#), MesiboFailed::Refused("FAIL".into()));
         // Cut or foreign bodies are no answer.
         for body in [&br#"{"user":{"uid":12"#[..], b"<html>502</html>", b"", br#"{"op":"useradd"}"#] {
-            assert_eq!(Answer::parse(body).unwrap_err(), MesiboFailed::Unreachable, "{body:?}");
+            assert_eq!(failure(body), MesiboFailed::Unreachable, "{body:?}");
         }
-        assert!(already_gone(&MesiboFailed::Refused("NOUSER".into())));
-        assert!(!already_gone(&MesiboFailed::Refused("AUTHFAIL".into())) && !already_gone(&MesiboFailed::Unreachable));
+        let unknown = failure(br#"{"op":"groupset","result":false,"error":"NOGROUP"}"#);
+        assert_eq!(unknown, MesiboFailed::Unknown);
+        assert!(!unknown.may_pass_later() && MesiboFailed::Unreachable.may_pass_later());
+        assert!(MesiboFailed::Refused("AUTHFAIL".into()).may_pass_later());
+        assert!(!MesiboFailed::Refused("FAIL".into()).may_pass_later());
     }
 }

@@ -1,0 +1,6 @@
+//! The `mesibo` Lambda (mesibo mode): the table's stream in; users, groups and notifications at mesibo out.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    domain::edge::lambda::serve_mesibo_stream().await
+}

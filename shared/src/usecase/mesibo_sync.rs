@@ -1,0 +1,238 @@
+//! mesibo mode's reader of the table's stream (the `mesibo` function, beside the notifier): what mesibo must learn
+//! after the request that caused it. The table is the source of truth and its stream the outbox, so nothing is lost
+//! if a function dies between its write and a call to mesibo, and a mesibo outage holds up only this reader: the
+//! notifier's SNS events go on.
+//!
+//! - A group written: mesibo's copy is brought to the group's *current* state in the table (name, members in,
+//!   everyone who left out, or deleted), then members old and new get the news as a mesibo message.
+//! - A profile: a first sign-in or a change of name, status or photo goes as a mesibo message to the users who have
+//!   the number; an account deleted (a tombstone) deletes the user at mesibo; every token revoked (logout on every
+//!   device) ends every token at mesibo.
+//!
+//! Every mesibo call here is idempotent (adding a member, removing one, setting a name, deleting), or has saved
+//! progress (messages), so a retried, repeated or late record converges on the same state, and any later write of a
+//! group repairs what an earlier record missed. A call that fails (no answer, an HTTP error, `result:false`) fails
+//! the record, which Lambda retries until mesibo takes it; only what cannot change by waiting is passed over, with
+//! a log line: one member mesibo will not take (the others go on), a group or user mesibo does not know, and a
+//! notification mesibo refuses (notifications are transient: they expire within the hour anyway).
+
+use std::collections::BTreeSet;
+
+use tracing::{error, info, warn};
+
+use crate::model::events::{AppNotice, Channel, GroupNews, NotifyRun, PROGRESS_TTL_SECONDS, ProfileNews, TableChange};
+use crate::model::group::{Group, GroupRole};
+use crate::model::phone::{PhoneNumber, mesibo_address as address};
+use crate::model::profile::ContactProfile;
+use crate::usecase::ports::{
+    ContactStore, GroupStore, MESIBO_MEMBERS_PER_EDIT, MESIBO_RECIPIENTS_PER_MESSAGE, Mesibo, MesiboFailed,
+    MesiboMessage, MesiboUserRef, NotifyProgressStore, PROFILES_PER_READ, ProfileStore, StoreUnavailable,
+};
+use crate::usecase::{Ports, Services};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreUnavailable),
+    #[error(transparent)]
+    Mesibo(#[from] MesiboFailed),
+}
+
+/// Tells mesibo of one change of the table.
+pub async fn sync<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, change: &TableChange) -> Result<(), SyncError> {
+    match change {
+        TableChange::Profile { inserted, old, new } => {
+            match old {
+                Some(old) if new.deleted && !old.deleted => return delete_user(app, mesibo, old).await,
+                Some(old) if new.signed_out_at.is_some() && new.signed_out_at != old.signed_out_at => {
+                    end_every_token(mesibo, new).await?
+                }
+                _ => {}
+            }
+            match ProfileNews::from_change(*inserted, old.as_ref(), new) {
+                Some(news) => message_person(app, mesibo, &news).await,
+                None => Ok(()),
+            }
+        }
+        TableChange::Group { old, new } => {
+            mirror_group(app, mesibo, old.as_ref(), new).await?;
+            let (news, told) = GroupNews::from_change(old.as_ref(), new);
+            let sender = owner(new).or_else(|| old.as_ref().and_then(owner));
+            message_group(app, mesibo, &news, &told, sender).await
+        }
+        TableChange::Other => Ok(()),
+    }
+}
+
+fn user_of(profile: &ContactProfile) -> MesiboUserRef<'_> {
+    match profile.mesibo_uid {
+        Some(uid) => MesiboUserRef::Uid(uid),
+        None => MesiboUserRef::Address(profile.e164.trim_start_matches('+')),
+    }
+}
+
+/// The account was deleted here: the user goes at mesibo, with every token. Unless the number has signed up again
+/// since (the new account has the mesibo user now).
+async fn delete_user<P: Ports>(
+    app: &Services<P>,
+    mesibo: &P::Mesibo,
+    before: &ContactProfile,
+) -> Result<(), SyncError> {
+    let phone = PhoneNumber::parse(&before.e164, app.config.default_region);
+    if let Some(phone) = &phone
+        && app.store.profile(phone).await?.is_some()
+    {
+        info!(phone = %phone, "signed up again before the deletion reached mesibo: the user stays there");
+        return Ok(());
+    }
+    mesibo.delete_user(user_of(before)).await?;
+    info!("user deleted at mesibo");
+    Ok(())
+}
+
+/// Logout on every device: every token ends at mesibo too.
+async fn end_every_token(mesibo: &impl Mesibo, profile: &ContactProfile) -> Result<(), SyncError> {
+    match mesibo.delete_tokens(user_of(profile), None).await {
+        Ok(()) | Err(MesiboFailed::Unknown) => Ok(()),
+        Err(MesiboFailed::Refused(code)) if code == "BADOP" => {
+            error!("this mesibo server cannot end tokens (README, mesibo): they lapse at their expiry");
+            Ok(())
+        }
+        Err(failure) => Err(failure.into()),
+    }
+}
+
+/// Makes mesibo's group `written.gid` what the table holds now: removals first (who may receive matters most), then
+/// additions, then the name. `before`: the group as the stream saw it before the write (its members may have left).
+pub async fn mirror_group<P: Ports>(
+    app: &Services<P>,
+    mesibo: &P::Mesibo,
+    before: Option<&Group>,
+    written: &Group,
+) -> Result<(), SyncError> {
+    let gid = written.gid;
+    let current = app.store.group(gid).await?;
+    let Some(current) = current.filter(|g| !g.deleted && !written.deleted) else {
+        mesibo.delete_group(gid).await?;
+        info!(gid, "group deleted at mesibo");
+        return Ok(());
+    };
+    let members: BTreeSet<String> = current.members.iter().map(|m| address(&m.e164)).collect();
+    let mut gone: BTreeSet<String> = app.store.former_members(gid).await?.iter().map(|e164| address(e164)).collect();
+    gone.extend(before.into_iter().flat_map(|b| b.members.iter().map(|m| address(&m.e164))));
+    let gone: Vec<String> = gone.difference(&members).cloned().collect();
+    let members: Vec<String> = members.into_iter().collect();
+    for (addresses, delete) in [(&gone, true), (&members, false)] {
+        for batch in addresses.chunks(MESIBO_MEMBERS_PER_EDIT) {
+            match mesibo.edit_members(gid, batch, delete).await {
+                Ok(()) => {}
+                // A group made before mesibo mode: mesibo has no such group, and nothing to mirror to.
+                Err(MesiboFailed::Unknown) => {
+                    warn!(gid, "mesibo does not know this group (made before mesibo mode?): not mirrored");
+                    return Ok(());
+                }
+                Err(failure) if failure.may_pass_later() => return Err(failure.into()),
+                Err(failure) => edit_one_by_one(mesibo, gid, batch, delete, failure).await?,
+            }
+        }
+    }
+    if before.is_some() {
+        match mesibo.set_group(gid, &current.name).await {
+            Ok(()) | Err(MesiboFailed::Unknown) => {}
+            Err(failure) => return Err(failure.into()),
+        }
+    }
+    info!(gid, members = members.len(), removed = gone.len(), "group mirrored at mesibo");
+    Ok(())
+}
+
+/// A batch mesibo refused: each address on its own, so that one it will not take holds up no other. If it takes
+/// none, the refusal is mesibo's state, not the members': the record fails, to be retried.
+async fn edit_one_by_one(
+    mesibo: &impl Mesibo,
+    gid: u64,
+    batch: &[String],
+    delete: bool,
+    refusal: MesiboFailed,
+) -> Result<(), SyncError> {
+    let mut taken = 0;
+    for one in batch.chunks(1) {
+        match mesibo.edit_members(gid, one, delete).await {
+            Ok(()) => taken += 1,
+            Err(failure) if failure.may_pass_later() => return Err(failure.into()),
+            Err(failure) => warn!(gid, delete, error = %failure, "mesibo refused one member"),
+        }
+    }
+    if taken == 0 {
+        return Err(refusal.into());
+    }
+    Ok(())
+}
+
+fn owner(group: &Group) -> Option<String> {
+    group.members.iter().find(|m| m.role == GroupRole::Owner).map(|m| address(&m.e164))
+}
+
+/// A notification is worth retrying only if mesibo may take it later; a refused one is logged and passed over.
+fn sent(outcome: Result<(), MesiboFailed>) -> Result<(), SyncError> {
+    match outcome {
+        Err(failure) if failure.may_pass_later() => Err(failure.into()),
+        Err(failure) => {
+            warn!(error = %failure, "mesibo refused a notification");
+            Ok(())
+        }
+        Ok(()) => Ok(()),
+    }
+}
+
+/// The news as one mesibo message per hundred of the registered users who have the number.
+async fn message_person<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, news: &ProfileNews) -> Result<(), SyncError> {
+    let store = &app.store;
+    let run = NotifyRun::Person { e164: news.e164.clone(), kind: news.kind, ts: news.ts, channel: Channel::Mesibo };
+    let progress = store.notify_progress(&run).await?;
+    let owners = store.who_has(&news.e164, progress.last_recipient.as_deref()).await?;
+    let body = serde_json::to_string(&AppNotice::person(news, &app.config.app_name)).expect("a notice serialises");
+    let from = address(&news.e164);
+    let ttl = app.clock.now() + PROGRESS_TTL_SECONDS;
+    let mut recipients = 0;
+    for chunk in owners.chunks(PROFILES_PER_READ.min(MESIBO_RECIPIENTS_PER_MESSAGE)) {
+        let profiles = store.contact_profiles(chunk).await?;
+        let to: Vec<String> =
+            profiles.iter().filter(|p| !p.deleted && p.e164 != news.e164).map(|p| address(&p.e164)).collect();
+        if !to.is_empty() {
+            sent(mesibo.send_message(&MesiboMessage { from: &from, to: &to, body: &body }).await)?;
+            recipients += to.len();
+        }
+        store.save_notify_progress(&run, chunk.last().expect("chunks are not empty"), ttl).await?;
+    }
+    info!(kind = news.kind, recipients, "mesibo notices sent");
+    Ok(())
+}
+
+/// The group's news to everyone told, from the group's owner: mesibo sends only from a user it knows, and does not
+/// echo a message to its sender (the owner hears of changes in the next delta and on the SNS topic).
+async fn message_group<P: Ports>(
+    app: &Services<P>,
+    mesibo: &P::Mesibo,
+    news: &GroupNews,
+    told: &[String],
+    sender: Option<String>,
+) -> Result<(), SyncError> {
+    let Some(from) = sender else { return Ok(()) };
+    let store = &app.store;
+    let run = NotifyRun::Group { gid: news.gid, ts: news.ts, channel: Channel::Mesibo };
+    let progress = store.notify_progress(&run).await?;
+    let pending: Vec<&String> =
+        told.iter().filter(|m| progress.last_recipient.as_ref().is_none_or(|last| *m > last)).collect();
+    let body = serde_json::to_string(&AppNotice::group(news)).expect("a notice serialises");
+    let ttl = app.clock.now() + PROGRESS_TTL_SECONDS;
+    for batch in pending.chunks(MESIBO_RECIPIENTS_PER_MESSAGE) {
+        let to: Vec<String> = batch.iter().map(|e164| address(e164)).filter(|a| *a != from).collect();
+        if !to.is_empty() {
+            sent(mesibo.send_message(&MesiboMessage { from: &from, to: &to, body: &body }).await)?;
+        }
+        store.save_notify_progress(&run, batch.last().expect("chunks are not empty"), ttl).await?;
+    }
+    info!(gid = news.gid, recipients = pending.len(), "mesibo group notices sent");
+    Ok(())
+}
