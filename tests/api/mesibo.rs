@@ -149,8 +149,12 @@ async fn deleting_the_account_deletes_the_user_at_mesibo_even_after_an_outage() 
     let t = spawn_mesibo_app_with(&[]).await;
     let mut stream = poller(&t).await;
     let (me, friend) = (person(&t).await, person(&t).await);
-    let group = post(&t, "/setgroup", &friend.token, json!({ "name": "G", "m": [me.phone.e164()] })).await;
-    let gid: u64 = group.json["gid"].as_str().unwrap().parse().unwrap();
+    let gid_of = |reply: Reply| reply.json["gid"].as_str().unwrap().parse::<u64>().unwrap();
+    // A group I am in, one I own with an admin (handed over), one I own alone with a member (deleted).
+    let gid = gid_of(post(&t, "/setgroup", &friend.token, json!({ "name": "G", "m": [me.phone.e164()] })).await);
+    let handed = gid_of(post(&t, "/setgroup", &me.token, json!({ "name": "Mine", "m": [friend.phone.e164()] })).await);
+    post(&t, "/setadmin", &me.token, json!({ "gid": handed, "m": friend.phone.e164(), "admin": 1 })).await;
+    let alone = gid_of(post(&t, "/setgroup", &me.token, json!({ "name": "Alone", "m": [friend.phone.e164()] })).await);
     assert!(sync(&t, stream.poll().await.unwrap()).await);
     t.clock.advance(130);
     t.login(me.phone.e164()).await;
@@ -170,6 +174,9 @@ async fn deleting_the_account_deletes_the_user_at_mesibo_even_after_an_outage() 
     assert!(t.mesibo().user(me.phone.digits()).is_none(), "deleted at mesibo");
     assert!(!t.mesibo().token_works(&me.token));
     assert_eq!(t.mesibo().group(gid).unwrap().members, table_members(&t, gid).await, "and gone from its groups");
+    let handed_over = t.mesibo().group(handed).expect("a group with an admin passes on");
+    assert_eq!(handed_over.members, BTreeSet::from([friend.phone.digits().to_owned()]));
+    assert!(t.mesibo().group(alone).is_none(), "a group without an admin goes");
 }
 
 #[tokio::test]
@@ -420,29 +427,30 @@ async fn group_changes_reach_members_old_and_new_as_mesibo_messages() {
     assert!(members.contains(ann.phone.digits()) && !members.contains(ben.phone.digits()), "{members}");
 }
 
-/// For the closing note: what mesibo's answers cost a sign-in, with 50 ms added to each.
+/// For the closing note: what mesibo's answers cost a sign-in, with 50 ms added to each. Interleaved and compared
+/// by median, as the machine is noisy.
 #[tokio::test]
 #[ignore = "timing: runs alone, after the others (make test)"]
 async fn sign_in_latency_added_by_a_slow_mesibo() {
     let t = spawn_mesibo_app_with(&[]).await;
-    let mut times = vec![];
-    for latency in [0, 50] {
-        t.mesibo().set_latency(Duration::from_millis(latency));
-        let mut total = Duration::ZERO;
-        for _ in 0..10 {
-            let me = random_phone();
-            t.login(me.e164()).await;
-            let code = last_sms_code(me.e164()).await.unwrap();
-            let started = Instant::now();
-            assert_eq!(t.verify(me.e164(), &code).await.status, 200);
-            total += started.elapsed();
-        }
-        times.push(total / 10);
+    let mut times: [Vec<Duration>; 2] = [vec![], vec![]];
+    for round in 0..30 {
+        let slow = round % 2;
+        t.mesibo().set_latency(Duration::from_millis(50 * slow as u64));
+        let me = random_phone();
+        t.login(me.e164()).await;
+        let code = last_sms_code(me.e164()).await.unwrap();
+        let started = Instant::now();
+        assert_eq!(t.verify(me.e164(), &code).await.status, 200);
+        times[slow].push(started.elapsed());
     }
-    let added = times[1].saturating_sub(times[0]);
+    let [fast, slow] = times.map(|mut samples| {
+        samples.sort();
+        samples[samples.len() / 2]
+    });
+    let added = slow.saturating_sub(fast);
     println!(
-        "sign-in (verify): {:?} with mesibo answering at once, {:?} with 50 ms per answer: +{:?}",
-        times[0], times[1], added
+        "sign-in (verify), median of 15 each: {fast:?} with mesibo answering at once, {slow:?} with 50 ms per answer: +{added:?}"
     );
     assert!(added < Duration::from_millis(150), "one mesibo call on the sign-in path: {added:?}");
 }
