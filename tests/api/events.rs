@@ -55,6 +55,19 @@ async fn the_stream_fixture_drives_the_notifier() {
     assert!(domain::edge::stream::handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
 }
 
+#[tokio::test]
+async fn the_account_deleted_fixture_drives_the_mesibo_sync() {
+    use domain::usecase::ports::{Mesibo, NewMesiboUser};
+    let t = spawn_mesibo_app_with(&[]).await;
+    let mesibo = t.app.mesibo.as_ref().unwrap();
+    let user = NewMesiboUser { address: "12015550100", name: "Review Account", app_id: APP_ID, expiry_minutes: 60 };
+    mesibo.add_user(user).await.unwrap();
+    let event: domain::adapters::dynamodb::stream::StreamEvent =
+        serde_json::from_str(&fixture("mesibo-account-deleted.json")).expect("a DynamoDB Streams event");
+    assert!(domain::edge::stream::handle_mesibo(&t.app, mesibo, event).await.batch_item_failures.is_empty());
+    assert!(t.mesibo().user("12015550100").is_none(), "the tombstone deleted the user at mesibo");
+}
+
 #[test]
 fn every_fixture_is_a_route_of_the_template() {
     let routes = local_stack::template::http_routes();
