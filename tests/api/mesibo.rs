@@ -484,3 +484,23 @@ async fn deployed_functions_read_mesibos_app_token_from_secrets_manager() {
     let failed = domain::app::with_secrets(missing, &sdk).await.unwrap_err();
     assert_eq!(failed.name, "MESIBO_APP_TOKEN_SECRET_ARN", "a start without its token fails, naming the variable");
 }
+
+#[tokio::test]
+async fn concurrent_verifies_of_one_code_leave_one_token_here_and_at_mesibo() {
+    let t = spawn_mesibo_app_with(&[]).await;
+    let me = random_phone();
+    t.login(me.e164()).await;
+    let code = last_sms_code(me.e164()).await.unwrap();
+    let replies = futures::future::join_all((0..5).map(|_| t.verify(me.e164(), &code))).await;
+    let signed: Vec<&Reply> = replies.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(signed.len(), 1, "a code signs in once: {:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert!(replies.iter().filter(|r| r.status != 200).all(|r| r.error() == "CODEEXPIRED"));
+    let token = signed[0].json["token"].as_str().unwrap();
+    let user = t.mesibo().user(me.digits()).unwrap();
+    assert_eq!(
+        user.tokens.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
+        [token],
+        "the losers' tokens withdrawn"
+    );
+    assert_eq!(t.items_with_sk_prefix("TOKEN").await.len(), 1);
+}
