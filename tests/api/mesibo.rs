@@ -504,3 +504,52 @@ async fn concurrent_verifies_of_one_code_leave_one_token_here_and_at_mesibo() {
     );
     assert_eq!(t.items_with_sk_prefix("TOKEN").await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_emulator_answers_mesibos_documented_requests_in_mesibos_shapes() {
+    use local_stack::harness::http_post;
+    let mesibo = MesiboEmulator::start().await;
+    let token = mesibo.app_token.as_str();
+    let url = mesibo.url.clone();
+    let json_call = |body: Value| {
+        let url = url.clone();
+        async move { http_post(&url, "application/json", &body.to_string()).await }
+    };
+    // docs.mesibo.com/api/backend-api: the JSON examples of user management and messaging.
+    let (status, added) = json_call(json!({"op": "useradd", "token": token, "user": {"address": "xyz@example.com",
+        "name": "User Name", "token": {"appid": "com.example.mesiboapp", "expiry": 525600}}}))
+    .await;
+    assert_eq!((status, &added["op"], &added["result"]), (200, &json!("useradd"), &json!(true)), "{added}");
+    assert!(added["user"]["uid"].is_u64() && added["user"]["token"].is_string());
+    assert_eq!(added["user"]["address"], "xyz@example.com");
+    let (_, again) = json_call(json!({"op": "useradd", "token": token, "user": {"address": "xyz@example.com",
+        "token": {"appid": "com.example.mesiboapp"}}}))
+    .await;
+    assert_eq!(again["user"]["uid"], added["user"]["uid"], "the same user");
+    assert_ne!(again["user"]["token"], added["user"]["token"], "a new token");
+    let (_, sent) = json_call(json!({"op": "message", "token": token, "message": {"from": "xyz@example.com",
+        "to": "you,she,he", "gid": 0, "type": 0, "expiry": 3600, "flags": null, "forced": true,
+        "message": "This is my message"}}))
+    .await;
+    assert_eq!((&sent["result"], sent["mid"].is_u64()), (&json!(true), true), "{sent}");
+    let message = mesibo.messages().pop().unwrap();
+    assert_eq!(
+        (message.to, message.body.as_str()),
+        (vec!["you".into(), "she".into(), "he".into()], "This is my message")
+    );
+
+    // The legacy form (mesibo's own PHP backend): the query string of api.php, or a form body.
+    let legacy = format!("{}?op=groupadd&token={token}&name=Test%20group&flag=0", mesibo.url);
+    let (_, group) = http_post(&legacy, "application/x-www-form-urlencoded", "").await;
+    let gid = group["group"]["gid"].as_u64().expect("a numeric gid");
+    let form = format!("op=groupeditmembers&token={token}&gid={gid}&m=xyz%40example.com&delete=0");
+    let (_, edited) = http_post(&mesibo.url, "application/x-www-form-urlencoded", &form).await;
+    assert_eq!(edited["result"], true);
+    assert_eq!(mesibo.group(gid).unwrap().members, BTreeSet::from(["xyz@example.com".to_owned()]));
+
+    // Failures: mesibo's shape, its codes.
+    let (_, wrong) = json_call(json!({"op": "useradd", "token": "not-the-app-token", "user": {"address": "a"}})).await;
+    assert_eq!(wrong, json!({"op": "useradd", "result": false, "error": "AUTHFAIL"}));
+    let (_, unknown) = json_call(json!({"op": "userfly", "token": token})).await;
+    assert_eq!(unknown, json!({"op": "userfly", "result": false, "error": "BADOP"}));
+}

@@ -87,6 +87,25 @@ pub async fn http_get_json(base: &str, path: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{path} did not answer JSON: {e}"))
 }
 
+/// An HTTP/1.0 POST to `url` (`http://host:port/path?query`): the status and the body as JSON (`null` if not JSON).
+pub async fn http_post(url: &str, content_type: &str, body: &str) -> (u16, Value) {
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut stream = TcpStream::connect(host).await.expect("the server is up");
+    let head = format!(
+        "POST {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
 /// A clock that only moves when told to. Starts at the real time so TTLs stay plausible.
 pub struct ManualClock(AtomicI64);
 
