@@ -553,3 +553,33 @@ async fn the_emulator_answers_mesibos_documented_requests_in_mesibos_shapes() {
     let (_, unknown) = json_call(json!({"op": "userfly", "token": token})).await;
     assert_eq!(unknown, json!({"op": "userfly", "result": false, "error": "BADOP"}));
 }
+
+#[tokio::test]
+async fn an_operators_resync_brings_groups_back_in_line_after_records_were_lost() {
+    use domain::edge::stream::{MesiboEvent, MesiboOutcome, handle_mesibo_event};
+    let t = spawn_mesibo_app_with(&[]).await;
+    let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
+    let gid_of = |reply: Reply| reply.json["gid"].as_str().unwrap().parse::<u64>().unwrap();
+    let kept = gid_of(post(&t, "/setgroup", &owner.token, json!({ "name": "Kept", "m": [ann.phone.e164()] })).await);
+    let dropped =
+        gid_of(post(&t, "/setgroup", &owner.token, json!({ "name": "Dropped", "m": [ann.phone.e164()] })).await);
+    // Changes whose stream records never reach mesibo (an outage longer than the stream keeps them).
+    t.clock.advance(1);
+    post(&t, "/editmembers", &owner.token, json!({ "gid": kept, "m": ann.phone.e164(), "delete": 1 })).await;
+    post(&t, "/editmembers", &owner.token, json!({ "gid": kept, "m": ben.phone.e164() })).await;
+    post(&t, "/setgroup", &owner.token, json!({ "gid": kept, "name": "Renamed" })).await;
+    post(&t, "/delgroup", &owner.token, json!({ "gid": dropped })).await;
+    assert!(t.mesibo().group(kept).unwrap().members.contains(ann.phone.digits()));
+
+    let command: MesiboEvent = serde_json::from_value(json!({ "resync": "groups" })).expect("the operator's command");
+    let outcome = handle_mesibo_event(&t.app, t.app.mesibo.as_ref().unwrap(), command).await.unwrap();
+    let MesiboOutcome::Resync(reply) = outcome else { panic!("a resync answers a resync") };
+    assert_eq!((reply.groups, reply.next), (2, None));
+    let at_mesibo = t.mesibo().group(kept).unwrap();
+    assert_eq!((at_mesibo.name.as_str(), &at_mesibo.members), ("Renamed", &table_members(&t, kept).await));
+    assert!(!at_mesibo.members.contains(ann.phone.digits()));
+    assert!(t.mesibo().group(dropped).is_none());
+    // A stream batch is still a stream batch.
+    let batch: MesiboEvent = serde_json::from_value(json!({ "Records": [] })).unwrap();
+    assert!(matches!(batch, MesiboEvent::Stream(_)));
+}

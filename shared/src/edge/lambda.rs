@@ -4,6 +4,7 @@
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Error, service_fn};
 
+use super::stream::MesiboEvent;
 use super::{routes, stream};
 use crate::adapters::dynamodb::stream::StreamEvent;
 use crate::adapters::sns::SnsEvents;
@@ -23,8 +24,8 @@ pub async fn serve_mesibo_stream() -> Result<(), Error> {
     let mesibo =
         app.mesibo.as_ref().ok_or("configuration: MESIBO_APP_TOKEN_SECRET_ARN: required by the mesibo sync")?;
     let app = &app;
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<StreamEvent>| async move {
-        Ok::<_, Error>(Box::pin(stream::handle_mesibo(app, mesibo, event.payload)).await)
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<MesiboEvent>| async move {
+        Ok::<_, Error>(Box::pin(stream::handle_mesibo_event(app, mesibo, event.payload)).await?)
     }))
     .await
 }

@@ -2,12 +2,13 @@
 //! (SNS events and push) and, in mesibo mode, the mesibo sync.
 
 use std::fmt::Display;
+use std::time::Duration;
 
 use tracing::error;
 
 use crate::adapters::dynamodb::stream::{BatchResponse, StreamEvent};
 use crate::model::events::TableChange;
-use crate::usecase::mesibo_sync::sync;
+use crate::usecase::mesibo_sync::{Resync, ResyncReply, SyncError, resync_groups, sync};
 use crate::usecase::notify::notify;
 use crate::usecase::ports::EventSink;
 use crate::usecase::{Ports, Services};
@@ -20,6 +21,52 @@ pub async fn handle(app: &Services<impl Ports>, sink: &impl EventSink, event: St
 /// The mesibo sync's batch (mesibo mode).
 pub async fn handle_mesibo<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, event: StreamEvent) -> BatchResponse {
     each_record(event, "mesibo sync", |change| async move { sync(app, mesibo, &change).await }).await
+}
+
+/// What the `mesibo` function is invoked with: the stream's batches, or an operator's resync command
+/// (`{"resync": "groups"}`, then `{"resync": "groups", "from": <next>}` while `next` is set).
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+pub enum MesiboEvent {
+    Resync(ResyncCommand),
+    Stream(StreamEvent),
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct ResyncCommand {
+    pub resync: ResyncWhat,
+    #[serde(flatten)]
+    pub command: Resync,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResyncWhat {
+    Groups,
+}
+
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum MesiboOutcome {
+    Batch(BatchResponse),
+    Resync(ResyncReply),
+}
+
+/// A resync stops with this much of the function's 300 s left, and says where to go on.
+const RESYNC_BUDGET: Duration = Duration::from_secs(240);
+
+/// The `mesibo` function's invocation, whichever it is.
+pub async fn handle_mesibo_event<P: Ports>(
+    app: &Services<P>,
+    mesibo: &P::Mesibo,
+    event: MesiboEvent,
+) -> Result<MesiboOutcome, SyncError> {
+    match event {
+        MesiboEvent::Stream(batch) => Ok(MesiboOutcome::Batch(handle_mesibo(app, mesibo, batch).await)),
+        MesiboEvent::Resync(ResyncCommand { resync: ResyncWhat::Groups, command }) => {
+            Ok(MesiboOutcome::Resync(resync_groups(app, mesibo, command, RESYNC_BUDGET).await?))
+        }
+    }
 }
 
 /// Stops at the first record that fails: the stream retries from there (`ReportBatchItemFailures`), and saved

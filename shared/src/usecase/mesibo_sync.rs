@@ -17,6 +17,7 @@
 //! notification mesibo refuses (notifications are transient: they expire within the hour anyway).
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use tracing::{error, info, warn};
 
@@ -25,8 +26,8 @@ use crate::model::group::{Group, GroupRole};
 use crate::model::phone::{PhoneNumber, mesibo_address as address};
 use crate::model::profile::ContactProfile;
 use crate::usecase::ports::{
-    ContactStore, GroupStore, MESIBO_MEMBERS_PER_EDIT, MESIBO_RECIPIENTS_PER_MESSAGE, Mesibo, MesiboFailed,
-    MesiboMessage, MesiboUserRef, NotifyProgressStore, PROFILES_PER_READ, ProfileStore, StoreUnavailable,
+    ContactStore, GroupCursor, GroupStore, MESIBO_MEMBERS_PER_EDIT, MESIBO_RECIPIENTS_PER_MESSAGE, Mesibo,
+    MesiboFailed, MesiboMessage, MesiboUserRef, NotifyProgressStore, PROFILES_PER_READ, ProfileStore, StoreUnavailable,
 };
 use crate::usecase::{Ports, Services};
 
@@ -61,6 +62,45 @@ pub async fn sync<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, change: &Tabl
             message_group(app, mesibo, &news, &told, sender).await
         }
         TableChange::Other => Ok(()),
+    }
+}
+
+/// Mirror every group again, from `from` on (an operator's command after an outage longer than the stream keeps
+/// records; repeat with `next` until it is `None`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Resync {
+    #[serde(default)]
+    pub from: Option<GroupCursor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResyncReply {
+    pub groups: usize,
+    /// Where to go on from; `None`: every group is mirrored.
+    pub next: Option<GroupCursor>,
+}
+
+/// Mirrors groups page by page until every one is done or `budget` is spent (then `next` says where to go on).
+pub async fn resync_groups<P: Ports>(
+    app: &Services<P>,
+    mesibo: &P::Mesibo,
+    command: Resync,
+    budget: Duration,
+) -> Result<ResyncReply, SyncError> {
+    let started = Instant::now();
+    let (mut from, mut groups) = (command.from, 0);
+    loop {
+        let (page, next) = app.store.groups_page(from.as_ref()).await?;
+        for group in &page {
+            // As its own predecessor: the name is set again, and the members come from the table.
+            mirror_group(app, mesibo, Some(group), group).await?;
+        }
+        groups += page.len();
+        from = next;
+        if from.is_none() || started.elapsed() >= budget {
+            info!(groups, done = from.is_none(), "groups resynced at mesibo");
+            return Ok(ResyncReply { groups, next: from });
+        }
     }
 }
 

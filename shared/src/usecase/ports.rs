@@ -91,6 +91,11 @@ pub enum SaveGroupError {
     Unavailable(#[from] StoreUnavailable),
 }
 
+/// A position in a walk over every group; opaque to everyone but the store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct GroupCursor(pub String);
+
 /// Where a notification run got to: recipients up to `last_recipient` (in index order) have their event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NotifyProgress {
@@ -252,6 +257,12 @@ pub trait GroupStore: Sync {
         group: &Group,
         change: &MemberChange,
     ) -> impl Future<Output = Result<(), SaveGroupError>> + Send;
+
+    /// One page of a walk over every group (deleted ones too), and where the next page starts (`None`: done).
+    fn groups_page(
+        &self,
+        from: Option<&GroupCursor>,
+    ) -> impl Future<Output = Stored<(Vec<Group>, Option<GroupCursor>)>> + Send;
 
     /// Everyone who left (or was removed from) the group and has not come back.
     fn former_members(&self, gid: u64) -> impl Future<Output = Stored<Vec<String>>> + Send;

@@ -11,7 +11,7 @@ use super::keys::{self, attr};
 use super::{DynamoStore, condition_failed, unavailable};
 use crate::model::group::{Group, GroupMember, GroupRole, MemberChange, Membership};
 use crate::model::phone::PhoneNumber;
-use crate::usecase::ports::{GroupStore, SaveGroupError, StoreUnavailable};
+use crate::usecase::ports::{GroupCursor, GroupStore, SaveGroupError, StoreUnavailable};
 
 fn role_name(role: GroupRole) -> &'static str {
     match role {
@@ -102,6 +102,11 @@ impl DynamoStore {
     }
 }
 
+/// Items a scan for groups reads per page (most are not groups: the page is a budget, not a count of groups).
+const GROUP_SCAN_PAGE: i32 = 1000;
+/// Between the partition and sort key in a cursor: a character no key contains.
+const CURSOR_SEPARATOR: char = '\u{1f}';
+
 impl GroupStore for DynamoStore {
     async fn group(&self, gid: u64) -> Result<Option<Group>, StoreUnavailable> {
         let item = self.get(keys::key(keys::group(gid), keys::GROUP), true, "get group").await?;
@@ -163,6 +168,30 @@ impl GroupStore for DynamoStore {
         let joined = change.added.iter().map(|m| membership(m, false));
         let writes = joined.chain(change.removed.iter().map(|m| membership(m, true))).collect();
         Ok(self.batch_write(writes).await?)
+    }
+
+    async fn groups_page(
+        &self,
+        from: Option<&GroupCursor>,
+    ) -> Result<(Vec<Group>, Option<GroupCursor>), StoreUnavailable> {
+        let start = from.and_then(|cursor| cursor.0.split_once(CURSOR_SEPARATOR)).map(|(pk, sk)| keys::key(pk, sk));
+        let page = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("SK = :group")
+            .expression_attribute_values(":group", s(keys::GROUP))
+            .set_exclusive_start_key(start)
+            .consistent_read(true)
+            .limit(GROUP_SCAN_PAGE)
+            .send()
+            .await
+            .map_err(|e| unavailable("scan groups", e))?;
+        let groups = page.items().iter().map(group_from).collect();
+        let next = page
+            .last_evaluated_key
+            .map(|key| GroupCursor(format!("{}{CURSOR_SEPARATOR}{}", get_s(&key, keys::PK), get_s(&key, keys::SK))));
+        Ok((groups, next))
     }
 
     async fn former_members(&self, gid: u64) -> Result<Vec<String>, StoreUnavailable> {

@@ -23,6 +23,7 @@
 //! | change a group                                   | PutItem if version matches  | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
 //! | who belongs to a group (or left it)              | BatchWriteItem              | PK=`GROUP#<gid>`, SK=`MEMBER#<e164>`             | table |
 //! | who left a group (mesibo mirror)                 | Query (pages)               | PK=`GROUP#<gid>`, SK begins `MEMBER#`            | table |
+//! | every group (mesibo resync, an operator's command) | Scan (pages), filter SK=`GROUP` | PK=`GROUP#<gid>`, SK=`GROUP`                 | table |
 //! | groups a user belongs to (or left)               | Query                       | GSI1PK=`MEMBEROF#<e164>`, GSI1SK=`GROUP#`/`LEFT#<gid>` | GSI1 |
 //! | new group id                                     | UpdateItem ADD              | PK=`COUNTER#GROUP`, SK=`COUNTER`                 | table |
 //! | abuse-limit counter for one window               | UpdateItem ADD (cond.), or in the code's transaction | PK=`LIMIT#<kind>#<subject>`, SK=`WINDOW#<start>` | table |
