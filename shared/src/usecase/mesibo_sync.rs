@@ -249,8 +249,8 @@ async fn message_person<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, news: &
     Ok(())
 }
 
-/// The group's news to everyone told, from the group's owner: mesibo sends only from a user it knows, and does not
-/// echo a message to its sender (the owner hears of changes in the next delta and on the SNS topic).
+/// The group's news to everyone told, from the group's owner (mesibo sends only from a user it knows). mesibo does
+/// not deliver a message to its own sender, so the owner's copy comes from another current member.
 async fn message_group<P: Ports>(
     app: &Services<P>,
     mesibo: &P::Mesibo,
@@ -266,10 +266,14 @@ async fn message_group<P: Ports>(
         told.iter().filter(|m| progress.last_recipient.as_ref().is_none_or(|last| *m > last)).collect();
     let body = serde_json::to_string(&AppNotice::group(news)).expect("a notice serialises");
     let ttl = app.clock.now() + PROGRESS_TTL_SECONDS;
+    let for_owner = news.current.iter().map(|e164| address(e164)).find(|a| *a != from);
     for batch in pending.chunks(MESIBO_RECIPIENTS_PER_MESSAGE) {
-        let to: Vec<String> = batch.iter().map(|e164| address(e164)).filter(|a| *a != from).collect();
+        let (owner, to): (Vec<String>, Vec<String>) = batch.iter().map(|e164| address(e164)).partition(|a| *a == from);
         if !to.is_empty() {
             sent(mesibo.send_message(&MesiboMessage { from: &from, to: &to, body: &body }).await)?;
+        }
+        if let (false, Some(other)) = (owner.is_empty(), &for_owner) {
+            sent(mesibo.send_message(&MesiboMessage { from: other, to: &owner, body: &body }).await)?;
         }
         store.save_notify_progress(&run, batch.last().expect("chunks are not empty"), ttl).await?;
     }
