@@ -57,11 +57,14 @@ async fn the_stream_fixture_drives_the_notifier() {
 
 #[tokio::test]
 async fn the_account_deleted_fixture_drives_the_mesibo_sync() {
-    use domain::usecase::ports::{Mesibo, NewMesiboUser};
+    use domain::usecase::ports::{Mesibo, NewMesiboUser, ProfileStore};
     let t = spawn_mesibo_app_with(&[]).await;
     let mesibo = t.app.mesibo.as_ref().unwrap();
     let user = NewMesiboUser { address: "12015550100", name: "Review Account", app_id: APP_ID, expiry_minutes: 60 };
     mesibo.add_user(user).await.unwrap();
+    // The table as the fixture's record left it: the account's tombstone.
+    let phone = domain::PhoneNumber::parse("+12015550100", domain::DefaultRegion::from_iso("US").unwrap()).unwrap();
+    t.app.store.tombstone_profile(&phone, None, 1_795_687_200).await.unwrap();
     let event: domain::adapters::dynamodb::stream::StreamEvent =
         serde_json::from_str(&fixture("mesibo-account-deleted.json")).expect("a DynamoDB Streams event");
     assert!(domain::edge::stream::handle_mesibo(&t.app, mesibo, event).await.batch_item_failures.is_empty());

@@ -89,6 +89,8 @@ pub struct State {
     /// `useradd` answers a user's live token for the app again instead of a new one (mesibo does not document
     /// which it does).
     reissue_live_tokens: bool,
+    /// `groupeditmembers` with `delete=1` refuses addresses that are not members (undocumented either way).
+    refuse_removing_non_members: bool,
     next_id: u64,
 }
 
@@ -141,6 +143,16 @@ impl MesiboEmulator {
     /// From now on `useradd` hands out the token the user already has for that app, if any.
     pub fn reissue_live_tokens(&self) {
         self.lock().reissue_live_tokens = true;
+    }
+
+    /// From now on removing someone who is not a member is refused (`NOTMEMBER`).
+    pub fn refuse_removing_non_members(&self) {
+        self.lock().refuse_removing_non_members = true;
+    }
+
+    /// Every group mesibo has.
+    pub fn groups(&self) -> Vec<Group> {
+        self.lock().groups.values().cloned().collect()
     }
 
     pub fn recover(&self) {
@@ -411,10 +423,16 @@ fn groupset(state: &mut State, params: &Params) -> Outcome {
 
 fn groupeditmembers(state: &mut State, params: &Params) -> Outcome {
     let gid = params.number("gid");
+    let strict = state.refuse_removing_non_members;
     let group = state.groups.get_mut(&gid).ok_or("NOGROUP")?;
     let members = params.text("m").ok_or("MISSINGPARAM")?;
-    for member in members.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-        if params.number("delete") == 1 {
+    let members: Vec<&str> = members.split(',').map(str::trim).filter(|m| !m.is_empty()).collect();
+    let delete = params.number("delete") == 1;
+    if delete && strict && members.iter().any(|m| !group.members.contains(*m)) {
+        return Err("NOTMEMBER");
+    }
+    for member in members {
+        if delete {
             group.members.remove(member);
         } else {
             group.members.insert(member.to_owned());

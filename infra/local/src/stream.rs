@@ -60,6 +60,7 @@ impl StreamPoller {
                         "NewImage": image(change.new_image.unwrap_or_default()),
                         "OldImage": image(change.old_image.unwrap_or_default()),
                         "SequenceNumber": change.sequence_number.unwrap_or_default(),
+                        "ApproximateCreationDateTime": change.approximate_creation_date_time.map(|t| t.secs()),
                     }
                 });
                 if passes_template_filter(&event) {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tracing::error;
 
 use crate::adapters::dynamodb::stream::{BatchResponse, StreamEvent};
+use crate::model::clock::Timestamp;
 use crate::model::events::TableChange;
 use crate::usecase::mesibo_sync::{Resync, ResyncReply, SyncError, resync_groups, sync};
 use crate::usecase::notify::notify;
@@ -15,12 +16,12 @@ use crate::usecase::{Ports, Services};
 
 /// The notifier's batch.
 pub async fn handle(app: &Services<impl Ports>, sink: &impl EventSink, event: StreamEvent) -> BatchResponse {
-    each_record(event, "notification", |change| async move { notify(app, sink, &change).await }).await
+    each_record(event, "notification", |change, _| async move { notify(app, sink, &change).await }).await
 }
 
 /// The mesibo sync's batch (mesibo mode).
 pub async fn handle_mesibo<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, event: StreamEvent) -> BatchResponse {
-    each_record(event, "mesibo sync", |change| async move { sync(app, mesibo, &change).await }).await
+    each_record(event, "mesibo sync", |change, at| async move { sync(app, mesibo, &change, at).await }).await
 }
 
 /// What the `mesibo` function is invoked with: the stream's batches, or an operator's resync command
@@ -71,13 +72,17 @@ pub async fn handle_mesibo_event<P: Ports>(
 
 /// Stops at the first record that fails: the stream retries from there (`ReportBatchItemFailures`), and saved
 /// progress and idempotent calls keep the retry from repeating what was already done.
-async fn each_record<F, E>(event: StreamEvent, what: &str, mut work: impl FnMut(TableChange) -> F) -> BatchResponse
+async fn each_record<F, E>(
+    event: StreamEvent,
+    what: &str,
+    mut work: impl FnMut(TableChange, Option<Timestamp>) -> F,
+) -> BatchResponse
 where
     F: Future<Output = Result<(), E>>,
     E: Display,
 {
     for record in &event.records {
-        if let Err(e) = work(record.change()).await {
+        if let Err(e) = work(record.change(), record.written_at()).await {
             error!(error = %e, "{what} failed; the stream will retry from this record");
             return BatchResponse::retry_from(&record.dynamodb.sequence_number);
         }

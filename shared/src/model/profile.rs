@@ -36,9 +36,18 @@ pub struct ContactProfile {
     pub mesibo_uid: Option<u64>,
     /// When every token of the person was last revoked (logout on every device).
     pub signed_out_at: Option<Timestamp>,
+    /// mesibo mode: up to when mesibo has been told of the deletion or sign-out.
+    pub mesibo_done_at: Option<Timestamp>,
 }
 
 impl ContactProfile {
+    /// mesibo mode: when the account was deleted (a tombstone), or every token revoked, and mesibo has not been told
+    /// yet: that moment. Whoever tells mesibo first (the stream, or the next sign-in of the number) notes it done.
+    pub fn mesibo_cleanup_due(&self) -> Option<Timestamp> {
+        let due = if self.deleted { Some(self.updated_at) } else { self.signed_out_at };
+        due.filter(|due| self.mesibo_done_at.is_none_or(|done| done < *due))
+    }
+
     /// What contacts see: a change to any of these is news for them.
     pub fn visible(&self) -> [&str; 3] {
         [&self.name, &self.status, &self.photo]

@@ -7,8 +7,6 @@ use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::contact::OwnProfile;
 use crate::model::group::Group;
-use crate::model::phone::PhoneNumber;
-use crate::model::profile::Profile;
 use crate::model::secrets::{OtpCode, fingerprint};
 use crate::usecase::code_attempt::check_code;
 use crate::usecase::group_edit;
@@ -115,8 +113,9 @@ pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logo
             app.store.mark_signed_out(phone, app.clock.now()).await?;
         } else {
             let profile = app.store.profile(phone).await?;
-            match mesibo.delete_tokens(mesibo_user(profile.as_ref(), phone), Some(&session.presented)).await {
-                Ok(()) | Err(MesiboFailed::Unknown) => {}
+            let user = MesiboUserRef::of(profile.and_then(|p| p.mesibo_uid), phone.e164());
+            match mesibo.delete_tokens(user, Some(&session.presented)).await {
+                Ok(()) | Err(MesiboFailed::UnknownUser) => {}
                 Err(failure) if failure.may_pass_later() => return Err(ApiError::MesiboFail),
                 // No such token there (one from standalone mode), or a server without token deletion: it ends here.
                 Err(failure) => warn!(phone = %phone, error = %failure, "mesibo did not end the token"),
@@ -145,8 +144,13 @@ pub async fn delete_account(
         return Err(ApiError::CodeExpired);
     }
     let store = &app.store;
-    // The tombstone first: from here on the account is gone, and every step below can simply be retried.
-    store.tombstone_profile(phone, now).await?;
+    // The tombstone first: from here on the account is gone, and every step below can simply be retried. It keeps
+    // mesibo's uid (read from the profile, or from the tombstone of a repeated deletion) for mesibo's deletion.
+    let mesibo_uid = match &app.mesibo {
+        Some(_) => store.contact_profiles(&[phone.e164().to_owned()]).await?.pop().and_then(|p| p.mesibo_uid),
+        None => None,
+    };
+    store.tombstone_profile(phone, mesibo_uid, now).await?;
     let tokens = store.tokens_of(phone).await?;
     store.revoke_tokens(&tokens).await?;
     let memberships = store.memberships_of(phone.e164()).await?;
@@ -167,14 +171,6 @@ pub async fn delete_account(
     let other = store.delete_personal_items(phone).await?;
     info!(phone = %phone, tokens = tokens.len(), groups = gids.len(), contacts = book.len(), other, "account deleted");
     Ok(DeleteAccountReply {})
-}
-
-/// How mesibo knows the person: by the uid it gave at sign-in, else (signed up before mesibo mode) by address.
-fn mesibo_user<'a>(profile: Option<&Profile>, phone: &'a PhoneNumber) -> MesiboUserRef<'a> {
-    match profile.and_then(|p| p.mesibo_uid) {
-        Some(uid) => MesiboUserRef::Uid(uid),
-        None => MesiboUserRef::Address(phone.digits()),
-    }
 }
 
 pub async fn set_notify(

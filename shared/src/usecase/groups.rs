@@ -101,9 +101,13 @@ pub async fn set_group(
     if let Err(e) = app.store.save_group(&group, &change).await {
         // Not stored here, so it must not exist at mesibo either. "Not stored" is checked: the write may have gone
         // through with only its answer lost, or only the membership items after it failed; then the group stays,
-        // and its stream record mirrors it.
+        // and its stream record mirrors it. (Another group under that gid — one from before mesibo mode — is not
+        // this one: mesibo's new group goes.)
+        let stored = app.store.group(gid).await;
+        let ours = matches!(&stored, Ok(Some(g)) if g.updated_at == group.updated_at && g.members == group.members);
         if let Some(mesibo) = &app.mesibo
-            && matches!(app.store.group(gid).await, Ok(None))
+            && stored.is_ok()
+            && !ours
             && mesibo.delete_group(gid).await.is_err()
         {
             warn!(gid, "could not delete at mesibo a group that was not stored; it stays empty there");

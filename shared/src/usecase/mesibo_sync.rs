@@ -11,23 +11,27 @@
 //!
 //! Every mesibo call here is idempotent (adding a member, removing one, setting a name, deleting), or has saved
 //! progress (messages), so a retried, repeated or late record converges on the same state, and any later write of a
-//! group repairs what an earlier record missed. A call that fails (no answer, an HTTP error, `result:false`) fails
-//! the record, which Lambda retries until mesibo takes it; only what cannot change by waiting is passed over, with
-//! a log line: one member mesibo will not take (the others go on), a group or user mesibo does not know, and a
-//! notification mesibo refuses (notifications are transient: they expire within the hour anyway).
+//! group repairs what an earlier record missed. A call that gets no answer, or whose app token is refused, fails the
+//! record, which Lambda retries until mesibo answers (up to the stream's 24 h). A call mesibo refuses
+//! (`result:false`) fails the record too, for [`REFUSALS_RETRIED_FOR`] after the write: long enough for a passing
+//! refusal to pass, short enough that one mesibo will never take does not hold up the records behind it for a day;
+//! then it is logged as an error and passed over. Passed over at once, with a log line: a removal mesibo refuses (it
+//! may not count that person as a member at all), a group or user mesibo does not know, a refused notification
+//! (notifications are transient: they expire within the hour anyway).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use tracing::{error, info, warn};
 
+use crate::model::clock::Timestamp;
 use crate::model::events::{AppNotice, Channel, GroupNews, NotifyRun, PROGRESS_TTL_SECONDS, ProfileNews, TableChange};
 use crate::model::group::{Group, GroupRole};
-use crate::model::phone::{PhoneNumber, mesibo_address as address};
-use crate::model::profile::ContactProfile;
+use crate::model::phone::mesibo_address as address;
+use crate::usecase::mesibo_cleanup::tell_cleanup;
 use crate::usecase::ports::{
     ContactStore, GroupCursor, GroupStore, MESIBO_MEMBERS_PER_EDIT, MESIBO_RECIPIENTS_PER_MESSAGE, Mesibo,
-    MesiboFailed, MesiboMessage, MesiboUserRef, NotifyProgressStore, PROFILES_PER_READ, ProfileStore, StoreUnavailable,
+    MesiboFailed, MesiboMessage, NotifyProgressStore, PROFILES_PER_READ, ProfileStore, StoreUnavailable,
 };
 use crate::usecase::{Ports, Services};
 
@@ -39,16 +43,28 @@ pub enum SyncError {
     Mesibo(#[from] MesiboFailed),
 }
 
-/// Tells mesibo of one change of the table.
-pub async fn sync<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, change: &TableChange) -> Result<(), SyncError> {
+/// How long after a write a refusal of its mesibo call is retried before it is passed over.
+pub const REFUSALS_RETRIED_FOR: i64 = 3600;
+
+/// Tells mesibo of one change of the table, written at `written_at` (as the stream says).
+pub async fn sync<P: Ports>(
+    app: &Services<P>,
+    mesibo: &P::Mesibo,
+    change: &TableChange,
+    written_at: Option<Timestamp>,
+) -> Result<(), SyncError> {
+    let settle = |outcome: Result<(), SyncError>| settle(app, outcome, written_at);
     match change {
         TableChange::Profile { inserted, old, new } => {
-            match old {
-                Some(old) if new.deleted && !old.deleted => return delete_user(app, mesibo, old).await,
-                Some(old) if new.signed_out_at.is_some() && new.signed_out_at != old.signed_out_at => {
-                    end_every_token(mesibo, new).await?
+            let cleanup = match old {
+                Some(old) => {
+                    (new.deleted && !old.deleted)
+                        || (new.signed_out_at.is_some() && new.signed_out_at != old.signed_out_at)
                 }
-                _ => {}
+                None => false,
+            };
+            if cleanup {
+                settle(clean_up(app, mesibo, &new.e164).await)?;
             }
             match ProfileNews::from_change(*inserted, old.as_ref(), new) {
                 Some(news) => message_person(app, mesibo, &news).await,
@@ -56,13 +72,46 @@ pub async fn sync<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, change: &Tabl
             }
         }
         TableChange::Group { old, new } => {
-            mirror_group(app, mesibo, old.as_ref(), new).await?;
+            settle(mirror_group(app, mesibo, old.as_ref(), new).await)?;
             let (news, told) = GroupNews::from_change(old.as_ref(), new);
             let sender = owner(new).or_else(|| old.as_ref().and_then(owner));
             message_group(app, mesibo, &news, &told, sender).await
         }
         TableChange::Other => Ok(()),
     }
+}
+
+/// What a failed mesibo call means for the record: retry it (no answer, the app token refused; or a refusal, within
+/// [`REFUSALS_RETRIED_FOR`] of the write), or pass over it.
+fn settle<P: Ports>(
+    app: &Services<P>,
+    outcome: Result<(), SyncError>,
+    written_at: Option<Timestamp>,
+) -> Result<(), SyncError> {
+    let failure = match outcome {
+        Ok(()) => return Ok(()),
+        Err(SyncError::Mesibo(failure)) => failure,
+        Err(store) => return Err(store),
+    };
+    let age = written_at.map_or(0, |at| app.clock.now() - at);
+    if failure.may_pass_later() || age < REFUSALS_RETRIED_FOR {
+        return Err(failure.into());
+    }
+    error!(error = %failure, age, "mesibo keeps refusing this change: passed over (README, mesibo)");
+    Ok(())
+}
+
+/// The person's deletion, or logout on every device, told to mesibo: the user deleted, or every token ended. The
+/// table is read again: the next sign-in of the number tells mesibo first if it comes before this record, and then
+/// this record has nothing left to do.
+async fn clean_up<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, e164: &str) -> Result<(), SyncError> {
+    let current = app.store.contact_profiles(&[e164.to_owned()]).await?.pop();
+    let Some(current) = current else { return Ok(()) };
+    let Some(due) = current.mesibo_cleanup_due() else { return Ok(()) };
+    tell_cleanup(mesibo, &current).await?;
+    info!(deleted = current.deleted, "mesibo told of the deletion or sign-out");
+    app.store.confirm_mesibo_cleanup(e164, due).await?;
+    Ok(())
 }
 
 /// Mirror every group again, from `from` on (an operator's command after an outage longer than the stream keeps
@@ -91,54 +140,20 @@ pub async fn resync_groups<P: Ports>(
     let (mut from, mut groups) = (command.from, 0);
     loop {
         let (page, next) = app.store.groups_page(from.as_ref()).await?;
-        for group in &page {
+        for (group, after) in page {
             // As its own predecessor: the name is set again, and the members come from the table.
-            mirror_group(app, mesibo, Some(group), group).await?;
+            mirror_group(app, mesibo, Some(&group), &group).await?;
+            groups += 1;
+            if started.elapsed() >= budget {
+                info!(groups, "groups resynced at mesibo, to be continued");
+                return Ok(ResyncReply { groups, next: Some(after) });
+            }
         }
-        groups += page.len();
         from = next;
         if from.is_none() || started.elapsed() >= budget {
             info!(groups, done = from.is_none(), "groups resynced at mesibo");
             return Ok(ResyncReply { groups, next: from });
         }
-    }
-}
-
-fn user_of(profile: &ContactProfile) -> MesiboUserRef<'_> {
-    match profile.mesibo_uid {
-        Some(uid) => MesiboUserRef::Uid(uid),
-        None => MesiboUserRef::Address(profile.e164.trim_start_matches('+')),
-    }
-}
-
-/// The account was deleted here: the user goes at mesibo, with every token. Unless the number has signed up again
-/// since (the new account has the mesibo user now).
-async fn delete_user<P: Ports>(
-    app: &Services<P>,
-    mesibo: &P::Mesibo,
-    before: &ContactProfile,
-) -> Result<(), SyncError> {
-    let phone = PhoneNumber::parse(&before.e164, app.config.default_region);
-    if let Some(phone) = &phone
-        && app.store.profile(phone).await?.is_some()
-    {
-        info!(phone = %phone, "signed up again before the deletion reached mesibo: the user stays there");
-        return Ok(());
-    }
-    mesibo.delete_user(user_of(before)).await?;
-    info!("user deleted at mesibo");
-    Ok(())
-}
-
-/// Logout on every device: every token ends at mesibo too.
-async fn end_every_token(mesibo: &impl Mesibo, profile: &ContactProfile) -> Result<(), SyncError> {
-    match mesibo.delete_tokens(user_of(profile), None).await {
-        Ok(()) | Err(MesiboFailed::Unknown) => Ok(()),
-        Err(MesiboFailed::Refused(code)) if code == "BADOP" => {
-            error!("this mesibo server cannot end tokens (README, mesibo): they lapse at their expiry");
-            Ok(())
-        }
-        Err(failure) => Err(failure.into()),
     }
 }
 
@@ -164,21 +179,19 @@ pub async fn mirror_group<P: Ports>(
     let members: Vec<String> = members.into_iter().collect();
     for (addresses, delete) in [(&gone, true), (&members, false)] {
         for batch in addresses.chunks(MESIBO_MEMBERS_PER_EDIT) {
-            match mesibo.edit_members(gid, batch, delete).await {
-                Ok(()) => {}
-                // A group made before mesibo mode: mesibo has no such group, and nothing to mirror to.
-                Err(MesiboFailed::Unknown) => {
+            match edit(mesibo, gid, batch, delete).await {
+                Err(SyncError::Mesibo(MesiboFailed::UnknownGroup)) => {
+                    // A group made before mesibo mode: mesibo has no such group, and nothing to mirror to.
                     warn!(gid, "mesibo does not know this group (made before mesibo mode?): not mirrored");
                     return Ok(());
                 }
-                Err(failure) if failure.may_pass_later() => return Err(failure.into()),
-                Err(failure) => edit_one_by_one(mesibo, gid, batch, delete, failure).await?,
+                other => other?,
             }
         }
     }
     if before.is_some() {
         match mesibo.set_group(gid, &current.name).await {
-            Ok(()) | Err(MesiboFailed::Unknown) => {}
+            Ok(()) | Err(MesiboFailed::UnknownGroup) => {}
             Err(failure) => return Err(failure.into()),
         }
     }
@@ -186,24 +199,27 @@ pub async fn mirror_group<P: Ports>(
     Ok(())
 }
 
-/// A batch mesibo refused: each address on its own, so that one it will not take holds up no other. If it takes
-/// none, the refusal is mesibo's state, not the members': the record fails, to be retried.
-async fn edit_one_by_one(
-    mesibo: &impl Mesibo,
-    gid: u64,
-    batch: &[String],
-    delete: bool,
-    refusal: MesiboFailed,
-) -> Result<(), SyncError> {
+/// One batch of additions or removals. A batch mesibo refuses goes again one address at a time, so that one it will
+/// not take holds up no other: a refused removal is passed over (mesibo may not count that person as a member); a
+/// refused addition too, unless mesibo takes none of the batch — then the refusal is mesibo's state, not the
+/// members', and the record fails.
+async fn edit(mesibo: &impl Mesibo, gid: u64, batch: &[String], delete: bool) -> Result<(), SyncError> {
+    let refusal = match mesibo.edit_members(gid, batch, delete).await {
+        Ok(()) => return Ok(()),
+        Err(failure @ (MesiboFailed::Refused(_) | MesiboFailed::UnknownUser)) => failure,
+        Err(failure) => return Err(failure.into()),
+    };
     let mut taken = 0;
     for one in batch.chunks(1) {
         match mesibo.edit_members(gid, one, delete).await {
             Ok(()) => taken += 1,
-            Err(failure) if failure.may_pass_later() => return Err(failure.into()),
-            Err(failure) => warn!(gid, delete, error = %failure, "mesibo refused one member"),
+            Err(failure @ (MesiboFailed::Refused(_) | MesiboFailed::UnknownUser)) => {
+                warn!(gid, delete, error = %failure, "mesibo refused one member")
+            }
+            Err(failure) => return Err(failure.into()),
         }
     }
-    if taken == 0 {
+    if taken == 0 && !delete {
         return Err(refusal.into());
     }
     Ok(())

@@ -13,6 +13,7 @@ pub mod code_attempt;
 pub mod contacts;
 pub mod group_edit;
 pub mod groups;
+pub mod mesibo_cleanup;
 pub mod mesibo_sync;
 pub mod notify;
 pub mod ports;

@@ -96,6 +96,9 @@ pub enum SaveGroupError {
 #[serde(transparent)]
 pub struct GroupCursor(pub String);
 
+/// Groups, each with the cursor after it, and where the next page starts (`None`: the walk is done).
+pub type GroupsPage = (Vec<(Group, GroupCursor)>, Option<GroupCursor>);
+
 /// Where a notification run got to: recipients up to `last_recipient` (in index order) have their event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NotifyProgress {
@@ -181,8 +184,18 @@ pub trait ProfileStore: Sync {
     /// Notes that every token of the person was revoked (mesibo mode: the stream then ends them at mesibo too).
     fn mark_signed_out(&self, phone: &PhoneNumber, now: Timestamp) -> impl Future<Output = Stored<()>> + Send;
 
-    /// Replaces the profile by a tombstone: the number and when it went, nothing else.
-    fn tombstone_profile(&self, phone: &PhoneNumber, now: Timestamp) -> impl Future<Output = Stored<()>> + Send;
+    /// Notes that mesibo has been told of the person's deletion or sign-out at `at` (see
+    /// `ContactProfile::mesibo_cleanup_due`); never moves the note back.
+    fn confirm_mesibo_cleanup(&self, e164: &str, at: Timestamp) -> impl Future<Output = Stored<()>> + Send;
+
+    /// Replaces the profile by a tombstone: the number and when it went, nothing else but (mesibo mode) mesibo's uid,
+    /// which mesibo's user deletion needs.
+    fn tombstone_profile(
+        &self,
+        phone: &PhoneNumber,
+        mesibo_uid: Option<u64>,
+        now: Timestamp,
+    ) -> impl Future<Output = Stored<()>> + Send;
 
     /// Profiles (and tombstones) of whichever of `numbers` have one; any order.
     fn contact_profiles(&self, numbers: &[String]) -> impl Future<Output = Stored<Vec<ContactProfile>>> + Send;
@@ -258,11 +271,9 @@ pub trait GroupStore: Sync {
         change: &MemberChange,
     ) -> impl Future<Output = Result<(), SaveGroupError>> + Send;
 
-    /// One page of a walk over every group (deleted ones too), and where the next page starts (`None`: done).
-    fn groups_page(
-        &self,
-        from: Option<&GroupCursor>,
-    ) -> impl Future<Output = Stored<(Vec<Group>, Option<GroupCursor>)>> + Send;
+    /// One page of a walk over every group (deleted ones too), each with the cursor that goes on after it, and where
+    /// the next page starts (`None`: done).
+    fn groups_page(&self, from: Option<&GroupCursor>) -> impl Future<Output = Stored<GroupsPage>> + Send;
 
     /// Everyone who left (or was removed from) the group and has not come back.
     fn former_members(&self, gid: u64) -> impl Future<Output = Stored<Vec<String>>> + Send;
@@ -374,9 +385,12 @@ pub enum MesiboFailed {
     /// No answer in time, no connection, an HTTP error or an answer that is not mesibo's JSON.
     #[error("mesibo could not be reached or gave no usable answer")]
     Unreachable,
-    /// The user or group named does not exist at mesibo.
-    #[error("mesibo does not know that user or group")]
-    Unknown,
+    /// The user named does not exist at mesibo.
+    #[error("mesibo does not know that user")]
+    UnknownUser,
+    /// The group named does not exist at mesibo.
+    #[error("mesibo does not know that group")]
+    UnknownGroup,
     /// mesibo answered `result: false` with this error code (`AUTHFAIL`, `BADOP`, …).
     #[error("mesibo refused: {0}")]
     Refused(String),
@@ -387,7 +401,7 @@ impl MesiboFailed {
     pub fn may_pass_later(&self) -> bool {
         match self {
             Self::Unreachable => true,
-            Self::Unknown => false,
+            Self::UnknownUser | Self::UnknownGroup => false,
             Self::Refused(code) => matches!(code.as_str(), "AUTHFAIL" | "TOKENBREACH"),
         }
     }
@@ -415,6 +429,16 @@ pub struct NewMesiboUser<'a> {
 pub enum MesiboUserRef<'a> {
     Uid(u64),
     Address(&'a str),
+}
+
+impl<'a> MesiboUserRef<'a> {
+    /// How mesibo knows a person: by the uid it gave at sign-in, else (signed up before mesibo mode) by address.
+    pub fn of(uid: Option<u64>, e164: &'a str) -> Self {
+        match uid {
+            Some(uid) => Self::Uid(uid),
+            None => Self::Address(e164.trim_start_matches('+')),
+        }
+    }
 }
 
 /// A transient backend notification (mesibo's `message`): `body` is JSON the apps parse.

@@ -9,13 +9,15 @@ use crate::model::clock::Timestamp;
 use crate::model::code::NewCode;
 use crate::model::links::Links;
 use crate::model::phone::PhoneNumber;
+use crate::model::profile::ContactProfile;
 use crate::model::profile::Profile;
 use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::{AccessToken, CodeDigest, OtpCode};
 use crate::usecase::code_attempt::check_code;
+use crate::usecase::mesibo_cleanup::tell_cleanup;
 use crate::usecase::ports::{
-    CodeStore, Mesibo, MesiboUser, MesiboUserRef, NewMesiboUser, ProfileStore, PutCodeError, RateLimitStore, SignIn,
-    SignInError, SmsGateway, TokenStore,
+    CodeStore, Mesibo, MesiboFailed, MesiboUser, MesiboUserRef, NewMesiboUser, ProfileStore, PutCodeError,
+    RateLimitStore, SignIn, SignInError, SmsGateway, TokenStore,
 };
 use crate::usecase::{Ports, Services};
 
@@ -156,6 +158,27 @@ async fn over_limit(app: &Services<impl Ports>, limits: &[RateLimit], now: Times
     Ok(None)
 }
 
+/// `useradd`; first, if the number's deletion or sign-out everywhere has not reached mesibo yet (the stream is behind),
+/// that: otherwise the stream's late `userdel` / `deltoken` would end the token issued now.
+async fn register_at_mesibo<P: Ports>(
+    app: &Services<P>,
+    mesibo: &P::Mesibo,
+    user: NewMesiboUser<'_>,
+    record: Option<&ContactProfile>,
+) -> Result<MesiboUser, MesiboFailed> {
+    if let Some(record) = record
+        && let Some(due) = record.mesibo_cleanup_due()
+    {
+        tell_cleanup(mesibo, record).await?;
+        if app.store.confirm_mesibo_cleanup(&record.e164, due).await.is_err() {
+            // Then the stream does it again: harmless before this sign-in's useradd is answered, and the token's
+            // sign-in transaction has not happened yet either.
+            return Err(MesiboFailed::Unreachable);
+        }
+    }
+    mesibo.add_user(user).await
+}
+
 /// Checks a code and signs the person in, creating the user on first sign-in.
 pub async fn verify_code(
     app: &Services<impl Ports>,
@@ -171,10 +194,18 @@ pub async fn verify_code(
     // Failed guesses are limited per number across codes (NIST 800-63B 5.2.2) and per address, before any compare.
     let mut failure_limits = vec![RateLimit::number_failed_verifies(abuse, secret, &phone)];
     failure_limits.extend(ip.map(|ip| RateLimit::ip_failed_verifies(abuse, secret, &ip)));
-    let (attempt, existing, locked) = tokio::join!(
+    // mesibo mode: the raw record too, tombstone and sign-out notes included (see `register_at_mesibo`).
+    let record = async {
+        match &app.mesibo {
+            Some(_) => app.store.contact_profiles(&[phone.e164().to_owned()]).await.map(|mut found| found.pop()),
+            None => Ok(None),
+        }
+    };
+    let (attempt, existing, locked, record) = tokio::join!(
         check_code(app, &phone, &code, now),
         app.store.profile(&phone),
-        over_limit(app, &failure_limits, now)
+        over_limit(app, &failure_limits, now),
+        record
     );
     if let Some(retry_after) = locked? {
         warn!(phone = %phone, "verify refused: too many failed codes");
@@ -188,14 +219,14 @@ pub async fn verify_code(
         }
         other => other?,
     };
-    let existing = existing?;
+    let (existing, record) = (existing?, record?);
 
     let name = existing.as_ref().map_or(name, |profile| profile.name.clone());
     let (token, mesibo_uid) = match (&app.mesibo, app_id.as_deref()) {
         (Some(mesibo), Some(app_id)) => {
             let expiry_minutes = app.config.token_ttl_days * 24 * 60;
             let user = NewMesiboUser { address: phone.digits(), name: &name, app_id, expiry_minutes };
-            match mesibo.add_user(user).await {
+            match register_at_mesibo(app, mesibo, user, record.as_ref()).await {
                 Ok(MesiboUser { uid, token }) => (token, Some(uid)),
                 Err(failure) => {
                     // The code was right and stays usable: the person retries once mesibo answers.

@@ -11,7 +11,7 @@ use super::keys::{self, attr};
 use super::{DynamoStore, condition_failed, unavailable};
 use crate::model::group::{Group, GroupMember, GroupRole, MemberChange, Membership};
 use crate::model::phone::PhoneNumber;
-use crate::usecase::ports::{GroupCursor, GroupStore, SaveGroupError, StoreUnavailable};
+use crate::usecase::ports::{GroupCursor, GroupStore, GroupsPage, SaveGroupError, StoreUnavailable};
 
 fn role_name(role: GroupRole) -> &'static str {
     match role {
@@ -170,10 +170,7 @@ impl GroupStore for DynamoStore {
         Ok(self.batch_write(writes).await?)
     }
 
-    async fn groups_page(
-        &self,
-        from: Option<&GroupCursor>,
-    ) -> Result<(Vec<Group>, Option<GroupCursor>), StoreUnavailable> {
+    async fn groups_page(&self, from: Option<&GroupCursor>) -> Result<GroupsPage, StoreUnavailable> {
         let start = from.and_then(|cursor| cursor.0.split_once(CURSOR_SEPARATOR)).map(|(pk, sk)| keys::key(pk, sk));
         let page = self
             .client
@@ -187,11 +184,10 @@ impl GroupStore for DynamoStore {
             .send()
             .await
             .map_err(|e| unavailable("scan groups", e))?;
-        let groups = page.items().iter().map(group_from).collect();
-        let next = page
-            .last_evaluated_key
-            .map(|key| GroupCursor(format!("{}{CURSOR_SEPARATOR}{}", get_s(&key, keys::PK), get_s(&key, keys::SK))));
-        Ok((groups, next))
+        let cursor =
+            |key: &Item| GroupCursor(format!("{}{CURSOR_SEPARATOR}{}", get_s(key, keys::PK), get_s(key, keys::SK)));
+        let groups = page.items().iter().map(|item| (group_from(item), cursor(item))).collect();
+        Ok((groups, page.last_evaluated_key.as_ref().map(cursor)))
     }
 
     async fn former_members(&self, gid: u64) -> Result<Vec<String>, StoreUnavailable> {

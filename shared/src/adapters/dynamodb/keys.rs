@@ -37,6 +37,7 @@ pub mod attr {
     pub const PUSH_ENDPOINTS: &str = "push_endpoints";
     pub const MESIBO_UID: &str = "mesibo_uid";
     pub const SIGNED_OUT_AT: &str = "signed_out_at";
+    pub const MESIBO_DONE_AT: &str = "mesibo_done_at";
     pub const CODE_DIGEST: &str = "code_digest";
     pub const ISSUED_AT: &str = "issued_at";
     pub const EXPIRES_AT: &str = "expires_at";

@@ -38,6 +38,7 @@ pub(super) fn contact_profile(item: &Item) -> ContactProfile {
         push_endpoints: item.get(attr::PUSH_ENDPOINTS).and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default(),
         mesibo_uid: item.contains_key(attr::MESIBO_UID).then(|| get_n(item, attr::MESIBO_UID) as u64),
         signed_out_at: item.contains_key(attr::SIGNED_OUT_AT).then(|| get_n(item, attr::SIGNED_OUT_AT)),
+        mesibo_done_at: item.contains_key(attr::MESIBO_DONE_AT).then(|| get_n(item, attr::MESIBO_DONE_AT)),
     }
 }
 
@@ -122,13 +123,39 @@ impl ProfileStore for DynamoStore {
         }
     }
 
-    async fn tombstone_profile(&self, phone: &PhoneNumber, now: Timestamp) -> Result<(), StoreUnavailable> {
+    async fn confirm_mesibo_cleanup(&self, e164: &str, at: Timestamp) -> Result<(), StoreUnavailable> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::key(keys::user(e164), keys::PROFILE)))
+            .update_expression("SET #done = :at")
+            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(#done) OR #done < :at)")
+            .expression_attribute_names("#done", attr::MESIBO_DONE_AT)
+            .expression_attribute_values(":at", n(at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Already noted (as late or later), or the item is gone: nothing to note.
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable("confirm mesibo cleanup", e)),
+        }
+    }
+
+    async fn tombstone_profile(
+        &self,
+        phone: &PhoneNumber,
+        mesibo_uid: Option<u64>,
+        now: Timestamp,
+    ) -> Result<(), StoreUnavailable> {
         let mut item = keys::key(keys::user(phone.e164()), keys::PROFILE);
         item.extend([
             (attr::PHONE.into(), s(phone.e164())),
             (attr::DELETED_AT.into(), n(now)),
             (attr::UPDATED_AT.into(), n(now)),
         ]);
+        item.extend(mesibo_uid.map(|uid| (attr::MESIBO_UID.into(), n(uid as i64))));
         let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
         request.send().await.map_err(|e| unavailable("tombstone", e))?;
         Ok(())

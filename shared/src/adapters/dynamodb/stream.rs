@@ -11,6 +11,7 @@ use super::groups::group_from;
 use super::item::{Item, get_s};
 use super::keys::{self, attr};
 use super::profiles::contact_profile;
+use crate::model::clock::Timestamp;
 use crate::model::events::TableChange;
 
 /// The part of a DynamoDB Streams Lambda event the notifier reads.
@@ -37,6 +38,9 @@ pub struct StreamChange {
     pub old_image: HashMap<String, Value>,
     #[serde(rename = "SequenceNumber", default)]
     pub sequence_number: String,
+    /// When the write happened (unix seconds, as the stream reports it).
+    #[serde(rename = "ApproximateCreationDateTime", default)]
+    pub approximate_creation: Option<f64>,
 }
 
 /// `ReportBatchItemFailures`: the stream is retried from the first failed record.
@@ -59,6 +63,11 @@ impl BatchResponse {
 }
 
 impl StreamRecord {
+    /// When the write happened, if the stream says.
+    pub fn written_at(&self) -> Option<Timestamp> {
+        self.dynamodb.approximate_creation.map(|seconds| seconds as Timestamp)
+    }
+
     /// What was written, in the model's terms.
     pub fn change(&self) -> TableChange {
         let written = matches!(self.event_name.as_str(), "INSERT" | "MODIFY");

@@ -90,7 +90,9 @@ impl MesiboClient {
         match &outcome {
             Ok(_) => info!(op = call.op(), "mesibo call done"),
             Err(MesiboFailed::Unreachable) => warn!(op = call.op(), "mesibo unreachable or gave no usable answer"),
-            Err(MesiboFailed::Unknown) => info!(op = call.op(), "mesibo does not know that user or group"),
+            Err(failure @ (MesiboFailed::UnknownUser | MesiboFailed::UnknownGroup)) => {
+                info!(op = call.op(), "{failure}")
+            }
             // A wrong app token or a breached one: nothing works until the operator acts.
             Err(MesiboFailed::Refused(code)) if code == "AUTHFAIL" || code == "TOKENBREACH" => {
                 error!(op = call.op(), code, "mesibo refused the app token: check MESIBO_APP_TOKEN (README, mesibo)")
@@ -130,7 +132,7 @@ fn jittered_pause(attempt: u32) -> Duration {
 /// A delete that found nothing to delete did what it was asked.
 fn deleted(outcome: Result<Answer, MesiboFailed>) -> Result<(), MesiboFailed> {
     match outcome {
-        Ok(_) | Err(MesiboFailed::Unknown) => Ok(()),
+        Ok(_) | Err(MesiboFailed::UnknownUser | MesiboFailed::UnknownGroup) => Ok(()),
         Err(failure) => Err(failure),
     }
 }

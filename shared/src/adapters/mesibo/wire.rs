@@ -165,9 +165,10 @@ impl Number {
     }
 }
 
-/// Error codes that mean the user or group named does not exist (mesibo does not document its codes; these are the
-/// ones its API and on-premise server use for a wrong uid or gid).
-const UNKNOWN_TARGET: &[&str] = &["NOUSER", "NOGROUP", "BADUID", "BADGID"];
+/// Error codes that mean the user, or the group, named does not exist (mesibo does not document its codes; these are
+/// the ones its API and on-premise server use for a wrong uid or gid).
+const UNKNOWN_USER: &[&str] = &["NOUSER", "BADUID"];
+const UNKNOWN_GROUP: &[&str] = &["NOGROUP", "BADGID"];
 
 impl Answer {
     /// The answer as an outcome: `result: false` is mesibo refusing (with its code), anything unparseable is no
@@ -181,7 +182,8 @@ impl Answer {
         };
         match (ok, answer.error.as_deref()) {
             (true, _) => Ok(answer),
-            (false, Some(code)) if UNKNOWN_TARGET.contains(&code) => Err(MesiboFailed::Unknown),
+            (false, Some(code)) if UNKNOWN_USER.contains(&code) => Err(MesiboFailed::UnknownUser),
+            (false, Some(code)) if UNKNOWN_GROUP.contains(&code) => Err(MesiboFailed::UnknownGroup),
             (false, code) => Err(MesiboFailed::Refused(code.unwrap_or("FAIL").to_owned())),
         }
     }
@@ -277,7 +279,8 @@ mod tests {
             assert_eq!(failure(body), MesiboFailed::Unreachable, "{body:?}");
         }
         let unknown = failure(br#"{"op":"groupset","result":false,"error":"NOGROUP"}"#);
-        assert_eq!(unknown, MesiboFailed::Unknown);
+        assert_eq!(unknown, MesiboFailed::UnknownGroup);
+        assert_eq!(failure(br#"{"op":"userdel","result":false,"error":"NOUSER"}"#), MesiboFailed::UnknownUser);
         assert!(!unknown.may_pass_later() && MesiboFailed::Unreachable.may_pass_later());
         assert!(MesiboFailed::Refused("AUTHFAIL".into()).may_pass_later());
         assert!(!MesiboFailed::Refused("FAIL".into()).may_pass_later());
