@@ -41,6 +41,19 @@ pub struct ContactProfile {
 }
 
 impl ContactProfile {
+    /// The person's own profile, if it is a live one (not a tombstone).
+    pub fn into_own(self, phone: &PhoneNumber) -> Option<Profile> {
+        (!self.deleted).then(|| Profile {
+            phone: phone.clone(),
+            name: self.name,
+            status: self.status,
+            photo: self.photo,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            mesibo_uid: self.mesibo_uid,
+        })
+    }
+
     /// mesibo mode: when the account was deleted (a tombstone), or every token revoked, and mesibo has not been told
     /// yet: that moment. Whoever tells mesibo first (the stream, or the next sign-in of the number) notes it done.
     pub fn mesibo_cleanup_due(&self) -> Option<Timestamp> {

@@ -17,7 +17,7 @@ use crate::usecase::code_attempt::check_code;
 use crate::usecase::mesibo_cleanup::tell_cleanup;
 use crate::usecase::ports::{
     CodeStore, Mesibo, MesiboFailed, MesiboUser, MesiboUserRef, NewMesiboUser, ProfileStore, PutCodeError,
-    RateLimitStore, SignIn, SignInError, SmsGateway, TokenStore,
+    RateLimitStore, SignIn, SignInError, SmsGateway, StoreUnavailable, TokenStore,
 };
 use crate::usecase::{Ports, Services};
 
@@ -194,19 +194,17 @@ pub async fn verify_code(
     // Failed guesses are limited per number across codes (NIST 800-63B 5.2.2) and per address, before any compare.
     let mut failure_limits = vec![RateLimit::number_failed_verifies(abuse, secret, &phone)];
     failure_limits.extend(ip.map(|ip| RateLimit::ip_failed_verifies(abuse, secret, &ip)));
-    // mesibo mode: the raw record too, tombstone and sign-out notes included (see `register_at_mesibo`).
-    let record = async {
-        match &app.mesibo {
-            Some(_) => app.store.contact_profiles(&[phone.e164().to_owned()]).await.map(|mut found| found.pop()),
-            None => Ok(None),
+    // The live profile; in mesibo mode read as the whole record, tombstone and sign-out notes included (see
+    // `register_at_mesibo`).
+    let profile = async {
+        if app.mesibo.is_none() {
+            return Ok::<_, StoreUnavailable>((app.store.profile(&phone).await?, None));
         }
+        let record = app.store.contact_profiles(&[phone.e164().to_owned()]).await?.pop();
+        Ok((record.clone().and_then(|r| r.into_own(&phone)), record))
     };
-    let (attempt, existing, locked, record) = tokio::join!(
-        check_code(app, &phone, &code, now),
-        app.store.profile(&phone),
-        over_limit(app, &failure_limits, now),
-        record
-    );
+    let (attempt, profile, locked) =
+        tokio::join!(check_code(app, &phone, &code, now), profile, over_limit(app, &failure_limits, now));
     if let Some(retry_after) = locked? {
         warn!(phone = %phone, "verify refused: too many failed codes");
         return Err(ApiError::RateLimited { retry_after });
@@ -219,7 +217,7 @@ pub async fn verify_code(
         }
         other => other?,
     };
-    let (existing, record) = (existing?, record?);
+    let (existing, record) = profile?;
 
     let name = existing.as_ref().map_or(name, |profile| profile.name.clone());
     let (token, mesibo_uid) = match (&app.mesibo, app_id.as_deref()) {

@@ -42,18 +42,6 @@ pub(super) fn contact_profile(item: &Item) -> ContactProfile {
     }
 }
 
-fn own_profile(phone: &PhoneNumber, profile: ContactProfile) -> Profile {
-    Profile {
-        phone: phone.clone(),
-        name: profile.name,
-        status: profile.status,
-        photo: profile.photo,
-        created_at: profile.created_at,
-        updated_at: profile.updated_at,
-        mesibo_uid: profile.mesibo_uid,
-    }
-}
-
 impl DynamoStore {
     /// Writes a whole profile as it stands (seeding a test or an import; sign-up goes through the sign-in transaction).
     #[cfg(feature = "test-util")]
@@ -67,8 +55,7 @@ impl DynamoStore {
 impl ProfileStore for DynamoStore {
     async fn profile(&self, phone: &PhoneNumber) -> Result<Option<Profile>, StoreUnavailable> {
         let item = self.get(keys::key(keys::user(phone.e164()), keys::PROFILE), false, "get profile").await?;
-        let profile = item.as_ref().map(contact_profile).filter(|p| !p.deleted);
-        Ok(profile.map(|p| own_profile(phone, p)))
+        Ok(item.as_ref().map(contact_profile).and_then(|p| p.into_own(phone)))
     }
 
     async fn update_profile(

@@ -20,7 +20,6 @@ use tracing::{error, info, warn};
 use crate::config::{MesiboAppToken, MesiboConfig};
 use crate::model::secrets::AccessToken;
 use crate::usecase::ports::{Mesibo, MesiboFailed, MesiboMessage, MesiboUser, MesiboUserRef, NewMesiboUser};
-pub use wire::DELETE_TOKENS_OP;
 use wire::{Answer, Call};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);

@@ -13,7 +13,7 @@ use crate::usecase::ports::{MesiboFailed, MesiboMessage, MesiboUserRef, NewMesib
 
 /// mesibo's own helper names it `deltoken`; the legacy reference page lists the section under `userdel`, which
 /// deletes the whole user. A server that does not know it answers `BADOP` (the adapter then says so in the log).
-pub const DELETE_TOKENS_OP: &str = "deltoken";
+const DELETE_TOKENS_OP: &str = "deltoken";
 
 /// A backend notification: a mesibo message of type 1 (the apps' filter for "from the backend"), transient
 /// (flag 4: not stored for offline delivery beyond its expiry), expiring after an hour, as mesibo's backend sent them.
