@@ -29,8 +29,12 @@ const MAX_GATEWAY_BODY: usize = 10 * 1024 * 1024;
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     lambda_http::tracing::init_default_subscriber();
     let mut config = Config::from_env()?;
-    // mesibo: the account (or on-premise server, or other emulator) in the environment, else the emulator here.
-    if config.mesibo.app_token.is_none() {
+    // mesibo: the account (or on-premise server, or other emulator) in the environment, else the emulator here;
+    // MESIBO_EMULATOR=off runs standalone mode instead.
+    let emulate = std::env::var("MESIBO_EMULATOR").map_or(true, |v| v != "off");
+    if config.mesibo.app_token.is_none() && !emulate {
+        println!("[dev mesibo] standalone mode (MESIBO_EMULATOR=off): no mesibo");
+    } else if config.mesibo.app_token.is_none() {
         let port = std::env::var("MESIBO_EMULATOR_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
         let token = format!("dev-app-token-{}", local_stack::harness::random_hex(12));
         let emulator = MesiboEmulator::start_on(port, token, true).await?;
