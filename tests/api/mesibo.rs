@@ -29,6 +29,14 @@ async fn sync(t: &TestApp, event: StreamEvent) -> bool {
     handle_mesibo(&t.app, t.app.mesibo.as_ref().unwrap(), event).await.batch_item_failures.is_empty()
 }
 
+/// A new group of `owner`'s with `members`, through the route: its gid (mesibo's).
+async fn new_group(t: &TestApp, owner: &Person, name: &str, members: &[&Person]) -> u64 {
+    let numbers: Vec<&str> = members.iter().map(|p| p.phone.e164()).collect();
+    let created = post(t, "/setgroup", &owner.token, json!({ "name": name, "m": numbers })).await;
+    assert_eq!(created.status, 200, "{:?}", created.json);
+    created.json["gid"].as_str().unwrap().parse().unwrap()
+}
+
 /// The group's members as the table has them, as mesibo addresses.
 async fn table_members(t: &TestApp, gid: u64) -> BTreeSet<String> {
     let group = t.app.store.group(gid).await.unwrap().unwrap();
@@ -149,12 +157,11 @@ async fn deleting_the_account_deletes_the_user_at_mesibo_even_after_an_outage() 
     let t = spawn_mesibo_app_with(&[]).await;
     let mut stream = poller(&t).await;
     let (me, friend) = (person(&t).await, person(&t).await);
-    let gid_of = |reply: Reply| reply.json["gid"].as_str().unwrap().parse::<u64>().unwrap();
     // A group I am in, one I own with an admin (handed over), one I own alone with a member (deleted).
-    let gid = gid_of(post(&t, "/setgroup", &friend.token, json!({ "name": "G", "m": [me.phone.e164()] })).await);
-    let handed = gid_of(post(&t, "/setgroup", &me.token, json!({ "name": "Mine", "m": [friend.phone.e164()] })).await);
+    let gid = new_group(&t, &friend, "G", &[&me]).await;
+    let handed = new_group(&t, &me, "Mine", &[&friend]).await;
     post(&t, "/setadmin", &me.token, json!({ "gid": handed, "m": friend.phone.e164(), "admin": 1 })).await;
-    let alone = gid_of(post(&t, "/setgroup", &me.token, json!({ "name": "Alone", "m": [friend.phone.e164()] })).await);
+    let alone = new_group(&t, &me, "Alone", &[&friend]).await;
     assert!(sync(&t, stream.poll().await.unwrap()).await);
     t.clock.advance(130);
     t.login(me.phone.e164()).await;
@@ -219,11 +226,7 @@ async fn groups_are_created_at_mesibo_and_every_change_is_mirrored_through_the_s
     let (owner, ann, ben, cat) = (person(&t).await, person(&t).await, person(&t).await, person(&t).await);
     assert!(sync(&t, stream.poll().await.unwrap()).await, "the sign-ups");
 
-    let created =
-        post(&t, "/setgroup", &owner.token, json!({ "name": "Climbing", "m": [ann.phone.e164(), ben.phone.e164()] }))
-            .await;
-    assert_eq!(created.status, 200, "{:?}", created.json);
-    let gid: u64 = created.json["gid"].as_str().unwrap().parse().unwrap();
+    let gid = new_group(&t, &owner, "Climbing", &[&ann, &ben]).await;
     let at_mesibo = t.mesibo().group(gid).expect("the gid is mesibo's");
     assert_eq!(at_mesibo.name, "Climbing");
     assert_eq!(at_mesibo.members, table_members(&t, gid).await, "members are there before the stream runs");
@@ -279,10 +282,7 @@ async fn after_a_mesibo_outage_the_stream_brings_every_group_touched_back_in_lin
     let [owner, ann, ben, cat, dan] = &people[..] else { unreachable!() };
     let mut gids = vec![];
     for name in ["One", "Two"] {
-        let created =
-            post(&t, "/setgroup", &owner.token, json!({ "name": name, "m": [ann.phone.e164(), ben.phone.e164()] }))
-                .await;
-        gids.push(created.json["gid"].as_str().unwrap().parse::<u64>().unwrap());
+        gids.push(new_group(&t, owner, name, &[ann, ben]).await);
     }
     assert!(sync(&t, stream.poll().await.unwrap()).await);
 
@@ -329,8 +329,7 @@ async fn a_retried_stream_record_mirrors_what_failed_once_mesibo_is_back() {
     let t = spawn_mesibo_app_with(&[]).await;
     let mut stream = poller(&t).await;
     let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
-    let created = post(&t, "/setgroup", &owner.token, json!({ "name": "G", "m": [ann.phone.e164()] })).await;
-    let gid: u64 = created.json["gid"].as_str().unwrap().parse().unwrap();
+    let gid = new_group(&t, &owner, "G", &[&ann]).await;
     assert!(sync(&t, stream.poll().await.unwrap()).await);
 
     t.mesibo().fail(Fault::Timeout, None, None);
@@ -408,9 +407,7 @@ async fn group_changes_reach_members_old_and_new_as_mesibo_messages() {
     let t = spawn_mesibo_app_with(&[]).await;
     let mut stream = poller(&t).await;
     let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
-    let created =
-        post(&t, "/setgroup", &owner.token, json!({ "name": "G", "m": [ann.phone.e164(), ben.phone.e164()] })).await;
-    let gid: u64 = created.json["gid"].as_str().unwrap().parse().unwrap();
+    let gid = new_group(&t, &owner, "G", &[&ann, &ben]).await;
     assert!(sync(&t, stream.poll().await.unwrap()).await);
     let before = t.mesibo().messages().len();
     t.clock.advance(1);
@@ -566,10 +563,8 @@ async fn an_operators_resync_brings_groups_back_in_line_after_records_were_lost(
     use domain::edge::stream::{MesiboEvent, MesiboOutcome, handle_mesibo_event};
     let t = spawn_mesibo_app_with(&[]).await;
     let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
-    let gid_of = |reply: Reply| reply.json["gid"].as_str().unwrap().parse::<u64>().unwrap();
-    let kept = gid_of(post(&t, "/setgroup", &owner.token, json!({ "name": "Kept", "m": [ann.phone.e164()] })).await);
-    let dropped =
-        gid_of(post(&t, "/setgroup", &owner.token, json!({ "name": "Dropped", "m": [ann.phone.e164()] })).await);
+    let kept = new_group(&t, &owner, "Kept", &[&ann]).await;
+    let dropped = new_group(&t, &owner, "Dropped", &[&ann]).await;
     // Changes whose stream records never reach mesibo (an outage longer than the stream keeps them).
     t.clock.advance(1);
     post(&t, "/editmembers", &owner.token, json!({ "gid": kept, "m": ann.phone.e164(), "delete": 1 })).await;
@@ -596,8 +591,7 @@ async fn a_change_mesibo_keeps_refusing_is_passed_over_after_an_hour_and_the_nex
     let t = spawn_mesibo_app_with(&[]).await;
     let mut stream = poller(&t).await;
     let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
-    let created = post(&t, "/setgroup", &owner.token, json!({ "name": "G", "m": [ann.phone.e164()] })).await;
-    let gid: u64 = created.json["gid"].as_str().unwrap().parse().unwrap();
+    let gid = new_group(&t, &owner, "G", &[&ann]).await;
     assert!(sync(&t, stream.poll().await.unwrap()).await);
 
     t.mesibo().fail(Fault::Refuse, Some("groupeditmembers"), None);
@@ -620,9 +614,7 @@ async fn removals_mesibo_refuses_for_non_members_hold_up_nothing() {
     t.mesibo().refuse_removing_non_members();
     let mut stream = poller(&t).await;
     let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
-    let created =
-        post(&t, "/setgroup", &owner.token, json!({ "name": "G", "m": [ann.phone.e164(), ben.phone.e164()] })).await;
-    let gid: u64 = created.json["gid"].as_str().unwrap().parse().unwrap();
+    let gid = new_group(&t, &owner, "G", &[&ann, &ben]).await;
     post(&t, "/editmembers", &owner.token, json!({ "gid": gid, "m": ann.phone.e164(), "delete": 1 })).await;
     assert!(sync(&t, stream.poll().await.unwrap()).await);
     // Ann left long ago; every later mirror removes her again, and mesibo refuses: that is fine.
