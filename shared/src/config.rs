@@ -7,6 +7,7 @@ use std::env;
 
 use crate::model::code::SendPolicy;
 use crate::model::links::ProfileUrls;
+use crate::model::lookup_quota;
 use crate::model::phone::{DefaultRegion, PhoneNumber};
 use crate::model::rate_limit::AbuseLimits;
 use crate::model::secrets::{OtpCode, OtpSecret};
@@ -84,7 +85,7 @@ impl std::fmt::Debug for MesiboAppToken {
 #[derive(Clone, Debug)]
 pub struct ContactsConfig {
     pub max_phones_per_request: usize,
-    /// New numbers a user may look up per rolling window (Signal-style: known numbers are free).
+    /// Numbers a user may look up per rolling window; each is charged once per window (model::lookup_quota).
     pub lookup_budget: i64,
     pub lookup_window_days: i64,
     /// Where contact events go (the notifier requires it).
@@ -135,7 +136,8 @@ pub const MAX_SENDS_PER_WINDOW: Number = number("MAX_SENDS_PER_WINDOW", 5, 1, 10
 pub const SEND_WINDOW_SECONDS: Number = number("SEND_WINDOW_SECONDS", 600, 60, 86_400);
 pub const TOKEN_TTL_DAYS: Number = number("TOKEN_TTL_DAYS", 365, 1, 3650);
 pub const MAX_PHONES_PER_REQUEST: Number = number("MAX_PHONES_PER_REQUEST", 5000, 1, 5000);
-pub const CONTACT_LOOKUP_BUDGET: Number = number("CONTACT_LOOKUP_BUDGET", 20_000, 1, 10_000_000);
+/// At most `lookup_quota::MAX_BUDGET` (30,000): a day of the quota is one item, and the budget bounds its size.
+pub const CONTACT_LOOKUP_BUDGET: Number = number("CONTACT_LOOKUP_BUDGET", 20_000, 1, lookup_quota::MAX_BUDGET);
 pub const CONTACT_LOOKUP_WINDOW_DAYS: Number = number("CONTACT_LOOKUP_WINDOW_DAYS", 10, 1, 90);
 pub const MAX_GROUP_MEMBERS: Number = number("MAX_GROUP_MEMBERS", 1024, 2, 5000);
 pub const IP_CODE_REQUESTS_PER_HOUR: Number = number("IP_CODE_REQUESTS_PER_HOUR", 20, 1, 1_000_000);
@@ -352,6 +354,12 @@ mod tests {
         let eleven: Vec<String> = (0..11).map(|i| format!("+1201555{:04}:123456", 100 + i)).collect();
         assert_eq!(config(&[("TEST_NUMBERS", &eleven.join(","))]).unwrap_err().name, "TEST_NUMBERS");
         assert!(Config::from_lookup(|_| None).is_err());
+    }
+
+    #[test]
+    fn the_lookup_budget_is_capped_so_a_day_of_it_fits_one_item() {
+        assert_eq!(config(&[("CONTACT_LOOKUP_BUDGET", "30000")]).unwrap().contacts.lookup_budget, 30_000);
+        assert_eq!(config(&[("CONTACT_LOOKUP_BUDGET", "30001")]).unwrap_err().name, "CONTACT_LOOKUP_BUDGET");
     }
 
     #[test]

@@ -295,3 +295,127 @@ async fn concurrent_uploads_cannot_overspend_the_quota() {
     let expected: HashSet<String> = accepted.iter().flat_map(|u| u.iter().cloned()).collect();
     assert_eq!(stored, expected, "refused uploads left nothing behind");
 }
+
+/// Numbers charged to the lookup quota: the counts of its days, wherever they are kept.
+async fn charged(t: &TestApp) -> i64 {
+    quota_days(t).await.iter().map(|i| i["count"].as_n().unwrap().parse::<i64>().unwrap()).sum()
+}
+
+async fn quota_days(t: &TestApp) -> Vec<Item> {
+    t.items_with_sk_prefix("LOOKUPS#").await
+}
+
+fn new_numbers(count: usize) -> Vec<String> {
+    (0..count).map(|_| random_phone().e164().to_owned()).collect()
+}
+
+/// mesibo apps send `reset=1` on the first sync after every sign-in (with the first page of the book, or alone to
+/// clear it): re-uploading the same book costs nothing, however often (it used to be charged again every time, which
+/// locked a 5,000-number book out on the fifth sign-in).
+#[tokio::test]
+async fn signing_in_again_and_re_uploading_the_book_after_a_reset_costs_no_quota() {
+    let t = spawn_app_with(&[("CONTACT_LOOKUP_BUDGET", "10"), ("CONTACT_LOOKUP_WINDOW_DAYS", "10")]).await;
+    let me = random_phone();
+    let token = t.sign_in(me.e164()).await;
+    let (first_page, second_page) = (new_numbers(5), new_numbers(5));
+    for page in [&first_page, &second_page] {
+        assert_eq!(getcontacts(&t, &token, json!({ "phones": page })).await.status, 200);
+    }
+    for round in 0..3 {
+        t.clock.advance(3600);
+        let token = t.sign_in(me.e164()).await;
+        if round == 0 {
+            let cleared = getcontacts(&t, &token, json!({ "reset": 1 })).await;
+            assert_eq!(cleared.status, 200);
+            assert!(t.items_with_sk_prefix("CONTACT#").await.is_empty(), "the book is empty");
+        }
+        // The first page replaces the book (the second page's numbers leave it), then the second page comes back.
+        let reset = getcontacts(&t, &token, json!({ "phones": first_page, "reset": 1 })).await;
+        assert_eq!(reset.status, 200, "round {round}: {:?}", reset.json);
+        let rest = getcontacts(&t, &token, json!({ "phones": second_page })).await;
+        assert_eq!(rest.status, 200, "round {round}: {:?}", rest.json);
+    }
+    assert_eq!(t.items_with_sk_prefix("CONTACT#").await.len(), 10);
+    assert_eq!(charged(&t).await, 10, "each number charged once");
+    t.clock.advance(3600);
+    let token = t.sign_in(me.e164()).await;
+    let one_more = getcontacts(&t, &token, json!({ "phones": new_numbers(1) })).await;
+    assert_eq!((one_more.status, one_more.error()), (429, "RATELIMIT"), "the quota still holds");
+}
+
+#[tokio::test]
+async fn numbers_removed_with_delcontacts_cost_nothing_to_upload_again() {
+    let t = spawn_app_with(&[("CONTACT_LOOKUP_BUDGET", "10")]).await;
+    let token = t.sign_in(random_phone().e164()).await;
+    let book = new_numbers(10);
+    assert_eq!(getcontacts(&t, &token, json!({ "phones": book })).await.status, 200);
+    let removed = t.call(HttpCall::post("/delcontacts").json(&json!({ "phones": book })).bearer(&token)).await;
+    assert_eq!((removed.status, removed.json["removed"].as_i64()), (200, Some(10)));
+    assert!(t.items_with_sk_prefix("CONTACT#").await.is_empty());
+
+    let again = getcontacts(&t, &token, json!({ "phones": book })).await;
+    assert_eq!(again.status, 200, "{:?}", again.json);
+    assert_eq!(t.items_with_sk_prefix("CONTACT#").await.len(), 10);
+    assert_eq!(charged(&t).await, 10);
+    let one_more = getcontacts(&t, &token, json!({ "phones": new_numbers(1) })).await;
+    assert_eq!((one_more.status, one_more.error()), (429, "RATELIMIT"));
+}
+
+#[tokio::test]
+async fn deleting_the_account_and_signing_up_again_does_not_reset_the_quota() {
+    let t = spawn_app_with(&[("CONTACT_LOOKUP_BUDGET", "10")]).await;
+    let me = random_phone();
+    let token = t.sign_in(me.e164()).await;
+    let book = new_numbers(10);
+    assert_eq!(getcontacts(&t, &token, json!({ "phones": book })).await.status, 200);
+    assert_eq!(getcontacts(&t, &token, json!({ "phones": new_numbers(1) })).await.error(), "RATELIMIT");
+
+    t.clock.advance(60);
+    t.login(me.e164()).await;
+    let code = last_sms_code(me.e164()).await.unwrap();
+    let deleted = t.call(HttpCall::post("/deleteaccount").json(&json!({ "code": code })).bearer(&token)).await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.json);
+    assert!(t.items_with_sk_prefix("CONTACT#").await.is_empty(), "the address book went with the account");
+    let days = quota_days(&t).await;
+    assert_eq!(days.len(), 1, "the quota stays");
+    for day in &days {
+        assert!(day["PK"].as_s().unwrap().starts_with("QUOTA#"), "{day:?}");
+        assert!(!format!("{day:?}").contains(&me.e164()[1..]), "no number in clear: {day:?}");
+    }
+
+    t.clock.advance(600);
+    let token = t.sign_in(me.e164()).await;
+    let refused = getcontacts(&t, &token, json!({ "phones": new_numbers(3) })).await;
+    assert_eq!((refused.status, refused.error()), (429, "RATELIMIT"), "{:?}", refused.json);
+    assert!(refused.json["retry_after"].as_i64().unwrap() > 8 * 86_400, "until the first day leaves the window");
+    let same_book = getcontacts(&t, &token, json!({ "phones": book })).await;
+    assert_eq!(same_book.status, 200, "numbers charged before the deletion are free: {:?}", same_book.json);
+    assert_eq!(t.items_with_sk_prefix("CONTACT#").await.len(), 10);
+    assert_eq!(charged(&t).await, 10);
+}
+
+/// The budget's cap keeps a day within one item: a day charged up to the largest budget, 5,000 numbers at a time
+/// (the most one request uploads), is stored whole, and the condition stops it there.
+#[tokio::test]
+async fn a_day_of_the_largest_budget_fits_one_item() {
+    use domain::model::lookup_quota::{Charge, LookupQuota, MAX_BUDGET};
+    use domain::usecase::ports::ContactStore;
+
+    let t = spawn_app().await;
+    let quota = LookupQuota::new(&t.app.config.otp_secret, random_phone().e164(), MAX_BUDGET, 10);
+    let now = t.clock.now();
+    let (first_day, today) = quota.window(now);
+    let charge = |from: i64, to: i64| Charge {
+        day: today,
+        tags: (from..to).map(|i| quota.tag(&format!("+1{i:010}"))).collect(),
+        day_limit: MAX_BUDGET,
+        expires_at: now + 11 * 86_400,
+    };
+    for from in (0..MAX_BUDGET).step_by(5000) {
+        assert!(t.app.store.charge_lookups(quota.name(), &charge(from, from + 5000)).await.unwrap());
+    }
+    assert!(!t.app.store.charge_lookups(quota.name(), &charge(MAX_BUDGET, MAX_BUDGET + 1)).await.unwrap());
+    let days = t.app.store.lookup_days(quota.name(), first_day, today).await.unwrap();
+    assert_eq!(days.len(), 1);
+    assert_eq!((days[0].count, days[0].tags.len()), (MAX_BUDGET, MAX_BUDGET as usize));
+}

@@ -92,12 +92,14 @@ async fn a_getcontacts_that_fails_midway_is_safely_repeatable_and_charged_once()
     assert_eq!(repeated.status, 200, "{:?}", repeated.json);
     let items = direct_scan(&t).await;
     assert_eq!(items.iter().filter(|i| i["SK"].as_s().unwrap().starts_with("CONTACT#")).count(), unique.len());
-    let charged: i64 = items
-        .iter()
-        .filter(|i| i["SK"].as_s().unwrap().starts_with("LOOKUPS#"))
-        .map(|i| i["count"].as_n().unwrap().parse::<i64>().unwrap())
-        .sum();
+    // The quota's one day (under the quota's own partition): the count and the tags of the charged numbers.
+    let days: Vec<&Item> = items.iter().filter(|i| i["SK"].as_s().unwrap().starts_with("LOOKUPS#")).collect();
+    assert_eq!(days.len(), 1, "{days:?}");
+    assert!(days[0]["PK"].as_s().unwrap().starts_with("QUOTA#"));
+    let charged: i64 = days[0]["count"].as_n().unwrap().parse().unwrap();
     assert_eq!(charged, unique.len() as i64, "the failed attempt's charge was given back");
+    // The failed attempt's tags went with its count: had they stayed, the repeat would have been charged nothing.
+    assert_eq!(days[0]["charged"].as_bs().unwrap().len(), unique.len(), "one tag per charged number");
 }
 
 #[tokio::test]

@@ -2,8 +2,9 @@
 //! stack; then the invariants, checked by scanning the table: every user has exactly the tokens it was issued, no
 //! code was used twice, every group has exactly one owner, and the counters are exact.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use domain::model::lookup_quota::LookupQuota;
 use domain::{AccessToken, PhoneNumber};
 use futures::future::join_all;
 use integration_tests::*;
@@ -17,7 +18,7 @@ async fn user_journey(
     index: usize,
     me: &PhoneNumber,
     everyone: &[PhoneNumber],
-) -> (String, Option<String>, usize) {
+) -> (String, Option<String>, Vec<String>) {
     let ip = format!("198.51.100.{}", index + 1);
     let call = |c: HttpCall| HttpCall { source_ip: ip.clone(), ..c };
     let login = t.call(call(HttpCall::post("/login").form(&[("phone", me.e164())]))).await;
@@ -58,7 +59,7 @@ async fn user_journey(
         assert!(d.status == 200 || d.error() == "NOTADMIN", "{:?}", d.json);
         gid = Some(id);
     }
-    (token, gid, phones.len())
+    (token, gid, phones)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -122,11 +123,22 @@ async fn fifty_concurrent_users_leave_every_invariant_intact() {
         .map(|i| i["count"].as_n().unwrap().parse().unwrap())
         .collect();
     assert_eq!(per_ip, vec![1; USERS]);
-    let lookups: HashMap<String, i64> = by_sk("LOOKUPS#")
-        .map(|i| (i["PK"].as_s().unwrap().clone(), i["count"].as_n().unwrap().parse().unwrap()))
+    // The quota: one day per user, in the partition named by the user's keyed number, holding the count and the
+    // tags of exactly the 13 numbers that user uploaded.
+    let lookups: HashMap<String, (i64, BTreeSet<Vec<u8>>)> = by_sk("LOOKUPS#")
+        .map(|i| {
+            let tags = i["charged"].as_bs().unwrap().iter().map(|b| b.as_ref().to_vec()).collect();
+            (i["PK"].as_s().unwrap().clone(), (i["count"].as_n().unwrap().parse().unwrap(), tags))
+        })
         .collect();
     assert_eq!(lookups.len(), USERS);
-    assert!(journeys.iter().all(|(_, _, uploaded)| *uploaded == 13));
-    assert!(lookups.values().all(|count| *count == 13), "{lookups:?}");
+    let config = &t.app.config;
+    for (index, ((_, _, uploaded), phone)) in journeys.iter().zip(&everyone).enumerate() {
+        assert_eq!(uploaded.len(), 13);
+        let quota = LookupQuota::new(&config.otp_secret, phone.e164(), 1, 1);
+        let expected: BTreeSet<Vec<u8>> = uploaded.iter().map(|n| quota.tag(n).to_vec()).collect();
+        let stored = lookups.get(&format!("QUOTA#{}", quota.name()));
+        assert_eq!(stored, Some(&(13, expected)), "the quota of user {index}");
+    }
     assert_eq!(by_sk("CONTACT#").count(), USERS * 13);
 }

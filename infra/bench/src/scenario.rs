@@ -25,7 +25,7 @@ pub fn function_env(table: &str) -> Vec<(String, String)> {
         ("IP_FAILED_VERIFIES_PER_HOUR", "1000000"),
         ("SMS_HOURLY_LIMIT_PER_COUNTRY", "10000000"),
         ("SMS_DAILY_BUDGET", "100000000"),
-        ("CONTACT_LOOKUP_BUDGET", "10000000"),
+        ("CONTACT_LOOKUP_BUDGET", "30000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

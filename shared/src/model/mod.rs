@@ -7,6 +7,7 @@ pub mod contact;
 pub mod events;
 pub mod group;
 pub mod links;
+pub mod lookup_quota;
 pub mod phone;
 pub mod profile;
 pub mod rate_limit;

@@ -130,8 +130,9 @@ pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logo
 
 /// Removes the profile (leaving a tombstone for contacts' deltas), every token, the address book, group memberships
 /// (an owned group passes to the longest-standing admin, else is deleted), push devices and every other item of the
-/// person. In mesibo mode the `mesibo` function then deletes the user there, from the tombstone in the table's
-/// stream (and mirrors the groups), so the deletion never waits for mesibo and never stops halfway because of it.
+/// person — but not the contact-lookup quota, kept under the number so that signing up again does not reset it. In
+/// mesibo mode the `mesibo` function then deletes the user there, from the tombstone in the table's stream (and
+/// mirrors the groups), so the deletion never waits for mesibo and never stops halfway because of it.
 pub async fn delete_account(
     app: &Services<impl Ports>,
     session: &Session,

@@ -4,7 +4,8 @@
 //! Every request takes at most three sequential rounds of DynamoDB calls, whatever the number of phones:
 //! 1. the token;
 //! 2. in parallel: the stored address book (Query pages), the profiles of the uploaded numbers (BatchGet), my own
-//!    profile and lookup quota — or, for a delta, my address book, who has me (GSI1), my groups (GSI1), my profile;
+//!    profile and the window's days of my lookup quota — or, for a delta, my address book, who has me (GSI1), my
+//!    groups (GSI1), my profile;
 //! 3. in parallel: the quota charge and the new edges (BatchWrite) — or, for a delta, the profiles and groups found
 //!    in round 2 (BatchGet).
 //!
@@ -21,12 +22,11 @@ use crate::model::clock::Timestamp;
 use crate::model::contact::{ContactEntry, OwnProfile, is_news};
 use crate::model::group::Group;
 use crate::model::links::Links;
+use crate::model::lookup_quota::{LookupQuota, OverQuota};
 use crate::model::profile::ContactProfile;
 use crate::usecase::ports::{ContactStore, GroupStore, ProfileStore};
 use crate::usecase::session::Session;
 use crate::usecase::{Ports, Services};
-
-const DAY: i64 = 86_400;
 
 /// Sync: with `upload`, look those numbers up; without, what changed since `since`.
 #[derive(Debug)]
@@ -100,7 +100,8 @@ pub async fn delete_contacts(
     Ok(DelContactsReply { removed: command.numbers.len(), invalid: command.invalid })
 }
 
-/// Uploaded numbers: store every one as an edge, answer with the registered ones in full.
+/// Uploaded numbers: store every one as an edge, answer with the registered ones in full. The quota charges the
+/// numbers that are neither in the stored address book nor charged within its window (`model::lookup_quota`).
 async fn lookup(
     app: &Services<impl Ports>,
     session: &Session,
@@ -110,56 +111,50 @@ async fn lookup(
 ) -> Result<(Vec<ContactEntry>, Option<ContactProfile>), ApiError> {
     let me = session.phone.e164();
     let store = &app.store;
-    let quota = &app.config.contacts;
-    let today = now.div_euclid(DAY);
-    let first_day = today - quota.lookup_window_days + 1;
+    let settings = &app.config.contacts;
+    let quota = LookupQuota::new(&app.config.otp_secret, me, settings.lookup_budget, settings.lookup_window_days);
+    let (first_day, today) = quota.window(now);
     let wanted: Vec<String> = uploaded.iter().cloned().collect();
     let own_number = [me.to_owned()];
-    let (book, profiles, own, lookups) = tokio::join!(
+    let (book, profiles, own, days) = tokio::join!(
         store.address_book(me),
         store.contact_profiles(&wanted),
         store.contact_profiles(&own_number),
-        store.lookups(me, first_day, today),
+        store.lookup_days(quota.name(), first_day, today),
     );
-    let (book, profiles, own, lookups) = (book?, profiles?, own?, lookups?);
+    let (book, profiles, own, days) = (book?, profiles?, own?, days?);
 
     let known: HashSet<&String> = book.iter().collect();
     let new_numbers: Vec<String> = wanted.iter().filter(|n| !known.contains(n)).cloned().collect();
     let stale: Vec<String> =
         if reset { book.iter().filter(|n| !uploaded.contains(*n)).cloned().collect() } else { vec![] };
-    let used_today = lookups.iter().filter(|(day, _)| *day == today).map(|(_, c)| c).sum::<i64>();
-    let used_before = lookups.iter().filter(|(day, _)| *day != today).map(|(_, c)| c).sum::<i64>();
-    let fresh = new_numbers.len() as i64;
-    let over_quota = || {
-        let oldest = lookups.iter().filter(|(_, c)| *c > 0).map(|(day, _)| *day).min().unwrap_or(today);
-        ApiError::RateLimited { retry_after: ((oldest + quota.lookup_window_days) * DAY - now).max(1) as u64 }
+    let over_quota = |over: OverQuota| {
+        warn!(phone = %session.phone, fresh = over.fresh, used = over.used, "contact lookup quota exceeded");
+        ApiError::RateLimited { retry_after: over.retry_after }
     };
-    if fresh > 0 && used_before + used_today + fresh > quota.lookup_budget {
-        warn!(phone = %session.phone, fresh, used = used_before + used_today, "contact lookup quota exceeded");
-        return Err(over_quota());
-    }
+    let charge = quota.charge(&days, &new_numbers, now).map_err(over_quota)?;
 
-    let ttl = (today + quota.lookup_window_days + 1) * DAY;
     let (charged, added, removed) = tokio::join!(
         async {
-            if fresh > 0 {
-                store.charge_lookups(me, today, fresh, quota.lookup_budget - used_before, ttl).await
-            } else {
-                Ok(true)
+            match &charge {
+                Some(charge) => store.charge_lookups(quota.name(), charge).await,
+                None => Ok(true),
             }
         },
         store.add_contacts(me, &new_numbers, now),
         store.remove_contacts(me, &stale),
     );
-    if !charged? {
+    if let (false, Some(refused)) = (charged?, &charge) {
         // A concurrent request of this user took the rest of the quota first: take our new edges back out.
         store.remove_contacts(me, &new_numbers).await?;
-        return Err(over_quota());
+        return Err(over_quota(quota.lost(&days, refused, now)));
     }
     if let Err(e) = added.and(removed) {
         // Some edges may be stored, some not: the request is safely repeatable (edges are idempotent puts), and
-        // giving the charge back means the repeat pays once for the numbers that are new to it.
-        if fresh > 0 && store.refund_lookups(me, today, fresh).await.is_err() {
+        // giving the charge back (its count and its tags) means the repeat pays once for the numbers new to it.
+        if let Some(charge) = &charge
+            && store.refund_lookups(quota.name(), charge).await.is_err()
+        {
             warn!(phone = %session.phone, "could not refund the lookup quota of a failed request");
         }
         return Err(e.into());

@@ -11,6 +11,7 @@ use crate::model::clock::Timestamp;
 use crate::model::code::{CodeRecord, NewCode, ReservedAttempt};
 use crate::model::events::{ContactEvent, NotifyRun};
 use crate::model::group::{Group, MemberChange, Membership};
+use crate::model::lookup_quota::{Charge, LookupDay};
 use crate::model::phone::PhoneNumber;
 use crate::model::profile::{ContactProfile, Profile};
 use crate::model::rate_limit::RateLimit;
@@ -200,8 +201,9 @@ pub trait ProfileStore: Sync {
     /// Profiles (and tombstones) of whichever of `numbers` have one; any order.
     fn contact_profiles(&self, numbers: &[String]) -> impl Future<Output = Stored<Vec<ContactProfile>>> + Send;
 
-    /// Everything else kept under the person (code and send state, lookup counters, push devices) and their
-    /// notification progress; not the profile and address book. How many items went.
+    /// Everything else kept under the person (code and send state, push devices) and their notification progress;
+    /// not the profile and address book, and not the lookup quota, which is not the account's (it outlives the
+    /// account, so deleting and signing up again does not reset it). How many items went.
     fn delete_personal_items(&self, phone: &PhoneNumber) -> impl Future<Output = Stored<usize>> + Send;
 }
 
@@ -229,26 +231,21 @@ pub trait ContactStore: Sync {
 
     fn remove_contacts(&self, owner: &str, numbers: &[String]) -> impl Future<Output = Stored<()>> + Send;
 
-    /// Numbers looked up per UTC day, `(day, count)`, for the days from `first_day` to `last_day`.
-    fn lookups(
+    /// The stored days, from `first_day` to `last_day`, of the lookup quota named `quota`
+    /// ([`crate::model::lookup_quota::LookupQuota::name`]): each day's count and charged tags.
+    fn lookup_days(
         &self,
-        owner: &str,
+        quota: &str,
         first_day: i64,
         last_day: i64,
-    ) -> impl Future<Output = Stored<Vec<(i64, i64)>>> + Send;
+    ) -> impl Future<Output = Stored<Vec<LookupDay>>> + Send;
 
-    /// Adds `count` to the day's lookups if its total stays within `limit_today`; false when it would not.
-    fn charge_lookups(
-        &self,
-        owner: &str,
-        day: i64,
-        count: i64,
-        limit_today: i64,
-        expires_at: Timestamp,
-    ) -> impl Future<Output = Stored<bool>> + Send;
+    /// Adds the charge's tags and their count to its day, both at once, if the day's count stays within
+    /// `charge.day_limit`; false when it would not (nothing changes).
+    fn charge_lookups(&self, quota: &str, charge: &Charge) -> impl Future<Output = Stored<bool>> + Send;
 
-    /// Gives back a charge whose request failed, so the retried request is charged once.
-    fn refund_lookups(&self, owner: &str, day: i64, count: i64) -> impl Future<Output = Stored<()>> + Send;
+    /// Gives back a charge whose request failed, its count and its tags, so the repeated request is charged once.
+    fn refund_lookups(&self, quota: &str, charge: &Charge) -> impl Future<Output = Stored<()>> + Send;
 }
 
 /// Groups and who belongs to them.

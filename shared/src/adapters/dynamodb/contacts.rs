@@ -1,13 +1,17 @@
 //! The contact graph: address-book edges `USER#<owner>/CONTACT#<number>`, indexed the other way round in GSI1 (who
-//! has a number), and the per-day counters of the lookup quota.
+//! has a number), and the days of the lookup quota (under the quota's own partition, see `keys::lookup_quota`).
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use super::batch::Write;
-use super::item::{get_n, get_s, n, s};
+use super::item::{Item, get_n, get_s, n, s};
 use super::keys::{self, attr};
 use super::{DynamoStore, condition_failed, unavailable};
 use crate::model::clock::Timestamp;
+use crate::model::lookup_quota::{Charge, LookupDay, LookupTag};
 use crate::usecase::ports::{ContactStore, StoreUnavailable};
 
 impl ContactStore for DynamoStore {
@@ -58,43 +62,43 @@ impl ContactStore for DynamoStore {
         self.batch_write(writes.collect()).await
     }
 
-    async fn lookups(&self, owner: &str, first_day: i64, last_day: i64) -> Result<Vec<(i64, i64)>, StoreUnavailable> {
+    async fn lookup_days(
+        &self,
+        quota: &str,
+        first_day: i64,
+        last_day: i64,
+    ) -> Result<Vec<LookupDay>, StoreUnavailable> {
         let items = self
             .query_all(
                 None,
                 "PK = :pk AND SK BETWEEN :from AND :to",
                 vec![
-                    (":pk", keys::user_value(owner)),
+                    (":pk", s(keys::lookup_quota(quota))),
                     (":from", s(keys::lookups(first_day))),
                     (":to", s(keys::lookups(last_day))),
                 ],
             )
             .await?;
-        Ok(items.iter().map(|i| (get_n(i, attr::DAY), get_n(i, attr::COUNT))).collect())
+        Ok(items.iter().map(lookup_day).collect())
     }
 
-    async fn charge_lookups(
-        &self,
-        owner: &str,
-        day: i64,
-        count: i64,
-        limit_today: i64,
-        expires_at: Timestamp,
-    ) -> Result<bool, StoreUnavailable> {
+    async fn charge_lookups(&self, quota: &str, charge: &Charge) -> Result<bool, StoreUnavailable> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(keys::key(keys::user(owner), keys::lookups(day))))
-            .update_expression("ADD #count :n SET #day = :day, #ttl = :ttl")
+            .set_key(Some(keys::key(keys::lookup_quota(quota), keys::lookups(charge.day))))
+            .update_expression("ADD #count :n, #charged :tags SET #day = :day, #ttl = :ttl")
             .condition_expression("attribute_not_exists(#count) OR #count <= :max")
             .expression_attribute_names("#count", attr::COUNT)
+            .expression_attribute_names("#charged", attr::CHARGED)
             .expression_attribute_names("#day", attr::DAY)
             .expression_attribute_names("#ttl", keys::TTL)
-            .expression_attribute_values(":n", n(count))
-            .expression_attribute_values(":day", n(day))
-            .expression_attribute_values(":ttl", n(expires_at))
-            .expression_attribute_values(":max", n(limit_today - count))
+            .expression_attribute_values(":n", n(charge.count()))
+            .expression_attribute_values(":tags", tags(&charge.tags))
+            .expression_attribute_values(":day", n(charge.day))
+            .expression_attribute_values(":ttl", n(charge.expires_at))
+            .expression_attribute_values(":max", n(charge.day_limit - charge.count()))
             .send()
             .await;
         match result {
@@ -104,17 +108,33 @@ impl ContactStore for DynamoStore {
         }
     }
 
-    async fn refund_lookups(&self, owner: &str, day: i64, count: i64) -> Result<(), StoreUnavailable> {
+    async fn refund_lookups(&self, quota: &str, charge: &Charge) -> Result<(), StoreUnavailable> {
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(keys::key(keys::user(owner), keys::lookups(day))))
-            .update_expression("ADD #count :n")
+            .set_key(Some(keys::key(keys::lookup_quota(quota), keys::lookups(charge.day))))
+            .update_expression("ADD #count :n DELETE #charged :tags")
             .expression_attribute_names("#count", attr::COUNT)
-            .expression_attribute_values(":n", n(-count))
+            .expression_attribute_names("#charged", attr::CHARGED)
+            .expression_attribute_values(":n", n(-charge.count()))
+            .expression_attribute_values(":tags", tags(&charge.tags))
             .send()
             .await
             .map_err(|e| unavailable("refund lookups", e))?;
         Ok(())
+    }
+}
+
+/// A binary set of tags (DynamoDB refuses an empty set: a charge always has a tag).
+fn tags(tags: &[LookupTag]) -> AttributeValue {
+    AttributeValue::Bs(tags.iter().map(|t| Blob::new(t.to_vec())).collect())
+}
+
+fn lookup_day(item: &Item) -> LookupDay {
+    let charged = item.get(attr::CHARGED).and_then(|v| v.as_bs().ok()).map(Vec::as_slice).unwrap_or_default();
+    LookupDay {
+        day: get_n(item, attr::DAY),
+        count: get_n(item, attr::COUNT),
+        tags: charged.iter().filter_map(|b| LookupTag::try_from(b.as_ref()).ok()).collect(),
     }
 }

@@ -16,7 +16,6 @@ pub const TTL: &str = "ttl";
 pub const OTP: &str = "OTP";
 pub const PROFILE: &str = "PROFILE";
 pub const CONTACT_PREFIX: &str = "CONTACT#";
-pub const LOOKUPS_PREFIX: &str = "LOOKUPS#";
 pub const DEVICE_PREFIX: &str = "DEVICE#";
 pub const TOKEN: &str = "TOKEN";
 pub const TOKEN_PREFIX: &str = "TOKEN#";
@@ -24,6 +23,8 @@ pub const GROUP: &str = "GROUP";
 const USER_PREFIX: &str = "USER#";
 const GROUP_PREFIX: &str = "GROUP#";
 const LEFT_PREFIX: &str = "LEFT#";
+// Sort keys of a lookup quota's days (under `QUOTA#<keyed name>`, not under the user).
+pub const LOOKUPS_PREFIX: &str = "LOOKUPS#";
 
 /// Attribute names (beside the keys).
 pub mod attr {
@@ -49,6 +50,8 @@ pub mod attr {
     pub const ADDED_AT: &str = "added_at";
     pub const DAY: &str = "day";
     pub const COUNT: &str = "count";
+    /// A lookup-quota day's charged numbers: a binary set of keyed tags.
+    pub const CHARGED: &str = "charged";
     pub const GID: &str = "gid";
     pub const MEMBERS: &str = "members";
     pub const ROLE: &str = "role";
@@ -96,7 +99,13 @@ pub fn has_contact(number: &str) -> String {
     format!("HASCONTACT#{number}")
 }
 
-/// Zero-padded so string order is day order for BETWEEN.
+/// `QUOTA#<keyed name of the owner's number>`: a contact-lookup quota, outside the user's partition so that deleting
+/// the account leaves it (it expires by TTL).
+pub fn lookup_quota(name: &str) -> String {
+    format!("QUOTA#{name}")
+}
+
+/// One day of a lookup quota, zero-padded so string order is day order for BETWEEN.
 pub fn lookups(day: i64) -> String {
     format!("{LOOKUPS_PREFIX}{day:08}")
 }

@@ -17,7 +17,8 @@
 //! | a user's address book                            | Query (pages)               | PK=`USER#<owner>`, SK begins `CONTACT#`          | table |
 //! | add / remove address-book entries                | BatchWriteItem (≤ 25 items) | PK=`USER#<owner>`, SK=`CONTACT#<number>`         | table |
 //! | who has number X in their address book           | Query (pages)               | GSI1PK=`HASCONTACT#<number>`, GSI1SK=`USER#<owner>` | GSI1 |
-//! | numbers looked up per day (enumeration quota)    | Query / UpdateItem ADD      | PK=`USER#<e164>`, SK between `LOOKUPS#<day>`s    | table |
+//! | numbers charged per day (lookup quota)           | Query / UpdateItem ADD (cond.) | PK=`QUOTA#<keyed name of e164>`, SK between `LOOKUPS#<day>`s | table |
+//! | give a failed request's charge back              | UpdateItem ADD + DELETE     | PK=`QUOTA#<keyed name of e164>`, SK=`LOOKUPS#<day>` | table |
 //! | a user's push devices                            | PutItem (deleted with the account) | PK=`USER#<e164>`, SK=`DEVICE#<token digest>` | table |
 //! | a group and its members, in order                | GetItem / BatchGetItem      | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
 //! | change a group                                   | PutItem if version matches  | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
@@ -29,8 +30,12 @@
 //! | abuse-limit counter for one window               | UpdateItem ADD (cond.), or in the code's transaction | PK=`LIMIT#<kind>#<subject>`, SK=`WINDOW#<start>` | table |
 //! | notifications sent so far (resume point)         | GetItem / PutItem           | PK=`NOTIFY#USER#<e164>`/`NOTIFY#GROUP#<gid>`, SK=`RUN#<kind>#<ts>[#MESIBO]` | table |
 //!
-//! Expiring items (codes, tokens, counters, resume points) carry `ttl` (unix seconds) so DynamoDB removes them
-//! eventually; the code never relies on it and always compares times itself.
+//! A lookup-quota day holds `count` and `charged`, a binary set of 8-byte keyed tags of the numbers charged that day
+//! (never more than the budget: ≤ 30,000 × 9 bytes, see `model::lookup_quota`). Its partition is not the user's, so
+//! account deletion leaves it and deleting and signing up again does not reset the quota.
+//!
+//! Expiring items (codes, tokens, counters, quota days, resume points) carry `ttl` (unix seconds) so DynamoDB removes
+//! them eventually; the code never relies on it and always compares times itself.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
