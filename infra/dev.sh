@@ -11,6 +11,8 @@ if [ ! -s .local/otp-secret ]; then
 fi
 cargo build --quiet -p local_stack --bin devserver
 export TABLE_NAME="${TABLE_NAME:-messenger-local}"
+# Photos and attachments go to this bucket in moto (created by the dev server); FILES_BUCKET= runs without files.
+export FILES_BUCKET="${FILES_BUCKET-messenger-local-files}"
 OTP_HMAC_SECRET="$(cat .local/otp-secret)"
 export OTP_HMAC_SECRET
 export AWS_LAMBDA_LOG_LEVEL="${AWS_LAMBDA_LOG_LEVEL:-info}"

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-export PORT TABLE_NAME=schemathesis TEST_NUMBERS="+12015550100:428913"
+export PORT TABLE_NAME=schemathesis TEST_NUMBERS="+12015550100:428913" FILES_BUCKET=schemathesis-files
 OTP_HMAC_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 export OTP_HMAC_SECRET
 cargo build --quiet -p local_stack --bin devserver

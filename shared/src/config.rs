@@ -46,6 +46,15 @@ pub struct Config {
     pub abuse: AbuseLimits,
     /// mesibo's backend API: where it is and the app token (README, mesibo). No token: standalone mode.
     pub mesibo: MesiboConfig,
+    /// Photos and attachments on S3; `None` (no `FILES_BUCKET`): this deployment stores no files.
+    pub files: Option<FilesConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FilesConfig {
+    pub bucket: String,
+    /// The largest attachment uploaded to S3 directly through a presigned URL.
+    pub max_upload_bytes: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -145,7 +154,9 @@ pub const IP_FAILED_VERIFIES_PER_HOUR: Number = number("IP_FAILED_VERIFIES_PER_H
 pub const NUMBER_FAILED_VERIFIES_PER_DAY: Number = number("NUMBER_FAILED_VERIFIES_PER_DAY", 100, 1, 100);
 pub const SMS_HOURLY_LIMIT_PER_COUNTRY: Number = number("SMS_HOURLY_LIMIT_PER_COUNTRY", 200, 1, 10_000_000);
 pub const SMS_DAILY_BUDGET: Number = number("SMS_DAILY_BUDGET", 1000, 1, 100_000_000);
+pub const UPLOADS_PER_HOUR: Number = number("UPLOADS_PER_HOUR", 100, 1, 100_000);
 pub const MESIBO_TIMEOUT_MS: Number = number("MESIBO_TIMEOUT_MS", 5000, 100, 5000);
+pub const MAX_UPLOAD_BYTES: Number = number("MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 1024 * 1024, 5 * 1024 * 1024 * 1024);
 pub const DEFAULT_MESIBO_API_URL: &str = "https://api.mesibo.com/backend/";
 
 /// The variables, whichever way they are looked up. Blank counts as unset.
@@ -240,8 +251,10 @@ impl Config {
                 number_failed_verifies_per_day: vars.number(NUMBER_FAILED_VERIFIES_PER_DAY)?,
                 sms_hourly_limit_per_country: vars.number(SMS_HOURLY_LIMIT_PER_COUNTRY)?,
                 sms_daily_budget: vars.number(SMS_DAILY_BUDGET)?,
+                uploads_per_hour: vars.number(UPLOADS_PER_HOUR)?,
             },
             mesibo: mesibo(&vars)?,
+            files: files(&vars)?,
             app_name,
         })
     }
@@ -307,6 +320,13 @@ fn mesibo(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<MesiboConfig, 
         app_token_secret: vars.text("MESIBO_APP_TOKEN_SECRET_ARN"),
         timeout_ms: vars.number(MESIBO_TIMEOUT_MS)? as u64,
     })
+}
+
+fn files(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Option<FilesConfig>, ConfigError> {
+    let Some(bucket) = vars.text("FILES_BUCKET") else {
+        return Ok(None);
+    };
+    Ok(Some(FilesConfig { bucket, max_upload_bytes: vars.number(MAX_UPLOAD_BYTES)? as u64 }))
 }
 
 fn profile_urls(vars: &Vars<impl Fn(&str) -> Option<String>>, app_name: &str) -> ProfileUrls {

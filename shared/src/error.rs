@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum ApiError {
     #[error("missing parameter: {0}")]
     MissingParam(&'static str),
@@ -51,6 +51,16 @@ pub enum ApiError {
     MissingAppId,
     #[error("the messaging service (mesibo) did not respond as expected: try again")]
     MesiboFail,
+    #[error("missing file: attach it as a multipart/form-data file part")]
+    MissingFile,
+    #[error("not a picture this service reads (JPEG, PNG, WebP or GIF, at most 40 megapixels)")]
+    BadImage,
+    #[error("this type of file is not accepted (judged by its content, not its name)")]
+    UnsupportedFile,
+    #[error("no such file")]
+    NoSuchFile,
+    #[error("file storage is temporarily unavailable: try again")]
+    FilesUnavailable,
 }
 
 impl ApiError {
@@ -79,6 +89,11 @@ impl ApiError {
             Self::NotAdmin => "NOTADMIN",
             Self::MissingAppId => "MISSINGAPPID",
             Self::MesiboFail => "MESIBOFAIL",
+            Self::MissingFile => "MISSINGFILE",
+            Self::BadImage => "BADIMAGE",
+            Self::UnsupportedFile => "BADFILETYPE",
+            Self::NoSuchFile => "NOTFOUND",
+            Self::FilesUnavailable => "UNAVAILABLE",
         }
     }
 
@@ -93,13 +108,17 @@ impl ApiError {
             | Self::BadGroup
             | Self::NoOp
             | Self::BadOp
-            | Self::MissingAppId => 400,
+            | Self::MissingAppId
+            | Self::MissingFile
+            | Self::BadImage => 400,
+            Self::UnsupportedFile => 415,
+            Self::NoSuchFile => 404,
             Self::TooLarge(_) => 413,
             Self::CountryBlocked | Self::NotMember | Self::NotAdmin => 403,
             Self::BadCode { .. } | Self::CodeExpired | Self::AuthFail => 401,
             Self::TooManyAttempts { .. } | Self::RateLimited { .. } => 429,
             Self::SmsFailed | Self::MesiboFail => 502,
-            Self::Unavailable | Self::SmsBudget { .. } => 503,
+            Self::Unavailable | Self::SmsBudget { .. } | Self::FilesUnavailable => 503,
         }
     }
 

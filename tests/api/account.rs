@@ -146,13 +146,13 @@ async fn deleting_an_account_leaves_only_tombstones_and_hands_groups_over() {
         HttpCall::post("/setgroup").json(&json!({ "name": name, "m": members })).bearer(&token)
     };
     let handed = t.call(group("handed over", json!([heir.e164(), friend.e164()]))).await.json["gid"]
-        .as_str()
+        .as_u64()
         .unwrap()
-        .to_owned();
+        .to_string();
     let admin =
         HttpCall::post("/setadmin").json(&json!({ "gid": handed, "m": heir.e164(), "admin": 1 })).bearer(&token);
     assert_eq!(t.call(admin).await.status, 200);
-    let orphan = t.call(group("no admin", json!([friend.e164()]))).await.json["gid"].as_str().unwrap().to_owned();
+    let orphan = t.call(group("no admin", json!([friend.e164()]))).await.json["gid"].as_u64().unwrap().to_string();
     t.clock.advance(120);
     let cursor = t.clock.now();
     t.clock.advance(120);
@@ -191,7 +191,8 @@ async fn deleting_an_account_leaves_only_tombstones_and_hands_groups_over() {
     let contacts = delta.json["contacts"].as_array().unwrap();
     let me_entry = contacts.iter().find(|c| c["phone"] == me.digits()).expect("my contacts get a tombstone");
     assert_eq!((me_entry["deleted"].as_str(), me_entry["name"].as_str()), (Some("1"), Some("")));
-    let orphan_entry = contacts.iter().find(|c| c["gid"] == orphan.as_str()).expect("the admin-less group is gone");
+    let orphan_entry =
+        contacts.iter().find(|c| c["gid"].as_u64() == orphan.parse().ok()).expect("the admin-less group is gone");
     assert_eq!(orphan_entry["deleted"], "1");
 
     // The number can sign up again, as a new user.

@@ -84,7 +84,7 @@ fn edge_reaches_adapters_only_where_it_wires_or_decodes_them() {
 
 #[test]
 fn use_cases_do_not_call_into_each_other() {
-    let use_cases = ["account", "contacts", "groups", "notify", "sign_in"];
+    let use_cases = ["account", "contacts", "files", "groups", "mesibo_sync", "notify", "sign_in"];
     for case in use_cases {
         let text = std::fs::read_to_string(domain_src().join(format!("usecase/{case}.rs"))).unwrap();
         for other in use_cases.iter().filter(|o| **o != case) {

@@ -18,6 +18,7 @@ async fn seed_user(t: &TestApp, phone: &PhoneNumber, name: &str, updated_at: i64
         name: name.into(),
         status: format!("status of {name}"),
         photo: format!("{name}.jpg"),
+        tn: String::new(),
         created_at: updated_at,
         updated_at,
         mesibo_uid: None,
@@ -35,7 +36,7 @@ fn phones_of(reply: &Reply) -> BTreeSet<String> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["gid"] == "0")
+        .filter(|c| c["gid"] == 0)
         .map(|c| c["phone"].as_str().unwrap().to_owned())
         .collect()
 }
@@ -72,8 +73,8 @@ async fn first_sync_of_5000_numbers_finds_exactly_the_100_users() {
     assert_eq!(phones_of(&reply), digits(&registered));
     let first = &reply.json["contacts"][0];
     assert_eq!(
-        (first["name"].as_str(), first["status"].as_str(), first["gid"].as_str()),
-        (Some("user"), Some("status of user"), Some("0"))
+        (first["name"].as_str(), first["status"].as_str(), first["gid"].as_u64()),
+        (Some("user"), Some("status of user"), Some(0))
     );
     assert_eq!(first["ts"], now.to_string());
     assert_eq!(reply.json["u"]["phone"], me.digits());
@@ -148,6 +149,7 @@ async fn reverse_contacts_and_groups_appear_with_tombstones_after_the_first_sync
         gid: 42,
         name: "Climbing".into(),
         photo: "rock.jpg".into(),
+        tn: String::new(),
         updated_at: now,
         members: vec![
             GroupMember { e164: eve.e164().into(), role: GroupRole::Admin, since: now },
@@ -163,9 +165,9 @@ async fn reverse_contacts_and_groups_appear_with_tombstones_after_the_first_sync
     t.clock.advance(120);
     let full = getcontacts(&t, &token, json!({})).await;
     assert_eq!(phones_of(&full), digits(&[&eve]), "Eve has my number");
-    let groups: Vec<&Value> = full.json["contacts"].as_array().unwrap().iter().filter(|c| c["gid"] != "0").collect();
+    let groups: Vec<&Value> = full.json["contacts"].as_array().unwrap().iter().filter(|c| c["gid"] != 0).collect();
     assert_eq!(groups.len(), 1, "a deleted group is no news to a first sync: {groups:?}");
-    assert_eq!(groups[0]["gid"], "42");
+    assert_eq!(groups[0]["gid"], 42);
     assert_eq!(groups[0]["name"], "Climbing");
     assert_eq!(groups[0]["phone"], "");
     assert_eq!(groups[0]["members"], format!("2:{},{},{}", frank.digits(), eve.digits(), me.digits()));
@@ -182,8 +184,8 @@ async fn reverse_contacts_and_groups_appear_with_tombstones_after_the_first_sync
     let delta = getcontacts(&t, &token, json!({ "ts": cursor })).await;
     let entries: Vec<&Value> = delta.json["contacts"].as_array().unwrap().iter().collect();
     assert_eq!(entries.len(), 2, "{entries:?}");
-    assert_eq!((entries[0]["gid"].as_str(), entries[0]["name"].as_str()), (Some("42"), Some("Bouldering")));
-    assert_eq!((entries[1]["gid"].as_str(), entries[1]["deleted"].as_str()), (Some("43"), Some("1")));
+    assert_eq!((entries[0]["gid"].as_u64(), entries[0]["name"].as_str()), (Some(42), Some("Bouldering")));
+    assert_eq!((entries[1]["gid"].as_u64(), entries[1]["deleted"].as_str()), (Some(43), Some("1")));
 }
 
 #[tokio::test]

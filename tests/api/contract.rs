@@ -30,6 +30,10 @@ fn contract_violation(spec: &Value, path: &str, method: &str, reply: &Reply) -> 
             }
         }
     }
+    if response.get("content").is_none() {
+        return (!reply.json.is_null())
+            .then(|| format!("{method} {path} {}: a body where none is documented", reply.status));
+    }
     let schema = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "allOf": [response["content"]["application/json"]["schema"]],
@@ -144,6 +148,7 @@ async fn handler_responses_match_openapi() {
         name: "F".into(),
         status: "s".into(),
         photo: "p.jpg".into(),
+        tn: String::new(),
         created_at: now,
         updated_at: now,
         mesibo_uid: None,
@@ -163,16 +168,31 @@ async fn handler_responses_match_openapi() {
     check("/setnotify", t.call(post("/setnotify", json!({"notifytoken": "t", "platform": "fcm"}))).await);
     check("/deleteaccount", t.call(post("/deleteaccount", json!({}))).await);
     let group = t.call(post("/setgroup", json!({"name": "G", "m": [friend.e164()]}))).await;
-    let gid = group.json["gid"].as_str().unwrap_or_default().to_owned();
+    let gid = group.json["gid"].as_u64().unwrap_or_default().to_string();
     check("/setgroup", group);
     check("/editmembers", t.call(post("/editmembers", json!({"gid": gid, "m": random_phone().e164()}))).await);
     check("/setadmin", t.call(post("/setadmin", json!({"gid": gid, "m": friend.e164(), "admin": 1}))).await);
     check("/getgroup", t.call(post("/getgroup", json!({"gid": "12345678"}))).await);
     check("/delgroup", t.call(post("/delgroup", json!({"gid": gid}))).await);
+    let mut jpeg = vec![];
+    let picture = image::RgbImage::from_pixel(64, 48, image::Rgb([200, 30, 30]));
+    image::codecs::jpeg::JpegEncoder::new(&mut jpeg).encode_image(&picture).unwrap();
+    let file = |fields: &[(&str, &str)], bytes: &[u8]| {
+        HttpCall::post("/upload").multipart(fields, &[("photo", "me.jpg", "image/jpeg", bytes)]).bearer(&token)
+    };
+    let uploaded = t.call(file(&[("profile", "1")], &jpeg)).await;
+    let photo = uploaded.json["photo"].as_str().unwrap_or_default().to_owned();
+    check("/upload", uploaded);
+    check("/upload", t.call(file(&[], b"MZ\x90\0\x03\0\0\0")).await);
+    check("/upload", t.call(post("/upload", json!({"profile": 1}))).await);
+    check("/upload", t.call(post("/upload", json!({"size": 1000}))).await);
+    check("/upload", t.call(post("/upload", json!({"uploaded": "0123456789abcdef0123456789abcdef"}))).await);
     let mut check = |path: &str, reply: Reply| check_method("GET", path, reply);
     check("/getcontacts", t.call(get("/getcontacts", &[("token", &token), ("ts", "0")])).await);
     check("/getcontacts", t.call(get("/getcontacts", &[("token", &token), ("ts", "1")])).await);
     check("/getgroup", t.call(get("/getgroup", &[("token", &token), ("gid", &gid)])).await);
+    check("/files/{name}", t.call(get(&format!("/files/{photo}"), &[])).await);
+    check("/files/{name}", t.call(get("/files/nothing.jpg", &[])).await);
     check("/api.php", t.call(get("/api.php", &[("token", &token)])).await);
     check("/api.php", t.call(get("/api.php", &[("op", "getcontacts"), ("token", &token)])).await);
     let mut check = |path: &str, reply: Reply| check_method("POST", path, reply);
@@ -206,6 +226,12 @@ async fn handler_responses_match_openapi() {
         "/getgroup 400 BADGROUP",
         "GET /getgroup 400 BADGROUP",
         "/delgroup 200 ",
+        "/upload 200 ",
+        "/upload 415 BADFILETYPE",
+        "/upload 400 MISSINGFILE",
+        "/upload 404 NOTFOUND",
+        "GET /files/{name} 302 ",
+        "GET /files/{name} 404 NOTFOUND",
         "GET /api.php 200 NOOP",
         "GET /api.php 200 ",
         "/logout 200 ",
@@ -236,15 +262,21 @@ fn template_parameters_map_one_to_one_onto_config() {
             referenced.insert(tagged.value.as_str().unwrap().to_owned());
         }
     }
-    let infrastructure =
-        ["Architecture", "LogLevel", "ThrottleRateLimit", "ThrottleBurstLimit", "SubnetIds", "SecurityGroupIds"];
+    let infrastructure = [
+        "Architecture",
+        "LogLevel",
+        "ThrottleRateLimit",
+        "ThrottleBurstLimit",
+        "SubnetIds",
+        "SecurityGroupIds",
+        "AttachmentDays",
+    ];
     for parameter in &parameters {
         if !infrastructure.contains(&parameter.as_str()) {
             assert!(referenced.contains(parameter), "parameter {parameter} reaches no environment variable");
         }
     }
-    assert!(
-        referenced
-            .is_subset(&parameters.iter().cloned().chain(["Table".into(), "ContactEventsTopic".into()]).collect())
-    );
+    assert!(referenced.is_subset(
+        &parameters.iter().cloned().chain(["Table", "ContactEventsTopic", "FilesBucket"].map(String::from)).collect()
+    ));
 }

@@ -21,7 +21,7 @@ fn members(people: &[&Person], admins: usize) -> String {
 /// The group entry in `who`'s getcontacts delta since `ts`, if any.
 async fn group_in_delta(t: &TestApp, who: &Person, ts: i64, gid: &str) -> Option<Value> {
     let reply = op(t, who, "/getcontacts", json!({ "ts": ts })).await;
-    reply.json["contacts"].as_array().unwrap().iter().find(|c| c["gid"] == gid).cloned()
+    reply.json["contacts"].as_array().unwrap().iter().find(|c| c["gid"].as_u64() == gid.parse().ok()).cloned()
 }
 
 #[tokio::test]
@@ -32,7 +32,7 @@ async fn group_lifecycle_with_members_string_and_tombstones() {
     let created =
         op(&t, &owner, "/setgroup", json!({ "name": "Climbing", "m": [ann.phone.e164(), ben.phone.digits()] })).await;
     assert_eq!(created.status, 200, "{:?}", created.json);
-    let gid = created.json["gid"].as_str().unwrap().to_owned();
+    let gid = created.json["gid"].as_u64().unwrap().to_string();
     assert_eq!(created.json["members"], members(&[&owner, &ann, &ben], 1));
     assert_eq!((created.json["phone"].as_str(), created.json["status"].as_str()), (Some(""), Some("")));
     let second = op(&t, &owner, "/setgroup", json!({ "name": "Other" })).await;
@@ -84,9 +84,9 @@ async fn role_rules_hold() {
     let t = spawn_app().await;
     let (owner, admin, member, outsider) = (person(&t).await, person(&t).await, person(&t).await, person(&t).await);
     let gid = op(&t, &owner, "/setgroup", json!({ "m": [admin.phone.e164(), member.phone.e164()] })).await.json["gid"]
-        .as_str()
+        .as_u64()
         .unwrap()
-        .to_owned();
+        .to_string();
     op(&t, &owner, "/setadmin", json!({ "gid": gid, "m": admin.phone.e164(), "admin": "1" })).await;
 
     let cases = [
@@ -118,7 +118,7 @@ async fn a_group_is_capped_at_max_group_members() {
     let owner = person(&t).await;
     let three: Vec<String> = (0..3).map(|_| random_phone().e164().to_owned()).collect();
     assert_eq!(op(&t, &owner, "/setgroup", json!({ "m": three })).await.error(), "TOOMANY");
-    let gid = op(&t, &owner, "/setgroup", json!({ "m": &three[..2] })).await.json["gid"].as_str().unwrap().to_owned();
+    let gid = op(&t, &owner, "/setgroup", json!({ "m": &three[..2] })).await.json["gid"].as_u64().unwrap().to_string();
     assert_eq!(op(&t, &owner, "/editmembers", json!({ "gid": gid, "m": &three[2..] })).await.error(), "TOOMANY");
 }
 
@@ -126,7 +126,7 @@ async fn a_group_is_capped_at_max_group_members() {
 async fn concurrent_adds_are_all_kept() {
     let t = spawn_app().await;
     let owner = person(&t).await;
-    let gid = op(&t, &owner, "/setgroup", json!({ "name": "busy" })).await.json["gid"].as_str().unwrap().to_owned();
+    let gid = op(&t, &owner, "/setgroup", json!({ "name": "busy" })).await.json["gid"].as_u64().unwrap().to_string();
     let newcomers: Vec<String> = (0..4).map(|_| random_phone().e164().to_owned()).collect();
     let replies =
         join_all(newcomers.iter().map(|n| op(&t, &owner, "/editmembers", json!({ "gid": gid, "m": n })))).await;
@@ -148,9 +148,9 @@ async fn concurrent_delete_and_setadmin_leave_a_consistent_group() {
         let t = spawn_app().await;
         let (owner, ann) = (person(&t).await, person(&t).await);
         let gid = op(&t, &owner, "/setgroup", json!({ "m": [ann.phone.e164()] })).await.json["gid"]
-            .as_str()
+            .as_u64()
             .unwrap()
-            .to_owned();
+            .to_string();
         let (deleted, promoted) = tokio::join!(
             op(&t, &owner, "/delgroup", json!({ "gid": gid })),
             op(&t, &owner, "/setadmin", json!({ "gid": gid, "m": ann.phone.e164(), "admin": 1 })),
@@ -180,9 +180,9 @@ async fn group_changes_reach_members_old_and_new_as_group_updated_events() {
     poller.poll().await.unwrap(); // the sign-ups
     let gid = op(&t, &owner, "/setgroup", json!({ "name": "G", "m": [ann.phone.e164(), ben.phone.e164()] })).await.json
         ["gid"]
-        .as_str()
+        .as_u64()
         .unwrap()
-        .to_owned();
+        .to_string();
     t.clock.advance(1);
     op(&t, &owner, "/editmembers", json!({ "gid": gid, "m": ben.phone.e164(), "delete": 1 })).await;
 

@@ -104,6 +104,7 @@ async fn setup(recipients: usize) -> (TestApp, Subscriber, StreamPoller, PhoneNu
             name: format!("owner {i}"),
             status: String::new(),
             photo: String::new(),
+            tn: String::new(),
             created_at: now,
             updated_at: now,
             mesibo_uid: None,

@@ -1,6 +1,7 @@
 //! All integration tests, one binary. Run with the local stack: `make test`.
 
 mod account;
+mod apps;
 mod architecture;
 mod compat;
 mod contacts;

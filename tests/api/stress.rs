@@ -47,7 +47,7 @@ async fn user_journey(
         let group =
             t.call(auth(HttpCall::post("/setgroup").json(&json!({ "name": format!("g{index}"), "m": members })))).await;
         assert_eq!(group.status, 200, "{:?}", group.json);
-        let id = group.json["gid"].as_str().unwrap().to_owned();
+        let id = group.json["gid"].as_u64().unwrap().to_string();
         let promote = |k: usize| {
             auth(HttpCall::post("/setadmin").json(&json!({ "gid": id, "m": everyone[index + k].e164(), "admin": 1 })))
         };

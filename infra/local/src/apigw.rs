@@ -29,6 +29,33 @@ impl HttpCall {
         self
     }
 
+    /// A multipart/form-data body, as mesibo's apps post a file: text fields, then each file with its part name,
+    /// file name and content type.
+    pub fn multipart(mut self, fields: &[(&str, &str)], files: &[(&str, &str, &str, &[u8])]) -> Self {
+        let boundary = "----MesiboFormBoundary5bd8c1e0f3a94a27";
+        let mut body = vec![];
+        for (name, value) in fields {
+            body.extend(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
+            );
+        }
+        for (name, file_name, content_type, bytes) in files {
+            body.extend(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\n\
+                     Content-Type: {content_type}\r\n\r\n"
+                )
+                .bytes(),
+            );
+            body.extend(*bytes);
+            body.extend(b"\r\n");
+        }
+        body.extend(format!("--{boundary}--\r\n").bytes());
+        self.body = body;
+        self.headers.push(("content-type".into(), format!("multipart/form-data; boundary={boundary}")));
+        self
+    }
+
     pub fn json(mut self, body: &Value) -> Self {
         self.headers.push(("content-type".into(), "application/json".into()));
         self.body = body.to_string().into_bytes();

@@ -24,7 +24,7 @@ pub fn stack_env(name: &str) -> String {
 /// from the API Gateway v2 event as on Lambda.
 pub async fn call(app: &App, call: HttpCall) -> lambda_http::Response<Body> {
     static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(http_routes);
-    let declared = ROUTES.iter().any(|r| r.path == call.path && (r.method == call.method || r.method == "ANY"));
+    let declared = ROUTES.iter().any(|r| r.matches(&call.path) && (r.method == call.method || r.method == "ANY"));
     assert!(declared, "template.yaml declares no route {} {}", call.method, call.path);
     domain::edge::routes::handle(app, call.to_request()).await
 }
@@ -51,7 +51,10 @@ pub fn decode(response: lambda_http::Response<Body>) -> Reply {
         Body::Binary(bytes) => String::from_utf8(bytes.clone()).expect("UTF-8 body"),
         _ => String::new(),
     };
-    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("response is not JSON ({e}): {text}"));
+    let json = match text.is_empty() {
+        true => serde_json::Value::Null,
+        false => serde_json::from_str(&text).unwrap_or_else(|e| panic!("response is not JSON ({e}): {text}")),
+    };
     Reply { status, headers, json }
 }
 
@@ -104,6 +107,39 @@ pub async fn http_post(url: &str, content_type: &str, body: &str) -> (u16, Value
     let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// An HTTP/1.0 request to `url` (`http://host:port/path?query`) with the given headers and body: the status, the
+/// response headers (lower-cased names) and the body's bytes. For what a client does with a link it was given
+/// (follow a redirect, send a presigned upload).
+pub async fn http_raw(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut stream = TcpStream::connect(host).await.expect("the server is up");
+    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n", body.len());
+    for (name, value) in headers.iter().filter(|(n, _)| !n.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |i| i + 4);
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, raw[split..].to_vec())
 }
 
 /// A clock that only moves when told to. Starts at the real time so TTLs stay plausible.

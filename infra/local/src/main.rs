@@ -52,6 +52,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     create_table(&dynamodb, &config.table_name).await?;
     let topic = aws_sdk_sns::Client::new(&sdk).create_topic().name("ContactEventsTopic").send().await?.topic_arn;
+    if let Some(files) = &config.files {
+        local_stack::template::create_bucket(&domain::app::s3_client(&sdk), &files.bucket).await?;
+        println!("[dev files] photos and attachments in bucket {} (moto)", files.bucket);
+    }
     config.contacts.events_topic_arn = topic.clone();
     let mut app = App::new(config, &sdk, Arc::new(SystemClock));
     app.sms = app.sms.with_console_echo();
@@ -121,7 +125,7 @@ async fn serve(
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
     let routed =
-        routes.iter().any(|r| r.path == parts.uri.path() && (r.method == parts.method.as_str() || r.method == "ANY"));
+        routes.iter().any(|r| r.matches(parts.uri.path()) && (r.method == parts.method.as_str() || r.method == "ANY"));
     if !routed {
         return Ok(plain(404, r#"{"message":"Not Found"}"#));
     }

@@ -20,6 +20,27 @@ pub struct Route {
     pub path: String,
 }
 
+impl Route {
+    /// Whether a request path is this route's (`{name}` stands for one path segment, as in API Gateway).
+    pub fn matches(&self, path: &str) -> bool {
+        let (route, request): (Vec<&str>, Vec<&str>) = (self.path.split('/').collect(), path.split('/').collect());
+        route.len() == request.len()
+            && route
+                .iter()
+                .zip(&request)
+                .all(|(r, p)| r == p || (r.starts_with('{') && r.ends_with('}') && !p.is_empty()))
+    }
+}
+
+/// The files bucket (template.yaml's `FilesBucket`), in moto: created if missing.
+pub async fn create_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<(), aws_sdk_s3::Error> {
+    match client.create_bucket().bucket(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_bucket_already_owned_by_you()) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub fn template() -> Value {
     serde_yaml_ng::from_str(TEMPLATE_YAML).expect("template.yaml is valid YAML")
 }

@@ -1,7 +1,8 @@
 //! The only code that talks to the outside world: DynamoDB (the table and its stream), SNS (SMS, events, push) and
-//! mesibo's backend API.
+//! mesibo's backend API, S3 (files).
 //! Each implements ports of `crate::usecase::ports`; nothing here decides anything.
 
 pub mod dynamodb;
 pub mod mesibo;
+pub mod s3;
 pub mod sns;

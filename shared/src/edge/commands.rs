@@ -8,12 +8,15 @@ use super::params::Params;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
+use crate::model::links::Links;
 use crate::model::phone::{DefaultRegion, PhoneNumber};
 use crate::model::profile::{profile_name, profile_photo, profile_status};
 use crate::model::secrets::OtpCode;
 use crate::usecase::account::{DeleteAccount, Logout, PushPlatform, SetNotify, UpdateProfile};
-use crate::usecase::contacts::{DeleteContacts, SyncContacts, Upload};
+use crate::usecase::contacts::{DeleteContacts, SyncContacts, Upload as AddressBookUpload};
+use crate::usecase::files::{Upload, UploadFor};
 use crate::usecase::groups::{EditMembers, GroupId, SetAdmin, SetGroup};
+use crate::usecase::photos::NewPhoto;
 use crate::usecase::session::Session;
 use crate::usecase::sign_in::{RequestCode, VerifyCode};
 
@@ -27,12 +30,12 @@ pub fn request_code(config: &Config, params: &Params, ip: Option<String>) -> Res
     Ok(RequestCode { phone: sign_in_phone(config, params)?, ip })
 }
 
-pub fn verify_code(config: &Config, params: &Params, ip: Option<String>) -> Result<VerifyCode, ApiError> {
+pub fn verify_code(config: &Config, params: &Params, ip: Option<String>, links: Links) -> Result<VerifyCode, ApiError> {
     let phone = sign_in_phone(config, params)?;
     let code = one_time_code(config, params)?;
     let name = params.text("name").map(profile_name).transpose()?.unwrap_or_default();
     let app_id = params.text("appid").map(app_id).transpose()?;
-    Ok(VerifyCode { phone, code, name, ip, app_id })
+    Ok(VerifyCode { phone, code, name, ip, app_id, links })
 }
 
 /// An Android package name, an iOS bundle id, or any other app name mesibo accepts: printable, no separators.
@@ -51,17 +54,15 @@ fn sign_in_phone(config: &Config, params: &Params) -> Result<PhoneNumber, ApiErr
         return Err(ApiError::BadAppId);
     }
     let raw = params.phone_text("phone")?;
-    let region = match params.text("cc") {
-        Some(cc) => DefaultRegion::from_calling_code(cc).ok_or(ApiError::BadPhone)?,
-        None => config.default_region,
-    };
-    // mesibo clients send international numbers as digits without `+` (`919876543210`): when that is no valid
-    // national number, read it as international.
-    let phone = PhoneNumber::parse(&raw, region)
-        .or_else(|| {
-            raw.bytes().all(|b| b.is_ascii_digit()).then(|| PhoneNumber::parse(&format!("+{raw}"), region)).flatten()
-        })
-        .ok_or(ApiError::BadPhone)?;
+    // An explicit `cc` says the number is national (mesibo's apps send none): read so first.
+    let phone = match params.text("cc") {
+        Some(cc) => {
+            let region = DefaultRegion::from_calling_code(cc).ok_or(ApiError::BadPhone)?;
+            PhoneNumber::parse(&raw, region).or_else(|| PhoneNumber::read(&raw, region))
+        }
+        None => PhoneNumber::read(&raw, config.default_region),
+    }
+    .ok_or(ApiError::BadPhone)?;
     if !config.allows_calling_code(phone.calling_code()) {
         return Err(ApiError::CountryBlocked);
     }
@@ -74,7 +75,12 @@ fn one_time_code(config: &Config, params: &Params) -> Result<OtpCode, ApiError> 
     OtpCode::parse(code).ok_or(ApiError::BadCode { attempts_left: config.max_verify_attempts })
 }
 
-pub fn sync_contacts(config: &Config, session: &Session, params: &Params) -> Result<SyncContacts, ApiError> {
+pub fn sync_contacts(
+    config: &Config,
+    session: &Session,
+    params: &Params,
+    links: Links,
+) -> Result<SyncContacts, ApiError> {
     let since: Timestamp = match params.text("ts") {
         None => 0,
         Some(text) => {
@@ -83,9 +89,9 @@ pub fn sync_contacts(config: &Config, session: &Session, params: &Params) -> Res
     };
     let reset = params.flag("reset");
     let region = session.phone.home_region();
-    let mut upload = Upload::default();
+    let mut upload = AddressBookUpload::default();
     for entry in address_book_entries(config, params)? {
-        match PhoneNumber::parse(&entry, region) {
+        match PhoneNumber::read(&entry, region) {
             Some(phone) if phone != session.phone => {
                 upload.numbers.insert(phone.e164().to_owned());
             }
@@ -93,7 +99,7 @@ pub fn sync_contacts(config: &Config, session: &Session, params: &Params) -> Res
             None => upload.invalid += 1,
         }
     }
-    Ok(SyncContacts { since, reset, upload })
+    Ok(SyncContacts { since, reset, upload, links })
 }
 
 pub fn delete_contacts(config: &Config, session: &Session, params: &Params) -> Result<DeleteContacts, ApiError> {
@@ -102,7 +108,7 @@ pub fn delete_contacts(config: &Config, session: &Session, params: &Params) -> R
         return Err(ApiError::MissingParam("phones"));
     }
     let region = session.phone.home_region();
-    let parsed: Vec<Option<PhoneNumber>> = raw.iter().map(|p| PhoneNumber::parse(p, region)).collect();
+    let parsed: Vec<Option<PhoneNumber>> = raw.iter().map(|p| PhoneNumber::read(p, region)).collect();
     let invalid = parsed.iter().filter(|p| p.is_none()).count();
     let numbers: BTreeSet<String> = parsed.into_iter().flatten().map(|p| p.e164().to_owned()).collect();
     Ok(DeleteContacts { numbers: numbers.into_iter().collect(), invalid })
@@ -122,7 +128,7 @@ fn address_book_entries(config: &Config, params: &Params) -> Result<Vec<String>,
 pub fn update_profile(params: &Params) -> Result<UpdateProfile, ApiError> {
     let name = params.text("name").map(profile_name).transpose()?;
     let status = params.raw_text("status").map(profile_status).transpose()?;
-    let photo = params.raw_text("photo").map(profile_photo).transpose()?;
+    let photo = photo(params)?;
     if name.is_none() && status.is_none() && photo.is_none() {
         return Err(ApiError::MissingParam("name, status or photo"));
     }
@@ -143,18 +149,71 @@ pub fn set_notify(params: &Params) -> Result<SetNotify, ApiError> {
     {
         return Err(ApiError::BadRequest("notifytoken: a device token, at most 4096 characters"));
     }
-    let platform = match params.required("platform")? {
-        "apns" => PushPlatform::Apns,
-        "apns_sandbox" => PushPlatform::ApnsSandbox,
-        "fcm" => PushPlatform::Fcm,
-        _ => return Err(ApiError::BadRequest("platform: apns, apns_sandbox or fcm")),
+    let platform = match params.text("platform") {
+        Some("apns") => PushPlatform::Apns,
+        Some("apns_sandbox") => PushPlatform::ApnsSandbox,
+        Some("fcm") => PushPlatform::Fcm,
+        Some(_) => return Err(ApiError::BadRequest("platform: apns, apns_sandbox or fcm")),
+        None => push_platform_of(params, device_token),
     };
     Ok(SetNotify { device_token: device_token.to_owned(), platform })
 }
 
+/// mesibo's apps send no `platform`: Android sends its FCM sender id as `fcmid`, iOS sent `prod` (1 for an App
+/// Store build, 0 for a development build: APNs' production or sandbox). `dt` is the SDK's device type, whose
+/// values mesibo does not document, so it decides nothing. Without either hint the token's shape tells: an APNs
+/// device token is 32 bytes in hex, an FCM registration token is longer and not hex.
+fn push_platform_of(params: &Params, device_token: &str) -> PushPlatform {
+    let apns_shaped = device_token.len() == 64 && device_token.bytes().all(|b| b.is_ascii_hexdigit());
+    match (params.text("fcmid"), params.text("prod")) {
+        (Some(_), _) => PushPlatform::Fcm,
+        (None, Some("0")) => PushPlatform::ApnsSandbox,
+        (None, Some(_)) => PushPlatform::Apns,
+        (None, None) if apns_shaped => PushPlatform::Apns,
+        (None, None) => PushPlatform::Fcm,
+    }
+}
+
+/// `photo`: a picture (a multipart file part, as mesibo's apps send it), or the name or URL of one kept elsewhere
+/// (empty clears it).
+fn photo(params: &Params) -> Result<Option<NewPhoto>, ApiError> {
+    if let Some(file) = params.file("photo") {
+        return Ok(Some(NewPhoto::Upload(file.bytes.clone())));
+    }
+    Ok(params.raw_text("photo").map(profile_photo).transpose()?.map(NewPhoto::Named))
+}
+
+/// What an `upload` asks for: a file sent with it (mesibo's apps: `profile` 1 for a photo, the caller's or, with
+/// `gid`, a group's; else an attachment; `delete=1` removes the photo), or a direct upload to storage (`size`),
+/// or the check of one that arrived (`uploaded`).
+pub enum UploadRequest {
+    File(Box<Upload>),
+    StartDirect { size: u64 },
+    FinishDirect { uploaded: String },
+}
+
+pub fn upload(params: &Params, links: Links) -> Result<UploadRequest, ApiError> {
+    if let Some(uploaded) = params.text("uploaded") {
+        return Ok(UploadRequest::FinishDirect { uploaded: uploaded.to_owned() });
+    }
+    if let Some(size) = params.text("size") {
+        let size = size.parse().map_err(|_| ApiError::BadRequest("size: the file's size in bytes"))?;
+        return Ok(UploadRequest::StartDirect { size });
+    }
+    let profile = params.text("profile").unwrap_or("0");
+    let photo = profile.parse::<u64>().map_err(|_| ApiError::BadRequest("profile: 1 for a photo, 0 for a file"))? > 0;
+    let target = match (photo, gid(params)?) {
+        (false, _) => UploadFor::Attachment,
+        (true, 0) => UploadFor::OwnPhoto,
+        (true, gid) => UploadFor::GroupPhoto(gid),
+    };
+    let file = params.file("photo").map(|f| f.bytes.clone());
+    Ok(UploadRequest::File(Box::new(Upload { target, file, delete: params.flag("delete"), links })))
+}
+
 pub fn set_group(config: &Config, session: &Session, params: &Params) -> Result<SetGroup, ApiError> {
     let name = params.raw_text("name").map(profile_name).transpose()?;
-    let photo = params.raw_text("photo").map(profile_photo).transpose()?;
+    let photo = photo(params)?;
     let members = members(config, session, params)?;
     Ok(SetGroup { gid: gid(params)?, name, photo, members })
 }
@@ -186,7 +245,7 @@ fn members(config: &Config, session: &Session, params: &Params) -> Result<Vec<St
     let mut seen = HashSet::new();
     let mut numbers = vec![];
     for entry in raw {
-        let phone = PhoneNumber::parse(&entry, region).ok_or(ApiError::BadPhone)?;
+        let phone = PhoneNumber::read(&entry, region).ok_or(ApiError::BadPhone)?;
         if phone != session.phone && seen.insert(phone.e164().to_owned()) {
             numbers.push(phone.e164().to_owned());
         }
@@ -214,7 +273,8 @@ mod tests {
 
     fn params(pairs: &[(&str, &str)]) -> Params {
         let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
-        Params::from_request(&Request::builder().uri(format!("/login?{query}")).body(Body::Empty).unwrap(), 1024)
+        let request = Request::builder().uri(format!("/login?{query}")).body(Body::Empty).unwrap();
+        futures::executor::block_on(Params::from_request(&request, super::super::params::BodyLimits::params_only(1024)))
             .unwrap()
     }
 
@@ -229,20 +289,47 @@ mod tests {
         );
         assert_eq!(sign_in_phone(&config, &params(&[("phone", "1"), ("cc", "999")])), Err(ApiError::BadPhone));
         assert_eq!(
+            sign_in_phone(&config, &params(&[("phone", "13012345678"), ("cc", "86")])).unwrap().e164(),
+            "+8613012345678",
+            "with cc, bare digits that are also a valid international number are national"
+        );
+        assert_eq!(sign_in_phone(&config, &params(&[("phone", "13012345678")])).unwrap().e164(), "+13012345678");
+        assert_eq!(
             sign_in_phone(&config, &params(&[("phone", "919876543210")])).unwrap().e164(),
             "+919876543210",
             "mesibo form"
         );
         assert_eq!(
-            sign_in_phone(&config, &params(&[("phone", "2015550123")])).unwrap().e164(),
+            sign_in_phone(&config, &params(&[("phone", "(201) 555-0123")])).unwrap().e164(),
             "+12015550123",
-            "national first"
+            "national as written"
+        );
+        assert_eq!(
+            sign_in_phone(&config, &params(&[("phone", "4155550123")])).unwrap().e164(),
+            "+14155550123",
+            "bare national digits that are no international number"
         );
         config.allowed_calling_codes = vec![91];
         assert_eq!(sign_in_phone(&config, &params(&[("phone", "+12015550123")])), Err(ApiError::CountryBlocked));
         config.allowed_app_ids = vec!["com.example".into()];
         assert_eq!(sign_in_phone(&config, &params(&[("phone", "+919876543210")])), Err(ApiError::BadAppId));
         assert!(sign_in_phone(&config, &params(&[("phone", "+919876543210"), ("appid", "com.example")])).is_ok());
+    }
+
+    #[test]
+    fn push_platform_is_inferred_from_what_mesibo_apps_send() {
+        let fcm_token = "dKx3:APA91bH".to_owned() + &"x".repeat(140);
+        let apns_token = "a1".repeat(32);
+        let platform = |pairs: &[(&str, &str)]| set_notify(&params(pairs)).map(|c| c.platform);
+        let android = [("notifytoken", fcm_token.as_str()), ("fcmid", "470359684336"), ("dt", "1")];
+        assert_eq!(platform(&android), Ok(PushPlatform::Fcm));
+        assert_eq!(platform(&[("notifytoken", &apns_token), ("prod", "1")]), Ok(PushPlatform::Apns));
+        assert_eq!(platform(&[("notifytoken", &apns_token), ("prod", "0")]), Ok(PushPlatform::ApnsSandbox));
+        assert_eq!(platform(&[("notifytoken", &apns_token)]), Ok(PushPlatform::Apns));
+        assert_eq!(platform(&[("notifytoken", &fcm_token), ("dt", "2")]), Ok(PushPlatform::Fcm));
+        assert_eq!(platform(&[("notifytoken", &apns_token), ("platform", "fcm")]), Ok(PushPlatform::Fcm));
+        assert!(platform(&[("notifytoken", &apns_token), ("platform", "webpush")]).is_err());
+        assert_eq!(platform(&[("fcmid", "470359684336")]), Err(ApiError::MissingParam("notifytoken")));
     }
 
     #[test]

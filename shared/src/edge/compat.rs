@@ -16,21 +16,20 @@ use crate::model::clock::Timestamp;
 use crate::usecase::sign_in::{self, VerifyReply};
 use crate::usecase::{Ports, Services};
 
-/// The sign-in answer as mesibo's backend gives it: the verify profile plus `google` and `tn`.
+/// The sign-in answer as mesibo's backend gives it: the verify profile (with `tn`) plus `google`.
 #[derive(Debug, Serialize)]
 pub struct MesiboSignIn {
     #[serde(flatten)]
     verify: VerifyReply,
     google: String,
-    /// Thumbnail of the photo; this backend stores no files.
-    tn: String,
 }
 
 pub async fn handle(app: &Services<impl Ports>, req: &Request, now: Timestamp) -> Response<Body> {
-    let (op, outcome) = match Params::from_request(req, Operation::MesiboApi.max_body_bytes()) {
+    let (op, outcome) = match Params::from_request(req, Operation::MesiboApi.body_limits(&app.config)).await {
         Ok(params) => {
             let op = params.text("op").unwrap_or_default().to_owned();
-            let outcome = dispatch(app, &op, &Input { req, params, now }).await;
+            let links = Operation::MesiboApi.links(&app.config, req);
+            let outcome = dispatch(app, &op, &Input { req, params, now, links }).await;
             (op, outcome)
         }
         Err(e) => (String::new(), Err(e)),
@@ -43,13 +42,11 @@ async fn dispatch(app: &Services<impl Ports>, op: &str, input: &Input<'_>) -> Re
     match op {
         "" => Err(ApiError::NoOp),
         "login" if signs_in => {
-            let command = commands::verify_code(&app.config, &input.params, source_ip(input.req))?;
+            let command = commands::verify_code(&app.config, &input.params, source_ip(input.req), input.links.clone())?;
             let verify = sign_in::verify_code(app, command, input.now).await?;
             let google = app.config.profile_urls.google_api_key.clone();
-            Ok(Outcome::MesiboSignIn(MesiboSignIn { verify, google, tn: String::new() }))
+            Ok(Outcome::MesiboSignIn(MesiboSignIn { verify, google }))
         }
-        // mesibo's file upload, among others: this backend stores no files (use your own storage and send the URL
-        // as `photo`).
         _ => match Operation::for_mesibo_op(op) {
             Some(operation) => run(app, operation, input).await,
             None => Err(ApiError::BadOp),

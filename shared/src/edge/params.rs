@@ -1,5 +1,6 @@
-//! Request parameters: mesibo clients send them in the query string, as form posts and as JSON, so all three are
-//! read into one [`Params`]. Which parameter means what is for [`super::commands`] to say.
+//! Request parameters: mesibo clients send them in the query string, as form posts, as multipart/form-data (whenever
+//! a file is attached) and as JSON, so all four are read into one [`Params`]. Which parameter means what is for
+//! [`super::commands`] to say.
 
 use std::collections::HashMap;
 
@@ -13,6 +14,35 @@ use crate::error::ApiError;
 #[derive(Debug, Default, Clone)]
 pub struct Params {
     values: HashMap<String, ParamValue>,
+    files: Vec<AttachedFile>,
+}
+
+/// A file part of a multipart body, whole (its size is bounded by [`BodyLimits::file_bytes`]).
+#[derive(Clone, PartialEq)]
+pub struct AttachedFile {
+    pub field: String,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for AttachedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AttachedFile({}, {} bytes)", self.field, self.bytes.len())
+    }
+}
+
+/// How large a request may be, by what it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimits {
+    /// The parameters, however encoded.
+    pub params_bytes: usize,
+    /// One attached file; 0 where the operation takes none.
+    pub file_bytes: usize,
+}
+
+impl BodyLimits {
+    pub const fn params_only(params_bytes: usize) -> Self {
+        Self { params_bytes, file_bytes: 0 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -23,8 +53,8 @@ enum ParamValue {
 }
 
 impl Params {
-    /// Bodies larger than `max_body_bytes` are refused before parsing.
-    pub fn from_request(req: &Request, max_body_bytes: usize) -> Result<Self, ApiError> {
+    /// Bodies larger than the limits allow are refused before parsing, multipart parts as soon as they pass them.
+    pub async fn from_request(req: &Request, limits: BodyLimits) -> Result<Self, ApiError> {
         let mut params = Self::default();
         if let Some(query) = req.uri().query() {
             params.add_form(query.as_bytes());
@@ -35,16 +65,23 @@ impl Params {
             Body::Binary(bytes) => bytes,
             _ => &[],
         };
-        if body.len() > max_body_bytes {
-            return Err(ApiError::TooLarge(max_body_bytes));
+        let raw_content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        // Lower-cased to recognise the type; the boundary keeps its case.
+        let content_type = raw_content_type.to_ascii_lowercase();
+        if content_type.starts_with("multipart/form-data") {
+            let boundary = multer::parse_boundary(raw_content_type)
+                .map_err(|_| ApiError::BadRequest("multipart/form-data without a boundary"))?;
+            params.add_multipart(body, &boundary, limits).await?;
+            return Ok(params);
+        }
+        if body.len() > limits.params_bytes {
+            return Err(ApiError::TooLarge(limits.params_bytes));
         }
         let text =
             std::str::from_utf8(body).map_err(|_| ApiError::BadRequest("the request body is not valid UTF-8"))?;
         if text.trim().is_empty() {
             return Ok(params);
         }
-        let content_type =
-            req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         let looks_like_json = text.trim_start().starts_with('{');
         if content_type.contains("json") || (!content_type.contains("form") && looks_like_json) {
             params.add_json(text)?;
@@ -52,6 +89,60 @@ impl Params {
             params.add_form(text.as_bytes());
         }
         Ok(params)
+    }
+
+    /// Text parts are parameters; parts with a file name are files (mesibo's apps name theirs `photo`).
+    async fn add_multipart(&mut self, body: &[u8], boundary: &str, limits: BodyLimits) -> Result<(), ApiError> {
+        let whole = limits.params_bytes + limits.file_bytes;
+        if body.len() > whole {
+            return Err(ApiError::TooLarge(whole));
+        }
+        let too_large = |e: &multer::Error| {
+            matches!(e, multer::Error::FieldSizeExceeded { .. } | multer::Error::StreamSizeExceeded { .. })
+        };
+        let size_limit = multer::SizeLimit::new().whole_stream(whole as u64).per_field(whole as u64);
+        let constraints = multer::Constraints::new().size_limit(size_limit);
+        let chunk = hyper::body::Bytes::copy_from_slice(body);
+        let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(chunk) });
+        let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
+        let malformed = ApiError::BadRequest("malformed multipart/form-data body");
+        loop {
+            let field = match multipart.next_field().await {
+                Ok(Some(field)) => field,
+                Ok(None) => return Ok(()),
+                Err(e) if too_large(&e) => return Err(ApiError::TooLarge(whole)),
+                Err(_) => return Err(malformed),
+            };
+            let name = field.name().unwrap_or_default().to_owned();
+            let is_file = field.file_name().is_some();
+            let bytes = match field.bytes().await {
+                Ok(bytes) => bytes,
+                Err(e) if too_large(&e) => return Err(ApiError::TooLarge(whole)),
+                Err(_) => return Err(malformed),
+            };
+            if is_file {
+                if limits.file_bytes == 0 {
+                    return Err(ApiError::BadRequest("this operation takes no file"));
+                }
+                if bytes.len() > limits.file_bytes {
+                    return Err(ApiError::TooLarge(limits.file_bytes));
+                }
+                self.files.push(AttachedFile { field: name, bytes: bytes.to_vec() });
+            } else {
+                if bytes.len() > limits.params_bytes {
+                    return Err(ApiError::TooLarge(limits.params_bytes));
+                }
+                let text = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| ApiError::BadRequest("a multipart text part is not valid UTF-8"))?;
+                self.values.insert(name, ParamValue::Text(percent_decoded(text)));
+            }
+        }
+    }
+
+    /// The attached file: the one in `field` if there is one, else the first (mesibo's backend takes the first file
+    /// part, whatever its name).
+    pub fn file(&self, field: &str) -> Option<&AttachedFile> {
+        self.files.iter().find(|f| f.field == field).or(self.files.first())
     }
 
     fn add_form(&mut self, bytes: &[u8]) {
@@ -148,6 +239,39 @@ impl Params {
     }
 }
 
+/// mesibo's SDK URL-encodes the text parts of a multipart body (its PHP backend url-decodes them: "if file is sent
+/// along with this, it's multipart data and unicode seems to be screwed"): read as PHP's `urldecode` reads them,
+/// `%XX` escapes decoded and `+` a space. A `+` that began a number becomes a space and is restored where numbers
+/// are read ([`Params::phone_text`], [`Params::list`]).
+fn percent_decoded(text: String) -> String {
+    let bytes = text.as_bytes();
+    let escaped = bytes.contains(&b'+')
+        || bytes.windows(3).any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit());
+    if !escaped {
+        return text;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or(text)
+}
+
 fn restore_lost_plus(raw: &str) -> String {
     let trimmed = raw.trim();
     let lost_plus = raw.starts_with(' ') && trimmed.starts_with(|c: char| c.is_ascii_digit());
@@ -164,12 +288,75 @@ mod tests {
     impl Params {
         fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
             let values = pairs.into_iter().map(|(k, v)| (k.to_owned(), ParamValue::Text(v.to_owned()))).collect();
-            Self { values }
+            Self { values, files: vec![] }
         }
     }
 
     fn parse(req: &Request) -> Result<Params, ApiError> {
-        Params::from_request(req, MAX_BODY_BYTES)
+        let limits = BodyLimits { params_bytes: MAX_BODY_BYTES, file_bytes: MAX_BODY_BYTES };
+        futures::executor::block_on(Params::from_request(req, limits))
+    }
+
+    fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> Request {
+        let boundary = "----mesiboBoundary7MA4YWxkTrZu0gW";
+        let mut body = vec![];
+        for (name, file_name, content) in parts {
+            body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").bytes());
+            if let Some(file_name) = file_name {
+                body.extend(format!("; filename=\"{file_name}\"\r\nContent-Type: image/jpeg").bytes());
+            }
+            body.extend(b"\r\n\r\n");
+            body.extend(*content);
+            body.extend(b"\r\n");
+        }
+        body.extend(format!("--{boundary}--\r\n").bytes());
+        request("/api.php", Some(&format!("multipart/form-data; boundary={boundary}")), Body::Binary(body))
+    }
+
+    #[test]
+    fn reads_multipart_text_and_file_parts() {
+        let jpeg: &[u8] = &[0xff, 0xd8, 0xff, 0xe0, 0, 0x10, b'J', b'F', b'I', b'F'];
+        let req = multipart(&[
+            ("op", None, b"upload"),
+            ("m", None, b"12015550123,%2B447911123456"),
+            ("name", None, b"Caf%C3%A9+Tr%C3%A8s+100%25"),
+            ("status", None, "plain, 100% as sent".as_bytes()),
+            ("photo", Some("myProfile.jpg"), jpeg),
+        ]);
+        let params = parse(&req).unwrap();
+        assert_eq!(params.text("op"), Some("upload"));
+        assert_eq!(params.list("m").unwrap(), ["12015550123", "+447911123456"]);
+        assert_eq!(params.text("name"), Some("Café Très 100%"));
+        assert_eq!(params.text("status"), Some("plain, 100% as sent"));
+        assert_eq!(params.file("photo").unwrap().bytes, jpeg);
+        assert_eq!(params.file("file").unwrap().field, "photo", "the first file, whatever its name");
+        assert_eq!(params.text("photo"), None, "a file is no text parameter");
+    }
+
+    #[test]
+    fn multipart_limits_and_malformed_bodies_are_client_errors() {
+        let big = vec![0u8; MAX_BODY_BYTES + 1];
+        assert_eq!(
+            parse(&multipart(&[("photo", Some("a.jpg"), &big)])).unwrap_err(),
+            ApiError::TooLarge(MAX_BODY_BYTES)
+        );
+        let huge = vec![0u8; 2 * MAX_BODY_BYTES + 1];
+        assert_eq!(
+            parse(&multipart(&[("photo", Some("a.jpg"), &huge)])).unwrap_err(),
+            ApiError::TooLarge(2 * MAX_BODY_BYTES)
+        );
+        let no_files = BodyLimits::params_only(MAX_BODY_BYTES);
+        let refused =
+            futures::executor::block_on(Params::from_request(&multipart(&[("photo", Some("a.jpg"), b"x")]), no_files));
+        assert_eq!(refused.unwrap_err(), ApiError::BadRequest("this operation takes no file"));
+        let truncated = request(
+            "/x",
+            Some("multipart/form-data; boundary=abc"),
+            Body::Text("--abc\r\nContent-Disposition: form-data; name=\"op\"\r\n\r\nlog".into()),
+        );
+        assert_eq!(parse(&truncated).unwrap_err(), ApiError::BadRequest("malformed multipart/form-data body"));
+        let no_boundary = request("/x", Some("multipart/form-data"), Body::Text("x".into()));
+        assert!(parse(&no_boundary).is_err());
     }
 
     fn request(uri: &str, content_type: Option<&str>, body: Body) -> Request {
@@ -274,7 +461,7 @@ mod tests {
             body in proptest::collection::vec(any::<u8>(), 0..2048),
             json_text in "\\{.{0,200}",
             query in "[a-z=&%+0-9\\[\\],]{0,80}",
-            content_type in prop_oneof![Just("application/json"), Just("application/x-www-form-urlencoded"), Just("text/plain"), Just("")],
+            content_type in prop_oneof![Just("application/json"), Just("application/x-www-form-urlencoded"), Just("text/plain"), Just(""), Just("multipart/form-data; boundary=b")],
         ) {
             for payload in [Body::Binary(body.clone()), Body::Text(json_text.clone())] {
                 let req = request(&format!("/x?{query}"), Some(content_type), payload);

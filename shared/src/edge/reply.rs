@@ -54,6 +54,16 @@ pub fn reply<T: Serialize>(op: &str, now: Timestamp, outcome: Result<T, ApiError
     }
 }
 
+/// `/files/<name>`: off to the file in storage (clients follow redirects; the link is signed and short-lived).
+pub fn redirect(location: &str, max_age: u64) -> Response<Body> {
+    Response::builder()
+        .status(302)
+        .header("location", location)
+        .header("cache-control", format!("private, max-age={max_age}"))
+        .body(Body::Empty)
+        .expect("status and headers are valid")
+}
+
 fn json_response(status: u16, body: &impl Serialize, retry_after: Option<u64>) -> Response<Body> {
     let text = serde_json::to_string(body).unwrap_or_else(|_| r#"{"result":"FAIL","error":"INTERNAL"}"#.into());
     let mut builder =

@@ -6,20 +6,26 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
-use super::caller::{presented_token, source_ip};
-use super::params::Params;
-use super::reply::reply;
+use super::caller::{presented_token, public_base, source_ip};
+use super::params::{BodyLimits, Params};
+use super::reply::{redirect, reply};
 use super::{commands, compat};
+use crate::config::Config;
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
+use crate::model::links::Links;
 use crate::usecase::session::{Session, authenticate};
 use crate::usecase::{Ports, Services};
-use crate::usecase::{account, contacts, groups, sign_in};
+use crate::usecase::{account, contacts, files, groups, sign_in};
 
 /// Requests carrying one value or a few: larger bodies are refused before parsing.
 pub const SMALL_BODY_BYTES: usize = 64 * 1024;
 /// Requests that may carry 5000 phone numbers, formatted as people type them.
 pub const LIST_BODY_BYTES: usize = 256 * 1024;
+/// The largest file a request may carry. Lambda takes events of at most 6 MB and API Gateway base64-encodes a binary
+/// body (4/3), so 4 MiB plus the parameters fits; larger files go to S3 directly (presigned URLs), never through a
+/// function.
+pub const MAX_FILE_BYTES_IN_REQUEST: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -36,6 +42,9 @@ pub enum Operation {
     SetAdmin,
     GetGroup,
     DelGroup,
+    Upload,
+    /// `GET /files/<name>`: a stored file (a redirect to it).
+    Download,
     /// mesibo's `api.php`: the operation is the `op` parameter (see [`compat`]).
     MesiboApi,
 }
@@ -55,6 +64,8 @@ pub const ROUTES: &[(&str, Operation)] = &[
     ("/setadmin", Operation::SetAdmin),
     ("/getgroup", Operation::GetGroup),
     ("/delgroup", Operation::DelGroup),
+    ("/upload", Operation::Upload),
+    ("/files/{name}", Operation::Download),
     ("/api.php", Operation::MesiboApi),
     ("/conf/api.php", Operation::MesiboApi),
     ("/messenger/api.php", Operation::MesiboApi),
@@ -64,6 +75,12 @@ impl Operation {
     /// The operation of a path, also behind a prefix (a named stage, or a custom domain's API mapping, stays in
     /// the path Lambda sees): the longest route the path ends with.
     pub fn for_path(path: &str) -> Option<Self> {
+        if let Some((_, name)) = path.rsplit_once(FILES_PATH)
+            && !name.is_empty()
+            && !name.contains('/')
+        {
+            return Some(Self::Download);
+        }
         let matching = ROUTES.iter().filter(|(route, _)| path.ends_with(route));
         matching.max_by_key(|(route, _)| route.len()).map(|(_, op)| *op)
     }
@@ -84,6 +101,8 @@ impl Operation {
             Self::SetAdmin => "setadmin",
             Self::GetGroup => "getgroup",
             Self::DelGroup => "delgroup",
+            Self::Upload => "upload",
+            Self::Download => "files",
             Self::MesiboApi => "",
         }
     }
@@ -94,22 +113,46 @@ impl Operation {
         ROUTES
             .iter()
             .map(|(_, operation)| *operation)
-            .find(|o| o.name() == op && !matches!(o, Self::Verify | Self::MesiboApi))
+            .find(|o| o.name() == op && !matches!(o, Self::Verify | Self::MesiboApi | Self::Download))
     }
 
-    pub fn max_body_bytes(self) -> usize {
+    /// How large a request may be: operations that may carry a photo or an attachment take one file.
+    pub fn body_limits(self, config: &Config) -> BodyLimits {
+        let file_bytes = if config.files.is_some() { MAX_FILE_BYTES_IN_REQUEST } else { 0 };
         match self {
-            Self::Login | Self::Verify => SMALL_BODY_BYTES,
-            _ => LIST_BODY_BYTES,
+            Self::Login | Self::Verify => BodyLimits::params_only(SMALL_BODY_BYTES),
+            Self::Profile | Self::SetGroup | Self::Upload | Self::MesiboApi => {
+                BodyLimits { params_bytes: LIST_BODY_BYTES, file_bytes }
+            }
+            _ => BodyLimits::params_only(LIST_BODY_BYTES),
         }
     }
+
+    /// The deployment's URLs as this request reached it: where files are stored here, uploads and downloads
+    /// default to this deployment's own address.
+    pub fn links(self, config: &Config, req: &Request) -> Links {
+        let path = req.raw_http_path();
+        let route_len = ROUTES
+            .iter()
+            .filter(|(route, o)| *o == self && path.ends_with(route))
+            .map(|(route, _)| route.len())
+            .max()
+            .unwrap_or(0);
+        let here = config.files.as_ref().and_then(|_| public_base(req, route_len));
+        Links::new(&config.profile_urls, here.as_deref())
+    }
 }
+
+/// Where stored files are downloaded: `<deployment>/files/<name>`.
+const FILES_PATH: &str = "/files/";
 
 /// What every operation starts from.
 pub struct Input<'a> {
     pub req: &'a Request,
     pub params: Params,
     pub now: Timestamp,
+    /// The deployment's URLs as this request reached it.
+    pub links: Links,
 }
 
 impl Input<'_> {
@@ -130,8 +173,18 @@ pub async fn handle(app: &Services<impl Ports>, req: Request) -> Response<Body> 
         *response.status_mut() = StatusCode::OK;
         return response;
     }
-    let outcome = match Params::from_request(&req, operation.max_body_bytes()) {
-        Ok(params) => run(app, operation, &Input { req: &req, params, now }).await,
+    if operation == Operation::Download {
+        let name = req.raw_http_path().rsplit_once(FILES_PATH).map_or("", |(_, name)| name).to_owned();
+        return match files::download_link(app, &name).await {
+            Ok(link) => redirect(&link, files::DOWNLOAD_LINK_SECONDS - 600),
+            Err(e) => reply::<()>(operation.name(), now, Err(e)),
+        };
+    }
+    let outcome = match Params::from_request(&req, operation.body_limits(&app.config)).await {
+        Ok(params) => {
+            let links = operation.links(&app.config, &req);
+            run(app, operation, &Input { req: &req, params, now, links }).await
+        }
         Err(e) => Err(e),
     };
     reply(operation.name(), now, outcome)
@@ -150,6 +203,8 @@ pub enum Outcome {
     DeleteAccount(account::DeleteAccountReply),
     SetNotify(account::SetNotifyReply),
     Group(groups::GroupReply),
+    Upload(files::UploadReply),
+    DirectUpload(files::DirectUploadReply),
     /// mesibo's sign-in through `api.php` (see [`compat`]).
     MesiboSignIn(compat::MesiboSignIn),
 }
@@ -164,15 +219,17 @@ pub async fn run(app: &Services<impl Ports>, operation: Operation, input: &Input
             Ok(Outcome::Login(sign_in::request_code(app, commands::request_code(config, params, ip())?, now).await?))
         }
         Operation::Verify => {
-            Ok(Outcome::Verify(sign_in::verify_code(app, commands::verify_code(config, params, ip())?, now).await?))
+            let command = commands::verify_code(config, params, ip(), input.links.clone())?;
+            Ok(Outcome::Verify(sign_in::verify_code(app, command, now).await?))
         }
-        Operation::MesiboApi => Err(ApiError::BadOp),
+        Operation::MesiboApi | Operation::Download => Err(ApiError::BadOp),
         signed_in => {
             let session = input.session(app).await?;
             let me = &session;
             match signed_in {
                 Operation::GetContacts => Ok(Outcome::Contacts(
-                    contacts::sync(app, me, commands::sync_contacts(config, me, params)?, now).await?,
+                    contacts::sync(app, me, commands::sync_contacts(config, me, params, input.links.clone())?, now)
+                        .await?,
                 )),
                 Operation::DelContacts => Ok(Outcome::DelContacts(
                     contacts::delete_contacts(app, me, commands::delete_contacts(config, me, params)?).await?,
@@ -202,7 +259,20 @@ pub async fn run(app: &Services<impl Ports>, operation: Operation, input: &Input
                 Operation::DelGroup => {
                     Ok(Outcome::Group(groups::del_group(app, me, commands::group_id(params)?, now).await?))
                 }
-                Operation::Login | Operation::Verify | Operation::MesiboApi => Err(ApiError::BadOp),
+                Operation::Upload => match commands::upload(params, input.links.clone())? {
+                    commands::UploadRequest::File(upload) => {
+                        Ok(Outcome::Upload(files::upload(app, me, *upload, now).await?))
+                    }
+                    commands::UploadRequest::StartDirect { size } => {
+                        Ok(Outcome::DirectUpload(files::start_direct_upload(app, me, size).await?))
+                    }
+                    commands::UploadRequest::FinishDirect { uploaded } => Ok(Outcome::Upload(
+                        files::finish_direct_upload(app, me, &uploaded, input.links.clone(), now).await?,
+                    )),
+                },
+                Operation::Login | Operation::Verify | Operation::MesiboApi | Operation::Download => {
+                    Err(ApiError::BadOp)
+                }
             }
         }
     }
@@ -219,6 +289,9 @@ mod tests {
         assert_eq!(Operation::for_path("/v1/messenger/api.php"), Some(Operation::MesiboApi));
         assert_eq!(Operation::for_path("/xlogin"), None);
         assert_eq!(Operation::for_path("/login/x"), None);
+        assert_eq!(Operation::for_path("/prod/files/p1-ab.jpg"), Some(Operation::Download));
+        assert_eq!(Operation::for_path("/files/"), None);
+        assert_eq!(Operation::for_path("/files/a/b"), None);
         assert_eq!(Operation::for_path(""), None);
     }
 
@@ -227,9 +300,11 @@ mod tests {
         assert_eq!(Operation::for_mesibo_op("getcontacts"), Some(Operation::GetContacts));
         assert_eq!(Operation::for_mesibo_op("delgroup"), Some(Operation::DelGroup));
         assert_eq!(Operation::for_mesibo_op("verify"), None);
-        assert_eq!(Operation::for_mesibo_op("upload"), None);
+        assert_eq!(Operation::for_mesibo_op("upload"), Some(Operation::Upload));
+        assert_eq!(Operation::for_mesibo_op("files"), None);
         assert_eq!(Operation::for_mesibo_op(""), None);
-        for (path, operation) in ROUTES.iter().filter(|(_, o)| *o != Operation::MesiboApi) {
+        for (path, operation) in ROUTES.iter().filter(|(_, o)| !matches!(o, Operation::MesiboApi | Operation::Download))
+        {
             assert_eq!(format!("/{}", operation.name()), *path, "the reply's op is the path's name");
         }
     }

@@ -14,14 +14,17 @@ use super::profile::ContactProfile;
 /// changes; a gap would lose them.
 pub const DELTA_OVERLAP_SECONDS: i64 = 60;
 
-/// A user or group as mesibo clients list them: every value a string.
+/// A user or group as mesibo clients list them: every value a string but `gid`, a number: mesibo's iOS app reads it
+/// with `unsignedIntValue`, which a JSON string (NSString) does not have (Android's Gson reads either).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ContactEntry {
-    pub gid: String,
+    pub gid: u64,
     pub name: String,
     pub phone: String,
     pub status: String,
     pub photo: String,
+    /// The photo's thumbnail, base64 JPEG; empty when there is none (or the reply's thumbnail budget is spent).
+    pub tn: String,
     pub ts: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub members: Option<String>,
@@ -34,11 +37,12 @@ impl ContactEntry {
     pub fn user(profile: &ContactProfile) -> Self {
         let shown = |value: &String| if profile.deleted { String::new() } else { value.clone() };
         Self {
-            gid: "0".into(),
+            gid: 0,
             name: shown(&profile.name),
             phone: profile.e164.trim_start_matches('+').to_owned(),
             status: shown(&profile.status),
             photo: shown(&profile.photo),
+            tn: shown(&profile.tn),
             ts: profile.updated_at.to_string(),
             members: None,
             deleted: profile.deleted.then_some("1"),
@@ -49,11 +53,12 @@ impl ContactEntry {
     pub fn group(group: &Group) -> Self {
         let shown = |value: &String| if group.deleted { String::new() } else { value.clone() };
         Self {
-            gid: group.gid.to_string(),
+            gid: group.gid,
             name: shown(&group.name),
             phone: String::new(),
             status: String::new(),
             photo: shown(&group.photo),
+            tn: shown(&group.tn),
             ts: group.updated_at.to_string(),
             members: Some(if group.deleted { String::new() } else { group.members_string() }),
             deleted: group.deleted.then_some("1"),
@@ -68,6 +73,7 @@ pub struct OwnProfile {
     pub phone: String,
     pub status: String,
     pub photo: String,
+    pub tn: String,
     pub ts: String,
     /// Present for mesibo clients, which read it; this backend keeps no connection state.
     pub connection_status: String,
@@ -80,6 +86,7 @@ impl OwnProfile {
             phone: phone.digits().to_owned(),
             status: profile.status,
             photo: profile.photo,
+            tn: profile.tn,
             ts: profile.updated_at.to_string(),
             connection_status: String::new(),
         }

@@ -53,6 +53,8 @@ pub struct ProfileNews {
     pub name: String,
     pub status: String,
     pub photo: String,
+    /// The photo's thumbnail (base64 JPEG), for mesibo's apps, which show it until the photo is downloaded.
+    pub tn: String,
     /// When it happened (created_at or updated_at): part of the event's identity.
     pub ts: Timestamp,
 }
@@ -82,6 +84,7 @@ pub struct GroupNews {
     pub gid: u64,
     pub name: String,
     pub photo: String,
+    pub tn: String,
     pub members: String,
     /// Members now; anyone else told was removed (or left).
     pub current: Vec<String>,
@@ -127,6 +130,7 @@ impl ProfileNews {
             name: new.name.clone(),
             status: new.status.clone(),
             photo: new.photo.clone(),
+            tn: new.tn.clone(),
             ts,
         })
     }
@@ -143,6 +147,7 @@ impl GroupNews {
             gid: new.gid,
             name: new.name.clone(),
             photo: new.photo.clone(),
+            tn: new.tn.clone(),
             members: new.members_string(),
             current: new.members.iter().map(|m| m.e164.clone()).collect(),
             deleted: new.deleted,
@@ -199,6 +204,8 @@ pub struct AppNotice {
     pub gid: u64,
     pub status: String,
     pub photo: String,
+    /// The photo's thumbnail, base64 JPEG (mesibo's backend sends it with a photo).
+    pub tn: String,
     pub ts: Timestamp,
     /// A group's members string; empty for a person, and for a deleted group (the apps then drop it).
     pub members: String,
@@ -224,6 +231,7 @@ impl AppNotice {
             gid: 0,
             status: news.status.clone(),
             photo: news.photo.clone(),
+            tn: news.tn.clone(),
             ts: news.ts,
             members: String::new(),
         }
@@ -243,6 +251,7 @@ impl AppNotice {
             gid: news.gid,
             status: String::new(),
             photo: news.photo.clone(),
+            tn: if news.deleted { String::new() } else { news.tn.clone() },
             ts: news.ts,
             members: if news.deleted { String::new() } else { news.members.clone() },
         }
@@ -265,6 +274,7 @@ mod tests {
             name: "Ada".into(),
             status: "hi".into(),
             photo: "a.jpg".into(),
+            tn: String::new(),
             ts,
         }
     }
@@ -296,6 +306,7 @@ mod tests {
             gid: 9,
             name: "G".into(),
             photo: String::new(),
+            tn: String::new(),
             members: "1:1201,1202".into(),
             current: vec!["+1201".into(), "+1202".into()],
             deleted: false,

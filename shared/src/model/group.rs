@@ -27,6 +27,8 @@ pub struct Group {
     pub gid: u64,
     pub name: String,
     pub photo: String,
+    /// The photo's thumbnail, base64 JPEG (mesibo's `tn`); empty when the photo is no file stored here.
+    pub tn: String,
     pub updated_at: Timestamp,
     pub members: Vec<GroupMember>,
     pub deleted: bool,
@@ -63,6 +65,7 @@ impl Group {
             gid,
             name,
             photo,
+            tn: String::new(),
             updated_at: now,
             members: vec![GroupMember { e164: owner.to_owned(), role: GroupRole::Owner, since: now }],
             deleted: false,
@@ -182,6 +185,7 @@ mod tests {
             gid: 7,
             name: "g".into(),
             photo: String::new(),
+            tn: String::new(),
             updated_at: 1,
             members: vec![
                 member("+13", GroupRole::Member),
@@ -210,7 +214,7 @@ mod tests {
             members.push(GroupMember { e164: "+1999".into(), role: GroupRole::Owner, since: 0 });
             let len = members.len();
             members.rotate_left((seed % len as u64) as usize);
-            let group = Group { gid: 1, name: String::new(), photo: String::new(), updated_at: 0, members, deleted: false, version: 1 };
+            let group = Group { gid: 1, name: String::new(), photo: String::new(), tn: String::new(), updated_at: 0, members, deleted: false, version: 1 };
             let text = group.members_string();
             let (count, list) = text.split_once(':').unwrap();
             let phones: Vec<&str> = list.split(',').collect();

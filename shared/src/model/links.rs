@@ -16,7 +16,7 @@ pub struct ProfileUrls {
 }
 
 /// Upload/download locations and sharing texts, from configuration.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Links {
     pub uploadurl: String,
     pub downloadurl: String,
@@ -26,13 +26,13 @@ pub struct Links {
     pub share: Share,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Urls {
     pub upload: String,
     pub download: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Share {
     pub text: String,
     pub subject: String,
@@ -40,12 +40,21 @@ pub struct Share {
 }
 
 impl Links {
-    pub fn from_config(urls: &ProfileUrls) -> Self {
+    /// The configured URLs; where one is not configured and this deployment stores files (`here` is its public
+    /// address as the request reached it, stage included), this deployment's own: uploads go to its `api.php`
+    /// (where mesibo's apps post attachments), downloads to its `/files/` (clients append the file's name).
+    pub fn new(urls: &ProfileUrls, here: Option<&str>) -> Self {
+        let or_here = |configured: &String, path: &str| match here {
+            Some(here) if configured.is_empty() => format!("{}{path}", here.trim_end_matches('/')),
+            _ => configured.clone(),
+        };
+        let upload = or_here(&urls.upload_url, "/api.php");
+        let files = or_here(&urls.file_url, "/files/");
         Self {
-            uploadurl: urls.upload_url.clone(),
-            downloadurl: urls.download_url.clone(),
-            fileurl: urls.file_url.clone(),
-            urls: Urls { upload: urls.upload_url.clone(), download: urls.file_url.clone() },
+            uploadurl: upload.clone(),
+            downloadurl: or_here(&urls.download_url, "/files/"),
+            fileurl: files.clone(),
+            urls: Urls { upload, download: files },
             invite: urls.invite_text.clone(),
             share: Share {
                 text: urls.invite_text.clone(),
@@ -53,5 +62,10 @@ impl Links {
                 title: urls.share_title.clone(),
             },
         }
+    }
+
+    /// Where a stored file is downloaded from (mesibo's apps build the same: `urls.download` + name).
+    pub fn download_url(&self, name: &str) -> String {
+        format!("{}{name}", self.urls.download)
     }
 }

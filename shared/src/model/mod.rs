@@ -8,6 +8,7 @@ pub mod events;
 pub mod group;
 pub mod links;
 pub mod lookup_quota;
+pub mod media;
 pub mod phone;
 pub mod profile;
 pub mod rate_limit;

@@ -56,6 +56,32 @@ impl PhoneNumber {
         Some(Self { e164: PHONE_NUMBER_UTIL.format(&parsed, PhoneNumberFormat::E164).into_owned(), calling_code })
     }
 
+    /// The one rule for a number a client sent, in every parameter that takes one (`phone`, `phones`, `m`,
+    /// `members`), REST and `api.php` alike; `home` is the region of the sender (the caller's own number, or `cc`).
+    ///
+    /// - Bare digits are mesibo's form, country code + digits (`12015550123`), which is also how this backend
+    ///   writes every number: read as international first, and as national in `home` only if that is no valid
+    ///   number. So everything this backend answers reads back as the same number.
+    /// - Anything written with a `+`, an international prefix (`00…`), a national prefix (`0…`) or separators
+    ///   (`(201) 555-0123`, `98765 43210`) is read as written: national in `home` unless it says otherwise, and as
+    ///   country code + digits only if it is no valid national number.
+    ///
+    /// Bare national digits that also form a valid international number are read as international: how often
+    /// that happens is measured in docs/NUMBERS.md.
+    pub fn read(input: &str, home: DefaultRegion) -> Option<Self> {
+        let input = input.trim();
+        let international = || {
+            let digits: String = input.chars().filter(|c| !is_separator(*c)).collect();
+            let bare = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
+            bare.then(|| Self::parse(&format!("+{digits}"), home)).flatten()
+        };
+        if !input.is_empty() && input.bytes().all(|b| b.is_ascii_digit()) {
+            international().or_else(|| Self::parse(input, home))
+        } else {
+            Self::parse(input, home).or_else(international)
+        }
+    }
+
     /// `+14155550123`
     pub fn e164(&self) -> &str {
         &self.e164
@@ -104,6 +130,11 @@ impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.masked())
     }
+}
+
+/// What people put between the digits of a number.
+fn is_separator(c: char) -> bool {
+    matches!(c, ' ' | '-' | '.' | '(' | ')' | '/' | '\u{a0}')
 }
 
 /// How mesibo (and its apps) address a person: the digits of their E.164 number, without `+`.
@@ -163,7 +194,58 @@ mod tests {
         assert_eq!(DefaultRegion::from_iso("zz"), None);
     }
 
+    #[test]
+    fn reads_bare_digits_as_mesibo_form_and_written_numbers_as_written() {
+        let india = DefaultRegion::from_iso("IN").unwrap();
+        let china = DefaultRegion::from_iso("CN").unwrap();
+        let read = |input, home| PhoneNumber::read(input, home).map(|p| p.e164().to_owned());
+        // mesibo form from an Indian caller: a US number, which as national digits would be no Indian number.
+        assert_eq!(read("12015550123", india).as_deref(), Some("+12015550123"));
+        // Bare digits that are valid both ways are mesibo form: `13012345678` is a US number here...
+        assert_eq!(read("13012345678", china).as_deref(), Some("+13012345678"));
+        // ...while the national format a phone displays, or a national prefix, stays national.
+        assert_eq!(read("138 1234 5678", china).as_deref(), Some("+8613812345678"));
+        assert_eq!(read("09876543210", india).as_deref(), Some("+919876543210"));
+        // Bare national digits that are no international number keep working.
+        assert_eq!(read("9876543210", india).as_deref(), Some("+919876543210"));
+        // Formatted international digits without a `+`: no national number, so country code + digits.
+        assert_eq!(read("44 7911 123456", india).as_deref(), Some("+447911123456"));
+        assert_eq!(read("+44 7911 123456", india).as_deref(), Some("+447911123456"));
+        assert_eq!(read("0044 7911 123456", india).as_deref(), Some("+447911123456"));
+        assert_eq!(read("12", india), None);
+    }
+
     use proptest::prelude::*;
+
+    /// Every region with numbering metadata, and one of its valid numbers (libphonenumber's example).
+    static REGIONS_AND_NUMBERS: std::sync::LazyLock<Vec<(DefaultRegion, PhoneNumber)>> =
+        std::sync::LazyLock::new(|| {
+            PHONE_NUMBER_UTIL
+                .get_supported_regions()
+                .filter_map(DefaultRegion::supported)
+                .filter_map(|region| {
+                    let example = PHONE_NUMBER_UTIL.get_example_number(region.0).ok()?;
+                    let e164 = PHONE_NUMBER_UTIL.format(&example, PhoneNumberFormat::E164).into_owned();
+                    Some((region, PhoneNumber::parse(&e164, region)?))
+                })
+                .collect()
+        });
+
+    proptest! {
+        /// What this backend writes (mesibo form, E.164) reads back as the same number, whoever sends it back.
+        #[test]
+        fn written_numbers_read_back_as_the_same_number(number in 0usize..10_000, home in 0usize..10_000, tail in 0u32..10_000) {
+            let all = &*REGIONS_AND_NUMBERS;
+            let (_, example) = &all[number % all.len()];
+            let (home, _) = all[home % all.len()];
+            // Vary the example's last digits; keep the variants that are valid numbers.
+            let digits = example.digits();
+            let varied = format!("+{}{:04}", &digits[..digits.len().saturating_sub(4)], tail);
+            let phone = PhoneNumber::parse(&varied, home).unwrap_or_else(|| example.clone());
+            prop_assert_eq!(PhoneNumber::read(phone.digits(), home), Some(phone.clone()));
+            prop_assert_eq!(PhoneNumber::read(phone.e164(), home), Some(phone.clone()));
+        }
+    }
 
     proptest! {
         /// Address books hold anything: no input panics, and whatever parses is stable E.164.

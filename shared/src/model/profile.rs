@@ -12,6 +12,8 @@ pub struct Profile {
     pub name: String,
     pub status: String,
     pub photo: String,
+    /// The photo's 100×100 thumbnail, base64 JPEG (mesibo's `tn`); empty when the photo is no file stored here.
+    pub tn: String,
     pub created_at: Timestamp,
     /// Bumped on every change that contacts should see in their next delta.
     pub updated_at: Timestamp,
@@ -27,6 +29,7 @@ pub struct ContactProfile {
     pub name: String,
     pub status: String,
     pub photo: String,
+    pub tn: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// The account was deleted: a tombstone, kept so deltas can say so.
@@ -48,6 +51,7 @@ impl ContactProfile {
             name: self.name,
             status: self.status,
             photo: self.photo,
+            tn: self.tn,
             created_at: self.created_at,
             updated_at: self.updated_at,
             mesibo_uid: self.mesibo_uid,
@@ -65,6 +69,15 @@ impl ContactProfile {
     pub fn visible(&self) -> [&str; 3] {
         [&self.name, &self.status, &self.photo]
     }
+}
+
+/// A photo as a profile or group shows it: a file name (stored here, or elsewhere) or an https URL, and the
+/// thumbnail mesibo's apps show until the photo is downloaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShownPhoto {
+    pub photo: String,
+    /// Base64 JPEG, 100×100; empty when the photo is not a file stored here.
+    pub tn: String,
 }
 
 pub const MAX_NAME_CHARS: usize = 64;

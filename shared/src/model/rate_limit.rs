@@ -8,6 +8,7 @@
 //! | failed verifies per number, across codes| 100 / 24 h   | each wrong code for that number  | 429 `RATELIMIT`        |
 //! | SMS per country calling code            | 200 / hour   | each SMS sent there              | 429 `RATELIMIT`        |
 //! | SMS per deployment                      | 1000 / day   | each SMS sent (UTC day)          | 503 `SMSBUDGET`        |
+//! | uploads per user                        | 100 / hour   | each file stored or direct upload| 429 `RATELIMIT`        |
 //!
 //! Sends are counted in the same transaction that stores the code, so a send over any limit stores no code, sends
 //! nothing and counts nothing. IPs and numbers appear in counters only as keyed HMACs. Test numbers send no SMS and
@@ -28,6 +29,7 @@ pub struct AbuseLimits {
     pub number_failed_verifies_per_day: i64,
     pub sms_hourly_limit_per_country: i64,
     pub sms_daily_budget: i64,
+    pub uploads_per_hour: i64,
 }
 
 /// One limited thing: who or what is counted, in which window, up to how many.
@@ -83,6 +85,14 @@ impl RateLimit {
             subject: format!("country-sms#{calling_code}"),
             window_seconds: HOUR,
             max: limits.sms_hourly_limit_per_country,
+        }
+    }
+
+    pub fn uploads(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {
+        Self {
+            subject: format!("uploads#{}", keyed_name(secret, "phone", phone.e164())),
+            window_seconds: HOUR,
+            max: limits.uploads_per_hour,
         }
     }
 

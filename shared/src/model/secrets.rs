@@ -217,6 +217,13 @@ pub fn fingerprint(value: &[u8]) -> String {
     hex(&Sha256::digest(value)[..16])
 }
 
+/// 128 bits from the OS random number generator, in hex: names nobody can guess (stored files, direct uploads).
+pub fn random_name() -> String {
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random).expect("the OS random number generator is available");
+    hex(&random)
+}
+
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut text, b| {

@@ -10,6 +10,7 @@ use crate::model::group::Group;
 use crate::model::secrets::{OtpCode, fingerprint};
 use crate::usecase::code_attempt::check_code;
 use crate::usecase::group_edit;
+use crate::usecase::photos::{self, NewPhoto};
 use crate::usecase::ports::{
     CodeStore, ContactStore, Device, DeviceStore, GroupStore, Mesibo, MesiboFailed, MesiboUserRef, ProfileStore,
     PushRegistry, TokenStore,
@@ -23,8 +24,8 @@ pub struct UpdateProfile {
     pub name: Option<String>,
     /// Empty clears it.
     pub status: Option<String>,
-    /// Empty clears it.
-    pub photo: Option<String>,
+    /// An empty name clears it.
+    pub photo: Option<NewPhoto>,
 }
 
 /// Revoke the presented token, or every token of the user (`all`: every device).
@@ -93,11 +94,7 @@ pub async fn update_profile(
     now: Timestamp,
 ) -> Result<ProfileReply, ApiError> {
     let UpdateProfile { name, status, photo } = command;
-    let profile = app
-        .store
-        .update_profile(&session.phone, name.as_deref(), status.as_deref(), photo.as_deref(), now)
-        .await?
-        .ok_or(ApiError::AuthFail)?;
+    let profile = photos::change_profile(app, &session.phone, name.as_deref(), status.as_deref(), photo, now).await?;
     info!(phone = %session.phone, "profile updated");
     Ok(ProfileReply { u: OwnProfile::of(&session.phone, profile) })
 }
@@ -147,11 +144,12 @@ pub async fn delete_account(
     let store = &app.store;
     // The tombstone first: from here on the account is gone, and every step below can simply be retried. It keeps
     // mesibo's uid (read from the profile, or from the tombstone of a repeated deletion) for mesibo's deletion.
-    let mesibo_uid = match &app.mesibo {
-        Some(_) => store.contact_profiles(&[phone.e164().to_owned()]).await?.pop().and_then(|p| p.mesibo_uid),
-        None => None,
-    };
+    let profile = store.contact_profiles(&[phone.e164().to_owned()]).await?.pop();
+    let mesibo_uid = profile.as_ref().and_then(|p| p.mesibo_uid).filter(|_| app.mesibo.is_some());
     store.tombstone_profile(phone, mesibo_uid, now).await?;
+    if let Some(profile) = &profile {
+        photos::discard(app, &profile.photo).await;
+    }
     let tokens = store.tokens_of(phone).await?;
     store.revoke_tokens(&tokens).await?;
     let memberships = store.memberships_of(phone.e164()).await?;
@@ -161,6 +159,7 @@ pub async fn delete_account(
             Ok(())
         };
         match group_edit::edit(app, membership.gid, phone, now, leave).await {
+            Ok(group) if group.deleted => photos::discard(app, &group.photo).await,
             Ok(_) | Err(ApiError::BadGroup) => {}
             Err(e) => return Err(e),
         }

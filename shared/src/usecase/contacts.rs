@@ -36,6 +36,8 @@ pub struct SyncContacts {
     /// Replace the stored address book with `upload` (or clear it).
     pub reset: bool,
     pub upload: Upload,
+    /// The deployment's URLs, as this request reached it.
+    pub links: Links,
 }
 
 /// Uploaded numbers: valid ones normalised to E.164 and de-duplicated, the caller's own dropped, invalid ones counted.
@@ -74,20 +76,31 @@ pub async fn sync(
     command: SyncContacts,
     now: Timestamp,
 ) -> Result<ContactsReply, ApiError> {
-    let SyncContacts { since, reset, upload } = command;
+    let SyncContacts { since, reset, upload, links } = command;
     let (contacts, own) = if upload.numbers.is_empty() {
         delta(app, session, since, reset).await?
     } else {
         lookup(app, session, &upload.numbers, reset, now).await?
     };
     let own = own.filter(|p| !p.deleted).ok_or(ApiError::AuthFail)?;
+    let mut contacts = contacts;
+    within_thumbnail_budget(&mut contacts);
     info!(phone = %session.phone, uploaded = upload.numbers.len(), invalid = upload.invalid, returned = contacts.len(), "contacts synced");
-    Ok(ContactsReply {
-        contacts,
-        u: OwnProfile::of(&session.phone, own),
-        invalid: upload.invalid,
-        links: Links::from_config(&app.config.profile_urls),
-    })
+    Ok(ContactsReply { contacts, u: OwnProfile::of(&session.phone, own), invalid: upload.invalid, links })
+}
+
+/// Thumbnails in one reply, in bytes: a reply must fit Lambda's 6 MB, and mesibo's apps ask in batches of 100–200
+/// numbers, which stay far below. Past it, entries carry their photo's name only (the app downloads it).
+const THUMBNAILS_PER_REPLY_BYTES: usize = 1024 * 1024;
+
+fn within_thumbnail_budget(contacts: &mut [ContactEntry]) {
+    let mut spent = 0;
+    for entry in contacts {
+        spent += entry.tn.len();
+        if spent > THUMBNAILS_PER_REPLY_BYTES {
+            entry.tn.clear();
+        }
+    }
 }
 
 /// `/delcontacts`: removes numbers from the caller's stored address book.

@@ -13,6 +13,7 @@ use crate::model::contact::ContactEntry;
 use crate::model::group::{Group, MemberChange};
 use crate::model::phone::mesibo_address as address;
 use crate::usecase::group_edit::{self, edit};
+use crate::usecase::photos::{self, NewPhoto};
 use crate::usecase::ports::{GroupStore, MESIBO_MEMBERS_PER_EDIT, Mesibo, MesiboFailed, SaveGroupError};
 use crate::usecase::session::Session;
 use crate::usecase::{Ports, Services};
@@ -22,7 +23,7 @@ use crate::usecase::{Ports, Services};
 pub struct SetGroup {
     pub gid: u64,
     pub name: Option<String>,
-    pub photo: Option<String>,
+    pub photo: Option<NewPhoto>,
     /// E.164, de-duplicated, without the caller.
     pub members: Vec<String>,
 }
@@ -47,14 +48,16 @@ pub struct SetAdmin {
 #[derive(Debug, Clone, Copy)]
 pub struct GroupId(pub u64);
 
-/// A group as getcontacts lists it: `{gid, name, phone:"", status:"", photo, members}`; its `ts` is the envelope's.
+/// A group as getcontacts lists it: `{gid, name, phone:"", status:"", photo, tn, members}`; its `ts` is the
+/// envelope's.
 #[derive(Debug, Serialize)]
 pub struct GroupReply {
-    pub gid: String,
+    pub gid: u64,
     pub name: String,
     pub phone: String,
     pub status: String,
     pub photo: String,
+    pub tn: String,
     pub members: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted: Option<&'static str>,
@@ -62,8 +65,8 @@ pub struct GroupReply {
 
 impl From<&Group> for GroupReply {
     fn from(group: &Group) -> Self {
-        let ContactEntry { gid, name, phone, status, photo, members, deleted, .. } = ContactEntry::group(group);
-        Self { gid, name, phone, status, photo, members: members.unwrap_or_default(), deleted }
+        let ContactEntry { gid, name, phone, status, photo, tn, members, deleted, .. } = ContactEntry::group(group);
+        Self { gid, name, phone, status, photo, tn, members: members.unwrap_or_default(), deleted }
     }
 }
 
@@ -77,21 +80,31 @@ pub async fn set_group(
     let me = session.phone.e164();
     let max = app.config.max_group_members;
     if gid != 0 {
-        let group = edit(app, gid, &session.phone, now, |group| {
+        let group = photos::change_group(app, gid, &session.phone, photo, now, |group| {
             group.require_admin(me)?;
             if let Some(name) = &name {
                 group.name = name.clone();
-            }
-            if let Some(photo) = &photo {
-                group.photo = photo.clone();
             }
             group.add_members(&members, now, max)
         })
         .await?;
         return Ok(GroupReply::from(&group));
     }
-    let mut group = Group::new(0, me, name.unwrap_or_default(), photo.unwrap_or_default(), now);
+    let mut group = Group::new(0, me, name.unwrap_or_default(), String::new(), now);
     group.add_members(&members, now, max)?;
+    // The photo is stored once the group is known to be valid, and goes again if the group is not created.
+    let shown = match photo {
+        Some(photo) => photos::store(app, photo, "", now).await?,
+        None => Default::default(),
+    };
+    (group.photo, group.tn) = (shown.photo.clone(), shown.tn);
+    let created = create_group(app, group).await;
+    photos::settle(app, "", &shown.photo, &created).await;
+    created
+}
+
+/// A new, valid group: its gid (from mesibo, or the counter), then stored.
+async fn create_group(app: &Services<impl Ports>, mut group: Group) -> Result<GroupReply, ApiError> {
     group.gid = match &app.mesibo {
         Some(mesibo) => create_at_mesibo(mesibo, &group).await?,
         None => app.store.next_group_id().await?,
@@ -198,5 +211,8 @@ pub async fn del_group(
 ) -> Result<GroupReply, ApiError> {
     let me = session.phone.e164();
     let group = group_edit::edit(app, gid, &session.phone, now, |group| group.delete_or_leave(me)).await?;
+    if group.deleted {
+        photos::discard(app, &group.photo).await;
+    }
     Ok(GroupReply::from(&group))
 }

@@ -11,11 +11,13 @@ pub use ports::Ports;
 pub mod account;
 pub mod code_attempt;
 pub mod contacts;
+pub mod files;
 pub mod group_edit;
 pub mod groups;
 pub mod mesibo_cleanup;
 pub mod mesibo_sync;
 pub mod notify;
+pub mod photos;
 pub mod ports;
 pub mod session;
 pub mod sign_in;
@@ -29,5 +31,7 @@ pub struct Services<P: Ports> {
     pub push: P::Push,
     /// mesibo's backend API; `None` in standalone mode.
     pub mesibo: Option<P::Mesibo>,
+    /// Photos and attachments; `None` where no bucket is configured.
+    pub files: Option<P::Files>,
     pub clock: Arc<dyn Clock>,
 }

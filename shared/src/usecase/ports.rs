@@ -13,7 +13,7 @@ use crate::model::events::{ContactEvent, NotifyRun};
 use crate::model::group::{Group, MemberChange, Membership};
 use crate::model::lookup_quota::{Charge, LookupDay};
 use crate::model::phone::PhoneNumber;
-use crate::model::profile::{ContactProfile, Profile};
+use crate::model::profile::{ContactProfile, Profile, ShownPhoto};
 use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::{AccessToken, OtpCode, TokenHash};
 
@@ -178,7 +178,7 @@ pub trait ProfileStore: Sync {
         phone: &PhoneNumber,
         name: Option<&str>,
         status: Option<&str>,
-        photo: Option<&str>,
+        photo: Option<&ShownPhoto>,
         now: Timestamp,
     ) -> impl Future<Output = Stored<Option<ContactProfile>>> + Send;
 
@@ -342,6 +342,83 @@ pub trait Ports: 'static {
     type Sms: SmsGateway;
     type Push: PushRegistry;
     type Mesibo: Mesibo;
+    type Files: FileStore;
+}
+
+/// File storage could not be reached or refused the call (after the SDK's retries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("file storage is unavailable")]
+pub struct FilesUnavailable;
+
+impl From<FilesUnavailable> for ApiError {
+    fn from(_: FilesUnavailable) -> Self {
+        Self::FilesUnavailable
+    }
+}
+
+/// Where a stored file is, by what it is for: photos, attachments, and attachments uploaded directly whose content
+/// has not been checked yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileArea {
+    Photos,
+    Attachments,
+    Pending,
+}
+
+/// A request the client makes itself, straight to storage (a presigned upload).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DirectUpload {
+    pub url: String,
+    pub method: &'static str,
+    /// Headers the request must carry exactly as given (they are part of the signature).
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+/// Photos and attachments (S3). Names are [`crate::model::media::FileName`]s; an area is a prefix.
+pub trait FileStore: Sync {
+    fn put(
+        &self,
+        area: FileArea,
+        name: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), FilesUnavailable>> + Send;
+
+    /// Gone already counts as deleted.
+    fn delete(&self, area: FileArea, name: &str) -> impl Future<Output = Result<(), FilesUnavailable>> + Send;
+
+    /// Up to `max_bytes` from the start of the file, and its whole size; `None` if there is no such file.
+    fn read_start(
+        &self,
+        area: FileArea,
+        name: &str,
+        max_bytes: u64,
+    ) -> impl Future<Output = Result<Option<(Vec<u8>, u64)>, FilesUnavailable>> + Send;
+
+    /// Moves a file to another area and name, as `content_type`.
+    fn promote(
+        &self,
+        from: (FileArea, &str),
+        to: (FileArea, &str),
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), FilesUnavailable>> + Send;
+
+    /// A PUT the client sends itself, of exactly `size` bytes, valid for `expires_in` seconds.
+    fn upload_url(
+        &self,
+        area: FileArea,
+        name: &str,
+        size: u64,
+        expires_in: u64,
+    ) -> impl Future<Output = Result<DirectUpload, FilesUnavailable>> + Send;
+
+    /// A GET anyone holding it may send, valid for `expires_in` seconds.
+    fn download_url(
+        &self,
+        area: FileArea,
+        name: &str,
+        expires_in: u64,
+    ) -> impl Future<Output = Result<String, FilesUnavailable>> + Send;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

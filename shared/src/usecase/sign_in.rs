@@ -39,6 +39,8 @@ pub struct VerifyCode {
     pub ip: Option<String>,
     /// The app the token is for (`appid`): mesibo issues tokens per app, so mesibo mode requires it.
     pub app_id: Option<String>,
+    /// The deployment's URLs, as this request reached it.
+    pub links: Links,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -56,6 +58,8 @@ pub struct VerifyReply {
     pub name: String,
     pub status: String,
     pub photo: String,
+    /// The photo's thumbnail, base64 JPEG (empty when none).
+    pub tn: String,
     /// Calling code, as a string.
     pub cc: String,
     pub new_user: bool,
@@ -185,7 +189,7 @@ pub async fn verify_code(
     command: VerifyCode,
     now: Timestamp,
 ) -> Result<VerifyReply, ApiError> {
-    let VerifyCode { phone, code, name, ip, app_id } = command;
+    let VerifyCode { phone, code, name, ip, app_id, links } = command;
     let (abuse, secret) = (&app.config.abuse, &app.config.otp_secret);
     if app.mesibo.is_some() && app_id.is_none() {
         return Err(ApiError::MissingAppId);
@@ -243,6 +247,7 @@ pub async fn verify_code(
         name,
         status: String::new(),
         photo: String::new(),
+        tn: String::new(),
         created_at: now,
         updated_at: now,
         mesibo_uid,
@@ -279,8 +284,9 @@ pub async fn verify_code(
         name: profile.name,
         status: profile.status,
         photo: profile.photo,
+        tn: profile.tn,
         cc: phone.calling_code().to_string(),
         new_user,
-        links: Links::from_config(&app.config.profile_urls),
+        links,
     })
 }

@@ -32,6 +32,7 @@ pub mod attr {
     pub const NAME: &str = "name";
     pub const STATUS: &str = "status";
     pub const PHOTO: &str = "photo";
+    pub const TN: &str = "tn";
     pub const CREATED_AT: &str = "created_at";
     pub const UPDATED_AT: &str = "updated_at";
     pub const DELETED_AT: &str = "deleted_at";

@@ -8,7 +8,7 @@ use super::keys::{self, attr};
 use super::{DynamoStore, condition_failed, unavailable};
 use crate::model::clock::Timestamp;
 use crate::model::phone::PhoneNumber;
-use crate::model::profile::{ContactProfile, Profile};
+use crate::model::profile::{ContactProfile, Profile, ShownPhoto};
 use crate::usecase::ports::{ProfileStore, StoreUnavailable};
 
 pub(super) fn profile_item(profile: &Profile) -> Item {
@@ -18,6 +18,7 @@ pub(super) fn profile_item(profile: &Profile) -> Item {
         (attr::NAME.into(), s(&profile.name)),
         (attr::STATUS.into(), s(&profile.status)),
         (attr::PHOTO.into(), s(&profile.photo)),
+        (attr::TN.into(), s(&profile.tn)),
         (attr::CREATED_AT.into(), n(profile.created_at)),
         (attr::UPDATED_AT.into(), n(profile.updated_at)),
     ]);
@@ -32,6 +33,7 @@ pub(super) fn contact_profile(item: &Item) -> ContactProfile {
         name: get_s(item, attr::NAME),
         status: get_s(item, attr::STATUS),
         photo: get_s(item, attr::PHOTO),
+        tn: get_s(item, attr::TN),
         created_at: get_n(item, attr::CREATED_AT),
         updated_at: get_n(item, attr::UPDATED_AT),
         deleted: item.contains_key(attr::DELETED_AT),
@@ -63,7 +65,7 @@ impl ProfileStore for DynamoStore {
         phone: &PhoneNumber,
         name: Option<&str>,
         status: Option<&str>,
-        photo: Option<&str>,
+        photo: Option<&ShownPhoto>,
         now: Timestamp,
     ) -> Result<Option<ContactProfile>, StoreUnavailable> {
         let mut sets = vec!["updated_at = :now".to_owned()];
@@ -75,7 +77,8 @@ impl ProfileStore for DynamoStore {
             .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleted_at)")
             .expression_attribute_values(":now", n(now))
             .return_values(ReturnValue::AllNew);
-        for (field, value) in [(attr::NAME, name), (attr::STATUS, status), (attr::PHOTO, photo)] {
+        let (photo, tn) = (photo.map(|p| p.photo.as_str()), photo.map(|p| p.tn.as_str()));
+        for (field, value) in [(attr::NAME, name), (attr::STATUS, status), (attr::PHOTO, photo), (attr::TN, tn)] {
             if let Some(value) = value {
                 sets.push(format!("#{field} = :{field}"));
                 request = request

@@ -1,0 +1,264 @@
+//! Files: mesibo's `upload` (the caller's photo, a group's photo, a chat attachment), direct uploads of large
+//! attachments to storage (a presigned URL, then a check of what arrived), and downloads by name.
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::photos::{self, NewPhoto};
+use super::ports::{DirectUpload, FileArea, FileStore, RateLimitStore};
+use super::session::Session;
+use super::{Ports, Services};
+use crate::error::ApiError;
+use crate::model::clock::Timestamp;
+use crate::model::contact::OwnProfile;
+use crate::model::links::Links;
+use crate::model::media::{FileName, FilePurpose, FileType, clean_attachment};
+use crate::model::rate_limit::RateLimit;
+use crate::model::secrets::random_name;
+
+/// A presigned upload must start within this many seconds.
+const DIRECT_UPLOAD_SECONDS: u64 = 900;
+/// A download link (where `/files/<name>` redirects) works this long; clients cache what they fetched.
+pub const DOWNLOAD_LINK_SECONDS: u64 = 3600;
+/// Pictures uploaded directly are re-encoded here, so they are read whole: at most this large.
+const MAX_DIRECT_PICTURE_BYTES: u64 = 25 * 1024 * 1024;
+/// What sniffing needs of a file's start.
+const SNIFF_BYTES: u64 = 8192;
+
+/// What an `upload` is for (mesibo: `profile=1` with `gid` 0 or a group's, else an attachment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadFor {
+    OwnPhoto,
+    GroupPhoto(u64),
+    Attachment,
+}
+
+#[derive(Debug)]
+pub struct Upload {
+    pub target: UploadFor,
+    /// `None` with `delete`: remove the photo.
+    pub file: Option<Vec<u8>>,
+    pub delete: bool,
+    /// The deployment's URLs, as this request reached it (where downloads are).
+    pub links: Links,
+}
+
+/// mesibo's upload answer: the apps read `file` (an attachment's URL), and for a photo `photo`, `tn` and, when
+/// `profile` is 1, the caller's own profile fields. A group's photo answers `profile: 0`: mesibo's Android app
+/// takes any `profile` above 0 as the caller's own profile (and crashes without `members`).
+#[derive(Debug, Serialize)]
+pub struct UploadReply {
+    pub file: String,
+    pub photo: String,
+    pub tn: String,
+    pub profile: u8,
+    pub gid: u64,
+    pub phone: String,
+    pub name: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<String>,
+    #[serde(flatten)]
+    pub links: Links,
+}
+
+/// A direct upload to start: the client PUTs the file to `upload.url`, then confirms `uploaded`.
+#[derive(Debug, Serialize)]
+pub struct DirectUploadReply {
+    pub upload: DirectUpload,
+    pub uploaded: String,
+    pub max_bytes: u64,
+    pub expires_in: u64,
+}
+
+pub async fn upload(
+    app: &Services<impl Ports>,
+    session: &Session,
+    command: Upload,
+    now: Timestamp,
+) -> Result<UploadReply, ApiError> {
+    let Upload { target, file, delete, links } = command;
+    let photo = match (file, delete) {
+        (_, true) => NewPhoto::Named(String::new()),
+        (Some(bytes), false) => NewPhoto::Upload(bytes),
+        (None, false) => return Err(ApiError::MissingFile),
+    };
+    if matches!(photo, NewPhoto::Upload(_)) {
+        take_upload(app, session, now).await?;
+    }
+    match target {
+        UploadFor::Attachment => {
+            let NewPhoto::Upload(bytes) = photo else { return Err(ApiError::MissingFile) };
+            let name = store_attachment(app, bytes, now).await?;
+            info!(phone = %session.phone, "attachment stored");
+            Ok(attachment_reply(name, links))
+        }
+        UploadFor::OwnPhoto => {
+            let profile = photos::change_profile(app, &session.phone, None, None, Some(photo), now).await?;
+            let own = OwnProfile::of(&session.phone, profile);
+            info!(phone = %session.phone, "profile photo changed");
+            Ok(UploadReply {
+                file: if own.photo.is_empty() { String::new() } else { links.download_url(&own.photo) },
+                photo: own.photo,
+                tn: own.tn,
+                profile: 1,
+                gid: 0,
+                phone: own.phone,
+                name: own.name,
+                status: own.status,
+                members: None,
+                links,
+            })
+        }
+        UploadFor::GroupPhoto(gid) => {
+            let me = session.phone.e164();
+            let group = photos::change_group(app, gid, &session.phone, Some(photo), now, |group| {
+                group.require_admin(me).map(|_| ())
+            })
+            .await?;
+            Ok(UploadReply {
+                file: String::new(),
+                photo: group.photo.clone(),
+                tn: group.tn.clone(),
+                profile: 0,
+                gid,
+                phone: String::new(),
+                name: group.name.clone(),
+                status: String::new(),
+                members: Some(group.members_string()),
+                links,
+            })
+        }
+    }
+}
+
+fn attachment_reply(name: FileName, links: Links) -> UploadReply {
+    UploadReply {
+        file: links.download_url(name.as_str()),
+        photo: String::new(),
+        tn: String::new(),
+        profile: 0,
+        gid: 0,
+        phone: String::new(),
+        name: String::new(),
+        status: String::new(),
+        members: None,
+        links,
+    }
+}
+
+async fn store_attachment(app: &Services<impl Ports>, bytes: Vec<u8>, now: Timestamp) -> Result<FileName, ApiError> {
+    let files = app.files.as_ref().ok_or(ApiError::BadOp)?;
+    let (bytes, file_type) =
+        tokio::task::spawn_blocking(move || clean_attachment(bytes)).await.map_err(|_| ApiError::UnsupportedFile)??;
+    let name = FileName::generate(FilePurpose::Attachment, file_type, now);
+    files.put(FileArea::Attachments, name.as_str(), bytes, file_type.mime).await?;
+    Ok(name)
+}
+
+/// A direct upload of up to `size` bytes (at most the configured maximum), for files too large for a request.
+pub async fn start_direct_upload(
+    app: &Services<impl Ports>,
+    session: &Session,
+    size: u64,
+) -> Result<DirectUploadReply, ApiError> {
+    let (files, config) = app.files.as_ref().zip(app.config.files.as_ref()).ok_or(ApiError::BadOp)?;
+    if size > config.max_upload_bytes {
+        return Err(ApiError::TooLarge(config.max_upload_bytes as usize));
+    }
+    take_upload(app, session, app.clock.now()).await?;
+    let pending = PendingUpload::generate();
+    let upload = files.upload_url(FileArea::Pending, &pending.0, size, DIRECT_UPLOAD_SECONDS).await?;
+    info!(phone = %session.phone, size, "direct upload started");
+    Ok(DirectUploadReply {
+        upload,
+        uploaded: pending.0,
+        max_bytes: config.max_upload_bytes,
+        expires_in: DIRECT_UPLOAD_SECONDS,
+    })
+}
+
+/// A direct upload has arrived: what it is decides whether it is kept (pictures are re-encoded like any
+/// attachment). Until then it sits in the pending area, which the bucket empties after a day.
+pub async fn finish_direct_upload(
+    app: &Services<impl Ports>,
+    session: &Session,
+    uploaded: &str,
+    links: Links,
+    now: Timestamp,
+) -> Result<UploadReply, ApiError> {
+    let (files, config) = app.files.as_ref().zip(app.config.files.as_ref()).ok_or(ApiError::BadOp)?;
+    let pending = PendingUpload::parse(uploaded).ok_or(ApiError::NoSuchFile)?;
+    let (start, size) =
+        files.read_start(FileArea::Pending, &pending.0, SNIFF_BYTES).await?.ok_or(ApiError::NoSuchFile)?;
+    let refuse = |e: ApiError| async {
+        let _ = files.delete(FileArea::Pending, &pending.0).await;
+        Err(e)
+    };
+    if size > config.max_upload_bytes {
+        return refuse(ApiError::TooLarge(config.max_upload_bytes as usize)).await;
+    }
+    let Some(file_type) = FileType::sniff(&start) else {
+        return refuse(ApiError::UnsupportedFile).await;
+    };
+    let name = if file_type.is_recoded() {
+        if size > MAX_DIRECT_PICTURE_BYTES {
+            return refuse(ApiError::TooLarge(MAX_DIRECT_PICTURE_BYTES as usize)).await;
+        }
+        let (whole, _) = files.read_start(FileArea::Pending, &pending.0, size).await?.ok_or(ApiError::NoSuchFile)?;
+        let name = match store_attachment(app, whole, now).await {
+            Ok(name) => name,
+            Err(e) => return refuse(e).await,
+        };
+        forget_pending(files, &pending).await;
+        name
+    } else {
+        let name = FileName::generate(FilePurpose::Attachment, file_type, now);
+        files.promote((FileArea::Pending, &pending.0), (FileArea::Attachments, name.as_str()), file_type.mime).await?;
+        name
+    };
+    info!(phone = %session.phone, size, "direct upload stored");
+    Ok(attachment_reply(name, links))
+}
+
+/// One of the caller's uploads this hour, taken before the work it guards.
+async fn take_upload(app: &Services<impl Ports>, session: &Session, now: Timestamp) -> Result<(), ApiError> {
+    let limit = RateLimit::uploads(&app.config.abuse, &app.config.otp_secret, &session.phone);
+    match app.store.take(&limit, now).await? {
+        true => Ok(()),
+        false => Err(ApiError::RateLimited { retry_after: limit.retry_after(now) }),
+    }
+}
+
+/// A checked direct upload's pending copy: once stored, its deletion is no longer the request's business (the
+/// bucket's lifecycle removes what is left after a day).
+async fn forget_pending(files: &impl FileStore, pending: &PendingUpload) {
+    if files.delete(FileArea::Pending, &pending.0).await.is_err() {
+        warn!("could not delete a stored direct upload's pending copy; the bucket's lifecycle will");
+    }
+}
+
+/// Where `/files/<name>` sends a client: a link to the file in storage, valid for [`DOWNLOAD_LINK_SECONDS`].
+pub async fn download_link(app: &Services<impl Ports>, name: &str) -> Result<String, ApiError> {
+    let files = app.files.as_ref().ok_or(ApiError::NoSuchFile)?;
+    let name = FileName::parse(name).ok_or(ApiError::NoSuchFile)?;
+    let area = match name.purpose() {
+        FilePurpose::Photo => FileArea::Photos,
+        FilePurpose::Attachment => FileArea::Attachments,
+    };
+    Ok(files.download_url(area, name.as_str(), DOWNLOAD_LINK_SECONDS).await?)
+}
+
+/// The id of a direct upload not yet checked: 128 random bits in hex.
+struct PendingUpload(String);
+
+impl PendingUpload {
+    fn generate() -> Self {
+        Self(random_name())
+    }
+
+    fn parse(input: &str) -> Option<Self> {
+        let valid = input.len() == 32 && input.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        valid.then(|| Self(input.to_owned()))
+    }
+}
