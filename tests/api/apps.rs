@@ -475,6 +475,10 @@ async fn uploads_per_user_are_limited_before_any_is_stored() {
             .filter(|r| r.status != 200)
             .all(|r| r.error() == "RATELIMIT" && r.headers.contains_key("retry-after"))
     );
+    // Photos count too, wherever they are sent.
+    let photo = camera_jpeg();
+    let profile = HttpCall::post("/profile").multipart(&[("token", &me)], &[("photo", "me.jpg", "image/jpeg", &photo)]);
+    assert_eq!(t.call(profile).await.error(), "RATELIMIT");
     // Asking without a file costs nothing.
     let no_file = t.call(HttpCall::post("/upload").form(&[("profile", "0")]).bearer(&me)).await;
     assert_eq!(no_file.error(), "MISSINGFILE");

@@ -4,8 +4,8 @@
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::photos::{self, NewPhoto};
-use super::ports::{DirectUpload, FileArea, FileStore, RateLimitStore};
+use super::photos::{self, NewPhoto, take_upload};
+use super::ports::{DirectUpload, FileArea, FileStore};
 use super::session::Session;
 use super::{Ports, Services};
 use crate::error::ApiError;
@@ -13,7 +13,6 @@ use crate::model::clock::Timestamp;
 use crate::model::contact::OwnProfile;
 use crate::model::links::Links;
 use crate::model::media::{FileName, FilePurpose, FileType, clean_attachment};
-use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::random_name;
 
 /// A presigned upload must start within this many seconds.
@@ -83,12 +82,10 @@ pub async fn upload(
         (Some(bytes), false) => NewPhoto::Upload(bytes),
         (None, false) => return Err(ApiError::MissingFile),
     };
-    if matches!(photo, NewPhoto::Upload(_)) {
-        take_upload(app, session, now).await?;
-    }
     match target {
         UploadFor::Attachment => {
             let NewPhoto::Upload(bytes) = photo else { return Err(ApiError::MissingFile) };
+            take_upload(app, &session.phone, now).await?;
             let name = store_attachment(app, bytes, now).await?;
             info!(phone = %session.phone, "attachment stored");
             Ok(attachment_reply(name, links))
@@ -166,7 +163,7 @@ pub async fn start_direct_upload(
     if size > config.max_upload_bytes {
         return Err(ApiError::TooLarge(config.max_upload_bytes as usize));
     }
-    take_upload(app, session, app.clock.now()).await?;
+    take_upload(app, &session.phone, app.clock.now()).await?;
     let pending = PendingUpload::generate();
     let upload = files.upload_url(FileArea::Pending, &pending.0, size, DIRECT_UPLOAD_SECONDS).await?;
     info!(phone = %session.phone, size, "direct upload started");
@@ -219,15 +216,6 @@ pub async fn finish_direct_upload(
     };
     info!(phone = %session.phone, size, "direct upload stored");
     Ok(attachment_reply(name, links))
-}
-
-/// One of the caller's uploads this hour, taken before the work it guards.
-async fn take_upload(app: &Services<impl Ports>, session: &Session, now: Timestamp) -> Result<(), ApiError> {
-    let limit = RateLimit::uploads(&app.config.abuse, &app.config.otp_secret, &session.phone);
-    match app.store.take(&limit, now).await? {
-        true => Ok(()),
-        false => Err(ApiError::RateLimited { retry_after: limit.retry_after(now) }),
-    }
 }
 
 /// A checked direct upload's pending copy: once stored, its deletion is no longer the request's business (the

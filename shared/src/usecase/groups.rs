@@ -94,7 +94,7 @@ pub async fn set_group(
     group.add_members(&members, now, max)?;
     // The photo is stored once the group is known to be valid, and goes again if the group is not created.
     let shown = match photo {
-        Some(photo) => photos::store(app, photo, "", now).await?,
+        Some(photo) => photos::store(app, photo, "", &session.phone, now).await?,
         None => Default::default(),
     };
     (group.photo, group.tn) = (shown.photo.clone(), shown.tn);

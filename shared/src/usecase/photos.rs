@@ -6,7 +6,7 @@ use base64::Engine;
 use tracing::warn;
 
 use super::group_edit;
-use super::ports::{FileArea, FileStore, GroupStore, ProfileStore};
+use super::ports::{FileArea, FileStore, GroupStore, ProfileStore, RateLimitStore};
 use super::{Ports, Services};
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
@@ -14,6 +14,7 @@ use crate::model::group::Group;
 use crate::model::media::{FileName, FilePurpose, FileType, Photo};
 use crate::model::phone::PhoneNumber;
 use crate::model::profile::{ContactProfile, ShownPhoto};
+use crate::model::rate_limit::RateLimit;
 
 /// A photo as a request sets it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,7 @@ pub async fn store(
     app: &Services<impl Ports>,
     photo: NewPhoto,
     current: &str,
+    by: &PhoneNumber,
     now: Timestamp,
 ) -> Result<ShownPhoto, ApiError> {
     let bytes = match photo {
@@ -41,6 +43,7 @@ pub async fn store(
         NewPhoto::Upload(bytes) => bytes,
     };
     let files = app.files.as_ref().ok_or(ApiError::BadOp)?;
+    take_upload(app, by, now).await?;
     // Decoding and resizing take a CPU for a while: off the async workers (the dev server serves others meanwhile).
     let photo =
         tokio::task::spawn_blocking(move || Photo::from_upload(&bytes)).await.map_err(|_| ApiError::BadImage)??;
@@ -48,6 +51,16 @@ pub async fn store(
     files.put(FileArea::Photos, name.as_str(), photo.jpeg, FileType::JPEG.mime).await?;
     let tn = base64::engine::general_purpose::STANDARD.encode(&photo.thumbnail);
     Ok(ShownPhoto { photo: name.as_str().to_owned(), tn })
+}
+
+/// One of the person's uploads this hour (`UPLOADS_PER_HOUR`, photos and attachments alike), taken before the work
+/// it guards: the decoding and the storing.
+pub async fn take_upload(app: &Services<impl Ports>, by: &PhoneNumber, now: Timestamp) -> Result<(), ApiError> {
+    let limit = RateLimit::uploads(&app.config.abuse, &app.config.otp_secret, by);
+    match app.store.take(&limit, now).await? {
+        true => Ok(()),
+        false => Err(ApiError::RateLimited { retry_after: limit.retry_after(now) }),
+    }
 }
 
 /// The photo is no longer shown (replaced, cleared, its account or group deleted, or its change refused): its file
@@ -86,7 +99,7 @@ pub async fn change_profile(
         return app.store.update_profile(phone, name, status, None, now).await?.ok_or(ApiError::AuthFail);
     };
     let before = app.store.profile(phone).await?.ok_or(ApiError::AuthFail)?;
-    let shown = store(app, photo, &before.photo, now).await?;
+    let shown = store(app, photo, &before.photo, phone, now).await?;
     let changed = match app.store.update_profile(phone, name, status, Some(&shown), now).await {
         Ok(Some(profile)) => Ok(profile),
         Ok(None) => Err(ApiError::AuthFail),
@@ -112,7 +125,7 @@ pub async fn change_group(
     };
     let before = app.store.group(gid).await?.filter(|g| !g.deleted).ok_or(ApiError::BadGroup)?;
     change(&mut before.clone())?;
-    let shown = store(app, photo, &before.photo, now).await?;
+    let shown = store(app, photo, &before.photo, by, now).await?;
     let changed = group_edit::edit(app, gid, by, now, |group| {
         change(group)?;
         group.photo = shown.photo.clone();
