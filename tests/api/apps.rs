@@ -483,3 +483,34 @@ async fn uploads_per_user_are_limited_before_any_is_stored() {
     let no_file = t.call(HttpCall::post("/upload").form(&[("profile", "0")]).bearer(&me)).await;
     assert_eq!(no_file.error(), "MISSINGFILE");
 }
+
+/// A photo change is a profile change like a text one: the stream carries it to the notifier, which tells every
+/// contact (`profile_updated` with the new photo's name).
+#[tokio::test]
+async fn an_uploaded_photo_reaches_contacts_as_profile_updated() {
+    use domain::adapters::sns::SnsEvents;
+    let sdk = domain::app::sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let topic = sns.create_topic().name(format!("photo-{}", random_hex(6))).send().await.unwrap().topic_arn.unwrap();
+    let t = spawn_app_with(&[("CONTACT_EVENTS_TOPIC_ARN", &topic), ("UPLOAD_URL", ""), ("FILE_URL", "")]).await;
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    let mut poller = local_stack::stream::StreamPoller::new(&t.dynamodb, streams, t.app.store.table()).await.unwrap();
+    let (ada, bob) = (random_phone(), random_phone());
+    let ada_token = t.sign_in(ada.e164()).await;
+    let bob_token = t.sign_in(bob.e164()).await;
+    t.call(HttpCall::post("/getcontacts").form(&[("phones", ada.digits())]).bearer(&bob_token)).await;
+    poller.poll().await.unwrap();
+
+    t.clock.advance(60);
+    let jpeg = camera_jpeg();
+    let fields = [("token", ada_token.as_str()), ("profile", "1")];
+    let uploaded =
+        t.call(HttpCall::post("/upload").multipart(&fields, &[("photo", "me.jpg", "image/jpeg", &jpeg)])).await;
+    let photo = ok(&uploaded)["photo"].as_str().unwrap().to_owned();
+    let sink = RecordingSink::new(SnsEvents::new(t.app.sns_client(), topic));
+    let event = poller.poll().await.unwrap();
+    assert!(domain::edge::stream::handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
+    let told: Vec<_> = sink.events().into_iter().filter(|e| e.kind == "profile_updated").collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!((told[0].to.as_str(), told[0].photo.as_deref()), (bob.digits(), Some(photo.as_str())));
+}
