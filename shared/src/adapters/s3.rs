@@ -103,7 +103,7 @@ impl FileStore for S3Files {
         Ok(Some((bytes, total)))
     }
 
-    async fn promote(
+    async fn copy(
         &self,
         (from, from_name): (FileArea, &str),
         (to, to_name): (FileArea, &str),
@@ -119,7 +119,7 @@ impl FileStore for S3Files {
             .send()
             .await
             .map_err(|e| unavailable("copy", e))?;
-        self.delete(from, from_name).await
+        Ok(())
     }
 
     async fn upload_url(

@@ -203,17 +203,16 @@ pub async fn finish_direct_upload(
             return refuse(ApiError::TooLarge(MAX_DIRECT_PICTURE_BYTES as usize)).await;
         }
         let (whole, _) = files.read_start(FileArea::Pending, &pending.0, size).await?.ok_or(ApiError::NoSuchFile)?;
-        let name = match store_attachment(app, whole, now).await {
+        match store_attachment(app, whole, now).await {
             Ok(name) => name,
             Err(e) => return refuse(e).await,
-        };
-        forget_pending(files, &pending).await;
-        name
+        }
     } else {
         let name = FileName::generate(FilePurpose::Attachment, file_type, now);
-        files.promote((FileArea::Pending, &pending.0), (FileArea::Attachments, name.as_str()), file_type.mime).await?;
+        files.copy((FileArea::Pending, &pending.0), (FileArea::Attachments, name.as_str()), file_type.mime).await?;
         name
     };
+    forget_pending(files, &pending).await;
     info!(phone = %session.phone, size, "direct upload stored");
     Ok(attachment_reply(name, links))
 }

@@ -395,8 +395,8 @@ pub trait FileStore: Sync {
         max_bytes: u64,
     ) -> impl Future<Output = Result<Option<(Vec<u8>, u64)>, FilesUnavailable>> + Send;
 
-    /// Moves a file to another area and name, as `content_type`.
-    fn promote(
+    /// Copies a file to another area and name, as `content_type`.
+    fn copy(
         &self,
         from: (FileArea, &str),
         to: (FileArea, &str),
