@@ -82,7 +82,7 @@ async fn a_getcontacts_that_fails_midway_is_safely_repeatable_and_charged_once()
     let token = t.sign_in(random_phone().e164()).await;
     let phones: Vec<String> = (0..300).map(|_| random_phone().e164().to_owned()).collect();
     let unique: std::collections::BTreeSet<&String> = phones.iter().collect();
-    // Every batch of edges fails: the quota charge made in parallel must be given back.
+    // Every batch of edges fails: the charge (made first) stays, and the repeat is not charged again.
     proxy.inject(Fault::ServerError, Some("BatchWriteItem"), None);
     let body = json!({ "token": token, "phones": phones });
     let failed = t.call(HttpCall::post("/getcontacts").json(&body)).await;
@@ -97,9 +97,26 @@ async fn a_getcontacts_that_fails_midway_is_safely_repeatable_and_charged_once()
     assert_eq!(days.len(), 1, "{days:?}");
     assert!(days[0]["PK"].as_s().unwrap().starts_with("QUOTA#"));
     let charged: i64 = days[0]["count"].as_n().unwrap().parse().unwrap();
-    assert_eq!(charged, unique.len() as i64, "the failed attempt's charge was given back");
-    // The failed attempt's tags went with its count: had they stayed, the repeat would have been charged nothing.
+    assert_eq!(charged, unique.len() as i64, "charged once, by the failed attempt; the repeat paid nothing more");
     assert_eq!(days[0]["charged"].as_bs().unwrap().len(), unique.len(), "one tag per charged number");
+}
+
+#[tokio::test]
+async fn a_getcontacts_that_stores_some_edges_and_fails_has_paid_for_each_of_them() {
+    let (t, proxy) = behind_proxy().await;
+    let token = t.sign_in(random_phone().e164()).await;
+    let phones: Vec<String> = (0..300).map(|_| random_phone().e164().to_owned()).collect();
+    // The batch of edges holding one of the numbers fails, every attempt; the other batches are stored.
+    proxy.inject(Fault::ServerError, Some(&format!("CONTACT#{}", phones[150])), None);
+    let failed = t.call(HttpCall::post("/getcontacts").json(&json!({ "token": token, "phones": phones }))).await;
+    assert_eq!((failed.status, failed.error()), (503, "UNAVAILABLE"));
+    proxy.heal();
+    let items = direct_scan(&t).await;
+    let stored = items.iter().filter(|i| i["SK"].as_s().unwrap().starts_with("CONTACT#")).count();
+    assert!(stored > 0 && stored < 300, "some edges were stored: {stored}");
+    // Was: the charge given back while the stored edges stayed, and numbers in the book are free from then on.
+    let day = items.iter().find(|i| i["SK"].as_s().unwrap().starts_with("LOOKUPS#")).expect("the charge stays");
+    assert_eq!(day["count"].as_n().unwrap(), "300", "every stored number was paid for");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! All integration tests, one binary. Run with the local stack: `make test`.
 
+mod abuse;
 mod account;
 mod apps;
 mod architecture;

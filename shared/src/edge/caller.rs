@@ -5,6 +5,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
 use super::params::Params;
+use crate::model::client_address::ClientAddress;
 
 /// The token a request presents: the `Authorization: Bearer` header, else the `token` parameter (mesibo clients).
 pub fn presented_token(req: &Request, params: &Params) -> Option<String> {
@@ -14,11 +15,12 @@ pub fn presented_token(req: &Request, params: &Params) -> Option<String> {
 }
 
 /// The caller's address as API Gateway saw it (never a header the client sets).
-pub fn source_ip(req: &Request) -> Option<String> {
-    match req.request_context_ref()? {
-        RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
+pub fn source_address(req: &Request) -> ClientAddress {
+    let source_ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.as_deref(),
         _ => None,
-    }
+    };
+    ClientAddress::from_source(source_ip)
 }
 
 /// This deployment's public address as the request reached it, with the path prefix before the route (a stage, or

@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashSet};
 use super::params::Params;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::model::client_address::ClientAddress;
 use crate::model::clock::Timestamp;
 use crate::model::links::Links;
 use crate::model::phone::{DefaultRegion, PhoneNumber};
@@ -26,16 +27,21 @@ const MAX_APP_ID_CHARS: usize = 255;
 /// The longest device token accepted from `/setnotify`.
 const MAX_DEVICE_TOKEN_CHARS: usize = 4096;
 
-pub fn request_code(config: &Config, params: &Params, ip: Option<String>) -> Result<RequestCode, ApiError> {
-    Ok(RequestCode { phone: sign_in_phone(config, params)?, ip })
+pub fn request_code(config: &Config, params: &Params, address: ClientAddress) -> Result<RequestCode, ApiError> {
+    Ok(RequestCode { phone: sign_in_phone(config, params)?, address })
 }
 
-pub fn verify_code(config: &Config, params: &Params, ip: Option<String>, links: Links) -> Result<VerifyCode, ApiError> {
+pub fn verify_code(
+    config: &Config,
+    params: &Params,
+    address: ClientAddress,
+    links: Links,
+) -> Result<VerifyCode, ApiError> {
     let phone = sign_in_phone(config, params)?;
     let code = one_time_code(config, params)?;
     let name = params.text("name").map(profile_name).transpose()?.unwrap_or_default();
     let app_id = params.text("appid").map(app_id).transpose()?;
-    Ok(VerifyCode { phone, code, name, ip, app_id, links })
+    Ok(VerifyCode { phone, code, name, address, app_id, links })
 }
 
 /// An Android package name, an iOS bundle id, or any other app name mesibo accepts: printable, no separators.
@@ -139,8 +145,8 @@ pub fn logout(params: &Params) -> Logout {
     Logout { all: params.flag("all") }
 }
 
-pub fn delete_account(config: &Config, params: &Params) -> Result<DeleteAccount, ApiError> {
-    Ok(DeleteAccount { code: one_time_code(config, params)? })
+pub fn delete_account(config: &Config, params: &Params, address: ClientAddress) -> Result<DeleteAccount, ApiError> {
+    Ok(DeleteAccount { code: one_time_code(config, params)?, address })
 }
 
 pub fn set_notify(params: &Params) -> Result<SetNotify, ApiError> {

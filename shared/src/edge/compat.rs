@@ -6,7 +6,7 @@
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-use super::caller::source_ip;
+use super::caller::source_address;
 use super::commands;
 use super::params::Params;
 use super::reply::reply;
@@ -42,7 +42,8 @@ async fn dispatch(app: &Services<impl Ports>, op: &str, input: &Input<'_>) -> Re
     match op {
         "" => Err(ApiError::NoOp),
         "login" if signs_in => {
-            let command = commands::verify_code(&app.config, &input.params, source_ip(input.req), input.links.clone())?;
+            let command =
+                commands::verify_code(&app.config, &input.params, source_address(input.req), input.links.clone())?;
             let verify = sign_in::verify_code(app, command, input.now).await?;
             let google = app.config.profile_urls.google_api_key.clone();
             Ok(Outcome::MesiboSignIn(MesiboSignIn { verify, google }))

@@ -6,7 +6,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
-use super::caller::{presented_token, public_base, source_ip};
+use super::caller::{presented_token, public_base, source_address};
 use super::params::{BodyLimits, Params};
 use super::reply::{redirect, reply};
 use super::{commands, compat};
@@ -213,7 +213,7 @@ pub enum Outcome {
 /// operations of a signed-in user: a bad token is reported before bad parameters).
 pub async fn run(app: &Services<impl Ports>, operation: Operation, input: &Input<'_>) -> Result<Outcome, ApiError> {
     let (config, params, now) = (&app.config, &input.params, input.now);
-    let ip = || source_ip(input.req);
+    let ip = || source_address(input.req);
     match operation {
         Operation::Login => {
             Ok(Outcome::Login(sign_in::request_code(app, commands::request_code(config, params, ip())?, now).await?))
@@ -239,7 +239,7 @@ pub async fn run(app: &Services<impl Ports>, operation: Operation, input: &Input
                 )),
                 Operation::Logout => Ok(Outcome::Logout(account::logout(app, me, commands::logout(params)).await?)),
                 Operation::DeleteAccount => Ok(Outcome::DeleteAccount(
-                    account::delete_account(app, me, commands::delete_account(config, params)?, now).await?,
+                    account::delete_account(app, me, commands::delete_account(config, params, ip())?, now).await?,
                 )),
                 Operation::SetNotify => {
                     Ok(Outcome::SetNotify(account::set_notify(app, me, commands::set_notify(params)?, now).await?))

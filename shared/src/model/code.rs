@@ -1,7 +1,24 @@
 //! One-time codes over time: when a number may be sent another code, and what is known of a pending code.
 
 use super::clock::Timestamp;
-use super::secrets::CodeDigest;
+use super::phone::PhoneNumber;
+use super::secrets::{CodeDigest, OtpSecret, keyed_name};
+
+/// Where a number's pending code and send state are kept: named by a keyed HMAC of the number, not under the
+/// account, so deleting the account and signing up again neither resets the resend cooldown nor leaves the number in
+/// clear after the account is gone. The record expires by TTL once its code and send window have passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeSlot(String);
+
+impl CodeSlot {
+    pub fn of(secret: &OtpSecret, phone: &PhoneNumber) -> Self {
+        Self(keyed_name(secret, "code", phone.e164()))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
 
 /// How often codes may be sent to one number (configuration: RESEND_COOLDOWN_SECONDS, MAX_SENDS_PER_WINDOW,
 /// SEND_WINDOW_SECONDS).

@@ -3,17 +3,22 @@
 //!
 //! | limit                                   | default      | counted                          | answer                 |
 //! |-----------------------------------------|--------------|----------------------------------|------------------------|
-//! | code requests per source IP             | 20 / hour    | every /login from that IP        | 429 `RATELIMIT`        |
-//! | failed verifies per source IP           | 50 / hour    | each wrong code from that IP     | 429 `RATELIMIT`        |
-//! | failed verifies per number, across codes| 100 / 24 h   | each wrong code for that number  | 429 `RATELIMIT`        |
-//! | SMS per country calling code            | 200 / hour   | each SMS sent there              | 429 `RATELIMIT`        |
+//! | code requests per source address        | 20 / hour    | every /login from that address   | 429 `RATELIMIT`        |
+//! | failed verifies per source address      | 50 / hour    | each wrong code from that address| 429 `RATELIMIT`        |
+//! | failed verifies per number, across codes| 100 / 24 h   | each wrong code for that number  | then 1 code / hour     |
+//! | SMS per country calling code            | 200 / hour   | each SMS to a number without an account | 429 `RATELIMIT` |
 //! | SMS per deployment                      | 1000 / day   | each SMS sent (UTC day)          | 503 `SMSBUDGET`        |
 //! | uploads per user                        | 100 / hour   | each file stored or direct upload| 429 `RATELIMIT`        |
+//!
+//! A source address is a [`ClientAddress`] bucket (an IPv6 /64; requests without one share a bucket). A number's
+//! failures never refuse its owner's right code: they slow down new codes instead (one an hour once the day's
+//! failures reach the limit), so an attacker cannot lock the owner out until midnight.
 //!
 //! Sends are counted in the same transaction that stores the code, so a send over any limit stores no code, sends
 //! nothing and counts nothing. IPs and numbers appear in counters only as keyed HMACs. Test numbers send no SMS and
 //! spend no SMS budget.
 
+use super::client_address::ClientAddress;
 use super::clock::Timestamp;
 use super::phone::PhoneNumber;
 use super::secrets::{OtpSecret, keyed_name};
@@ -46,6 +51,11 @@ impl RateLimit {
         now - now.rem_euclid(self.window_seconds)
     }
 
+    /// What is limited, without whose it is (for logs): `ip-codes`, `country-sms`, …
+    pub fn kind(&self) -> &str {
+        self.subject.split('#').next().unwrap_or_default()
+    }
+
     /// Seconds until the current window ends.
     pub fn retry_after(&self, now: Timestamp) -> u64 {
         (self.window_start(now) + self.window_seconds - now).max(1) as u64
@@ -56,17 +66,17 @@ impl RateLimit {
         self.window_start(now) + 2 * self.window_seconds
     }
 
-    pub fn ip_code_requests(limits: &AbuseLimits, secret: &OtpSecret, ip: &str) -> Self {
+    pub fn ip_code_requests(limits: &AbuseLimits, secret: &OtpSecret, address: &ClientAddress) -> Self {
         Self {
-            subject: format!("ip-codes#{}", keyed_name(secret, "ip", ip)),
+            subject: format!("ip-codes#{}", keyed_name(secret, "ip", address.bucket())),
             window_seconds: HOUR,
             max: limits.ip_code_requests_per_hour,
         }
     }
 
-    pub fn ip_failed_verifies(limits: &AbuseLimits, secret: &OtpSecret, ip: &str) -> Self {
+    pub fn ip_failed_verifies(limits: &AbuseLimits, secret: &OtpSecret, address: &ClientAddress) -> Self {
         Self {
-            subject: format!("ip-failures#{}", keyed_name(secret, "ip", ip)),
+            subject: format!("ip-failures#{}", keyed_name(secret, "ip", address.bucket())),
             window_seconds: HOUR,
             max: limits.ip_failed_verifies_per_hour,
         }
@@ -77,6 +87,16 @@ impl RateLimit {
             subject: format!("number-failures#{}", keyed_name(secret, "phone", phone.e164())),
             window_seconds: DAY,
             max: limits.number_failed_verifies_per_day,
+        }
+    }
+
+    /// Once a number's failures of the day reach their limit: one code an hour, so its owner can still sign in
+    /// while a guesser gets at most one code's attempts an hour.
+    pub fn codes_of_a_guessed_number(secret: &OtpSecret, phone: &PhoneNumber) -> Self {
+        Self {
+            subject: format!("guessed-number-codes#{}", keyed_name(secret, "phone", phone.e164())),
+            window_seconds: HOUR,
+            max: 1,
         }
     }
 

@@ -4,11 +4,12 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::error::ApiError;
+use crate::model::client_address::ClientAddress;
 use crate::model::clock::Timestamp;
 use crate::model::contact::OwnProfile;
 use crate::model::group::Group;
 use crate::model::secrets::{OtpCode, fingerprint};
-use crate::usecase::code_attempt::check_code;
+use crate::usecase::code_attempt::{Guess, check_code};
 use crate::usecase::group_edit;
 use crate::usecase::photos::{self, NewPhoto};
 use crate::usecase::ports::{
@@ -38,6 +39,8 @@ pub struct Logout {
 #[derive(Debug)]
 pub struct DeleteAccount {
     pub code: OtpCode,
+    /// Where the request came from: its guesses count against the address's failures as sign-in's do.
+    pub address: ClientAddress,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,8 +140,9 @@ pub async fn delete_account(
     now: Timestamp,
 ) -> Result<DeleteAccountReply, ApiError> {
     let phone = &session.phone;
-    let attempt = check_code(app, phone, &command.code, now).await?;
-    if !app.store.consume_code(phone, &attempt, now).await? {
+    let guess = Guess { phone, code: &command.code, address: &command.address };
+    let (slot, attempt) = check_code(app, guess, now).await?;
+    if !app.store.consume_code(&slot, &attempt, now).await? {
         return Err(ApiError::CodeExpired);
     }
     let store = &app.store;

@@ -147,31 +147,17 @@ async fn lookup(
     };
     let charge = quota.charge(&days, &new_numbers, now).map_err(over_quota)?;
 
-    let (charged, added, removed) = tokio::join!(
-        async {
-            match &charge {
-                Some(charge) => store.charge_lookups(quota.name(), charge).await,
-                None => Ok(true),
-            }
-        },
-        store.add_contacts(me, &new_numbers, now),
-        store.remove_contacts(me, &stale),
-    );
-    if let (false, Some(refused)) = (charged?, &charge) {
-        // A concurrent request of this user took the rest of the quota first: take our new edges back out.
-        store.remove_contacts(me, &new_numbers).await?;
-        return Err(over_quota(quota.lost(&days, refused, now)));
+    // The charge first, then the edges: a number in the book is free from then on, so no edge may be stored that
+    // was not paid for. A failure after the charge keeps it, and the repeated request is not charged again for the
+    // numbers it already paid for (each is charged once per window).
+    if let Some(charge) = &charge
+        && !store.charge_lookups(quota.name(), charge).await?
+    {
+        // A concurrent request of this user took the rest of the quota first.
+        return Err(over_quota(quota.lost(&days, charge, now)));
     }
-    if let Err(e) = added.and(removed) {
-        // Some edges may be stored, some not: the request is safely repeatable (edges are idempotent puts), and
-        // giving the charge back (its count and its tags) means the repeat pays once for the numbers new to it.
-        if let Some(charge) = &charge
-            && store.refund_lookups(quota.name(), charge).await.is_err()
-        {
-            warn!(phone = %session.phone, "could not refund the lookup quota of a failed request");
-        }
-        return Err(e.into());
-    }
+    let (added, removed) = tokio::join!(store.add_contacts(me, &new_numbers, now), store.remove_contacts(me, &stale));
+    added.and(removed)?;
 
     let mut contacts: Vec<ContactEntry> = profiles.iter().filter(|p| !p.deleted).map(ContactEntry::user).collect();
     contacts.sort_by(|a, b| a.phone.cmp(&b.phone));

@@ -8,7 +8,7 @@ use std::future::Future;
 
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
-use crate::model::code::{CodeRecord, NewCode, ReservedAttempt};
+use crate::model::code::{CodeRecord, CodeSlot, NewCode, ReservedAttempt};
 use crate::model::events::{ContactEvent, NotifyRun};
 use crate::model::group::{Group, MemberChange, Membership};
 use crate::model::lookup_quota::{Charge, LookupDay};
@@ -57,6 +57,7 @@ pub enum ReserveError {
 /// A sign-in, written at once: the code consumed, the token stored, on a first sign-in the profile created.
 pub struct SignIn<'a> {
     pub phone: &'a PhoneNumber,
+    pub code: &'a CodeSlot,
     pub attempt: &'a ReservedAttempt,
     pub token: &'a TokenHash,
     pub token_expires_at: Timestamp,
@@ -121,14 +122,14 @@ type Stored<T> = Result<T, StoreUnavailable>;
 
 /// One-time codes and the sign-in transaction.
 pub trait CodeStore: Sync {
-    fn code_record(&self, phone: &PhoneNumber) -> impl Future<Output = Stored<Option<CodeRecord>>> + Send;
+    fn code_record(&self, slot: &CodeSlot) -> impl Future<Output = Stored<Option<CodeRecord>>> + Send;
 
     /// Replaces any previous code (and resets its attempts) if nobody else did since `previous` was read, and counts
     /// the send against `limits` — all at once: a send over any limit stores no code and counts nothing, and a
     /// stored code has always been counted.
     fn put_code(
         &self,
-        phone: &PhoneNumber,
+        slot: &CodeSlot,
         code: &NewCode,
         previous: Option<&CodeRecord>,
         limits: &[RateLimit],
@@ -136,28 +137,24 @@ pub trait CodeStore: Sync {
     ) -> impl Future<Output = Result<(), PutCodeError>> + Send;
 
     /// Makes the code issued at `issued_at` unusable (its SMS could not be sent). Keeps the send state.
-    fn withdraw_code(&self, phone: &PhoneNumber, issued_at: Timestamp) -> impl Future<Output = Stored<()>> + Send;
+    fn withdraw_code(&self, slot: &CodeSlot, issued_at: Timestamp) -> impl Future<Output = Stored<()>> + Send;
 
     /// Counts one attempt against the pending code, atomically, and returns the code's digest to compare against.
     fn reserve_attempt(
         &self,
-        phone: &PhoneNumber,
+        slot: &CodeSlot,
         now: Timestamp,
         max_attempts: u32,
     ) -> impl Future<Output = Result<ReservedAttempt, ReserveError>> + Send;
 
     /// Gives back an attempt whose code was right but whose sign-in could not finish (mesibo failed): the person
     /// retries with the same code, as many times as the outage lasts. Only while that code is still pending.
-    fn release_attempt(
-        &self,
-        phone: &PhoneNumber,
-        attempt: &ReservedAttempt,
-    ) -> impl Future<Output = Stored<()>> + Send;
+    fn release_attempt(&self, slot: &CodeSlot, attempt: &ReservedAttempt) -> impl Future<Output = Stored<()>> + Send;
 
     /// Spends the pending code (re-authentication for a sensitive operation): it works once.
     fn consume_code(
         &self,
-        phone: &PhoneNumber,
+        slot: &CodeSlot,
         attempt: &ReservedAttempt,
         now: Timestamp,
     ) -> impl Future<Output = Stored<bool>> + Send;
@@ -243,9 +240,6 @@ pub trait ContactStore: Sync {
     /// Adds the charge's tags and their count to its day, both at once, if the day's count stays within
     /// `charge.day_limit`; false when it would not (nothing changes).
     fn charge_lookups(&self, quota: &str, charge: &Charge) -> impl Future<Output = Stored<bool>> + Send;
-
-    /// Gives back a charge whose request failed, its count and its tags, so the repeated request is charged once.
-    fn refund_lookups(&self, quota: &str, charge: &Charge) -> impl Future<Output = Stored<()>> + Send;
 }
 
 /// Groups and who belongs to them.
@@ -284,8 +278,17 @@ pub trait RateLimitStore: Sync {
     /// Counts one more, if that stays within the limit. False: the limit is reached (nothing was counted).
     fn take(&self, limit: &RateLimit, now: Timestamp) -> impl Future<Output = Stored<bool>> + Send;
 
-    /// Counts one more without a ceiling (failures are counted even past the limit; the check is [`Self::used`]).
-    fn count(&self, limit: &RateLimit, now: Timestamp) -> impl Future<Output = Stored<()>> + Send;
+    /// Counts one more against every limit at once, before the work they guard: `enforced` ones only if that stays
+    /// within each (`Err(i)`: `enforced[i]` is reached, and nothing was counted), `counted` ones without a ceiling.
+    fn take_all(
+        &self,
+        enforced: &[RateLimit],
+        counted: &[RateLimit],
+        now: Timestamp,
+    ) -> impl Future<Output = Stored<Result<(), usize>>> + Send;
+
+    /// Gives back what a request took at `taken_at` whose outcome turned out legitimate (a right code).
+    fn give_back(&self, limits: &[RateLimit], taken_at: Timestamp) -> impl Future<Output = Stored<()>> + Send;
 
     /// How many were counted in the current window.
     fn used(&self, limit: &RateLimit, now: Timestamp) -> impl Future<Output = Stored<i64>> + Send;

@@ -5,15 +5,16 @@ use serde::Serialize;
 use tracing::{error, info, warn};
 
 use crate::error::ApiError;
+use crate::model::client_address::ClientAddress;
 use crate::model::clock::Timestamp;
-use crate::model::code::NewCode;
+use crate::model::code::{CodeSlot, NewCode};
 use crate::model::links::Links;
 use crate::model::phone::PhoneNumber;
 use crate::model::profile::ContactProfile;
 use crate::model::profile::Profile;
 use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::{AccessToken, CodeDigest, OtpCode};
-use crate::usecase::code_attempt::check_code;
+use crate::usecase::code_attempt::{Guess, check_code};
 use crate::usecase::mesibo_cleanup::tell_cleanup;
 use crate::usecase::ports::{
     CodeStore, Mesibo, MesiboFailed, MesiboUser, MesiboUserRef, NewMesiboUser, ProfileStore, PutCodeError,
@@ -25,8 +26,8 @@ use crate::usecase::{Ports, Services};
 #[derive(Debug)]
 pub struct RequestCode {
     pub phone: PhoneNumber,
-    /// The caller's source address, when the request came through API Gateway (it always does, deployed).
-    pub ip: Option<String>,
+    /// The caller's source address, as API Gateway saw it.
+    pub address: ClientAddress,
 }
 
 /// Sign in with the code sent to `phone`.
@@ -36,7 +37,7 @@ pub struct VerifyCode {
     pub code: OtpCode,
     /// The display name for a new user (ignored for an existing one).
     pub name: String,
-    pub ip: Option<String>,
+    pub address: ClientAddress,
     /// The app the token is for (`appid`): mesibo issues tokens per app, so mesibo mode requires it.
     pub app_id: Option<String>,
     /// The deployment's URLs, as this request reached it.
@@ -72,18 +73,20 @@ pub async fn request_code(
     command: RequestCode,
     now: Timestamp,
 ) -> Result<LoginReply, ApiError> {
-    let RequestCode { phone, ip } = command;
+    let RequestCode { phone, address } = command;
     let (config, secret) = (&app.config, &app.config.otp_secret);
-    let ip_limit = ip.map(|ip| RateLimit::ip_code_requests(&config.abuse, secret, &ip));
-    let (previous, ip_allowed) = tokio::join!(app.store.code_record(&phone), async {
-        match &ip_limit {
-            Some(limit) => app.store.take(limit, now).await,
-            None => Ok(true),
-        }
-    });
+    let slot = CodeSlot::of(secret, &phone);
+    let ip_limit = RateLimit::ip_code_requests(&config.abuse, secret, &address);
+    let number_failures = RateLimit::number_failed_verifies(&config.abuse, secret, &phone);
+    let (previous, ip_allowed, failures, account) = tokio::join!(
+        app.store.code_record(&slot),
+        app.store.take(&ip_limit, now),
+        app.store.used(&number_failures, now),
+        app.store.profile(&phone),
+    );
     if !ip_allowed? {
         warn!(phone = %phone, "code requests from one address over the hourly limit");
-        return Err(ApiError::RateLimited { retry_after: ip_limit.expect("checked").retry_after(now) });
+        return Err(ApiError::RateLimited { retry_after: ip_limit.retry_after(now) });
     }
     let previous = previous?;
     let send = (config.send_policy.next_send(previous.as_ref().map(|p| p.send), now))
@@ -99,20 +102,28 @@ pub async fn request_code(
         send,
         ttl: expires_at.max(send.window_start + config.send_policy.send_window_seconds),
     };
-    // Test numbers send no SMS, so they spend no SMS limit.
-    let sms_limits = match test_code {
-        Some(_) => vec![],
-        None => vec![RateLimit::country_sms(&config.abuse, phone.calling_code()), RateLimit::sms_budget(&config.abuse)],
-    };
-    if let Err(refusal) = app.store.put_code(&phone, &new_code, previous.as_ref(), &sms_limits, now).await {
-        return Err(refused(app, refusal, &phone, &sms_limits, now).await);
+    let mut limits = vec![];
+    if failures? >= number_failures.max {
+        limits.push(RateLimit::codes_of_a_guessed_number(secret, &phone));
+    }
+    // Test numbers send no SMS, so they spend no SMS limit. People who have an account are not counted against their
+    // country's hourly cap, so SMS pumping to a country cannot stop its users from signing in (docs/SECURITY.md: what
+    // that tells an attacker).
+    if test_code.is_none() {
+        if account?.is_none() {
+            limits.push(RateLimit::country_sms(&config.abuse, phone.calling_code()));
+        }
+        limits.push(RateLimit::sms_budget(&config.abuse));
+    }
+    if let Err(refusal) = app.store.put_code(&slot, &new_code, previous.as_ref(), &limits, now).await {
+        return Err(refused(app, refusal, &phone, &limits, now).await);
     }
 
     if test_code.is_some() {
         info!(phone = %phone, "test number: code not sent");
     } else if app.sms.send_code(&phone, &code).await.is_err() {
         // Nobody received this code, so nobody may use it.
-        if app.store.withdraw_code(&phone, now).await.is_err() {
+        if app.store.withdraw_code(&slot, now).await.is_err() {
             warn!(phone = %phone, "could not withdraw an unsent code");
         }
         return Err(ApiError::SmsFailed);
@@ -125,41 +136,29 @@ async fn refused(
     app: &Services<impl Ports>,
     refusal: PutCodeError,
     phone: &PhoneNumber,
-    sms_limits: &[RateLimit],
+    limits: &[RateLimit],
     now: Timestamp,
 ) -> ApiError {
-    match refusal {
+    let reached = match refusal {
         // Another login for this number won the race and is sending its code: this one is a resend too soon.
         PutCodeError::Conflict => {
-            ApiError::RateLimited { retry_after: app.config.send_policy.resend_cooldown_seconds as u64 }
+            return ApiError::RateLimited { retry_after: app.config.send_policy.resend_cooldown_seconds as u64 };
         }
-        PutCodeError::Limited(0) => {
-            warn!(country = phone.calling_code(), "SMS to this country over the hourly limit");
-            ApiError::RateLimited { retry_after: sms_limits[0].retry_after(now) }
-        }
-        PutCodeError::Limited(_) => {
-            // One line an hour, however many requests are refused: a flood must not flood the logs too.
-            if app.store.first_in_window(&RateLimit::budget_alarm(), now).await.unwrap_or(false) {
-                error!(
-                    budget = app.config.abuse.sms_daily_budget,
-                    "daily SMS budget spent: no more codes are sent until 00:00 UTC"
-                );
-            }
-            ApiError::SmsBudget { retry_after: sms_limits[1].retry_after(now) }
-        }
-        PutCodeError::Unavailable(e) => e.into(),
+        PutCodeError::Unavailable(e) => return e.into(),
+        PutCodeError::Limited(i) => &limits[i],
+    };
+    if *reached != RateLimit::sms_budget(&app.config.abuse) {
+        warn!(phone = %phone, limit = reached.kind(), "code refused: limit reached");
+        return ApiError::RateLimited { retry_after: reached.retry_after(now) };
     }
-}
-
-/// Seconds to wait if any of the limits is used up.
-async fn over_limit(app: &Services<impl Ports>, limits: &[RateLimit], now: Timestamp) -> Result<Option<u64>, ApiError> {
-    let used = futures::future::join_all(limits.iter().map(|l| app.store.used(l, now))).await;
-    for (limit, used) in limits.iter().zip(used) {
-        if used? >= limit.max {
-            return Ok(Some(limit.retry_after(now)));
-        }
+    // One line an hour, however many requests are refused: a flood must not flood the logs too.
+    if app.store.first_in_window(&RateLimit::budget_alarm(), now).await.unwrap_or(false) {
+        error!(
+            budget = app.config.abuse.sms_daily_budget,
+            "daily SMS budget spent: no more codes are sent until 00:00 UTC"
+        );
     }
-    Ok(None)
+    ApiError::SmsBudget { retry_after: reached.retry_after(now) }
 }
 
 /// `useradd`; first, if the number's deletion or sign-out everywhere has not reached mesibo yet (the stream is behind),
@@ -189,15 +188,11 @@ pub async fn verify_code(
     command: VerifyCode,
     now: Timestamp,
 ) -> Result<VerifyReply, ApiError> {
-    let VerifyCode { phone, code, name, ip, app_id, links } = command;
-    let (abuse, secret) = (&app.config.abuse, &app.config.otp_secret);
+    let VerifyCode { phone, code, name, address, app_id, links } = command;
     if app.mesibo.is_some() && app_id.is_none() {
         return Err(ApiError::MissingAppId);
     }
 
-    // Failed guesses are limited per number across codes (NIST 800-63B 5.2.2) and per address, before any compare.
-    let mut failure_limits = vec![RateLimit::number_failed_verifies(abuse, secret, &phone)];
-    failure_limits.extend(ip.map(|ip| RateLimit::ip_failed_verifies(abuse, secret, &ip)));
     // The live profile; in mesibo mode read as the whole record, tombstone and sign-out notes included (see
     // `register_at_mesibo`).
     let profile = async {
@@ -207,20 +202,9 @@ pub async fn verify_code(
         let record = app.store.contact_profiles(&[phone.e164().to_owned()]).await?.pop();
         Ok((record.clone().and_then(|r| r.into_own(&phone)), record))
     };
-    let (attempt, profile, locked) =
-        tokio::join!(check_code(app, &phone, &code, now), profile, over_limit(app, &failure_limits, now));
-    if let Some(retry_after) = locked? {
-        warn!(phone = %phone, "verify refused: too many failed codes");
-        return Err(ApiError::RateLimited { retry_after });
-    }
-    let attempt = match attempt {
-        Err(failure @ ApiError::BadCode { .. }) => {
-            let counted = futures::future::join_all(failure_limits.iter().map(|l| app.store.count(l, now))).await;
-            counted.into_iter().collect::<Result<Vec<()>, _>>()?;
-            return Err(failure);
-        }
-        other => other?,
-    };
+    let guess = Guess { phone: &phone, code: &code, address: &address };
+    let (attempt, profile) = tokio::join!(check_code(app, guess, now), profile);
+    let (slot, attempt) = attempt?;
     let (existing, record) = profile?;
 
     let name = existing.as_ref().map_or(name, |profile| profile.name.clone());
@@ -233,7 +217,7 @@ pub async fn verify_code(
                 Err(failure) => {
                     // The code was right and stays usable: the person retries once mesibo answers.
                     warn!(phone = %phone, error = %failure, "sign-in stopped: mesibo did not add the user");
-                    if app.store.release_attempt(&phone, &attempt).await.is_err() {
+                    if app.store.release_attempt(&slot, &attempt).await.is_err() {
                         warn!(phone = %phone, "could not give back the attempt");
                     }
                     return Err(ApiError::MesiboFail);
@@ -254,6 +238,7 @@ pub async fn verify_code(
     });
     let sign_in = SignIn {
         phone: &phone,
+        code: &slot,
         attempt: &attempt,
         token: &token.hash(),
         token_expires_at: now + app.config.token_ttl_days * 86_400,

@@ -13,14 +13,13 @@ use super::keys::{self, attr};
 use super::profiles::profile_item;
 use super::{DynamoStore, condition_failed, failed_conditions, unavailable};
 use crate::model::clock::Timestamp;
-use crate::model::code::{CodeRecord, NewCode, ReservedAttempt, SendState};
-use crate::model::phone::PhoneNumber;
+use crate::model::code::{CodeRecord, CodeSlot, NewCode, ReservedAttempt, SendState};
 use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::CodeDigest;
 use crate::usecase::ports::{CodeStore, PutCodeError, ReserveError, SignIn, SignInError, StoreUnavailable};
 
-fn code_key(phone: &PhoneNumber) -> Item {
-    keys::key(keys::user(phone.e164()), keys::OTP)
+fn code_key(slot: &CodeSlot) -> Item {
+    keys::key(keys::code_slot(slot.name()), keys::OTP)
 }
 
 /// Spending a code: it can happen once, and only to the code the attempt was reserved on.
@@ -36,8 +35,8 @@ fn consume_values(attempt: &ReservedAttempt, now: Timestamp) -> Item {
 }
 
 impl CodeStore for DynamoStore {
-    async fn code_record(&self, phone: &PhoneNumber) -> Result<Option<CodeRecord>, StoreUnavailable> {
-        let item = self.get(code_key(phone), true, "get code record").await?;
+    async fn code_record(&self, slot: &CodeSlot) -> Result<Option<CodeRecord>, StoreUnavailable> {
+        let item = self.get(code_key(slot), true, "get code record").await?;
         Ok(item.map(|item| CodeRecord {
             send: SendState {
                 window_start: get_n(&item, attr::WINDOW_START),
@@ -50,13 +49,13 @@ impl CodeStore for DynamoStore {
 
     async fn put_code(
         &self,
-        phone: &PhoneNumber,
+        slot: &CodeSlot,
         code: &NewCode,
         previous: Option<&CodeRecord>,
         limits: &[RateLimit],
         now: Timestamp,
     ) -> Result<(), PutCodeError> {
-        let mut item = code_key(phone);
+        let mut item = code_key(slot);
         item.extend([
             (attr::CODE_DIGEST.into(), b(code.digest.as_bytes())),
             (attr::ISSUED_AT.into(), n(code.issued_at)),
@@ -94,12 +93,12 @@ impl CodeStore for DynamoStore {
         }
     }
 
-    async fn withdraw_code(&self, phone: &PhoneNumber, issued_at: Timestamp) -> Result<(), StoreUnavailable> {
+    async fn withdraw_code(&self, slot: &CodeSlot, issued_at: Timestamp) -> Result<(), StoreUnavailable> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(code_key(phone)))
+            .set_key(Some(code_key(slot)))
             .update_expression("REMOVE code_digest")
             .condition_expression("issued_at = :issued")
             .expression_attribute_values(":issued", n(issued_at))
@@ -115,7 +114,7 @@ impl CodeStore for DynamoStore {
 
     async fn reserve_attempt(
         &self,
-        phone: &PhoneNumber,
+        slot: &CodeSlot,
         now: Timestamp,
         max_attempts: u32,
     ) -> Result<ReservedAttempt, ReserveError> {
@@ -123,7 +122,7 @@ impl CodeStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(code_key(phone)))
+            .set_key(Some(code_key(slot)))
             .update_expression("SET attempts = attempts + :one")
             .condition_expression("attribute_exists(code_digest) AND expires_at > :now AND attempts < :max")
             .expression_attribute_values(":one", n(1))
@@ -154,12 +153,12 @@ impl CodeStore for DynamoStore {
         }
     }
 
-    async fn release_attempt(&self, phone: &PhoneNumber, attempt: &ReservedAttempt) -> Result<(), StoreUnavailable> {
+    async fn release_attempt(&self, slot: &CodeSlot, attempt: &ReservedAttempt) -> Result<(), StoreUnavailable> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(code_key(phone)))
+            .set_key(Some(code_key(slot)))
             .update_expression("SET attempts = attempts - :one")
             .condition_expression("attribute_exists(code_digest) AND issued_at = :issued AND attempts > :zero")
             .expression_attribute_values(":one", n(1))
@@ -177,7 +176,7 @@ impl CodeStore for DynamoStore {
 
     async fn consume_code(
         &self,
-        phone: &PhoneNumber,
+        slot: &CodeSlot,
         attempt: &ReservedAttempt,
         now: Timestamp,
     ) -> Result<bool, StoreUnavailable> {
@@ -185,7 +184,7 @@ impl CodeStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(code_key(phone)))
+            .set_key(Some(code_key(slot)))
             .update_expression(CONSUME_CODE)
             .condition_expression(CODE_STILL_PENDING)
             .set_expression_attribute_values(Some(consume_values(attempt, now)))
@@ -202,7 +201,7 @@ impl CodeStore for DynamoStore {
         let user = keys::user(sign_in.phone.e164());
         let consume_code = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(code_key(sign_in.phone)))
+            .set_key(Some(code_key(sign_in.code)))
             .update_expression(CONSUME_CODE)
             .condition_expression(CODE_STILL_PENDING)
             .set_expression_attribute_values(Some(consume_values(sign_in.attempt, sign_in.now)))

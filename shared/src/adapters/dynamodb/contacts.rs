@@ -107,22 +107,6 @@ impl ContactStore for DynamoStore {
             Err(e) => Err(unavailable("charge lookups", e)),
         }
     }
-
-    async fn refund_lookups(&self, quota: &str, charge: &Charge) -> Result<(), StoreUnavailable> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::key(keys::lookup_quota(quota), keys::lookups(charge.day))))
-            .update_expression("ADD #count :n DELETE #charged :tags")
-            .expression_attribute_names("#count", attr::COUNT)
-            .expression_attribute_names("#charged", attr::CHARGED)
-            .expression_attribute_values(":n", n(-charge.count()))
-            .expression_attribute_values(":tags", tags(&charge.tags))
-            .send()
-            .await
-            .map_err(|e| unavailable("refund lookups", e))?;
-        Ok(())
-    }
 }
 
 /// A binary set of tags (DynamoDB refuses an empty set: a charge always has a tag).

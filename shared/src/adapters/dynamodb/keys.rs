@@ -12,8 +12,9 @@ pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
 pub const TTL: &str = "ttl";
 
-// Sort keys of the items kept under a user.
+// The sort key of a number's code record (under `CODE#<keyed name>`).
 pub const OTP: &str = "OTP";
+// Sort keys of the items kept under a user.
 pub const PROFILE: &str = "PROFILE";
 pub const CONTACT_PREFIX: &str = "CONTACT#";
 pub const DEVICE_PREFIX: &str = "DEVICE#";
@@ -109,6 +110,12 @@ pub fn lookup_quota(name: &str) -> String {
 /// One day of a lookup quota, zero-padded so string order is day order for BETWEEN.
 pub fn lookups(day: i64) -> String {
     format!("{LOOKUPS_PREFIX}{day:08}")
+}
+
+/// `CODE#<keyed name of the number>`: a number's pending code and send state, outside the user's partition so that
+/// deleting the account leaves the send state (it expires by TTL).
+pub fn code_slot(name: &str) -> String {
+    format!("CODE#{name}")
 }
 
 pub fn device(token_digest: &str) -> String {

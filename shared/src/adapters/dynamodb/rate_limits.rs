@@ -33,6 +33,20 @@ fn values(limit: &RateLimit, now: Timestamp, ceiling: bool) -> Item {
 }
 
 impl DynamoStore {
+    async fn count(&self, limit: &RateLimit, now: Timestamp) -> Result<(), StoreUnavailable> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(counter_key(limit, now)))
+            .update_expression(INCREMENT)
+            .set_expression_attribute_names(Some(names()))
+            .set_expression_attribute_values(Some(values(limit, now, false)))
+            .send()
+            .await
+            .map_err(|e| unavailable("count", e))?;
+        Ok(())
+    }
+
     /// The conditional increment, as a step of the transaction that issues a code.
     pub(super) fn rate_limit_increment(&self, limit: &RateLimit, now: Timestamp) -> TransactWriteItem {
         let update = Update::builder()
@@ -68,17 +82,70 @@ impl RateLimitStore for DynamoStore {
         }
     }
 
-    async fn count(&self, limit: &RateLimit, now: Timestamp) -> Result<(), StoreUnavailable> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(counter_key(limit, now)))
-            .update_expression(INCREMENT)
-            .set_expression_attribute_names(Some(names()))
-            .set_expression_attribute_values(Some(values(limit, now, false)))
-            .send()
-            .await
-            .map_err(|e| unavailable("count", e))?;
+    async fn take_all(
+        &self,
+        enforced: &[RateLimit],
+        counted: &[RateLimit],
+        now: Timestamp,
+    ) -> Result<Result<(), usize>, StoreUnavailable> {
+        // One conditional update per counter, not a transaction: concurrent transactions on one hot counter (an
+        // address's failures) cancel each other, where single-item updates are serialised by DynamoDB.
+        let (taken, counted_all) = tokio::join!(
+            futures::future::join_all(enforced.iter().map(|limit| self.take(limit, now))),
+            futures::future::join_all(counted.iter().map(|limit| self.count(limit, now))),
+        );
+        let (mut took, mut refused, mut fault) = (vec![], None, None);
+        for (i, (limit, result)) in enforced.iter().zip(taken).enumerate() {
+            match result {
+                Ok(true) => took.push(limit.clone()),
+                Ok(false) => {
+                    refused.get_or_insert(i);
+                }
+                Err(e) => {
+                    fault.get_or_insert(e);
+                }
+            }
+        }
+        for (limit, result) in counted.iter().zip(counted_all) {
+            match result {
+                Ok(()) => took.push(limit.clone()),
+                Err(e) => {
+                    fault.get_or_insert(e);
+                }
+            }
+        }
+        if refused.is_none() && fault.is_none() {
+            return Ok(Ok(()));
+        }
+        // A request that does not go on keeps nothing counted.
+        self.give_back(&took, now).await?;
+        match (fault, refused) {
+            (Some(fault), _) => Err(fault),
+            (None, reached) => Ok(Err(reached.expect("refused or failed"))),
+        }
+    }
+
+    async fn give_back(&self, limits: &[RateLimit], taken_at: Timestamp) -> Result<(), StoreUnavailable> {
+        let give_back = limits.iter().map(|limit| {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(counter_key(limit, taken_at)))
+                .update_expression("ADD #count :minus_one")
+                .condition_expression("#count > :zero")
+                .expression_attribute_names("#count", attr::COUNT)
+                .expression_attribute_values(":minus_one", n(-1))
+                .expression_attribute_values(":zero", n(0))
+                .send()
+        });
+        for result in futures::future::join_all(give_back).await {
+            match result {
+                // Nothing left to give back (the counter expired): nothing to do.
+                Ok(_) => {}
+                Err(e) if condition_failed(&e) => {}
+                Err(e) => return Err(unavailable("give back limits", e)),
+            }
+        }
         Ok(())
     }
 
