@@ -13,3 +13,4 @@ pub mod phone;
 pub mod profile;
 pub mod rate_limit;
 pub mod secrets;
+pub mod text;
