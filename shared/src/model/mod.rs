@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod code;
 pub mod contact;
+pub mod devices;
 pub mod events;
 pub mod group;
 pub mod links;
