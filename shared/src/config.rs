@@ -102,6 +102,8 @@ pub struct ContactsConfig {
     /// SNS platform applications for push (APNs, APNs sandbox, FCM): when set, devices registered with
     /// /setnotify get an SNS endpoint and receive their user's events.
     pub push_apps: PushApps,
+    /// Devices one person may register for push; a new one beyond it replaces the least recently registered.
+    pub max_devices_per_user: usize,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -157,6 +159,8 @@ pub const SMS_DAILY_BUDGET: Number = number("SMS_DAILY_BUDGET", 1000, 1, 100_000
 pub const UPLOADS_PER_HOUR: Number = number("UPLOADS_PER_HOUR", 100, 1, 100_000);
 pub const MESIBO_TIMEOUT_MS: Number = number("MESIBO_TIMEOUT_MS", 5000, 100, 5000);
 pub const MAX_UPLOAD_BYTES: Number = number("MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 1024 * 1024, 5 * 1024 * 1024 * 1024);
+/// At most 50: a person's devices must fit in one DynamoDB transaction with room to spare.
+pub const MAX_DEVICES_PER_USER: Number = number("MAX_DEVICES_PER_USER", 10, 1, 50);
 pub const DEFAULT_MESIBO_API_URL: &str = "https://api.mesibo.com/backend/";
 
 /// The variables, whichever way they are looked up. Blank counts as unset.
@@ -243,6 +247,7 @@ impl Config {
                     apns_sandbox: vars.text("PUSH_APNS_SANDBOX_APPLICATION_ARN"),
                     fcm: vars.text("PUSH_FCM_APPLICATION_ARN"),
                 },
+                max_devices_per_user: vars.number(MAX_DEVICES_PER_USER)? as usize,
             },
             max_group_members: vars.number(MAX_GROUP_MEMBERS)? as usize,
             abuse: AbuseLimits {

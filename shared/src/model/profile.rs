@@ -3,6 +3,7 @@
 
 use super::clock::Timestamp;
 use super::phone::PhoneNumber;
+use super::text::{TextProblem, shown_text};
 use crate::error::ApiError;
 
 /// A signed-in user's own profile.
@@ -84,31 +85,83 @@ pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_STATUS_CHARS: usize = 140;
 pub const MAX_PHOTO_CHARS: usize = 512;
 
-/// A display name: at most 64 characters, no control characters.
+/// A display name (a person's or a group's): at most 64 characters, nothing hidden, not blank (see
+/// [`super::text`]).
 pub fn profile_name(input: &str) -> Result<String, ApiError> {
-    bounded_text(input, MAX_NAME_CHARS)
-        .ok_or(ApiError::BadRequest("name: at most 64 characters, no control characters"))
+    shown_text(input, MAX_NAME_CHARS).map_err(|problem| {
+        ApiError::BadRequest(match problem {
+            TextProblem::TooLong => "name: at most 64 characters, no control characters",
+            TextProblem::Hidden => "name: no control, invisible, direction-changing or private-use characters",
+            TextProblem::TooManyMarks => "name: at most 4 combining marks on one character",
+            TextProblem::Blank => "name: shows nothing (only spaces, fillers or marks)",
+        })
+    })
 }
 
-/// A status line: at most 140 characters, no control characters.
+/// A status line: at most 140 characters, nothing hidden, not blank unless empty (see [`super::text`]).
 pub fn profile_status(input: &str) -> Result<String, ApiError> {
-    bounded_text(input, MAX_STATUS_CHARS)
-        .ok_or(ApiError::BadRequest("status: at most 140 characters, no control characters"))
+    shown_text(input, MAX_STATUS_CHARS).map_err(|problem| {
+        ApiError::BadRequest(match problem {
+            TextProblem::TooLong => "status: at most 140 characters, no control characters",
+            TextProblem::Hidden => "status: no control, invisible, direction-changing or private-use characters",
+            TextProblem::TooManyMarks => "status: at most 4 combining marks on one character",
+            TextProblem::Blank => "status: shows nothing (only spaces, fillers or marks); send it empty to clear it",
+        })
+    })
 }
 
-/// A photo: a file name (`1587123154-3c74.jpg`) or an https URL, at most 512 characters. Empty clears it.
+/// A photo: a file name (`1587123154-3c74.jpg`, `p1587123154-<32 hex>.jpg`) or an https URL that any app may
+/// fetch and any page may embed as it is, at most 512 characters. Empty clears it. A URL must be plain printable
+/// ASCII with nothing that needs escaping (no quotes, `<`, `>`, backslash or space), name a public host by its DNS
+/// name (no IP address, no `localhost`, no single-label or local-only name such as `.local` or `.internal`), on
+/// the default port, with no user name or password.
 pub fn profile_photo(input: &str) -> Result<String, ApiError> {
     const PROBLEM: ApiError = ApiError::BadRequest("photo: a file name or an https URL, at most 512 characters");
-    let photo = bounded_text(input, MAX_PHOTO_CHARS).ok_or(PROBLEM)?;
+    let photo = input.trim();
+    if photo.chars().count() > MAX_PHOTO_CHARS || photo.chars().any(char::is_control) {
+        return Err(PROBLEM);
+    }
     let file_name = photo.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) && !photo.starts_with('.');
-    let https_url =
-        photo.strip_prefix("https://").is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
-    if photo.is_empty() || file_name || https_url { Ok(photo) } else { Err(PROBLEM) }
+    if photo.is_empty() || file_name {
+        return Ok(photo.to_owned());
+    }
+    if !photo.starts_with("https://") {
+        return Err(PROBLEM);
+    }
+    photo_url(photo).map(|()| photo.to_owned()).map_err(ApiError::BadRequest)
 }
 
-fn bounded_text(input: &str, max_chars: usize) -> Option<String> {
-    let text = input.trim();
-    (text.chars().count() <= max_chars && !text.chars().any(char::is_control)).then(|| text.to_owned())
+/// Host names that only mean something inside a network (RFC 6762 `.local`, RFC 6761 `localhost`, RFC 8375
+/// `home.arpa`, ICANN's `.internal`) and the common private-network suffixes.
+const LOCAL_NAME_SUFFIXES: [&str; 7] =
+    ["localhost", "local", "internal", "home.arpa", "localdomain", "lan", "intranet"];
+
+fn photo_url(photo: &str) -> Result<(), &'static str> {
+    let needs_escaping = |c: char| !c.is_ascii_graphic() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | '`');
+    if photo.chars().any(needs_escaping) {
+        return Err("photo: a URL of printable ASCII only, with no quotes, <, >, backslash or spaces (percent-encode)");
+    }
+    let url = url::Url::parse(photo).map_err(|_| "photo: not a valid https URL")?;
+    let authority = &photo["https://".len()..];
+    let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
+    if authority.contains('@') || !url.username().is_empty() || url.password().is_some() {
+        return Err("photo: a URL without a user name or password");
+    }
+    if url.port().is_some() {
+        return Err("photo: a URL on the default https port");
+    }
+    let host = match url.host() {
+        Some(url::Host::Domain(host)) => host.trim_end_matches('.'),
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => return Err("photo: a URL naming its host, not an IP address"),
+        None => return Err("photo: not a valid https URL"),
+    };
+    let local = LOCAL_NAME_SUFFIXES
+        .iter()
+        .any(|suffix| host == *suffix || host.strip_suffix(suffix).is_some_and(|rest| rest.ends_with('.')));
+    if local || !host.contains('.') {
+        return Err("photo: a URL on a public host name (not localhost or a local-network name)");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -136,5 +189,45 @@ mod tests {
             assert!(profile_photo(bad).is_err(), "{bad}");
         }
         assert!(profile_photo(&format!("https://x/{}", "a".repeat(510))).is_err());
+    }
+
+    #[test]
+    fn photo_urls_name_a_public_host_and_need_no_escaping() {
+        for ok in [
+            "p1764100000-0123456789abcdef0123456789abcdef.jpg",
+            "https://cdn.example.com/a/b.png?x=1&y=%22#frag",
+            "https://xn--bcher-kva.example/a.jpg",
+            "https://example.com./a.jpg",
+        ] {
+            assert_eq!(profile_photo(ok).as_deref(), Ok(ok), "{ok}");
+        }
+        for bad in [
+            "https://169.254.169.254/latest/meta-data/",
+            "https://2852039166/latest/meta-data/",
+            "https://0xa9.0xfe.0xa9.0xfe/",
+            "https://127.1/a.jpg",
+            "https://[::1]/a.jpg",
+            "https://[fd00::1]/a.jpg",
+            "https://user:pass@example.com/a.jpg",
+            "https://@example.com/a.jpg",
+            "https://example.com@evil.example/a.jpg",
+            "https://a\"onerror=alert(1)//",
+            "https://example.com/<script>",
+            "https://example.com/a b.jpg",
+            "https://example.com\\a.jpg",
+            "https://example.com/a'.jpg",
+            "https://localhost/a.jpg",
+            "https://api.localhost/a.jpg",
+            "https://printer.local/a.jpg",
+            "https://metadata.google.internal/a.jpg",
+            "https://router.home.arpa/a.jpg",
+            "https://intranet/a.jpg",
+            "https://example.com:8443/a.jpg",
+            "https://exämple.com/a.jpg",
+            "https:example.com/a.jpg",
+            "HTTPS://example.com/a.jpg",
+        ] {
+            assert!(profile_photo(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -7,17 +7,17 @@ use crate::error::ApiError;
 use crate::model::client_address::ClientAddress;
 use crate::model::clock::Timestamp;
 use crate::model::contact::OwnProfile;
+use crate::model::devices::{make_room, registered_with};
 use crate::model::group::Group;
 use crate::model::secrets::{OtpCode, fingerprint};
 use crate::usecase::code_attempt::{Guess, check_code};
-use crate::usecase::group_edit;
 use crate::usecase::photos::{self, NewPhoto};
 use crate::usecase::ports::{
     CodeStore, ContactStore, Device, DeviceStore, GroupStore, Mesibo, MesiboFailed, MesiboUserRef, ProfileStore,
     PushRegistry, TokenStore,
 };
 use crate::usecase::session::Session;
-use crate::usecase::{Ports, Services};
+use crate::usecase::{Ports, Services, device_list, group_edit};
 
 /// Change what contacts see: each field optional, at least one given (checked by the profile rules already).
 #[derive(Debug)]
@@ -123,8 +123,17 @@ pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logo
         }
     }
     let tokens = if command.all { app.store.tokens_of(phone).await? } else { vec![session.token.clone()] };
+    // The devices first: should revoking fail, the app still holds a token to log out with again.
+    let now = app.clock.now();
+    let devices = match command.all {
+        true => device_list::change(app, phone.e164(), None, now, |list| list.iter().collect()).await?,
+        false => {
+            let signed_out = [session.token.as_str()];
+            device_list::change(app, phone.e164(), None, now, |list| registered_with(list, &signed_out)).await?
+        }
+    };
     app.store.revoke_tokens(&tokens).await?;
-    info!(phone = %phone, revoked = tokens.len(), "signed out");
+    info!(phone = %phone, revoked = tokens.len(), devices, "signed out");
     Ok(LogoutReply { revoked: tokens.len() })
 }
 
@@ -156,6 +165,8 @@ pub async fn delete_account(
     }
     let tokens = store.tokens_of(phone).await?;
     store.revoke_tokens(&tokens).await?;
+    // Their items go with the other personal items below; their endpoints must go too, or they would keep receiving.
+    device_list::delete_endpoints(app, &store.devices(phone.e164()).await?.devices).await;
     let memberships = store.memberships_of(phone.e164()).await?;
     for membership in memberships.iter().filter(|m| !m.left) {
         let leave = |group: &mut Group| {
@@ -199,8 +210,16 @@ pub async fn set_notify(
         token_digest: &fingerprint(device_token.as_bytes()),
         notify_token: &device_token,
         endpoint: endpoint.as_deref(),
+        registered_with: session.token.as_str(),
     };
-    app.store.register_device(session.phone.e164(), device, now).await?;
-    info!(phone = %session.phone, platform = platform.name(), endpoint = endpoint.is_some(), "device registered");
+    let max = app.config.contacts.max_devices_per_user;
+    let digest = device.token_digest;
+    let replaced =
+        device_list::change(app, session.phone.e164(), Some(device.clone()), now, |list| make_room(list, digest, max))
+            .await?;
+    info!(
+        phone = %session.phone, platform = platform.name(), endpoint = endpoint.is_some(), replaced,
+        "device registered"
+    );
     Ok(SetNotifyReply { push: if endpoint.is_some() { "enabled" } else { "stored" } })
 }

@@ -9,8 +9,10 @@
 //! crash can arrive twice, with the same ids. (mesibo mode's own reader of the same stream: `mesibo_sync`.)
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use tracing::info;
+use futures::{StreamExt, stream};
+use tracing::{info, warn};
 
 use crate::model::events::{
     Channel, ContactEvent, GroupNews, NotifyRun, PROGRESS_TTL_SECONDS, PUBLISH_BATCH, ProfileNews, TableChange,
@@ -69,18 +71,33 @@ async fn notify_group(
     Ok(())
 }
 
-/// Each event also goes to its recipient's devices. A dead device endpoint is logged by the sink and skipped: it
-/// must not hold up (or, through stream retries, repeat) everyone else's events.
+/// Pushes of one batch of events sent at once.
+const PUSHES_AT_ONCE: usize = 16;
+
+/// How long one batch's pushes may take: slow or hanging platform endpoints hold up the run (and everyone else's
+/// events after it) at most this long per batch of [`PUBLISH_BATCH`] recipients.
+const PUSH_TIME_BUDGET: Duration = Duration::from_secs(2);
+
+/// Each event also goes to its recipient's devices (at most `max_devices` each, whatever a profile from before the
+/// limit lists), concurrently and within [`PUSH_TIME_BUDGET`]. A dead device endpoint is logged by the sink and
+/// skipped: it must not hold up (or, through stream retries, repeat) everyone else's events.
 async fn push_to_devices<'a>(
     sink: &impl EventSink,
     events: &[ContactEvent],
+    max_devices: usize,
     profile: impl Fn(&str) -> Option<&'a ContactProfile>,
 ) {
-    for event in events {
-        let Some(recipient) = profile(&format!("+{}", event.to)) else { continue };
-        for endpoint in &recipient.push_endpoints {
-            let _ = sink.push(endpoint, event).await;
-        }
+    let pushes: Vec<_> = events
+        .iter()
+        .filter_map(|event| Some((event, profile(&format!("+{}", event.to))?)))
+        .flat_map(|(event, recipient)| {
+            recipient.push_endpoints.iter().take(max_devices).map(move |endpoint| sink.push(endpoint, event))
+        })
+        .collect();
+    let count = pushes.len();
+    let all = stream::iter(pushes).buffer_unordered(PUSHES_AT_ONCE).for_each(|_| std::future::ready(()));
+    if tokio::time::timeout(PUSH_TIME_BUDGET, all).await.is_err() {
+        warn!(pushes = count, "pushes to devices stopped at the time budget; the rest of this batch is skipped");
     }
 }
 
@@ -108,7 +125,7 @@ async fn notify_person(
         for batch in recipients.chunks(PUBLISH_BATCH) {
             let events: Vec<ContactEvent> = batch.iter().map(|to| news.event_for(to)).collect();
             sink.publish(&events).await?;
-            push_to_devices(sink, &events, |to| profiles.get(to)).await;
+            push_to_devices(sink, &events, app.config.contacts.max_devices_per_user, |to| profiles.get(to)).await;
             let last = batch.last().expect("chunks are not empty");
             store.save_notify_progress(&run, last, ttl).await?;
             sent += events.len();

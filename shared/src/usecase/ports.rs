@@ -9,6 +9,7 @@ use std::future::Future;
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::code::{CodeRecord, CodeSlot, NewCode, ReservedAttempt};
+use crate::model::devices::RegisteredDevice;
 use crate::model::events::{ContactEvent, NotifyRun};
 use crate::model::group::{Group, MemberChange, Membership};
 use crate::model::lookup_quota::{Charge, LookupDay};
@@ -116,6 +117,41 @@ pub struct Device<'a> {
     pub notify_token: &'a str,
     /// The SNS platform endpoint, when a platform application is configured.
     pub endpoint: Option<&'a str>,
+    /// The hash of the access token it was registered with.
+    pub registered_with: &'a str,
+}
+
+/// A person's devices, and the version of the list they were read at.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeviceList {
+    pub devices: Vec<RegisteredDevice>,
+    pub version: i64,
+    /// The person has a live profile (not none, not a tombstone): only then can the list change.
+    pub live: bool,
+}
+
+/// One change of a person's devices, written only if the list is still at `version`.
+#[derive(Debug, Clone)]
+pub struct DeviceChange<'a> {
+    pub version: i64,
+    pub add: Option<Device<'a>>,
+    /// Token digests of the devices that go.
+    pub remove: Vec<&'a str>,
+    /// The endpoints of every device there afterwards: the profile's copy, which the notifier reads.
+    pub endpoints: Vec<String>,
+    pub now: Timestamp,
+}
+
+/// Devices removed in one change at most (a DynamoDB transaction holds 100 writes; a longer list from before the
+/// limit is shortened over several changes).
+pub const DEVICE_REMOVALS_PER_CHANGE: usize = 50;
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeDevicesError {
+    #[error("the devices changed since they were read, or the profile is gone")]
+    Conflict,
+    #[error(transparent)]
+    Unavailable(#[from] StoreUnavailable),
 }
 
 type Stored<T> = Result<T, StoreUnavailable>;
@@ -299,14 +335,17 @@ pub trait RateLimitStore: Sync {
 
 /// Devices registered for push.
 pub trait DeviceStore: Sync {
-    /// Records a device under its owner and, when it has an endpoint, adds that to the profile, where the notifier
-    /// finds it with the profile it reads anyway.
-    fn register_device(
+    /// The person's devices, read consistently after the version, so a change written against that version
+    /// cannot be based on a list older than it.
+    fn devices(&self, owner: &str) -> impl Future<Output = Stored<DeviceList>> + Send;
+
+    /// Adds and removes devices and rewrites the profile's endpoints (where the notifier finds them with the
+    /// profile it reads anyway), all at once, if the list is still at `change.version` and the profile live.
+    fn change_devices(
         &self,
         owner: &str,
-        device: Device<'_>,
-        now: Timestamp,
-    ) -> impl Future<Output = Stored<()>> + Send;
+        change: DeviceChange<'_>,
+    ) -> impl Future<Output = Result<(), ChangeDevicesError>> + Send;
 }
 
 /// Resume points of the notifier.
@@ -454,6 +493,9 @@ pub trait PushRegistry: Sync {
         application_arn: &str,
         device_token: &str,
     ) -> impl Future<Output = Result<String, PublishFailed>> + Send;
+
+    /// Deletes an endpoint (a device that was replaced or signed out); gone already counts as deleted.
+    fn delete_endpoint(&self, endpoint_arn: &str) -> impl Future<Output = Result<(), PublishFailed>> + Send;
 }
 
 /// Why a call to mesibo did not do what it was asked.

@@ -63,6 +63,10 @@ pub mod attr {
     pub const NOTIFY_TOKEN: &str = "notify_token";
     pub const ENDPOINT_ARN: &str = "endpoint_arn";
     pub const LAST_RECIPIENT: &str = "last_recipient";
+    /// A device's: the hash of the access token that registered it.
+    pub const REGISTERED_WITH: &str = "registered_with";
+    /// A profile's: bumped by every change of the person's devices (their optimistic lock).
+    pub const DEVICES_VERSION: &str = "devices_version";
 }
 
 pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {

@@ -19,7 +19,8 @@
 //! | who has number X in their address book           | Query (pages)               | GSI1PK=`HASCONTACT#<number>`, GSI1SK=`USER#<owner>` | GSI1 |
 //! | numbers charged per day (lookup quota)           | Query / UpdateItem ADD (cond.) | PK=`QUOTA#<keyed name of e164>`, SK between `LOOKUPS#<day>`s | table |
 //! | give a failed request's charge back              | UpdateItem ADD + DELETE     | PK=`QUOTA#<keyed name of e164>`, SK=`LOOKUPS#<day>` | table |
-//! | a user's push devices                            | PutItem (deleted with the account) | PK=`USER#<e164>`, SK=`DEVICE#<token digest>` | table |
+//! | a user's push devices (deleted with the account) | Query (consistent)          | PK=`USER#<e164>`, SK begins `DEVICE#`            | table |
+//! | add / remove devices, within the limit           | TransactWriteItems: the profile's `devices_version` (cond.) and `push_endpoints`, the devices | PK=`USER#<e164>`, SK=`PROFILE` / `DEVICE#<token digest>` | table |
 //! | a group and its members, in order                | GetItem / BatchGetItem      | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
 //! | change a group                                   | PutItem if version matches  | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
 //! | who belongs to a group (or left it)              | BatchWriteItem              | PK=`GROUP#<gid>`, SK=`MEMBER#<e164>`             | table |

@@ -33,4 +33,15 @@ impl PushRegistry for SnsPush {
             }
         }
     }
+
+    /// SNS answers success for an endpoint that does not exist, so a repeated deletion is no failure.
+    async fn delete_endpoint(&self, endpoint_arn: &str) -> Result<(), PublishFailed> {
+        match self.client.delete_endpoint().endpoint_arn(endpoint_arn).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                error!(error = %DisplayErrorContext(&e), "delete platform endpoint failed");
+                Err(PublishFailed)
+            }
+        }
+    }
 }
