@@ -259,6 +259,21 @@ impl domain::usecase::ports::EventSink for RecordingSink {
 }
 
 /// A topic of its own in moto (nobody subscribed): for publishers whose output a test reads back another way.
+/// A platform application of its own in moto, so its endpoints are this test's.
+pub async fn fcm_application() -> String {
+    let sdk = domain::app::sdk_config().await;
+    aws_sdk_sns::Client::new(&sdk)
+        .create_platform_application()
+        .name(format!("fcm-{}", random_hex(6)))
+        .platform("GCM")
+        .attributes("PlatformCredential", "server-key")
+        .send()
+        .await
+        .unwrap()
+        .platform_application_arn
+        .unwrap()
+}
+
 pub async fn scratch_topic() -> String {
     let sdk = domain::app::sdk_config().await;
     let name = format!("scratch-{}", random_hex(6));

@@ -209,16 +209,7 @@ async fn deleting_an_account_leaves_only_tombstones_and_hands_groups_over() {
 async fn setnotify_creates_an_sns_endpoint_that_receives_the_users_events() {
     let sdk = domain::app::sdk_config().await;
     let sns = aws_sdk_sns::Client::new(&sdk);
-    let fcm_app = sns
-        .create_platform_application()
-        .name(format!("fcm-{}", random_hex(6)))
-        .platform("GCM")
-        .attributes("PlatformCredential", "server-key")
-        .send()
-        .await
-        .unwrap()
-        .platform_application_arn
-        .unwrap();
+    let fcm_app = fcm_application().await;
     let topic = scratch_topic().await;
     let t = spawn_app_with(&[("PUSH_FCM_APPLICATION_ARN", &fcm_app), ("CONTACT_EVENTS_TOPIC_ARN", &topic)]).await;
     let mut poller =

@@ -19,21 +19,6 @@ async fn post(t: &TestApp, path: &str, token: &str, body: Value) -> Reply {
     t.call(HttpCall::post(path).json(&body).bearer(token)).await
 }
 
-/// A platform application of its own in moto, so its endpoints are this test's.
-async fn fcm_application() -> String {
-    let sdk = domain::app::sdk_config().await;
-    aws_sdk_sns::Client::new(&sdk)
-        .create_platform_application()
-        .name(format!("fcm-{}", random_hex(6)))
-        .platform("GCM")
-        .attributes("PlatformCredential", "server-key")
-        .send()
-        .await
-        .unwrap()
-        .platform_application_arn
-        .unwrap()
-}
-
 /// The device tokens of the application's endpoints that SNS still has.
 async fn sns_endpoint_tokens(application: &str) -> BTreeSet<String> {
     let sdk = domain::app::sdk_config().await;
