@@ -8,6 +8,7 @@ mod contacts;
 mod contract;
 mod events;
 mod faults;
+mod group_abuse;
 mod groups;
 mod joined;
 mod limits;

@@ -9,6 +9,8 @@
 //! | SMS per country calling code            | 200 / hour   | each SMS sent there              | 429 `RATELIMIT`        |
 //! | SMS per deployment                      | 1000 / day   | each SMS sent (UTC day)          | 503 `SMSBUDGET`        |
 //! | uploads per user                        | 100 / hour   | each file stored or direct upload| 429 `RATELIMIT`        |
+//! | groups created per user                 | 20 / day     | each group created (UTC day)     | 429 `RATELIMIT`        |
+//! | group members added per user            | 500 / day    | each newcomer, taken per request | 429 `RATELIMIT`        |
 //!
 //! Sends are counted in the same transaction that stores the code, so a send over any limit stores no code, sends
 //! nothing and counts nothing. IPs and numbers appear in counters only as keyed HMACs. Test numbers send no SMS and
@@ -30,6 +32,8 @@ pub struct AbuseLimits {
     pub sms_hourly_limit_per_country: i64,
     pub sms_daily_budget: i64,
     pub uploads_per_hour: i64,
+    pub groups_per_day: i64,
+    pub group_member_adds_per_day: i64,
 }
 
 /// One limited thing: who or what is counted, in which window, up to how many.
@@ -93,6 +97,22 @@ impl RateLimit {
             subject: format!("uploads#{}", keyed_name(secret, "phone", phone.e164())),
             window_seconds: HOUR,
             max: limits.uploads_per_hour,
+        }
+    }
+
+    pub fn groups_created(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {
+        Self {
+            subject: format!("groups#{}", keyed_name(secret, "phone", phone.e164())),
+            window_seconds: DAY,
+            max: limits.groups_per_day,
+        }
+    }
+
+    pub fn group_member_adds(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {
+        Self {
+            subject: format!("group-adds#{}", keyed_name(secret, "phone", phone.e164())),
+            window_seconds: DAY,
+            max: limits.group_member_adds_per_day,
         }
     }
 
