@@ -157,6 +157,7 @@ pub const SMS_DAILY_BUDGET: Number = number("SMS_DAILY_BUDGET", 1000, 1, 100_000
 pub const UPLOADS_PER_HOUR: Number = number("UPLOADS_PER_HOUR", 100, 1, 100_000);
 pub const GROUPS_PER_DAY: Number = number("GROUPS_PER_DAY", 20, 1, 100_000);
 pub const GROUP_MEMBER_ADDS_PER_DAY: Number = number("GROUP_MEMBER_ADDS_PER_DAY", 500, 1, 1_000_000);
+pub const GROUP_NOTICES_PER_DAY: Number = number("GROUP_NOTICES_PER_DAY", 20_000, 1, 100_000_000);
 pub const MESIBO_TIMEOUT_MS: Number = number("MESIBO_TIMEOUT_MS", 5000, 100, 5000);
 pub const MAX_UPLOAD_BYTES: Number = number("MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 1024 * 1024, 5 * 1024 * 1024 * 1024);
 pub const DEFAULT_MESIBO_API_URL: &str = "https://api.mesibo.com/backend/";
@@ -256,6 +257,7 @@ impl Config {
                 uploads_per_hour: vars.number(UPLOADS_PER_HOUR)?,
                 groups_per_day: vars.number(GROUPS_PER_DAY)?,
                 group_member_adds_per_day: vars.number(GROUP_MEMBER_ADDS_PER_DAY)?,
+                group_notices_per_day: vars.number(GROUP_NOTICES_PER_DAY)?,
             },
             mesibo: mesibo(&vars)?,
             files: files(&vars)?,

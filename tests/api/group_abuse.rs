@@ -193,3 +193,73 @@ async fn only_the_owner_demotes_an_admin_so_only_the_owner_removes_one() {
     let expected = format!("2:{},{},{}", owner.phone.digits(), second.phone.digits(), first.phone.digits());
     assert_eq!(demoted.json["members"], expected);
 }
+
+#[tokio::test]
+async fn renaming_a_full_group_is_bounded_by_the_days_20000_notices() {
+    let t = spawn_app().await;
+    let (owner, member) = (person(&t).await, person(&t).await);
+    let mut book = numbers(498);
+    book.push(member.phone.e164().to_owned());
+    add_to_address_book(&t, &owner.token, &refs(&book)).await;
+    // The finding's amplification: one group, renamed again and again, every rename told to every member (was
+    // unlimited: 6 requests, 6144 group_updated events). Now 500 people created = 500 notices, each rename 500.
+    let gid = new_group(&t, &owner, &refs(&book)).await;
+    let mut renames = 0;
+    let refused = loop {
+        let renamed = op(&t, &owner, "/setgroup", json!({ "gid": gid, "name": format!("spam {renames}") })).await;
+        if renamed.status != 200 {
+            break renamed;
+        }
+        renames += 1;
+        assert!(renames < 100, "renames are unbounded");
+    };
+    assert_eq!((refused.status, refused.error()), (429, "RATELIMIT"), "{:?}", refused.json);
+    assert_eq!(renames, 39, "(20,000 − 500) / 500 renames");
+    let promote = json!({ "gid": gid, "m": member.phone.e164(), "admin": 1 });
+    assert_eq!(op(&t, &owner, "/setadmin", promote.clone()).await.error(), "RATELIMIT", "any change counts");
+    assert_eq!(op(&t, &member, "/delgroup", json!({ "gid": gid })).await.status, 200, "leaving is never refused");
+
+    t.clock.advance(DAY);
+    assert_eq!(op(&t, &owner, "/setgroup", json!({ "gid": gid, "name": "next day" })).await.status, 200);
+}
+
+#[tokio::test]
+async fn group_updated_events_stay_within_the_notices_of_the_day() {
+    use domain::adapters::sns::SnsEvents;
+    use local_stack::stream::StreamPoller;
+    let t = spawn_app_with(&[("GROUP_NOTICES_PER_DAY", "10")]).await;
+    let sdk = domain::app::sdk_config().await;
+    let mut poller =
+        StreamPoller::new(&t.dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), t.app.store.table()).await.unwrap();
+    let (owner, ann, ben, cat) = (person(&t).await, person(&t).await, person(&t).await, person(&t).await);
+    let (a, b, c) = (ann.phone.e164(), ben.phone.e164(), cat.phone.e164());
+    add_to_address_book(&t, &owner.token, &[a, b, c]).await;
+    poller.poll().await.unwrap(); // the sign-ups and the address book
+
+    let gid = new_group(&t, &owner, &[a, b, c]).await; // 4 notices
+    t.clock.advance(1);
+    assert_eq!(op(&t, &owner, "/setgroup", json!({ "gid": gid, "name": "one" })).await.status, 200); // 8
+    t.clock.advance(1);
+    let mut jpeg = vec![];
+    let picture = image::RgbImage::from_pixel(64, 48, image::Rgb([200, 30, 30]));
+    image::codecs::jpeg::JpegEncoder::new(&mut jpeg).encode_image(&picture).unwrap();
+    let photo = HttpCall::post("/upload")
+        .multipart(&[("profile", "1"), ("gid", gid.as_str())], &[("photo", "g.jpg", "image/jpeg", &jpeg)])
+        .bearer(&owner.token);
+    for refused in [
+        op(&t, &owner, "/setgroup", json!({ "gid": gid, "name": "two" })).await,
+        op(&t, &owner, "/setadmin", json!({ "gid": gid, "m": a, "admin": 1 })).await,
+        op(&t, &owner, "/editmembers", json!({ "gid": gid, "m": b, "delete": 1 })).await,
+        t.call(photo).await,
+    ] {
+        assert_eq!((refused.status, refused.error()), (429, "RATELIMIT"), "{:?}", refused.json);
+    }
+    assert_eq!(members_of(&t, &owner, &gid).await.split(',').count(), 4, "nothing changed");
+
+    let sink = RecordingSink::new(SnsEvents::new(t.app.sns_client(), scratch_topic().await));
+    let event = poller.poll().await.unwrap();
+    assert!(domain::edge::stream::handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
+    let events = sink.events();
+    assert!(events.iter().all(|e| e.kind == "group_updated"), "{events:?}");
+    assert_eq!(events.len(), 8, "the creation and one rename, 4 people each: {events:?}");
+}

@@ -11,6 +11,7 @@
 //! | uploads per user                        | 100 / hour   | each file stored or direct upload| 429 `RATELIMIT`        |
 //! | groups created per user                 | 20 / day     | each group created (UTC day)     | 429 `RATELIMIT`        |
 //! | group members added per user            | 500 / day    | each newcomer, taken per request | 429 `RATELIMIT`        |
+//! | group notices caused per user           | 20,000 / day | each member a group change reaches | 429 `RATELIMIT`      |
 //!
 //! Sends are counted in the same transaction that stores the code, so a send over any limit stores no code, sends
 //! nothing and counts nothing. IPs and numbers appear in counters only as keyed HMACs. Test numbers send no SMS and
@@ -34,6 +35,7 @@ pub struct AbuseLimits {
     pub uploads_per_hour: i64,
     pub groups_per_day: i64,
     pub group_member_adds_per_day: i64,
+    pub group_notices_per_day: i64,
 }
 
 /// One limited thing: who or what is counted, in which window, up to how many.
@@ -113,6 +115,15 @@ impl RateLimit {
             subject: format!("group-adds#{}", keyed_name(secret, "phone", phone.e164())),
             window_seconds: DAY,
             max: limits.group_member_adds_per_day,
+        }
+    }
+
+    /// The people one person's group changes reach (each is told by a `group_updated` event or mesibo message).
+    pub fn group_notices(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {
+        Self {
+            subject: format!("group-notices#{}", keyed_name(secret, "phone", phone.e164())),
+            window_seconds: DAY,
+            max: limits.group_notices_per_day,
         }
     }
 

@@ -4,22 +4,18 @@
 //! change moves the group's `ts` (members see it in their next delta; removed members and members of a deleted group
 //! get a tombstone) and reaches members as a `group_updated` event through the table's stream.
 
-use std::collections::HashSet;
-
 use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::contact::ContactEntry;
-use crate::model::group::{Group, MemberChange, adder_name, readd_bar_name};
-use crate::model::phone::{PhoneNumber, mesibo_address as address};
-use crate::model::rate_limit::RateLimit;
+use crate::model::group::{Group, MemberChange, adder_name};
+use crate::model::phone::mesibo_address as address;
+use crate::usecase::group_admission::{admit, admit_change};
 use crate::usecase::group_edit::{self, edit};
 use crate::usecase::photos::{self, NewPhoto};
-use crate::usecase::ports::{
-    ContactStore, GroupStore, MESIBO_MEMBERS_PER_EDIT, Mesibo, MesiboFailed, RateLimitStore, SaveGroupError,
-};
+use crate::usecase::ports::{GroupStore, MESIBO_MEMBERS_PER_EDIT, Mesibo, MesiboFailed, SaveGroupError};
 use crate::usecase::session::Session;
 use crate::usecase::{Ports, Services};
 
@@ -85,10 +81,7 @@ pub async fn set_group(
     let me = session.phone.e164();
     let (max, adder) = (app.config.max_group_members, adder_name(&app.config.otp_secret, me));
     if gid != 0 {
-        let newcomers = match members.is_empty() {
-            true => vec![],
-            false => admit_to(app, gid, &session.phone, &members, now).await?,
-        };
+        let newcomers = admit_change(app, gid, &session.phone, &members, now).await?;
         let group = photos::change_group(app, gid, &session.phone, photo, now, |group| {
             group.require_admin(me)?;
             if let Some(name) = &name {
@@ -101,7 +94,7 @@ pub async fn set_group(
     }
     let mut group = Group::new(0, me, name.unwrap_or_default(), String::new(), now);
     group.add_members(&members, &adder, now, max)?;
-    admit(app, &session.phone, &members, true, now).await?;
+    admit(app, &session.phone, &members, group.members.len(), true, now).await?;
     // The photo is stored once the group is known to be valid, and goes again if the group is not created.
     let shown = match photo {
         Some(photo) => photos::store(app, photo, "", &session.phone, now).await?,
@@ -111,66 +104,6 @@ pub async fn set_group(
     let created = create_group(app, group).await;
     photos::settle(app, "", &shown.photo, &created).await;
     created
-}
-
-/// Who of `members` would join group `gid` through `by` (an owner or admin there), admitted by [`admit`]. Only they
-/// are added: anyone else who is no member by the time the group is written (someone who left meanwhile) is not.
-async fn admit_to(
-    app: &Services<impl Ports>,
-    gid: u64,
-    by: &PhoneNumber,
-    members: &[String],
-    now: Timestamp,
-) -> Result<Vec<String>, ApiError> {
-    let group = app.store.group(gid).await?.filter(|g| !g.deleted).ok_or(ApiError::BadGroup)?;
-    group.require_admin(by.e164())?;
-    let newcomers = group.newcomers(members);
-    // Over the size limit: refused before anything is counted.
-    let adder = adder_name(&app.config.otp_secret, by.e164());
-    group.clone().add_members(&newcomers, &adder, now, app.config.max_group_members)?;
-    admit(app, by, &newcomers, false, now).await?;
-    Ok(newcomers)
-}
-
-/// Before `newcomers` join a group through `by` (and, `creating`, before the group is created): each is in `by`'s
-/// address book (as the apps pick members, from the synced contacts) and not barred from being added by `by` again
-/// ([`crate::model::group::READD_BAR_SECONDS`] after leaving or being removed); then they, and the new group, are
-/// taken from `by`'s allowance of the day, all or nothing. Refused: nothing is stored or counted. The refusals name
-/// nobody, and depend only on `by`'s own address book and groups, so they tell nothing about who is registered.
-async fn admit(
-    app: &Services<impl Ports>,
-    by: &PhoneNumber,
-    newcomers: &[String],
-    creating: bool,
-    now: Timestamp,
-) -> Result<(), ApiError> {
-    let (me, limits, secret) = (by.e164(), &app.config.abuse, &app.config.otp_secret);
-    if !newcomers.is_empty() {
-        let known: HashSet<String> = app.store.in_address_book(me, newcomers).await?.into_iter().collect();
-        if !newcomers.iter().all(|n| known.contains(n)) {
-            return Err(ApiError::NotInContacts);
-        }
-        let adder = adder_name(secret, me);
-        let bars: Vec<String> = newcomers.iter().map(|member| readd_bar_name(secret, &adder, member)).collect();
-        if !app.store.readding_barred(&bars, now).await?.is_empty() {
-            return Err(ApiError::RecentlyLeft);
-        }
-        if newcomers.len() as i64 > limits.group_member_adds_per_day {
-            return Err(ApiError::TooMany(limits.group_member_adds_per_day as usize));
-        }
-    }
-    let adds = RateLimit::group_member_adds(limits, secret, by);
-    let mut takes = vec![(adds, newcomers.len() as i64)];
-    if creating {
-        takes.push((RateLimit::groups_created(limits, secret, by), 1));
-    }
-    match app.store.take_all(&takes, now).await? {
-        true => Ok(()),
-        false => {
-            warn!(phone = %by, newcomers = newcomers.len(), creating, "group limit of the day reached");
-            Err(ApiError::RateLimited { retry_after: takes[0].0.retry_after(now) })
-        }
-    }
 }
 
 /// A new, valid group: its gid (from mesibo, or the counter), then stored.
@@ -248,10 +181,7 @@ pub async fn edit_members(
     let EditMembers { gid, members, delete } = command;
     let me = session.phone.e164();
     let (max, adder) = (app.config.max_group_members, adder_name(&app.config.otp_secret, me));
-    let newcomers = match delete {
-        true => vec![],
-        false => admit_to(app, gid, &session.phone, &members, now).await?,
-    };
+    let newcomers = admit_change(app, gid, &session.phone, if delete { &[] } else { &members }, now).await?;
     let group = edit(app, gid, &session.phone, now, |group| {
         let my_role = group.require_admin(me)?;
         if delete { group.remove_members(my_role, &members) } else { group.add_members(&newcomers, &adder, now, max) }
@@ -268,6 +198,7 @@ pub async fn set_admin(
 ) -> Result<GroupReply, ApiError> {
     let SetAdmin { gid, members, admin } = command;
     let me = session.phone.e164();
+    admit_change(app, gid, &session.phone, &[], now).await?;
     let group = edit(app, gid, &session.phone, now, |group| {
         let my_role = group.require_admin(me)?;
         group.set_admins(my_role, &members, admin, now)

@@ -1,6 +1,6 @@
 //! The use cases: each takes a typed command (built at the edge) and reaches the outside world only through the
 //! ports in [`ports`]. A use case never calls into another; steps that two share live in their own module
-//! ([`code_attempt`], [`group_edit`]) and rules in `crate::model`.
+//! ([`code_attempt`], [`group_edit`], [`group_admission`]) and rules in `crate::model`.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ pub mod account;
 pub mod code_attempt;
 pub mod contacts;
 pub mod files;
+pub mod group_admission;
 pub mod group_edit;
 pub mod groups;
 pub mod mesibo_cleanup;
