@@ -371,6 +371,16 @@ mod tests {
     }
 
     #[test]
+    fn group_limits_default_to_20_groups_500_adds_and_20000_notices_a_day() {
+        let abuse = config(&[]).unwrap().abuse;
+        assert_eq!(
+            (abuse.groups_per_day, abuse.group_member_adds_per_day, abuse.group_notices_per_day),
+            (20, 500, 20_000)
+        );
+        assert_eq!(config(&[("GROUPS_PER_DAY", "0")]).unwrap_err().name, "GROUPS_PER_DAY");
+    }
+
+    #[test]
     fn failures_name_the_variable() {
         assert_eq!(config(&[("OTP_TTL_SECONDS", "601")]).unwrap_err().name, "OTP_TTL_SECONDS");
         assert_eq!(config(&[("OTP_HMAC_SECRET", "short")]).unwrap_err().name, "OTP_HMAC_SECRET");
