@@ -157,6 +157,9 @@ pub const NUMBER_FAILED_VERIFIES_PER_DAY: Number = number("NUMBER_FAILED_VERIFIE
 pub const SMS_HOURLY_LIMIT_PER_COUNTRY: Number = number("SMS_HOURLY_LIMIT_PER_COUNTRY", 200, 1, 10_000_000);
 pub const SMS_DAILY_BUDGET: Number = number("SMS_DAILY_BUDGET", 1000, 1, 100_000_000);
 pub const UPLOADS_PER_HOUR: Number = number("UPLOADS_PER_HOUR", 100, 1, 100_000);
+pub const GROUPS_PER_DAY: Number = number("GROUPS_PER_DAY", 20, 1, 100_000);
+pub const GROUP_MEMBER_ADDS_PER_DAY: Number = number("GROUP_MEMBER_ADDS_PER_DAY", 500, 1, 1_000_000);
+pub const GROUP_NOTICES_PER_DAY: Number = number("GROUP_NOTICES_PER_DAY", 20_000, 1, 100_000_000);
 pub const MESIBO_TIMEOUT_MS: Number = number("MESIBO_TIMEOUT_MS", 5000, 100, 5000);
 pub const MAX_UPLOAD_BYTES: Number = number("MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 1024 * 1024, 5 * 1024 * 1024 * 1024);
 /// At most 50: a person's devices must fit in one DynamoDB transaction with room to spare.
@@ -257,6 +260,9 @@ impl Config {
                 sms_hourly_limit_per_country: vars.number(SMS_HOURLY_LIMIT_PER_COUNTRY)?,
                 sms_daily_budget: vars.number(SMS_DAILY_BUDGET)?,
                 uploads_per_hour: vars.number(UPLOADS_PER_HOUR)?,
+                groups_per_day: vars.number(GROUPS_PER_DAY)?,
+                group_member_adds_per_day: vars.number(GROUP_MEMBER_ADDS_PER_DAY)?,
+                group_notices_per_day: vars.number(GROUP_NOTICES_PER_DAY)?,
             },
             mesibo: mesibo(&vars)?,
             files: files(&vars)?,
@@ -367,6 +373,16 @@ mod tests {
         let policy = c.send_policy;
         assert_eq!((policy.max_sends_per_window, policy.send_window_seconds, c.token_ttl_days), (5, 600, 365));
         assert!(c.allows_calling_code(91) && c.allows_app_id(None));
+    }
+
+    #[test]
+    fn group_limits_default_to_20_groups_500_adds_and_20000_notices_a_day() {
+        let abuse = config(&[]).unwrap().abuse;
+        assert_eq!(
+            (abuse.groups_per_day, abuse.group_member_adds_per_day, abuse.group_notices_per_day),
+            (20, 500, 20_000)
+        );
+        assert_eq!(config(&[("GROUPS_PER_DAY", "0")]).unwrap_err().name, "GROUPS_PER_DAY");
     }
 
     #[test]

@@ -61,6 +61,12 @@ pub enum ApiError {
     NoSuchFile,
     #[error("file storage is temporarily unavailable: try again")]
     FilesUnavailable,
+    #[error("only numbers in your address book can be added to a group: sync your contacts (getcontacts) first")]
+    NotInContacts,
+    #[error(
+        "someone named left, or was removed from, a group you added them to or removed them from within the last 7 days: they cannot be added by you again until then"
+    )]
+    RecentlyLeft,
 }
 
 impl ApiError {
@@ -94,6 +100,8 @@ impl ApiError {
             Self::UnsupportedFile => "BADFILETYPE",
             Self::NoSuchFile => "NOTFOUND",
             Self::FilesUnavailable => "UNAVAILABLE",
+            Self::NotInContacts => "NOTCONTACT",
+            Self::RecentlyLeft => "RECENTLYLEFT",
         }
     }
 
@@ -115,6 +123,7 @@ impl ApiError {
             Self::NoSuchFile => 404,
             Self::TooLarge(_) => 413,
             Self::CountryBlocked | Self::NotMember | Self::NotAdmin => 403,
+            Self::NotInContacts | Self::RecentlyLeft => 403,
             Self::BadCode { .. } | Self::CodeExpired | Self::AuthFail => 401,
             Self::TooManyAttempts { .. } | Self::RateLimited { .. } => 429,
             Self::SmsFailed | Self::MesiboFail => 502,

@@ -305,6 +305,10 @@ async fn a_group_with_a_picture_is_created_as_the_apps_send_it() {
     let t = files_app().await;
     let (me, friend, abroad) = (random_indian(), random_indian(), random_phone());
     let token = android_sign_in(&t, &me).await["token"].as_str().unwrap().to_owned();
+    // The app picks members from the phone book it synced (a group takes only numbers from the adder's book).
+    let book = [friend.digits(), abroad.digits()].join(",");
+    let synced = t.call(form(&[("op", "getcontacts"), ("token", &token), ("ts", "0"), ("phones", &book), ("dt", DT)]));
+    ok(&synced.await);
     // Android's setGroup: name, gid 0, status, m (country code + digits, one of them foreign), the picture in the
     // same multipart request. Before: BADPHONE for the foreign member, and op "" for the multipart body.
     let members = format!("{},{}", friend.digits(), abroad.digits());

@@ -152,9 +152,9 @@ async fn reverse_contacts_and_groups_appear_with_tombstones_after_the_first_sync
         tn: String::new(),
         updated_at: now,
         members: vec![
-            GroupMember { e164: eve.e164().into(), role: GroupRole::Admin, since: now },
-            GroupMember { e164: me.e164().into(), role: GroupRole::Member, since: now },
-            GroupMember { e164: frank.e164().into(), role: GroupRole::Owner, since: now },
+            GroupMember { e164: eve.e164().into(), role: GroupRole::Admin, since: now, added_by: None },
+            GroupMember { e164: me.e164().into(), role: GroupRole::Member, since: now, added_by: None },
+            GroupMember { e164: frank.e164().into(), role: GroupRole::Owner, since: now, added_by: None },
         ],
         deleted: false,
         version: 0,

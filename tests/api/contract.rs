@@ -167,10 +167,16 @@ async fn handler_responses_match_openapi() {
     check("/delcontacts", t.call(post("/delcontacts", json!({"phones": [friend.e164()]}))).await);
     check("/setnotify", t.call(post("/setnotify", json!({"notifytoken": "t", "platform": "fcm"}))).await);
     check("/deleteaccount", t.call(post("/deleteaccount", json!({}))).await);
+    let newcomer = random_phone();
+    check("/getcontacts", t.call(post("/getcontacts", json!({"phones": [friend.e164(), newcomer.e164()]}))).await);
     let group = t.call(post("/setgroup", json!({"name": "G", "m": [friend.e164()]}))).await;
     let gid = group.json["gid"].as_u64().unwrap_or_default().to_string();
     check("/setgroup", group);
+    check("/editmembers", t.call(post("/editmembers", json!({"gid": gid, "m": newcomer.e164()}))).await);
     check("/editmembers", t.call(post("/editmembers", json!({"gid": gid, "m": random_phone().e164()}))).await);
+    let removed = json!({"gid": gid, "m": newcomer.e164(), "delete": 1});
+    check("/editmembers", t.call(post("/editmembers", removed)).await);
+    check("/editmembers", t.call(post("/editmembers", json!({"gid": gid, "m": newcomer.e164()}))).await);
     check("/setadmin", t.call(post("/setadmin", json!({"gid": gid, "m": friend.e164(), "admin": 1}))).await);
     check("/getgroup", t.call(post("/getgroup", json!({"gid": "12345678"}))).await);
     check("/delgroup", t.call(post("/delgroup", json!({"gid": gid}))).await);
@@ -222,6 +228,8 @@ async fn handler_responses_match_openapi() {
         "/deleteaccount 400 MISSINGPARA",
         "/setgroup 200 ",
         "/editmembers 200 ",
+        "/editmembers 403 NOTCONTACT",
+        "/editmembers 403 RECENTLYLEFT",
         "/setadmin 200 ",
         "/getgroup 400 BADGROUP",
         "GET /getgroup 400 BADGROUP",

@@ -28,6 +28,7 @@ async fn group_in_delta(t: &TestApp, who: &Person, ts: i64, gid: &str) -> Option
 async fn group_lifecycle_with_members_string_and_tombstones() {
     let t = spawn_app().await;
     let (owner, ann, ben, cat) = (person(&t).await, person(&t).await, person(&t).await, person(&t).await);
+    add_to_address_book(&t, &owner.token, &[ann.phone.e164(), ben.phone.e164(), cat.phone.e164()]).await;
 
     let created =
         op(&t, &owner, "/setgroup", json!({ "name": "Climbing", "m": [ann.phone.e164(), ben.phone.digits()] })).await;
@@ -83,6 +84,7 @@ async fn group_lifecycle_with_members_string_and_tombstones() {
 async fn role_rules_hold() {
     let t = spawn_app().await;
     let (owner, admin, member, outsider) = (person(&t).await, person(&t).await, person(&t).await, person(&t).await);
+    add_to_address_book(&t, &owner.token, &[admin.phone.e164(), member.phone.e164()]).await;
     let gid = op(&t, &owner, "/setgroup", json!({ "m": [admin.phone.e164(), member.phone.e164()] })).await.json["gid"]
         .as_u64()
         .unwrap()
@@ -117,6 +119,7 @@ async fn a_group_is_capped_at_max_group_members() {
     let t = spawn_app_with(&[("MAX_GROUP_MEMBERS", "3")]).await;
     let owner = person(&t).await;
     let three: Vec<String> = (0..3).map(|_| random_phone().e164().to_owned()).collect();
+    add_to_address_book(&t, &owner.token, &three.iter().map(String::as_str).collect::<Vec<_>>()).await;
     assert_eq!(op(&t, &owner, "/setgroup", json!({ "m": three })).await.error(), "TOOMANY");
     let gid = op(&t, &owner, "/setgroup", json!({ "m": &three[..2] })).await.json["gid"].as_u64().unwrap().to_string();
     assert_eq!(op(&t, &owner, "/editmembers", json!({ "gid": gid, "m": &three[2..] })).await.error(), "TOOMANY");
@@ -128,6 +131,7 @@ async fn concurrent_adds_are_all_kept() {
     let owner = person(&t).await;
     let gid = op(&t, &owner, "/setgroup", json!({ "name": "busy" })).await.json["gid"].as_u64().unwrap().to_string();
     let newcomers: Vec<String> = (0..4).map(|_| random_phone().e164().to_owned()).collect();
+    add_to_address_book(&t, &owner.token, &newcomers.iter().map(String::as_str).collect::<Vec<_>>()).await;
     let replies =
         join_all(newcomers.iter().map(|n| op(&t, &owner, "/editmembers", json!({ "gid": gid, "m": n })))).await;
     assert!(
@@ -147,6 +151,7 @@ async fn concurrent_delete_and_setadmin_leave_a_consistent_group() {
     for _ in 0..3 {
         let t = spawn_app().await;
         let (owner, ann) = (person(&t).await, person(&t).await);
+        add_to_address_book(&t, &owner.token, &[ann.phone.e164()]).await;
         let gid = op(&t, &owner, "/setgroup", json!({ "m": [ann.phone.e164()] })).await.json["gid"]
             .as_u64()
             .unwrap()
@@ -177,6 +182,7 @@ async fn group_changes_reach_members_old_and_new_as_group_updated_events() {
     let mut poller =
         StreamPoller::new(&t.dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), t.app.store.table()).await.unwrap();
     let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
+    add_to_address_book(&t, &owner.token, &[ann.phone.e164(), ben.phone.e164()]).await;
     poller.poll().await.unwrap(); // the sign-ups
     let gid = op(&t, &owner, "/setgroup", json!({ "name": "G", "m": [ann.phone.e164(), ben.phone.e164()] })).await.json
         ["gid"]

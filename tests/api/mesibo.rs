@@ -32,6 +32,7 @@ async fn sync(t: &TestApp, event: StreamEvent) -> bool {
 /// A new group of `owner`'s with `members`, through the route: its gid (mesibo's).
 async fn new_group(t: &TestApp, owner: &Person, name: &str, members: &[&Person]) -> u64 {
     let numbers: Vec<&str> = members.iter().map(|p| p.phone.e164()).collect();
+    add_to_address_book(t, &owner.token, &numbers).await;
     let created = post(t, "/setgroup", &owner.token, json!({ "name": name, "m": numbers })).await;
     assert_eq!(created.status, 200, "{:?}", created.json);
     created.json["gid"].as_u64().unwrap()
@@ -197,6 +198,7 @@ async fn a_mesibo_outage_holds_up_no_sns_event() {
     let created = post(&t, "/setgroup", &owner.token, json!({ "gid": 0, "name": "G" })).await;
     assert_eq!(created.error(), "MESIBOFAIL", "creating needs mesibo's gid");
     t.mesibo().recover();
+    add_to_address_book(&t, &owner.token, &[ann.phone.e164()]).await;
     let created = post(&t, "/setgroup", &owner.token, json!({ "name": "G", "m": [ann.phone.e164()] })).await;
     t.mesibo().fail(Fault::ServerError, None, None);
     let event = stream.poll().await.unwrap();
@@ -228,6 +230,7 @@ async fn groups_are_created_at_mesibo_and_every_change_is_mirrored_through_the_s
     assert!(sync(&t, stream.poll().await.unwrap()).await, "the sign-ups");
 
     let gid = new_group(&t, &owner, "Climbing", &[&ann, &ben]).await;
+    add_to_address_book(&t, &owner.token, &[cat.phone.e164()]).await;
     let at_mesibo = t.mesibo().group(gid).expect("the gid is mesibo's");
     assert_eq!(at_mesibo.name, "Climbing");
     assert_eq!(at_mesibo.members, table_members(&t, gid).await, "members are there before the stream runs");
@@ -261,6 +264,7 @@ async fn groups_are_created_at_mesibo_and_every_change_is_mirrored_through_the_s
 async fn a_group_create_that_mesibo_fails_leaves_no_group_anywhere() {
     let t = spawn_mesibo_app_with(&[]).await;
     let (owner, ann) = (person(&t).await, person(&t).await);
+    add_to_address_book(&t, &owner.token, &[ann.phone.e164()]).await;
     for (fault, op) in
         [(Fault::ServerError, "groupadd"), (Fault::Refuse, "groupeditmembers"), (Fault::CutBody, "groupadd")]
     {
@@ -285,6 +289,7 @@ async fn after_a_mesibo_outage_the_stream_brings_every_group_touched_back_in_lin
     for name in ["One", "Two"] {
         gids.push(new_group(&t, owner, name, &[ann, ben]).await);
     }
+    add_to_address_book(&t, &owner.token, &[cat.phone.e164(), dan.phone.e164()]).await;
     assert!(sync(&t, stream.poll().await.unwrap()).await);
 
     // mesibo fails in every way in turn; the table keeps taking changes (it is the source of truth), and every
@@ -331,6 +336,7 @@ async fn a_retried_stream_record_mirrors_what_failed_once_mesibo_is_back() {
     let mut stream = poller(&t).await;
     let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
     let gid = new_group(&t, &owner, "G", &[&ann]).await;
+    add_to_address_book(&t, &owner.token, &[ben.phone.e164()]).await;
     assert!(sync(&t, stream.poll().await.unwrap()).await);
 
     t.mesibo().fail(Fault::Timeout, None, None);
@@ -566,6 +572,7 @@ async fn an_operators_resync_brings_groups_back_in_line_after_records_were_lost(
     let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
     let kept = new_group(&t, &owner, "Kept", &[&ann]).await;
     let dropped = new_group(&t, &owner, "Dropped", &[&ann]).await;
+    add_to_address_book(&t, &owner.token, &[ben.phone.e164()]).await;
     // Changes whose stream records never reach mesibo (an outage longer than the stream keeps them).
     t.clock.advance(1);
     post(&t, "/editmembers", &owner.token, json!({ "gid": kept, "m": ann.phone.e164(), "delete": 1 })).await;
@@ -593,6 +600,7 @@ async fn a_change_mesibo_keeps_refusing_is_passed_over_after_an_hour_and_the_nex
     let mut stream = poller(&t).await;
     let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
     let gid = new_group(&t, &owner, "G", &[&ann]).await;
+    add_to_address_book(&t, &owner.token, &[ben.phone.e164()]).await;
     assert!(sync(&t, stream.poll().await.unwrap()).await);
 
     t.mesibo().fail(Fault::Refuse, Some("groupeditmembers"), None);

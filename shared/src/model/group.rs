@@ -4,7 +4,12 @@
 use std::collections::HashSet;
 
 use super::clock::Timestamp;
+use super::secrets::{OtpSecret, keyed_name};
 use crate::error::ApiError;
+
+/// How long someone who left a group, or was removed, cannot be added to any group again by whoever added them or
+/// removed them: leaving sticks, and nobody is pestered with the same group's notices in a loop.
+pub const READD_BAR_SECONDS: i64 = 7 * 86_400;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupRole {
@@ -19,6 +24,9 @@ pub struct GroupMember {
     pub role: GroupRole,
     /// When they joined (or last changed role): the longest-standing admin inherits a group.
     pub since: Timestamp,
+    /// Who added them, as [`adder_name`]: barred from adding them again for a while once they leave. `None` for the
+    /// creator, and for members of groups stored before this was kept (then the owner answers for them).
+    pub added_by: Option<String>,
 }
 
 /// A group with its members ordered owner, admins, members (the order of mesibo's members string).
@@ -34,6 +42,17 @@ pub struct Group {
     pub deleted: bool,
     /// Optimistic lock: every write of the group names the version it read (0: not stored yet).
     pub version: i64,
+}
+
+/// Who added a member, as the group keeps it: a keyed HMAC of their number, never the number, as the group may
+/// outlive their account.
+pub fn adder_name(secret: &OtpSecret, e164: &str) -> String {
+    keyed_name(secret, "adder", e164)
+}
+
+/// The name a bar on `adder` ([`adder_name`]) adding `member` again is kept under: a keyed HMAC of the pair.
+pub fn readd_bar_name(secret: &OtpSecret, adder: &str, member: &str) -> String {
+    keyed_name(secret, "readd", &format!("{adder}\0{member}"))
 }
 
 /// A group the user belongs to, or has left (the delta then tells them with a tombstone).
@@ -67,7 +86,7 @@ impl Group {
             photo,
             tn: String::new(),
             updated_at: now,
-            members: vec![GroupMember { e164: owner.to_owned(), role: GroupRole::Owner, since: now }],
+            members: vec![GroupMember { e164: owner.to_owned(), role: GroupRole::Owner, since: now, added_by: None }],
             deleted: false,
             version: 0,
         }
@@ -96,12 +115,23 @@ impl Group {
         }
     }
 
-    /// Adds whoever of `numbers` is not a member yet, within the size limit.
-    pub fn add_members(&mut self, numbers: &[String], now: Timestamp, max_members: usize) -> Result<(), ApiError> {
-        for number in numbers {
-            if !self.members.iter().any(|m| &m.e164 == number) {
-                self.members.push(GroupMember { e164: number.clone(), role: GroupRole::Member, since: now });
-            }
+    /// Whoever of `numbers` is not a member yet: the people an add would add.
+    pub fn newcomers(&self, numbers: &[String]) -> Vec<String> {
+        numbers.iter().filter(|n| self.role_of(n).is_none()).cloned().collect()
+    }
+
+    /// Adds whoever of `numbers` is not a member yet, on behalf of `adder` (an [`adder_name`]), within the size
+    /// limit.
+    pub fn add_members(
+        &mut self,
+        numbers: &[String],
+        adder: &str,
+        now: Timestamp,
+        max_members: usize,
+    ) -> Result<(), ApiError> {
+        for number in self.newcomers(numbers) {
+            let added_by = Some(adder.to_owned());
+            self.members.push(GroupMember { e164: number, role: GroupRole::Member, since: now, added_by });
         }
         if self.members.len() > max_members {
             return Err(ApiError::TooMany(max_members));
@@ -122,11 +152,20 @@ impl Group {
         Ok(())
     }
 
-    /// Makes members admins (`admin`) or plain members. The owner is never demoted, by anyone.
-    pub fn set_admins(&mut self, numbers: &[String], admin: bool, now: Timestamp) -> Result<(), ApiError> {
+    /// Makes members admins (`admin`) or plain members, on behalf of someone with role `by`. The owner is never
+    /// demoted, by anyone; only the owner demotes an admin (so an admin can neither remove another, which needs a
+    /// demotion first, nor move who inherits the group by demoting and promoting again).
+    pub fn set_admins(
+        &mut self,
+        by: GroupRole,
+        numbers: &[String],
+        admin: bool,
+        now: Timestamp,
+    ) -> Result<(), ApiError> {
         for number in numbers {
             let member = self.members.iter_mut().find(|m| &m.e164 == number).ok_or(ApiError::NotMember)?;
-            if member.role == GroupRole::Owner {
+            let demotes_an_admin = !admin && member.role == GroupRole::Admin;
+            if member.role == GroupRole::Owner || (demotes_an_admin && by != GroupRole::Owner) {
                 return Err(ApiError::NotAdmin);
             }
             let role = if admin { GroupRole::Admin } else { GroupRole::Member };
@@ -160,6 +199,26 @@ impl Group {
         self.members.retain(|m| m.e164 != e164);
     }
 
+    /// The bars ([`readd_bar_name`]) that keep each of `departed` (members of `self` who are leaving, or being
+    /// removed by `by`) from being added again for [`READD_BAR_SECONDS`] by whoever added them (the owner when that
+    /// is not known) and by whoever removed them; nobody is barred from adding themselves.
+    pub fn readd_bars(&self, secret: &OtpSecret, departed: &[String], by: &str) -> Vec<String> {
+        let owner = self.members.iter().find(|m| m.role == GroupRole::Owner).map(|m| adder_name(secret, &m.e164));
+        let remover = adder_name(secret, by);
+        let mut bars = vec![];
+        for member in self.members.iter().filter(|m| departed.contains(&m.e164)) {
+            let adder = member.added_by.clone().or(owner.clone());
+            let themselves = adder_name(secret, &member.e164);
+            for barred in adder.iter().chain([&remover]).filter(|a| **a != themselves) {
+                let bar = readd_bar_name(secret, barred, &member.e164);
+                if !bars.contains(&bar) {
+                    bars.push(bar);
+                }
+            }
+        }
+        bars
+    }
+
     /// After a change to `self` (read as `before`): moves `ts` past the version read (members see the change in
     /// their next delta), puts members in mesibo's order, and says who joined and who left.
     pub fn settle_change(&mut self, before: &Group, now: Timestamp) -> MemberChange {
@@ -180,7 +239,7 @@ mod tests {
 
     #[test]
     fn owner_then_admins_then_members_with_the_admin_count() {
-        let member = |e164: &str, role| GroupMember { e164: e164.into(), role, since: 0 };
+        let member = |e164: &str, role| GroupMember { e164: e164.into(), role, since: 0, added_by: None };
         let group = Group {
             gid: 7,
             name: "g".into(),
@@ -200,6 +259,47 @@ mod tests {
         assert_eq!(Group { members: vec![member("+11", GroupRole::Owner)], ..group }.members_string(), "1:11");
     }
 
+    fn secret() -> OtpSecret {
+        OtpSecret::new(b"0123456789abcdef0123456789abcdef".to_vec()).unwrap()
+    }
+
+    fn group_of(owner: &str, admin: &str, member: &str) -> Group {
+        let mut group = Group::new(1, owner, "g".into(), String::new(), 10);
+        group.add_members(&[admin.to_owned()], &adder_name(&secret(), owner), 11, 10).unwrap();
+        group.add_members(&[member.to_owned()], &adder_name(&secret(), admin), 12, 10).unwrap();
+        group.set_admins(GroupRole::Owner, &[admin.to_owned()], true, 13).unwrap();
+        group
+    }
+
+    #[test]
+    fn only_the_owner_demotes_an_admin_and_promoting_one_again_keeps_their_standing() {
+        let mut group = group_of("+11", "+12", "+13");
+        group.set_admins(GroupRole::Owner, &["+13".into()], true, 20).unwrap();
+        let before = group.clone();
+        assert_eq!(group.set_admins(GroupRole::Admin, &["+12".into()], false, 30), Err(ApiError::NotAdmin));
+        group.set_admins(GroupRole::Admin, &["+12".into()], true, 30).unwrap();
+        assert_eq!(group, before, "an admin named again keeps the time they became one (who inherits)");
+        assert_eq!(group.set_admins(GroupRole::Admin, &["+11".into()], false, 30), Err(ApiError::NotAdmin));
+        group.set_admins(GroupRole::Owner, &["+12".into()], false, 30).unwrap();
+        assert_eq!(group.role_of("+12"), Some(GroupRole::Member));
+    }
+
+    #[test]
+    fn a_departure_bars_whoever_added_and_whoever_removed() {
+        let (secret, group) = (secret(), group_of("+11", "+12", "+13"));
+        let bar = |adder: &str, member: &str| readd_bar_name(&secret, &adder_name(&secret, adder), member);
+        let bars = |departed: &str, by: &str| group.readd_bars(&secret, &[departed.to_owned()], by);
+        assert_eq!(bars("+13", "+13"), vec![bar("+12", "+13")], "left: the adder");
+        assert_eq!(bars("+13", "+11"), vec![bar("+12", "+13"), bar("+11", "+13")], "removed: the remover too");
+        assert_eq!(bars("+12", "+11"), vec![bar("+11", "+12")], "adder and remover alike");
+        assert!(bars("+19", "+11").is_empty(), "not a member: nothing");
+        let mut old = group.clone();
+        old.members.iter_mut().for_each(|m| m.added_by = None);
+        assert_eq!(old.readd_bars(&secret, &["+13".into()], "+13"), vec![bar("+11", "+13")], "unknown: the owner");
+        let added_by = group.members.iter().find(|m| m.e164 == "+13").unwrap().added_by.clone();
+        assert_eq!(added_by, Some(adder_name(&secret, "+12")), "the adder is kept as a keyed name");
+    }
+
     use proptest::prelude::*;
 
     proptest! {
@@ -209,9 +309,9 @@ mod tests {
             let mut members: Vec<GroupMember> = roles
                 .iter()
                 .enumerate()
-                .map(|(i, r)| GroupMember { e164: format!("+1{i:03}"), role: if *r == 0 { GroupRole::Admin } else { GroupRole::Member }, since: 0 })
+                .map(|(i, r)| GroupMember { e164: format!("+1{i:03}"), role: if *r == 0 { GroupRole::Admin } else { GroupRole::Member }, since: 0, added_by: None })
                 .collect();
-            members.push(GroupMember { e164: "+1999".into(), role: GroupRole::Owner, since: 0 });
+            members.push(GroupMember { e164: "+1999".into(), role: GroupRole::Owner, since: 0, added_by: None });
             let len = members.len();
             members.rotate_left((seed % len as u64) as usize);
             let group = Group { gid: 1, name: String::new(), photo: String::new(), tn: String::new(), updated_at: 0, members, deleted: false, version: 1 };

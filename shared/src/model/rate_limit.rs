@@ -9,6 +9,9 @@
 //! | SMS per country calling code            | 200 / hour   | each SMS to a number without an account | 429 `RATELIMIT` |
 //! | SMS per deployment                      | 1000 / day   | each SMS sent (UTC day)          | 503 `SMSBUDGET`        |
 //! | uploads per user                        | 100 / hour   | each file stored or direct upload| 429 `RATELIMIT`        |
+//! | groups created per user                 | 20 / day     | each group created (UTC day)     | 429 `RATELIMIT`        |
+//! | group members added per user            | 500 / day    | each newcomer, taken per request | 429 `RATELIMIT`        |
+//! | group notices caused per user           | 20,000 / day | each member a group change reaches | 429 `RATELIMIT`      |
 //!
 //! A source address is a [`ClientAddress`] bucket (an IPv6 /64; requests without one share a bucket). A number's
 //! failures never refuse its owner's right code: they slow down new codes instead (one an hour once the day's
@@ -35,6 +38,9 @@ pub struct AbuseLimits {
     pub sms_hourly_limit_per_country: i64,
     pub sms_daily_budget: i64,
     pub uploads_per_hour: i64,
+    pub groups_per_day: i64,
+    pub group_member_adds_per_day: i64,
+    pub group_notices_per_day: i64,
 }
 
 /// One limited thing: who or what is counted, in which window, up to how many.
@@ -113,6 +119,31 @@ impl RateLimit {
             subject: format!("uploads#{}", keyed_name(secret, "phone", phone.e164())),
             window_seconds: HOUR,
             max: limits.uploads_per_hour,
+        }
+    }
+
+    pub fn groups_created(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {
+        Self {
+            subject: format!("groups#{}", keyed_name(secret, "phone", phone.e164())),
+            window_seconds: DAY,
+            max: limits.groups_per_day,
+        }
+    }
+
+    pub fn group_member_adds(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {
+        Self {
+            subject: format!("group-adds#{}", keyed_name(secret, "phone", phone.e164())),
+            window_seconds: DAY,
+            max: limits.group_member_adds_per_day,
+        }
+    }
+
+    /// The people one person's group changes reach (each is told by a `group_updated` event or mesibo message).
+    pub fn group_notices(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {
+        Self {
+            subject: format!("group-notices#{}", keyed_name(secret, "phone", phone.e164())),
+            window_seconds: DAY,
+            max: limits.group_notices_per_day,
         }
     }
 

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use tracing::{info, warn};
 
+use super::group_admission;
 use super::photos::{self, NewPhoto, take_upload};
 use super::ports::{DirectUpload, FileArea, FileStore};
 use super::session::Session;
@@ -109,6 +110,7 @@ pub async fn upload(
         }
         UploadFor::GroupPhoto(gid) => {
             let me = session.phone.e164();
+            group_admission::admit_change(app, gid, &session.phone, &[], now).await?;
             let group = photos::change_group(app, gid, &session.phone, Some(photo), now, |group| {
                 group.require_admin(me).map(|_| ())
             })

@@ -6,7 +6,7 @@ use tracing::info;
 
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
-use crate::model::group::Group;
+use crate::model::group::{Group, READD_BAR_SECONDS};
 use crate::model::phone::PhoneNumber;
 use crate::usecase::ports::{GroupStore, SaveGroupError};
 use crate::usecase::{Ports, Services};
@@ -27,6 +27,7 @@ pub async fn edit(
         let mut group = before.clone();
         change(&mut group)?;
         let members = group.settle_change(&before, now);
+        bar_readding(app, &before, &members.removed, by, now).await?;
         match app.store.save_group(&group, &members).await {
             Ok(()) => {
                 let (added, removed) = (members.added.len(), members.removed.len());
@@ -38,4 +39,21 @@ pub async fn edit(
         }
     }
     Err(ApiError::Unavailable)
+}
+
+/// Whoever added or removed someone who departs may not add them again for a while. Written before the departure is
+/// stored, so every departure has its bars (one that then fails to be stored leaves bars that only concern people
+/// still in the group).
+async fn bar_readding(
+    app: &Services<impl Ports>,
+    before: &Group,
+    departed: &[String],
+    by: &PhoneNumber,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let bars = before.readd_bars(&app.config.otp_secret, departed, by.e164());
+    if !bars.is_empty() {
+        app.store.bar_readding(&bars, now + READD_BAR_SECONDS).await?;
+    }
+    Ok(())
 }

@@ -10,8 +10,9 @@ use tracing::{info, warn};
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::contact::ContactEntry;
-use crate::model::group::{Group, MemberChange};
+use crate::model::group::{Group, MemberChange, adder_name};
 use crate::model::phone::mesibo_address as address;
+use crate::usecase::group_admission::{admit, admit_change};
 use crate::usecase::group_edit::{self, edit};
 use crate::usecase::photos::{self, NewPhoto};
 use crate::usecase::ports::{GroupStore, MESIBO_MEMBERS_PER_EDIT, Mesibo, MesiboFailed, SaveGroupError};
@@ -78,20 +79,22 @@ pub async fn set_group(
 ) -> Result<GroupReply, ApiError> {
     let SetGroup { gid, name, photo, members } = command;
     let me = session.phone.e164();
-    let max = app.config.max_group_members;
+    let (max, adder) = (app.config.max_group_members, adder_name(&app.config.otp_secret, me));
     if gid != 0 {
+        let newcomers = admit_change(app, gid, &session.phone, &members, now).await?;
         let group = photos::change_group(app, gid, &session.phone, photo, now, |group| {
             group.require_admin(me)?;
             if let Some(name) = &name {
                 group.name = name.clone();
             }
-            group.add_members(&members, now, max)
+            group.add_members(&newcomers, &adder, now, max)
         })
         .await?;
         return Ok(GroupReply::from(&group));
     }
     let mut group = Group::new(0, me, name.unwrap_or_default(), String::new(), now);
-    group.add_members(&members, now, max)?;
+    group.add_members(&members, &adder, now, max)?;
+    admit(app, &session.phone, &members, group.members.len(), true, now).await?;
     // The photo is stored once the group is known to be valid, and goes again if the group is not created.
     let shown = match photo {
         Some(photo) => photos::store(app, photo, "", &session.phone, now).await?,
@@ -177,10 +180,11 @@ pub async fn edit_members(
 ) -> Result<GroupReply, ApiError> {
     let EditMembers { gid, members, delete } = command;
     let me = session.phone.e164();
-    let max = app.config.max_group_members;
+    let (max, adder) = (app.config.max_group_members, adder_name(&app.config.otp_secret, me));
+    let newcomers = admit_change(app, gid, &session.phone, if delete { &[] } else { &members }, now).await?;
     let group = edit(app, gid, &session.phone, now, |group| {
         let my_role = group.require_admin(me)?;
-        if delete { group.remove_members(my_role, &members) } else { group.add_members(&members, now, max) }
+        if delete { group.remove_members(my_role, &members) } else { group.add_members(&newcomers, &adder, now, max) }
     })
     .await?;
     Ok(GroupReply::from(&group))
@@ -194,9 +198,10 @@ pub async fn set_admin(
 ) -> Result<GroupReply, ApiError> {
     let SetAdmin { gid, members, admin } = command;
     let me = session.phone.e164();
+    admit_change(app, gid, &session.phone, &[], now).await?;
     let group = edit(app, gid, &session.phone, now, |group| {
-        group.require_admin(me)?;
-        group.set_admins(&members, admin, now)
+        let my_role = group.require_admin(me)?;
+        group.set_admins(my_role, &members, admin, now)
     })
     .await?;
     Ok(GroupReply::from(&group))

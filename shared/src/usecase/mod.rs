@@ -1,6 +1,6 @@
 //! The use cases: each takes a typed command (built at the edge) and reaches the outside world only through the
 //! ports in [`ports`]. A use case never calls into another; steps that two share live in their own module
-//! ([`code_attempt`], [`group_edit`], [`device_list`]) and rules in `crate::model`.
+//! ([`code_attempt`], [`group_edit`], [`group_admission`], [`device_list`]) and rules in `crate::model`.
 
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ pub mod code_attempt;
 pub mod contacts;
 pub mod device_list;
 pub mod files;
+pub mod group_admission;
 pub mod group_edit;
 pub mod groups;
 pub mod mesibo_cleanup;

@@ -264,6 +264,9 @@ pub trait ContactStore: Sync {
 
     fn remove_contacts(&self, owner: &str, numbers: &[String]) -> impl Future<Output = Stored<()>> + Send;
 
+    /// Which of `numbers` are in `owner`'s stored address book (any order).
+    fn in_address_book(&self, owner: &str, numbers: &[String]) -> impl Future<Output = Stored<Vec<String>>> + Send;
+
     /// The stored days, from `first_day` to `last_day`, of the lookup quota named `quota`
     /// ([`crate::model::lookup_quota::LookupQuota::name`]): each day's count and charged tags.
     fn lookup_days(
@@ -307,6 +310,12 @@ pub trait GroupStore: Sync {
 
     /// Forgets the person's memberships (after the groups themselves no longer list them).
     fn delete_memberships(&self, phone: &PhoneNumber, gids: &[u64]) -> impl Future<Output = Stored<()>> + Send;
+
+    /// Bars each pair named (`model::group::readd_bar_name`) until `until`: its adder may not add its member again.
+    fn bar_readding(&self, bars: &[String], until: Timestamp) -> impl Future<Output = Stored<()>> + Send;
+
+    /// Which of the pairs named still hold a bar at `now`.
+    fn readding_barred(&self, bars: &[String], now: Timestamp) -> impl Future<Output = Stored<Vec<String>>> + Send;
 }
 
 /// Counters of the abuse limits.
@@ -328,6 +337,10 @@ pub trait RateLimitStore: Sync {
 
     /// How many were counted in the current window.
     fn used(&self, limit: &RateLimit, now: Timestamp) -> impl Future<Output = Stored<i64>> + Send;
+
+    /// Counts each limit's amount, all or none at once: only if every one stays within its limit. False: some limit
+    /// would be passed (nothing was counted).
+    fn take_amounts(&self, takes: &[(RateLimit, i64)], now: Timestamp) -> impl Future<Output = Stored<bool>> + Send;
 
     /// True for exactly one caller per window: lets a flood of rejections log one line, not one per request.
     fn first_in_window(&self, limit: &RateLimit, now: Timestamp) -> impl Future<Output = Stored<bool>> + Send;

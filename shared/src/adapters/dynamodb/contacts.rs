@@ -62,6 +62,15 @@ impl ContactStore for DynamoStore {
         self.batch_write(writes.collect()).await
     }
 
+    async fn in_address_book(&self, owner: &str, numbers: &[String]) -> Result<Vec<String>, StoreUnavailable> {
+        let edges = numbers.iter().map(|number| keys::key(keys::user(owner), keys::contact(number))).collect();
+        let found = self.batch_get(edges).await?;
+        Ok(found
+            .iter()
+            .filter_map(|i| get_s(i, keys::SK).strip_prefix(keys::CONTACT_PREFIX).map(str::to_owned))
+            .collect())
+    }
+
     async fn lookup_days(
         &self,
         quota: &str,

@@ -9,6 +9,7 @@ use super::batch::Write;
 use super::item::{Item, get_n, get_s, n, s};
 use super::keys::{self, attr};
 use super::{DynamoStore, condition_failed, unavailable};
+use crate::model::clock::Timestamp;
 use crate::model::group::{Group, GroupMember, GroupRole, MemberChange, Membership};
 use crate::model::phone::PhoneNumber;
 use crate::usecase::ports::{GroupCursor, GroupStore, GroupsPage, SaveGroupError, StoreUnavailable};
@@ -42,6 +43,7 @@ pub(super) fn group_from(item: &Item) -> Group {
                     e164: get_s(m, attr::PHONE),
                     role: role(&get_s(m, attr::ROLE)),
                     since: get_n(m, attr::SINCE),
+                    added_by: m.contains_key(attr::ADDED_BY).then(|| get_s(m, attr::ADDED_BY)),
                 })
                 .collect()
         })
@@ -63,11 +65,15 @@ fn group_item(group: &Group) -> Item {
         .members
         .iter()
         .map(|m| {
-            AttributeValue::M(HashMap::from([
+            let mut member = HashMap::from([
                 (attr::PHONE.into(), s(&m.e164)),
                 (attr::ROLE.into(), s(role_name(m.role))),
                 (attr::SINCE.into(), n(m.since)),
-            ]))
+            ]);
+            if let Some(adder) = &m.added_by {
+                member.insert(attr::ADDED_BY.into(), s(adder));
+            }
+            AttributeValue::M(member)
         })
         .collect();
     let mut item = keys::key(keys::group(group.gid), keys::GROUP);
@@ -206,5 +212,21 @@ impl GroupStore for DynamoStore {
         let member = keys::member(phone.e164());
         let writes = gids.iter().map(|gid| Write::Delete(keys::key(keys::group(*gid), member.clone()))).collect();
         self.batch_write(writes).await
+    }
+
+    async fn bar_readding(&self, bars: &[String], until: Timestamp) -> Result<(), StoreUnavailable> {
+        let bar = |name: &String| {
+            let mut item = keys::readd_bar(name);
+            item.extend([(attr::EXPIRES_AT.into(), n(until)), (keys::TTL.into(), n(until))]);
+            Write::Put(item)
+        };
+        self.batch_write(bars.iter().map(bar).collect()).await
+    }
+
+    async fn readding_barred(&self, bars: &[String], now: Timestamp) -> Result<Vec<String>, StoreUnavailable> {
+        let found = self.batch_get(bars.iter().map(|name| keys::readd_bar(name)).collect()).await?;
+        // TTL deletes late: an item past its time no longer bars.
+        let holding = found.iter().filter(|i| get_n(i, attr::EXPIRES_AT) > now);
+        Ok(holding.filter_map(|i| keys::readd_bar_name(&get_s(i, keys::PK)).map(str::to_owned)).collect())
     }
 }

@@ -58,6 +58,8 @@ pub mod attr {
     pub const MEMBERS: &str = "members";
     pub const ROLE: &str = "role";
     pub const SINCE: &str = "since";
+    /// A group member's adder (barred from adding them again for a while after they leave).
+    pub const ADDED_BY: &str = "added_by";
     pub const NEXT_ID: &str = "next_id";
     pub const PLATFORM: &str = "platform";
     pub const NOTIFY_TOKEN: &str = "notify_token";
@@ -179,3 +181,16 @@ pub fn notify_run(run: &NotifyRun) -> Item {
         ),
     }
 }
+
+/// `READD#<keyed name of the pair>`: one person may not add another to a group again until the item's `expires_at`
+/// (`model::group::readd_bar_name`).
+pub fn readd_bar(name: &str) -> Item {
+    key(format!("{READD_PREFIX}{name}"), "BAR")
+}
+
+/// The pair's name in a bar's partition key.
+pub fn readd_bar_name(pk: &str) -> Option<&str> {
+    pk.strip_prefix(READD_PREFIX)
+}
+
+const READD_PREFIX: &str = "READD#";

@@ -30,12 +30,17 @@
 //! | new group id                                     | UpdateItem ADD              | PK=`COUNTER#GROUP`, SK=`COUNTER`                 | table |
 //! | abuse-limit counter for one window               | UpdateItem ADD (cond.), or in the code's transaction | PK=`LIMIT#<kind>#<subject>`, SK=`WINDOW#<start>` | table |
 //! | notifications sent so far (resume point)         | GetItem / PutItem           | PK=`NOTIFY#USER#<e164>`/`NOTIFY#GROUP#<gid>`, SK=`RUN#<kind>#<ts>[#MESIBO]` | table |
+//! | are these numbers in the adder's address book    | BatchGetItem (≤ 100 keys)   | PK=`USER#<owner>`, SK=`CONTACT#<number>`         | table |
+//! | bar on re-adding someone who left (7 days)       | BatchWriteItem / BatchGetItem | PK=`READD#<keyed name of adder and member>`, SK=`BAR` | table |
+//! | take a day's group and member-add allowance      | TransactWriteItems of conditional ADDs | PK=`LIMIT#…`, SK=`WINDOW#<start>` | table |
 //!
 //! A lookup-quota day holds `count` and `charged`, a binary set of 8-byte keyed tags of the numbers charged that day
 //! (never more than the budget: ≤ 30,000 × 9 bytes, see `model::lookup_quota`). Its partition is not the user's, so
 //! account deletion leaves it and deleting and signing up again does not reset the quota.
 //!
-//! Expiring items (codes, tokens, counters, quota days, resume points) carry `ttl` (unix seconds) so DynamoDB removes
+//! A group member's `added_by` is a keyed name of the adder's number, never the number (the group may outlive them).
+//!
+//! Expiring items (codes, tokens, counters, quota days, resume points, re-add bars) carry `ttl` (unix seconds) so DynamoDB removes
 //! them eventually; the code never relies on it and always compares times itself.
 
 use aws_sdk_dynamodb::Client;

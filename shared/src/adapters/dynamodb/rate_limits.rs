@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 use super::item::{Item, get_n, n};
 use super::keys::{self, attr};
-use super::{DynamoStore, condition_failed, unavailable};
+use super::{DynamoStore, condition_failed, failed_conditions, unavailable};
 use crate::model::clock::Timestamp;
 use crate::model::rate_limit::RateLimit;
 use crate::usecase::ports::{RateLimitStore, StoreUnavailable};
@@ -152,6 +152,37 @@ impl RateLimitStore for DynamoStore {
     async fn used(&self, limit: &RateLimit, now: Timestamp) -> Result<i64, StoreUnavailable> {
         let item = self.get(counter_key(limit, now), true, "read limit").await?;
         Ok(item.map(|item| get_n(&item, attr::COUNT)).unwrap_or(0))
+    }
+
+    async fn take_amounts(&self, takes: &[(RateLimit, i64)], now: Timestamp) -> Result<bool, StoreUnavailable> {
+        let takes: Vec<&(RateLimit, i64)> = takes.iter().filter(|(_, amount)| *amount > 0).collect();
+        if takes.iter().any(|(limit, amount)| *amount > limit.max) {
+            return Ok(false);
+        }
+        if takes.is_empty() {
+            return Ok(true);
+        }
+        let mut request = self.client.transact_write_items();
+        for (limit, amount) in takes {
+            let mut values = values(limit, now, false);
+            values.insert(":one".into(), n(*amount));
+            values.insert(":room".into(), n(limit.max - amount));
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(counter_key(limit, now)))
+                .update_expression(INCREMENT)
+                .condition_expression("attribute_not_exists(#count) OR #count <= :room")
+                .set_expression_attribute_names(Some(names()))
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .expect("key, table and expression are set");
+            request = request.transact_items(TransactWriteItem::builder().update(update).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if failed_conditions(&e).is_some_and(|failed| failed.contains(&true)) => Ok(false),
+            Err(e) => Err(unavailable("take from limits", e)),
+        }
     }
 
     async fn first_in_window(&self, limit: &RateLimit, now: Timestamp) -> Result<bool, StoreUnavailable> {
