@@ -33,24 +33,29 @@ pub enum Write {
 }
 
 impl DynamoStore {
-    /// Every item that exists among `keys` (duplicates removed by the caller). Order is not kept.
-    pub(super) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreUnavailable> {
+    /// Every item that exists among `keys` (duplicates removed by the caller). Order is not kept. `consistent`:
+    /// strongly consistent reads (twice the cost), for checks that a write just before must already decide.
+    pub(super) async fn batch_get(&self, keys: Vec<Item>, consistent: bool) -> Result<Vec<Item>, StoreUnavailable> {
         let chunks: Vec<Vec<Item>> = keys.chunks(GET_BATCH).map(<[Item]>::to_vec).collect();
         let found: Vec<Vec<Item>> = stream::iter(chunks)
-            .map(|chunk| self.batch_get_chunk(chunk))
+            .map(|chunk| self.batch_get_chunk(chunk, consistent))
             .buffer_unordered(CONCURRENCY)
             .try_collect()
             .await?;
         Ok(found.into_iter().flatten().collect())
     }
 
-    async fn batch_get_chunk(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreUnavailable> {
+    async fn batch_get_chunk(&self, mut keys: Vec<Item>, consistent: bool) -> Result<Vec<Item>, StoreUnavailable> {
         let mut found = vec![];
         for attempt in 0..=MAX_RETRIES {
             if attempt > 0 {
                 backoff(attempt).await;
             }
-            let request = KeysAndAttributes::builder().set_keys(Some(keys)).build().expect("keys are set");
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(consistent)
+                .build()
+                .expect("keys are set");
             let out = self
                 .client
                 .batch_get_item()

@@ -64,7 +64,8 @@ impl ContactStore for DynamoStore {
 
     async fn in_address_book(&self, owner: &str, numbers: &[String]) -> Result<Vec<String>, StoreUnavailable> {
         let edges = numbers.iter().map(|number| keys::key(keys::user(owner), keys::contact(number))).collect();
-        let found = self.batch_get(edges).await?;
+        // Consistent: a book synced just before creating a group must already count.
+        let found = self.batch_get(edges, true).await?;
         Ok(found
             .iter()
             .filter_map(|i| get_s(i, keys::SK).strip_prefix(keys::CONTACT_PREFIX).map(str::to_owned))

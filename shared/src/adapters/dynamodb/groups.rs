@@ -123,7 +123,7 @@ impl GroupStore for DynamoStore {
 
     async fn groups(&self, gids: &[u64]) -> Result<Vec<Group>, StoreUnavailable> {
         let keys = gids.iter().map(|gid| keys::key(keys::group(*gid), keys::GROUP)).collect();
-        Ok(self.batch_get(keys).await?.iter().map(group_from).collect())
+        Ok(self.batch_get(keys, false).await?.iter().map(group_from).collect())
     }
 
     async fn memberships_of(&self, member: &str) -> Result<Vec<Membership>, StoreUnavailable> {
@@ -224,7 +224,8 @@ impl GroupStore for DynamoStore {
     }
 
     async fn readding_barred(&self, bars: &[String], now: Timestamp) -> Result<Vec<String>, StoreUnavailable> {
-        let found = self.batch_get(bars.iter().map(|name| keys::readd_bar(name)).collect()).await?;
+        // Consistent: a bar written as someone leaves must stop an add racing right behind it.
+        let found = self.batch_get(bars.iter().map(|name| keys::readd_bar(name)).collect(), true).await?;
         // TTL deletes late: an item past its time no longer bars.
         let holding = found.iter().filter(|i| get_n(i, attr::EXPIRES_AT) > now);
         Ok(holding.filter_map(|i| keys::readd_bar_name(&get_s(i, keys::PK)).map(str::to_owned)).collect())

@@ -153,7 +153,7 @@ impl ProfileStore for DynamoStore {
 
     async fn contact_profiles(&self, numbers: &[String]) -> Result<Vec<ContactProfile>, StoreUnavailable> {
         let keys = numbers.iter().map(|number| keys::key(keys::user(number), keys::PROFILE)).collect();
-        Ok(self.batch_get(keys).await?.iter().map(contact_profile).collect())
+        Ok(self.batch_get(keys, false).await?.iter().map(contact_profile).collect())
     }
 
     async fn delete_personal_items(&self, phone: &PhoneNumber) -> Result<usize, StoreUnavailable> {
