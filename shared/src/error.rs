@@ -61,6 +61,8 @@ pub enum ApiError {
     NoSuchFile,
     #[error("file storage is temporarily unavailable: try again")]
     FilesUnavailable,
+    #[error("this number cannot receive sign-in codes: sign in with a mobile number")]
+    NotMobile,
 }
 
 impl ApiError {
@@ -94,6 +96,7 @@ impl ApiError {
             Self::UnsupportedFile => "BADFILETYPE",
             Self::NoSuchFile => "NOTFOUND",
             Self::FilesUnavailable => "UNAVAILABLE",
+            Self::NotMobile => "NOTMOBILE",
         }
     }
 
@@ -110,7 +113,8 @@ impl ApiError {
             | Self::BadOp
             | Self::MissingAppId
             | Self::MissingFile
-            | Self::BadImage => 400,
+            | Self::BadImage
+            | Self::NotMobile => 400,
             Self::UnsupportedFile => 415,
             Self::NoSuchFile => 404,
             Self::TooLarge(_) => 413,

@@ -15,4 +15,5 @@ mod mesibo;
 mod outage;
 mod privacy;
 mod signin;
+mod sms_numbers;
 mod stress;
