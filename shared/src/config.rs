@@ -8,7 +8,7 @@ use std::env;
 use crate::model::code::SendPolicy;
 use crate::model::links::ProfileUrls;
 use crate::model::lookup_quota;
-use crate::model::phone::{DefaultRegion, PhoneNumber};
+use crate::model::phone::{DefaultRegion, NumberRegion, PhoneNumber};
 use crate::model::rate_limit::AbuseLimits;
 use crate::model::secrets::{OtpCode, OtpSecret};
 
@@ -29,8 +29,8 @@ pub struct Config {
     pub otp_secret: OtpSecret,
     pub app_name: String,
     pub default_region: DefaultRegion,
-    /// Calling codes (`1`, `91`) allowed to sign in; empty allows all.
-    pub allowed_calling_codes: Vec<u16>,
+    /// Regions (`US`, `IN`) whose numbers may sign in; empty allows all.
+    pub allowed_regions: Vec<NumberRegion>,
     /// App ids allowed in `appid`; empty allows any (or none).
     pub allowed_app_ids: Vec<String>,
     pub otp_ttl_seconds: i64,
@@ -216,14 +216,14 @@ impl Config {
         let country = vars.text_or("DEFAULT_COUNTRY", || "US".into());
         let default_region = DefaultRegion::from_iso(&country)
             .ok_or_else(|| bad("DEFAULT_COUNTRY", format!("not an ISO 3166 region: {country}")))?;
-        let allowed_calling_codes = calling_codes(&vars)?;
+        let allowed_regions = allowed_regions(&vars)?;
         let test_numbers = test_numbers(&vars, default_region)?;
         let app_name = vars.text_or("APP_NAME", || "Messenger".into());
         Ok(Self {
             table_name,
             otp_secret,
             default_region,
-            allowed_calling_codes,
+            allowed_regions,
             allowed_app_ids: vars.list("ALLOWED_APP_IDS"),
             otp_ttl_seconds: vars.number(OTP_TTL_SECONDS)?,
             max_verify_attempts: vars.number(VERIFY_ATTEMPTS)? as u32,
@@ -275,8 +275,9 @@ impl Config {
         self.mesibo.app_token.is_some()
     }
 
-    pub fn allows_calling_code(&self, code: u16) -> bool {
-        self.allowed_calling_codes.is_empty() || self.allowed_calling_codes.contains(&code)
+    /// Whether this number's region may sign in (non-geographic numbers belong to none listed).
+    pub fn allows_region_of(&self, phone: &PhoneNumber) -> bool {
+        self.allowed_regions.is_empty() || phone.region().is_some_and(|region| self.allowed_regions.contains(&region))
     }
 
     pub fn allows_app_id(&self, app_id: Option<&str>) -> bool {
@@ -284,14 +285,39 @@ impl Config {
     }
 }
 
-/// ALLOWED_COUNTRY_CODES: calling codes that have a region.
-fn calling_codes(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Vec<u16>, ConfigError> {
-    let known = |code: &str| {
-        let code = code.trim_start_matches('+').parse::<u16>().ok()?;
-        DefaultRegion::from_calling_code(&code.to_string()).map(|_| code)
+/// ALLOWED_REGIONS: ISO 3166 regions. For one more release, the deprecated ALLOWED_COUNTRY_CODES is still read
+/// when ALLOWED_REGIONS is not set, as every region of each calling code (`1` is the US, Canada and the
+/// Caribbean alike, which is why it goes); when both are set, ALLOWED_REGIONS wins. Either way with a warning at
+/// start-up, so a deployment learns of the change before the old setting stops being read.
+fn allowed_regions(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Vec<NumberRegion>, ConfigError> {
+    const OLD: &str = "ALLOWED_COUNTRY_CODES";
+    let by_calling_code = calling_code_regions(vars)?;
+    let regions = vars.list("ALLOWED_REGIONS");
+    if regions.is_empty() {
+        if !by_calling_code.is_empty() {
+            tracing::warn!("{OLD} is deprecated: set ALLOWED_REGIONS (ISO 3166 regions such as US,CA,IN) instead");
+        }
+        return Ok(by_calling_code);
+    }
+    if vars.text(OLD).is_some() {
+        tracing::warn!("{OLD} is ignored: ALLOWED_REGIONS is set, and wins; remove {OLD}");
+    }
+    let read = |code: &String| {
+        NumberRegion::from_iso(code)
+            .ok_or_else(|| bad("ALLOWED_REGIONS", format!("not an ISO 3166 region with phone numbers: {code:?}")))
     };
-    let codes = vars.list("ALLOWED_COUNTRY_CODES").iter().map(|c| known(c)).collect::<Option<Vec<_>>>();
-    codes.ok_or_else(|| bad("ALLOWED_COUNTRY_CODES", "comma-separated calling codes such as 1,44,91"))
+    regions.iter().map(read).collect()
+}
+
+/// ALLOWED_COUNTRY_CODES (deprecated): calling codes that have a region, as all their regions.
+fn calling_code_regions(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Vec<NumberRegion>, ConfigError> {
+    let regions = |code: &String| {
+        let code = code.trim_start_matches('+').parse::<u16>().ok()?;
+        Some(NumberRegion::all_of_calling_code(code)).filter(|regions| !regions.is_empty())
+    };
+    let codes = vars.list("ALLOWED_COUNTRY_CODES").iter().map(regions).collect::<Option<Vec<_>>>();
+    let codes = codes.ok_or_else(|| bad("ALLOWED_COUNTRY_CODES", "comma-separated calling codes such as 1,44,91"))?;
+    Ok(codes.into_iter().flatten().collect())
 }
 
 /// TEST_NUMBERS: `+NUMBER:CODE` entries, at most [`MAX_TEST_NUMBERS`].
@@ -372,7 +398,7 @@ mod tests {
         assert_eq!((c.otp_ttl_seconds, c.max_verify_attempts, c.send_policy.resend_cooldown_seconds), (600, 5, 30));
         let policy = c.send_policy;
         assert_eq!((policy.max_sends_per_window, policy.send_window_seconds, c.token_ttl_days), (5, 600, 365));
-        assert!(c.allows_calling_code(91) && c.allows_app_id(None));
+        assert!(c.allows_region_of(&phone("+919876543210")) && c.allows_app_id(None));
     }
 
     #[test]
@@ -391,6 +417,10 @@ mod tests {
         assert_eq!(config(&[("OTP_HMAC_SECRET", "short")]).unwrap_err().name, "OTP_HMAC_SECRET");
         assert_eq!(config(&[("DEFAULT_COUNTRY", "XX")]).unwrap_err().name, "DEFAULT_COUNTRY");
         assert_eq!(config(&[("ALLOWED_COUNTRY_CODES", "1,abc")]).unwrap_err().name, "ALLOWED_COUNTRY_CODES");
+        assert_eq!(config(&[("ALLOWED_COUNTRY_CODES", "800")]).unwrap_err().name, "ALLOWED_COUNTRY_CODES");
+        for regions in ["US,XX", "USA", "001", "US,ZZ", "1"] {
+            assert_eq!(config(&[("ALLOWED_REGIONS", regions)]).unwrap_err().name, "ALLOWED_REGIONS", "{regions}");
+        }
         assert_eq!(config(&[("TEST_NUMBERS", "+12015550100:12")]).unwrap_err().name, "TEST_NUMBERS");
         let eleven: Vec<String> = (0..11).map(|i| format!("+1201555{:04}:123456", 100 + i)).collect();
         assert_eq!(config(&[("TEST_NUMBERS", &eleven.join(","))]).unwrap_err().name, "TEST_NUMBERS");
@@ -420,13 +450,29 @@ mod tests {
     #[test]
     fn lists_are_parsed() {
         let c = config(&[
-            ("ALLOWED_COUNTRY_CODES", "+1, 91"),
+            ("ALLOWED_REGIONS", "us, IN"),
             ("ALLOWED_APP_IDS", "a,b"),
             ("TEST_NUMBERS", "+12015550100:428913"),
         ])
         .unwrap();
-        assert!(c.allows_calling_code(1) && c.allows_calling_code(91) && !c.allows_calling_code(44));
+        assert!(c.allows_region_of(&phone("+12015550123")) && c.allows_region_of(&phone("+919876543210")));
+        assert!(!c.allows_region_of(&phone("+447400123456")) && !c.allows_region_of(&phone("+18762101234")));
         assert!(c.allows_app_id(Some("b")) && !c.allows_app_id(Some("c")) && !c.allows_app_id(None));
         assert_eq!(c.test_numbers.values().next().unwrap().as_str(), "428913");
+    }
+
+    #[test]
+    fn the_deprecated_calling_codes_mean_every_region_of_each_and_lose_to_allowed_regions() {
+        let old = config(&[("ALLOWED_COUNTRY_CODES", "+1, 91")]).unwrap();
+        for number in ["+12015550123", "+18762101234", "+14165550123", "+919876543210"] {
+            assert!(old.allows_region_of(&phone(number)), "{number}");
+        }
+        assert!(!old.allows_region_of(&phone("+447400123456")));
+        let both = config(&[("ALLOWED_COUNTRY_CODES", "1"), ("ALLOWED_REGIONS", "GB")]).unwrap();
+        assert!(both.allows_region_of(&phone("+447400123456")) && !both.allows_region_of(&phone("+12015550123")));
+    }
+
+    fn phone(e164: &str) -> PhoneNumber {
+        PhoneNumber::parse(e164, DefaultRegion::from_iso("US").unwrap()).unwrap()
     }
 }

@@ -67,6 +67,8 @@ pub enum ApiError {
         "someone named left, or was removed from, a group you added them to or removed them from within the last 7 days: they cannot be added by you again until then"
     )]
     RecentlyLeft,
+    #[error("this number cannot receive sign-in codes: sign in with a mobile number")]
+    NotMobile,
 }
 
 impl ApiError {
@@ -102,6 +104,7 @@ impl ApiError {
             Self::FilesUnavailable => "UNAVAILABLE",
             Self::NotInContacts => "NOTCONTACT",
             Self::RecentlyLeft => "RECENTLYLEFT",
+            Self::NotMobile => "NOTMOBILE",
         }
     }
 
@@ -118,7 +121,8 @@ impl ApiError {
             | Self::BadOp
             | Self::MissingAppId
             | Self::MissingFile
-            | Self::BadImage => 400,
+            | Self::BadImage
+            | Self::NotMobile => 400,
             Self::UnsupportedFile => 415,
             Self::NoSuchFile => 404,
             Self::TooLarge(_) => 413,

@@ -128,6 +128,7 @@ async fn handler_responses_match_openapi() {
     check("/login", t.call(HttpCall::post("/login")).await);
     check("/login", t.call(HttpCall::post("/login").json(&json!({"phone": "x"}))).await);
     check("/login", t.call(HttpCall { body: vec![b'{'; 65 * 1024], ..HttpCall::post("/login") }).await);
+    check("/login", t.call(HttpCall::post("/login").json(&json!({"phone": "+19002345678"}))).await);
     let code = last_sms_code(p).await.unwrap();
     let wrong = if code == "111111" { "222222" } else { "111111" };
     check("/verify", t.verify(p, wrong).await);
@@ -211,6 +212,7 @@ async fn handler_responses_match_openapi() {
         "/login 400 MISSINGPARA",
         "/login 400 BADPHONE",
         "/login 413 TOOLARGE",
+        "/login 400 NOTMOBILE",
         "/verify 401 BADCODE",
         "/verify 200 ",
         "/verify 401 CODEEXPIRED",

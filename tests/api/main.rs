@@ -18,5 +18,6 @@ mod mesibo;
 mod outage;
 mod privacy;
 mod signin;
+mod sms_numbers;
 mod stress;
 mod text_abuse;

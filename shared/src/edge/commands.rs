@@ -54,7 +54,9 @@ fn app_id(text: &str) -> Result<String, ApiError> {
 }
 
 /// Validates `appid`, normalises `phone` (default region from `cc`, else the configured country) and applies the
-/// country allow-list: login and verify see the same number.
+/// region allow-list and the rule of which numbers get codes (model::phone): login and verify see the same number.
+/// Refused here, before any limit is spent or code stored. Test numbers are exempt from the number type only: they
+/// get no SMS, so no range can cost anything, and operators choose them among numbers nobody holds.
 fn sign_in_phone(config: &Config, params: &Params) -> Result<PhoneNumber, ApiError> {
     if !config.allows_app_id(params.text("appid")) {
         return Err(ApiError::BadAppId);
@@ -69,8 +71,11 @@ fn sign_in_phone(config: &Config, params: &Params) -> Result<PhoneNumber, ApiErr
         None => PhoneNumber::read(&raw, config.default_region),
     }
     .ok_or(ApiError::BadPhone)?;
-    if !config.allows_calling_code(phone.calling_code()) {
+    if !config.allows_region_of(&phone) {
         return Err(ApiError::CountryBlocked);
+    }
+    if !phone.receives_sms_codes() && !config.test_numbers.contains_key(&phone) {
+        return Err(ApiError::NotMobile);
     }
     Ok(phone)
 }
@@ -265,6 +270,7 @@ fn members(config: &Config, session: &Session, params: &Params) -> Result<Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::phone::NumberRegion;
     use lambda_http::Body;
     use lambda_http::http::Request;
 
@@ -315,7 +321,14 @@ mod tests {
             "+14155550123",
             "bare national digits that are no international number"
         );
-        config.allowed_calling_codes = vec![91];
+        for landline_or_premium in ["+442079460000", "+19002345678", "+881612345678"] {
+            let refused = sign_in_phone(&config, &params(&[("phone", landline_or_premium)]));
+            assert_eq!(refused, Err(ApiError::NotMobile), "{landline_or_premium}");
+        }
+        let test_landline = PhoneNumber::parse("+442079460000", config.default_region).unwrap();
+        config.test_numbers.insert(test_landline, OtpCode::parse("428913").unwrap());
+        assert!(sign_in_phone(&config, &params(&[("phone", "+442079460000")])).is_ok(), "test numbers get no SMS");
+        config.allowed_regions = vec![NumberRegion::from_iso("IN").unwrap()];
         assert_eq!(sign_in_phone(&config, &params(&[("phone", "+12015550123")])), Err(ApiError::CountryBlocked));
         config.allowed_app_ids = vec!["com.example".into()];
         assert_eq!(sign_in_phone(&config, &params(&[("phone", "+919876543210")])), Err(ApiError::BadAppId));

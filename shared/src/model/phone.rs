@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberFormat, Region};
+use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberFormat, PhoneNumberType, Region};
 
 /// A valid phone number in E.164 (`+14155550123`). The only way in is [`PhoneNumber::parse`].
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,6 +30,24 @@ impl DefaultRegion {
     pub fn from_calling_code(code: &str) -> Option<Self> {
         let code: u16 = code.trim().trim_start_matches('+').parse().ok()?;
         PHONE_NUMBER_UTIL.get_region_for_country_code(code.into()).and_then(Self::supported)
+    }
+}
+
+/// A region of the numbering plan, by its ISO 3166 code (`US`, `JM`). A calling code names no region: +1 is
+/// shared by the US, Canada and over twenty Caribbean and Pacific regions, each with its own tariffs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NumberRegion(Region);
+
+impl NumberRegion {
+    /// From an ISO 3166 alpha-2 code such as `JM` or `in`; only regions with numbering metadata.
+    pub fn from_iso(code: &str) -> Option<Self> {
+        DefaultRegion::from_iso(code).map(|region| Self(region.0))
+    }
+
+    /// Every region that dials with this calling code: `1` is US, CA, JM, DO, AG…; none for non-geographic codes.
+    pub fn all_of_calling_code(code: u16) -> Vec<Self> {
+        let regions = PHONE_NUMBER_UTIL.get_regions_for_country_calling_code(code.into());
+        regions.into_iter().flatten().filter_map(DefaultRegion::supported).map(|region| Self(region.0)).collect()
     }
 }
 
@@ -95,6 +113,32 @@ impl PhoneNumber {
     /// `1`
     pub fn calling_code(&self) -> u16 {
         self.calling_code
+    }
+
+    /// The region this number belongs to (`JM` for +1 876…), from the metadata; `None` for the non-geographic
+    /// codes (+800, +808, +870, +881, +882, +883, +888, +979), which belong to no region.
+    pub fn region(&self) -> Option<NumberRegion> {
+        let parsed = PHONE_NUMBER_UTIL.parse(&self.e164, None).ok()?;
+        let region = PHONE_NUMBER_UTIL.get_region_for_number(&parsed)?;
+        DefaultRegion::supported(region).map(|region| NumberRegion(region.0))
+    }
+
+    /// Whether a one-time code may be sent to this number by SMS: only to a mobile in a region, or to a number
+    /// the metadata cannot tell from a landline (US and Canada). Every other range is where SMS pumping pays or
+    /// codes go nowhere: premium rate, shared cost, toll free, UAN, pager and voicemail ranges bill or never
+    /// reach a handset; landlines cannot read an SMS; satellite and the other non-geographic codes are
+    /// "mobile" in the metadata but terminate at international premium rates; personal numbers (UK 070)
+    /// forward anywhere at a premium; VoIP ranges (UK 056, DE 032…) are the cheapest numbers to hold by the
+    /// thousand, and many receive no SMS. docs/SECURITY.md lists the same.
+    pub fn receives_sms_codes(&self) -> bool {
+        let Ok(parsed) = PHONE_NUMBER_UTIL.parse(&self.e164, None) else {
+            return false;
+        };
+        let mobile = matches!(
+            PHONE_NUMBER_UTIL.get_number_type(&parsed),
+            PhoneNumberType::Mobile | PhoneNumberType::FixedLineOrMobile
+        );
+        mobile && self.region().is_some()
     }
 
     /// The region to use for this person's own address book entries written without a `+`.
@@ -213,6 +257,40 @@ mod tests {
         assert_eq!(read("+44 7911 123456", india).as_deref(), Some("+447911123456"));
         assert_eq!(read("0044 7911 123456", india).as_deref(), Some("+447911123456"));
         assert_eq!(read("12", india), None);
+    }
+
+    #[test]
+    fn codes_go_to_mobiles_only_and_regions_come_from_the_number() {
+        let phone = |e164| PhoneNumber::parse(e164, us()).unwrap();
+        for mobile in ["+12015550123", "+447400123456", "+919876543210", "+4915123456789", "+18762101234"] {
+            assert!(phone(mobile).receives_sms_codes(), "{mobile}");
+        }
+        let refused = [
+            ("+19002345678", "US premium rate"),
+            ("+449098790000", "UK premium rate"),
+            ("+37190123456", "Latvian premium rate"),
+            ("+979123456789", "international premium rate"),
+            ("+881612345678", "satellite: mobile in the metadata, but of no region"),
+            ("+870301234567", "Inmarsat"),
+            ("+883510012345", "international VoIP"),
+            ("+80012345678", "international toll free"),
+            ("+80812345678", "international shared cost"),
+            ("+442079460000", "UK landline"),
+            ("+447012345678", "UK personal number"),
+            ("+445612345678", "UK VoIP"),
+            ("+916123456789", "Indian landline"),
+        ];
+        for (number, kind) in refused {
+            assert!(!phone(number).receives_sms_codes(), "{number}: {kind}");
+        }
+        let region = |e164| phone(e164).region();
+        assert_eq!(region("+18762101234"), NumberRegion::from_iso("JM"), "+1 876 is Jamaica, not the US");
+        assert_eq!(region("+12015550123"), NumberRegion::from_iso("US"));
+        assert_eq!(region("+447911123456"), NumberRegion::from_iso("GG"), "UK numbering, Guernsey's range");
+        assert_eq!(region("+881612345678"), None);
+        let plus_one = NumberRegion::all_of_calling_code(1);
+        assert!(["US", "CA", "JM", "DO", "AG"].iter().all(|r| plus_one.contains(&NumberRegion::from_iso(r).unwrap())));
+        assert!(NumberRegion::all_of_calling_code(800).is_empty() && NumberRegion::from_iso("001").is_none());
     }
 
     use proptest::prelude::*;

@@ -1,0 +1,123 @@
+//! Which numbers get a sign-in code by SMS (issue 13, finding 4): mobiles only, in the allowed regions. Premium,
+//! satellite, non-geographic and landline numbers are refused before any limit is spent or code stored.
+
+use domain::{DefaultRegion, PhoneNumber};
+use integration_tests::*;
+use local_stack::apigw::HttpCall;
+use serde_json::json;
+
+/// The numbers the hostile test reached at defaults, each of a range that must never get an SMS.
+const NEVER_SMS: [(&str, &str); 13] = [
+    ("+19002345678", "US premium rate"),
+    ("+449098790000", "UK premium rate"),
+    ("+979123456789", "international premium rate"),
+    ("+881612345678", "satellite (Iridium)"),
+    ("+870301234567", "satellite (Inmarsat)"),
+    ("+883510012345", "international networks"),
+    ("+80012345678", "international toll free"),
+    ("+80812345678", "international shared cost"),
+    ("+442079460000", "UK landline"),
+    ("+37190123456", "Latvian premium rate"),
+    ("+447012345678", "UK personal number"),
+    ("+445612345678", "UK VoIP"),
+    ("+916123456789", "Indian landline"),
+];
+
+/// A mobile of `digits` digits starting with `prefix` (`+` and digits) that no other test draws: the prefix and
+/// the random last digits of a fresh number.
+fn mobile(prefix: &str, digits: usize) -> PhoneNumber {
+    let us = DefaultRegion::from_iso("US").unwrap();
+    for _ in 0..1000 {
+        let random = random_phone();
+        let tail = &random.digits()[random.digits().len() - (digits + 1 - prefix.len())..];
+        let candidate = PhoneNumber::parse(&format!("{prefix}{tail}"), us).filter(|p| p.receives_sms_codes());
+        if let Some(phone) = candidate {
+            secret(phone.e164());
+            return phone;
+        }
+    }
+    panic!("no mobile of {digits} digits starts with {prefix}");
+}
+
+fn login(phone: &str) -> HttpCall {
+    HttpCall::post("/login").form(&[("phone", phone)])
+}
+
+#[tokio::test]
+async fn premium_satellite_non_geographic_and_landline_numbers_get_no_code() {
+    let t = spawn_app().await;
+    for (number, kind) in NEVER_SMS {
+        secret(number);
+        let reply = t.call(login(number)).await;
+        assert_eq!((reply.status, reply.error()), (400, "NOTMOBILE"), "{kind} {number}: {:?}", reply.json);
+        assert!(reply.json["errmsg"].as_str().unwrap().contains("cannot receive sign-in codes"), "{:?}", reply.json);
+        assert!(sms_to(number).await.is_empty(), "{kind}: no SMS");
+        // mesibo's form (digits) and the compat endpoint answer alike.
+        let digits = &number[1..];
+        let compat = t.call(HttpCall::post("/api.php").form(&[("op", "login"), ("phone", digits)])).await;
+        assert_eq!(compat.error(), "NOTMOBILE", "{kind} through api.php: {:?}", compat.json);
+        // Verify reads the number by the same rule, so no guess is counted against anything either.
+        let verify = t.verify(number, "123456").await;
+        assert_eq!((verify.status, verify.error()), (400, "NOTMOBILE"), "{kind}: verify");
+    }
+    assert!(t.scan().await.is_empty(), "refused before any limit was taken or code stored: {:?}", t.scan().await);
+}
+
+#[tokio::test]
+async fn mobiles_still_get_their_code() {
+    let t = spawn_app().await;
+    let mobiles = [
+        random_phone(),        // US: fixed line or mobile, the metadata cannot tell
+        mobile("+447400", 12), // UK 07…
+        mobile("+9198", 12),   // India
+        mobile("+49151", 13),  // Germany 015…
+        mobile("+1876", 11),   // Jamaica, allowed at defaults
+    ];
+    for phone in mobiles {
+        let reply = t.call(login(phone.e164())).await;
+        assert_eq!(reply.status, 200, "{phone}: {:?}", reply.json);
+        assert_eq!(sms_to(phone.e164()).await.len(), 1, "{phone}: one SMS");
+        let code = last_sms_code(phone.e164()).await.expect("a code");
+        assert_eq!(t.verify(phone.e164(), &code).await.status, 200, "{phone} signs in");
+    }
+}
+
+#[tokio::test]
+async fn allowed_regions_go_by_the_region_of_the_number_not_its_calling_code() {
+    let t = spawn_app_with(&[("ALLOWED_REGIONS", "US")]).await;
+    let caribbean = [mobile("+1876", 11), mobile("+1809", 11), mobile("+1268464", 11)];
+    for phone in &caribbean {
+        let reply = t.call(login(phone.e164())).await;
+        assert_eq!((reply.status, reply.error()), (403, "COUNTRYBLOCKED"), "{phone} is not in the US");
+        assert!(sms_to(phone.e164()).await.is_empty());
+    }
+    assert!(t.scan().await.is_empty(), "no limit taken, no code stored");
+    let us = random_phone();
+    assert_eq!(t.call(login(us.e164())).await.status, 200);
+    assert_eq!(sms_to(us.e164()).await.len(), 1);
+
+    // The deprecated calling codes still mean every region of each code, for one release.
+    let old = spawn_app_with(&[("ALLOWED_COUNTRY_CODES", "1")]).await;
+    assert_eq!(old.call(login(caribbean[0].e164())).await.status, 200, "ALLOWED_COUNTRY_CODES=1 includes Jamaica");
+    assert_eq!(old.call(login("+447400123456")).await.error(), "COUNTRYBLOCKED");
+}
+
+#[tokio::test]
+async fn a_landline_test_number_signs_in_and_any_valid_number_can_still_be_looked_up() {
+    secret("+442079460000");
+    let t = spawn_app_with(&[("TEST_NUMBERS", "+442079460000:246810")]).await;
+    let login = t.call(login("+442079460000")).await;
+    assert_eq!(login.status, 200, "test numbers get no SMS, so their type costs nothing: {:?}", login.json);
+    let verify = t.verify("+442079460000", "246810").await;
+    assert_eq!(verify.status, 200, "{:?}", verify.json);
+    assert!(sms_to("+442079460000").await.is_empty());
+
+    // Only sending codes is restricted: contact discovery takes landlines and premium numbers as before.
+    let me = person(&t).await;
+    let lookup = HttpCall::post("/getcontacts").json(&json!({ "phones": ["+442079460000", "+19002345678"] }));
+    let found = t.call(lookup.bearer(&me.token)).await;
+    assert_eq!(found.status, 200, "{:?}", found.json);
+    let phones: Vec<&str> =
+        found.json["contacts"].as_array().unwrap().iter().filter_map(|c| c["phone"].as_str()).collect();
+    assert_eq!(phones, ["442079460000"]);
+}
