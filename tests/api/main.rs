@@ -16,6 +16,7 @@ mod joined;
 mod limits;
 mod mesibo;
 mod outage;
+mod permissions;
 mod privacy;
 mod signin;
 mod sms_numbers;
