@@ -162,3 +162,20 @@ async fn an_ipv6_client_is_limited_by_its_64_and_a_missing_address_is_a_bucket_t
     let refused = t.call(login_from("", random_phone().e164())).await;
     assert_eq!((refused.status, refused.error()), (429, "RATELIMIT"), "{:?}", refused.json);
 }
+
+#[tokio::test]
+async fn an_address_over_its_limit_cannot_hold_a_victims_attempts() {
+    let t = spawn_app_with(&[("IP_FAILED_VERIFIES_PER_HOUR", "1")]).await;
+    let (decoy, victim) = (random_phone(), random_phone());
+    t.call(login_from("198.51.100.30", decoy.e164())).await;
+    assert_eq!(t.call(verify_from("203.0.113.66", decoy.e164(), "000000")).await.error(), "BADCODE");
+    t.call(login_from("198.51.100.31", victim.e164())).await;
+    let code = last_sms_code(victim.e164()).await.unwrap();
+    // Guesses in flight from the spent address, beside the owner's right code: they touch no attempt of the code.
+    let mut calls: Vec<HttpCall> = (0..5).map(|_| verify_from("203.0.113.66", victim.e164(), "000000")).collect();
+    calls.push(verify_from("198.51.100.31", victim.e164(), &code));
+    let replies = futures::future::join_all(calls.into_iter().map(|call| t.call(call))).await;
+    let refused = replies[..5].iter().filter(|r| (r.status, r.error()) == (429, "RATELIMIT")).count();
+    assert_eq!(refused, 5);
+    assert_eq!(replies[5].status, 200, "the owner signs in: {:?}", replies[5].json);
+}

@@ -19,10 +19,10 @@ pub struct Guess<'a> {
     pub address: &'a ClientAddress,
 }
 
-/// Before the guess is compared, and so for any number of concurrent guesses: one attempt of the pending code is
-/// spent, then one failure of the address is taken within its limit and one failure of the number is counted (it
-/// slows down the number's next codes, see `sign_in::request_code`, and never refuses this guess). A right guess
-/// gives both failures back. The compare is in constant time; the attempt is what the caller then consumes.
+/// Before the guess is compared, and so for any number of concurrent guesses: one failure of the address is taken
+/// within its limit and one failure of the number is counted (it slows down the number's next codes, see
+/// `sign_in::request_code`, and never refuses this guess), then one attempt of the pending code is spent. A right
+/// guess, or one at no pending code, gives both failures back. The compare is in constant time; the attempt is what the caller then consumes.
 pub async fn check_code(
     app: &Services<impl Ports>,
     guess: Guess<'_>,
@@ -34,33 +34,36 @@ pub async fn check_code(
     let slot = CodeSlot::of(secret, phone);
     let address_failures = [RateLimit::ip_failed_verifies(&config.abuse, secret, address)];
     let number_failures = [RateLimit::number_failed_verifies(&config.abuse, secret, phone)];
-    // The attempt first: a guess at a number without a pending code compares nothing and counts nothing.
-    let attempt = app.store.reserve_attempt(&slot, now, max).await.map_err(|e| match e {
-        ReserveError::NoCode | ReserveError::Expired => ApiError::CodeExpired,
-        ReserveError::Exhausted { next_send_at } => {
-            ApiError::TooManyAttempts { retry_after: (next_send_at - now).max(1) as u64 }
-        }
-        ReserveError::Unavailable(e) => e.into(),
-    })?;
-    let refusal = match app.store.take_all(&address_failures, &number_failures, now).await {
-        Ok(Ok(())) => None,
-        Ok(Err(_)) => Some(ApiError::RateLimited { retry_after: address_failures[0].retry_after(now) }),
-        Err(e) => Some(e.into()),
-    };
-    if let Some(refusal) = refusal {
-        if app.store.release_attempt(&slot, &attempt).await.is_err() {
-            warn!(phone = %phone, "could not give back an attempt that was not compared");
-        }
-        if matches!(refusal, ApiError::RateLimited { .. }) {
+    // The address's failure first: an address over its limit touches no code, so it cannot hold a victim's
+    // attempts reserved (and the owner's right code refused) by keeping guesses in flight.
+    match app.store.take_all(&address_failures, &number_failures, now).await? {
+        Ok(()) => {}
+        Err(_) => {
             warn!(phone = %phone, "verify refused: too many failed codes from one address");
+            return Err(ApiError::RateLimited { retry_after: address_failures[0].retry_after(now) });
         }
-        return Err(refusal);
     }
+    let failures = [address_failures, number_failures].concat();
+    let attempt = match app.store.reserve_attempt(&slot, now, max).await {
+        Ok(attempt) => attempt,
+        Err(e) => {
+            // No guess was compared: nothing failed.
+            if app.store.give_back(&failures, now).await.is_err() {
+                warn!(phone = %phone, "could not give back the failures taken for a guess never compared");
+            }
+            return Err(match e {
+                ReserveError::NoCode | ReserveError::Expired => ApiError::CodeExpired,
+                ReserveError::Exhausted { next_send_at } => {
+                    ApiError::TooManyAttempts { retry_after: (next_send_at - now).max(1) as u64 }
+                }
+                ReserveError::Unavailable(e) => e.into(),
+            });
+        }
+    };
     if !attempt.digest.matches(&CodeDigest::of(secret, phone, code)) {
         info!(phone = %phone, attempts = attempt.attempts, "wrong code");
         return Err(ApiError::BadCode { attempts_left: max.saturating_sub(attempt.attempts) });
     }
-    let failures = [address_failures, number_failures].concat();
     if app.store.give_back(&failures, now).await.is_err() {
         warn!(phone = %phone, "could not give back the failures taken for a right code");
     }
