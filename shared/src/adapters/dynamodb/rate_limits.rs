@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 use super::item::{Item, get_n, n};
 use super::keys::{self, attr};
-use super::{DynamoStore, condition_failed, failed_conditions, unavailable};
+use super::{DynamoStore, condition_failed, unavailable};
 use crate::model::clock::Timestamp;
 use crate::model::rate_limit::RateLimit;
 use crate::usecase::ports::{RateLimitStore, StoreUnavailable};
@@ -59,6 +59,51 @@ impl DynamoStore {
             .build()
             .expect("key, table and expression are set");
         TransactWriteItem::builder().update(update).build()
+    }
+
+    /// Counts `amount` more if that stays within the limit.
+    async fn take_amount(&self, limit: &RateLimit, amount: i64, now: Timestamp) -> Result<bool, StoreUnavailable> {
+        let mut values = values(limit, now, false);
+        values.insert(":one".into(), n(amount));
+        values.insert(":room".into(), n(limit.max - amount));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(counter_key(limit, now)))
+            .update_expression(INCREMENT)
+            .condition_expression("attribute_not_exists(#count) OR #count <= :room")
+            .set_expression_attribute_names(Some(names()))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable("take from limit", e)),
+        }
+    }
+
+    /// Adds `amount` (negative: gives back) to the counter of the window of `at`, never below zero.
+    async fn add_to_counter(&self, limit: &RateLimit, amount: i64, at: Timestamp) -> Result<(), StoreUnavailable> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(counter_key(limit, at)))
+            .update_expression("ADD #count :amount")
+            .condition_expression("#count >= :least")
+            .expression_attribute_names("#count", attr::COUNT)
+            .expression_attribute_values(":amount", n(amount))
+            .expression_attribute_values(":least", n(-amount.min(0)))
+            .send()
+            .await;
+        match result {
+            // Nothing left to give back (the counter expired): nothing to do.
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable("give back to limit", e)),
+        }
     }
 }
 
@@ -126,27 +171,8 @@ impl RateLimitStore for DynamoStore {
     }
 
     async fn give_back(&self, limits: &[RateLimit], taken_at: Timestamp) -> Result<(), StoreUnavailable> {
-        let give_back = limits.iter().map(|limit| {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(counter_key(limit, taken_at)))
-                .update_expression("ADD #count :minus_one")
-                .condition_expression("#count > :zero")
-                .expression_attribute_names("#count", attr::COUNT)
-                .expression_attribute_values(":minus_one", n(-1))
-                .expression_attribute_values(":zero", n(0))
-                .send()
-        });
-        for result in futures::future::join_all(give_back).await {
-            match result {
-                // Nothing left to give back (the counter expired): nothing to do.
-                Ok(_) => {}
-                Err(e) if condition_failed(&e) => {}
-                Err(e) => return Err(unavailable("give back limits", e)),
-            }
-        }
-        Ok(())
+        let give_back = limits.iter().map(|limit| self.add_to_counter(limit, -1, taken_at));
+        futures::future::join_all(give_back).await.into_iter().collect()
     }
 
     async fn used(&self, limit: &RateLimit, now: Timestamp) -> Result<i64, StoreUnavailable> {
@@ -159,29 +185,22 @@ impl RateLimitStore for DynamoStore {
         if takes.iter().any(|(limit, amount)| *amount > limit.max) {
             return Ok(false);
         }
-        if takes.is_empty() {
+        // One conditional update per counter, given back if another is refused: a person's counters are hot items
+        // when their requests run side by side, and concurrent transactions on one item cancel each other.
+        let taken =
+            futures::future::join_all(takes.iter().map(|(limit, amount)| self.take_amount(limit, *amount, now)));
+        let taken = taken.await;
+        if taken.iter().all(|t| matches!(t, Ok(true))) {
             return Ok(true);
         }
-        let mut request = self.client.transact_write_items();
-        for (limit, amount) in takes {
-            let mut values = values(limit, now, false);
-            values.insert(":one".into(), n(*amount));
-            values.insert(":room".into(), n(limit.max - amount));
-            let update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(counter_key(limit, now)))
-                .update_expression(INCREMENT)
-                .condition_expression("attribute_not_exists(#count) OR #count <= :room")
-                .set_expression_attribute_names(Some(names()))
-                .set_expression_attribute_values(Some(values))
-                .build()
-                .expect("key, table and expression are set");
-            request = request.transact_items(TransactWriteItem::builder().update(update).build());
+        let took = takes.iter().zip(&taken).filter(|(_, t)| matches!(t, Ok(true))).map(|(take, _)| *take);
+        let give_back = took.map(|(limit, amount)| self.add_to_counter(limit, -amount, now));
+        for result in futures::future::join_all(give_back).await {
+            result?;
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if failed_conditions(&e).is_some_and(|failed| failed.contains(&true)) => Ok(false),
-            Err(e) => Err(unavailable("take from limits", e)),
+        match taken.into_iter().find_map(Result::err) {
+            Some(fault) => Err(fault),
+            None => Ok(false),
         }
     }
 
