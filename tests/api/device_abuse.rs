@@ -124,6 +124,25 @@ async fn logout_removes_the_devices_registered_with_the_revoked_tokens() {
     assert!(profile_endpoints(&t, &me).await.is_empty(), "the notifier pushes to nobody");
 }
 
+#[tokio::test]
+async fn a_device_registered_while_its_token_signs_out_does_not_survive_it() {
+    let application = fcm_application().await;
+    let t = spawn_app_with(&[("PUSH_FCM_APPLICATION_ARN", &application)]).await;
+    let me = person(&t).await;
+    for round in 0..3 {
+        t.clock.advance(600);
+        let token = t.sign_in(me.phone.e164()).await;
+        let device_tokens: Vec<String> = (0..4).map(|i| format!("fcm-race-{round}-{i}-{}", random_hex(4))).collect();
+        let registrations = device_tokens.iter().map(|device| register(&t, &token, device));
+        let logout = post(&t, "/logout", &token, json!({}));
+        let (registered, out) = tokio::join!(futures::future::join_all(registrations), logout);
+        assert_eq!(out.status, 200, "{:?}", out.json);
+        assert!(registered.iter().all(|r| r.status == 200 || r.error() == "AUTHFAIL"), "{registered:?}");
+        assert!(stored_device_tokens(&t, &me).await.is_empty(), "round {round}: a device outlived its token");
+    }
+    assert!(sns_endpoint_tokens(&application).await.is_empty());
+}
+
 /// Publishes nothing anywhere; each push takes `delay` and is counted.
 struct SlowDevices {
     delay: Duration,

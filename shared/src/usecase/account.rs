@@ -133,6 +133,18 @@ pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logo
         }
     };
     app.store.revoke_tokens(&tokens).await?;
+    // Again, now that the tokens are gone: a /setnotify with one of them may have added a device between the two
+    // steps (none can add one from now on: a device is added only while its token is live).
+    let late = [session.token.as_str()];
+    let again = match command.all {
+        true => device_list::change(app, phone.e164(), None, now, |list| list.iter().collect()).await,
+        false => device_list::change(app, phone.e164(), None, now, |list| registered_with(list, &late)).await,
+    };
+    let devices = devices
+        + again.unwrap_or_else(|_| {
+            warn!(phone = %phone, "signed out; a device registered during the sign-out may remain until the next one");
+            0
+        });
     info!(phone = %phone, revoked = tokens.len(), devices, "signed out");
     Ok(LogoutReply { revoked: tokens.len() })
 }
@@ -214,9 +226,23 @@ pub async fn set_notify(
     };
     let max = app.config.contacts.max_devices_per_user;
     let digest = device.token_digest;
-    let replaced =
+    let changed =
         device_list::change(app, session.phone.e164(), Some(device.clone()), now, |list| make_room(list, digest, max))
-            .await?;
+            .await;
+    let replaced = match changed {
+        Ok(replaced) => replaced,
+        Err(refusal) => {
+            // Signed out meanwhile: an endpoint no stored device points at would receive nothing, forever.
+            if let (ApiError::AuthFail, Some(endpoint)) = (&refusal, &endpoint)
+                && let Ok(list) = app.store.devices(session.phone.e164()).await
+                && list.devices.iter().all(|d| d.endpoint.as_ref() != Some(endpoint))
+                && app.push.delete_endpoint(endpoint).await.is_err()
+            {
+                warn!(phone = %session.phone, "the endpoint of a device registered during sign-out remains");
+            }
+            return Err(refusal);
+        }
+    };
     info!(
         phone = %session.phone, platform = platform.name(), endpoint = endpoint.is_some(), replaced,
         "device registered"

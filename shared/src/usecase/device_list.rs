@@ -81,6 +81,7 @@ pub async fn change(
                 }
                 tokio::time::sleep(random_wait(conflicts)).await;
             }
+            Err(ChangeDevicesError::SignedOut) => return Err(ApiError::AuthFail),
             Err(ChangeDevicesError::Unavailable(e)) => return Err(e.into()),
         }
     }

@@ -150,6 +150,9 @@ pub const DEVICE_REMOVALS_PER_CHANGE: usize = 50;
 pub enum ChangeDevicesError {
     #[error("the devices changed since they were read, or the profile is gone")]
     Conflict,
+    /// A device is added only while the token registering it is live: a logout that revoked it meanwhile wins.
+    #[error("the token registering the device was revoked")]
+    SignedOut,
     #[error(transparent)]
     Unavailable(#[from] StoreUnavailable),
 }

@@ -1,7 +1,7 @@
 //! Push devices, kept under their owner (so account deletion removes them); their endpoints also on the profile,
 //! whose `devices_version` every change of the list bumps, so concurrent changes cannot exceed the limit.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 
 use super::item::{Item, get_n, get_s, n, s};
 use super::keys::{self, attr};
@@ -33,6 +33,14 @@ impl DeviceStore for DynamoStore {
             }
             let put = Put::builder().table_name(&self.table).set_item(Some(item)).build();
             steps.push(TransactWriteItem::builder().put(put.expect("item and table are set")).build());
+            let token_live = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::key(keys::token(device.registered_with), keys::TOKEN)))
+                .condition_expression("attribute_exists(PK)")
+                .build();
+            steps.push(
+                TransactWriteItem::builder().condition_check(token_live.expect("key and condition are set")).build(),
+            );
         }
         for digest in &change.remove {
             let key = keys::key(keys::user(owner), keys::device(digest));
@@ -41,6 +49,9 @@ impl DeviceStore for DynamoStore {
         }
         match self.client.transact_write_items().set_transact_items(Some(steps)).send().await {
             Ok(_) => Ok(()),
+            Err(error) if change.add.is_some() && failed_conditions(&error).is_some_and(|failed| failed[2]) => {
+                Err(ChangeDevicesError::SignedOut)
+            }
             Err(error) if failed_conditions(&error).is_some() || is_transaction_conflict(&error) => {
                 Err(ChangeDevicesError::Conflict)
             }
