@@ -56,11 +56,14 @@ async fn premium_satellite_non_geographic_and_landline_numbers_get_no_code() {
         let digits = &number[1..];
         let compat = t.call(HttpCall::post("/api.php").form(&[("op", "login"), ("phone", digits)])).await;
         assert_eq!(compat.error(), "NOTMOBILE", "{kind} through api.php: {:?}", compat.json);
-        // Verify reads the number by the same rule, so no guess is counted against anything either.
+        // No code was stored, so a verify finds none.
         let verify = t.verify(number, "123456").await;
-        assert_eq!((verify.status, verify.error()), (400, "NOTMOBILE"), "{kind}: verify");
+        assert_eq!((verify.status, verify.error()), (401, "CODEEXPIRED"), "{kind}: verify");
     }
-    assert!(t.scan().await.is_empty(), "refused before any limit was taken or code stored: {:?}", t.scan().await);
+    // Verify took each guess's address failure before looking for a code, and gave it back: counters at zero.
+    let stored: Vec<Item> =
+        t.scan().await.into_iter().filter(|i| i.get("count").is_none_or(|c| c.as_n().unwrap() != "0")).collect();
+    assert!(stored.is_empty(), "refused before any limit was taken or code stored: {stored:?}");
 }
 
 #[tokio::test]
@@ -120,4 +123,26 @@ async fn a_landline_test_number_signs_in_and_any_valid_number_can_still_be_looke
     let phones: Vec<&str> =
         found.json["contacts"].as_array().unwrap().iter().filter_map(|c| c["phone"].as_str()).collect();
     assert_eq!(phones, ["442079460000"]);
+}
+
+#[tokio::test]
+async fn an_account_made_on_a_landline_before_the_rule_still_signs_in_and_can_delete_itself() {
+    let landline = "+442079460456";
+    secret(landline);
+    let before = spawn_app_with(&[("TEST_NUMBERS", &format!("{landline}:246810"))]).await;
+    assert_eq!(before.call(login(landline)).await.status, 200);
+    let token = before.verify(landline, "246810").await.json["token"].as_str().unwrap().to_owned();
+    // The same table, now without that test number: the account's owner is sent real codes again.
+    let mut config = before.app.config.clone();
+    config.test_numbers.clear();
+    let sns = aws_sdk_sns::Client::new(&domain::app::sdk_config().await);
+    let app = domain::App::from_clients(config, before.dynamodb.clone(), sns, before.clock.clone());
+    let t = TestApp { app, clock: before.clock.clone(), dynamodb: before.dynamodb.clone(), mesibo: None };
+    t.clock.advance(60);
+    assert_eq!(t.call(login(landline)).await.status, 200, "an account may still sign in");
+    let code = last_sms_code(landline).await.unwrap();
+    let deletion = HttpCall::post("/deleteaccount").json(&json!({ "code": code })).bearer(&token);
+    assert_eq!(t.call(deletion).await.status, 200);
+    t.clock.advance(600);
+    assert_eq!(t.call(login(landline)).await.error(), "NOTMOBILE", "without an account, no code");
 }

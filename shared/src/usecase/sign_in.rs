@@ -75,6 +75,13 @@ pub async fn request_code(
 ) -> Result<LoginReply, ApiError> {
     let RequestCode { phone, address } = command;
     let (config, secret) = (&app.config, &app.config.otp_secret);
+    let test_code = config.test_numbers.get(&phone);
+    // Codes go to mobiles only (premium, satellite, landline … ranges cost or leak: model::phone), before any limit
+    // is spent. Test numbers get no SMS; and an account made on such a number before the rule may still sign in (and
+    // delete itself), within every limit below.
+    if !phone.receives_sms_codes() && test_code.is_none() && app.store.profile(&phone).await?.is_none() {
+        return Err(ApiError::NotMobile);
+    }
     let slot = CodeSlot::of(secret, &phone);
     let ip_limit = RateLimit::ip_code_requests(&config.abuse, secret, &address);
     let number_failures = RateLimit::number_failed_verifies(&config.abuse, secret, &phone);
@@ -92,7 +99,6 @@ pub async fn request_code(
     let send = (config.send_policy.next_send(previous.as_ref().map(|p| p.send), now))
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
 
-    let test_code = config.test_numbers.get(&phone);
     let code = test_code.cloned().unwrap_or_else(OtpCode::generate);
     let expires_at = now + config.otp_ttl_seconds;
     let new_code = NewCode {
