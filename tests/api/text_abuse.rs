@@ -32,7 +32,7 @@ async fn names_and_statuses_with_invisible_or_direction_changing_characters_are_
         "Ada\u{2029}Byron",
         "Ada\u{E0041}\u{E0042}\u{E0043}",
         "Ada\u{E000}",
-        "\u{2066}Ada\u{2069}",
+        "Ada\u{202D}",
         "a\u{336}\u{336}\u{336}\u{336}\u{336}\u{336}",
     ];
     refused_everywhere(&t, &me, "name", &hidden).await;
@@ -57,12 +57,22 @@ async fn names_are_stored_normalised_and_ordinary_text_of_any_script_passes() {
     let decomposed = "Ame\u{301}lie";
     let reply = post(&t, "/profile", &me.token, json!({ "name": decomposed })).await;
     assert_eq!((reply.status, reply.json["u"]["name"].as_str()), (200, Some("Amélie")), "stored as NFC");
-    for status in
-        ["Nguyễn Thị Minh Khai", "می‌خواهم", "क्षत्रिय", "👨\u{200D}👩\u{200D}👧 family", "1\u{FE0F}\u{20E3}", ""]
-    {
+    for status in [
+        "Nguyễn Thị Minh Khai",
+        "می‌خواهم",
+        "क्षत्रिय",
+        "ശ്രീധരന്\u{200D}",
+        "👨\u{200D}👩\u{200D}👧 family",
+        "1\u{FE0F}\u{20E3}",
+        "",
+    ] {
         let reply = post(&t, "/profile", &me.token, json!({ "status": status })).await;
         assert_eq!((reply.status, reply.json["u"]["status"].as_str()), (200, Some(status)), "{:?}", reply.json);
     }
+    // Pasted right-to-left text and Android's wrapped numbers carry direction marks: dropped, not refused.
+    let reply =
+        post(&t, "/profile", &me.token, json!({ "status": "\u{200F}שלום\u{200E} \u{2068}+1 201 555\u{2069}" })).await;
+    assert_eq!((reply.status, reply.json["u"]["status"].as_str()), (200, Some("שלום +1 201 555")), "{:?}", reply.json);
 }
 
 async fn groups(t: &TestApp) -> Vec<Item> {

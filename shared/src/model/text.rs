@@ -1,8 +1,8 @@
 //! Text that other people are shown (names, statuses, group names): what it may hold, so that what one person types
 //! cannot hide, reorder or overdraw what another reads.
 //!
-//! The text is NFC-normalised first (one spelling per string, so the length limits and comparisons mean the same for
-//! every client), then refused if it holds:
+//! Directional marks, embeddings and isolates are dropped, and the text NFC-normalised (one spelling per string, so
+//! the length limits and comparisons mean the same for every client); then it is refused if it holds:
 //! - control characters (Cc, newline included: names and statuses are one line), format characters (Cf: zero-width
 //!   space, bidi overrides such as U+202E, the BOM, tag characters), line and paragraph separators (Zl, Zp) or
 //!   private-use characters (Co) — except the joiners and tags emoji are made of: U+200D / U+200C between two
@@ -40,8 +40,24 @@ const MAX_FLAG_TAGS: usize = 6;
 /// Blank, but not default-ignorable (it is a symbol): the braille pattern with no dots.
 const BRAILLE_BLANK: char = '\u{2800}';
 
+/// Directional marks, embeddings and isolates: pasted right-to-left text and Android's `BidiFormatter` (around
+/// numbers) hold them, and they carry no letters, so they are dropped rather than refused. Dropped, none of them can
+/// reorder what others read. The overrides (U+202D, U+202E), which make text read backwards, are refused.
+const DROPPED_DIRECTION_MARKS: [char; 10] = [
+    '\u{200E}', '\u{200F}', '\u{061C}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}',
+];
+
+/// Viramas of the Indic and Southeast Asian scripts: a joiner right after one is how a word ends in a half form or
+/// chillu (Malayalam `ന്‍`), so it needs no visible character after it.
+const VIRAMAS: [char; 14] = [
+    '\u{094D}', '\u{09CD}', '\u{0A4D}', '\u{0ACD}', '\u{0B4D}', '\u{0BCD}', '\u{0C4D}', '\u{0CCD}', '\u{0D4D}',
+    '\u{0DCA}', '\u{0E3A}', '\u{1039}', '\u{103A}', '\u{17D2}',
+];
+
 /// The text, trimmed and NFC-normalised, if it is at most `max_chars` characters and shows only what it seems to.
 pub fn shown_text(input: &str, max_chars: usize) -> Result<String, TextProblem> {
+    let input: String = input.chars().filter(|c| !DROPPED_DIRECTION_MARKS.contains(c)).collect();
     let text = ComposingNormalizerBorrowed::new_nfc().normalize(input.trim()).into_owned();
     let chars: Vec<char> = text.chars().collect();
     if chars.len() > max_chars {
@@ -100,7 +116,8 @@ fn flag_tags(after: &[char]) -> Option<usize> {
 /// Persian or Indic word), not one at either end or in a run of its own kind.
 fn joins_visible(chars: &[char], i: usize) -> bool {
     let visible = |c: Option<&char>| c.is_some_and(|c| !matches!(*c, ZWJ | ZWNJ) && !c.is_whitespace());
-    i > 0 && visible(chars.get(i - 1)) && visible(chars.get(i + 1))
+    let after_virama = i > 0 && VIRAMAS.contains(&chars[i - 1]);
+    i > 0 && visible(chars.get(i - 1)) && (visible(chars.get(i + 1)) || after_virama)
 }
 
 /// Whitespace, fillers and other default-ignorable code points, and marks: nothing a reader can see on its own.
@@ -157,7 +174,7 @@ mod tests {
             "a\u{E000}b",
             "a\u{7}b",
             "a\nb",
-            "a\u{2066}b\u{2069}",
+            "a\u{202D}b",
             "\u{200D}a",
             "a\u{200D}",
             "a\u{200D}\u{200D}b",
@@ -165,6 +182,16 @@ mod tests {
         ] {
             assert_eq!(shown_text(bad, 140), Err(TextProblem::Hidden), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn direction_marks_are_dropped_and_a_joiner_may_end_a_word_after_a_virama() {
+        assert_eq!(shown_text("\u{2068}+1 201 555 0123\u{2069}", 64), Ok("+1 201 555 0123".into()), "Android's wrap");
+        assert_eq!(shown_text("\u{200F}שלום\u{200E} Ada\u{202C}", 64), Ok("שלום Ada".into()));
+        assert_eq!(shown_text("\u{2066}\u{2069}", 64), Ok(String::new()), "marks only: empty");
+        let chillu = "ശ്രീധരന\u{D4D}\u{200D}";
+        assert_eq!(shown_text(chillu, 64), Ok(chillu.into()));
+        assert_eq!(shown_text("Ada\u{200D}", 64), Err(TextProblem::Hidden), "no virama before");
     }
 
     #[test]
