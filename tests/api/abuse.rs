@@ -179,3 +179,27 @@ async fn an_address_over_its_limit_cannot_hold_a_victims_attempts() {
     assert_eq!(refused, 5);
     assert_eq!(replies[5].status, 200, "the owner signs in: {:?}", replies[5].json);
 }
+
+#[tokio::test]
+async fn a_spent_budget_for_new_numbers_leaves_the_rest_for_people_with_an_account() {
+    // A budget of 10: new numbers may spend 8 of it.
+    let t = spawn_app_with(&[("SMS_DAILY_BUDGET", "10")]).await;
+    let members = [random_phone(), random_phone()];
+    for member in &members {
+        t.sign_in(member.e164()).await;
+    }
+    for i in 0..6 {
+        assert_eq!(t.call(login_from(&format!("198.18.2.{i}"), random_phone().e164())).await.status, 200);
+    }
+    // Was: new numbers could spend it all, and then nobody signed in until 00:00 UTC.
+    let pumped = t.call(login_from("198.18.2.9", random_phone().e164())).await;
+    assert_eq!((pumped.status, pumped.error()), (503, "SMSBUDGET"), "{:?}", pumped.json);
+    t.clock.advance(30);
+    for member in &members {
+        let login = t.call(login_from("198.18.2.10", member.e164())).await;
+        assert_eq!(login.status, 200, "a member still gets a code: {:?}", login.json);
+    }
+    t.clock.advance(60);
+    let spent = t.call(login_from("198.18.2.10", members[0].e164())).await;
+    assert_eq!((spent.status, spent.error()), (503, "SMSBUDGET"), "the whole budget is the bill's ceiling");
+}

@@ -8,6 +8,7 @@
 //! | failed verifies per number, across codes| 100 / 24 h   | each wrong code for that number  | then 1 code / hour     |
 //! | SMS per country calling code            | 200 / hour   | each SMS to a number without an account | 429 `RATELIMIT` |
 //! | SMS per deployment                      | 1000 / day   | each SMS sent (UTC day)          | 503 `SMSBUDGET`        |
+//! | … of which to numbers without an account| 80 %         | each SMS to such a number        | 503 `SMSBUDGET`        |
 //! | uploads per user                        | 100 / hour   | each file stored or direct upload| 429 `RATELIMIT`        |
 //! | groups created per user                 | 20 / day     | each group created (UTC day)     | 429 `RATELIMIT`        |
 //! | group members added per user            | 500 / day    | each newcomer, taken per request | 429 `RATELIMIT`        |
@@ -27,6 +28,8 @@ use super::phone::PhoneNumber;
 use super::secrets::{OtpSecret, keyed_name};
 
 const HOUR: i64 = 3600;
+/// Of the daily SMS budget, what codes to numbers without an account may spend.
+const NEW_NUMBERS_SHARE_PERCENT: i64 = 80;
 const DAY: i64 = 86_400;
 
 /// The configured ceilings (IP_CODE_REQUESTS_PER_HOUR, …).
@@ -149,6 +152,18 @@ impl RateLimit {
 
     pub fn sms_budget(limits: &AbuseLimits) -> Self {
         Self { subject: "sms-budget".into(), window_seconds: DAY, max: limits.sms_daily_budget }
+    }
+
+    /// The part of the daily budget that codes to numbers without an account may spend: the rest is kept for the
+    /// people who already use the app, so a pumper who spends the budget by rotating countries cannot stop them too.
+    pub fn sms_budget_for_new_numbers(limits: &AbuseLimits) -> Self {
+        let share = limits.sms_daily_budget * NEW_NUMBERS_SHARE_PERCENT / 100;
+        Self { subject: "sms-budget-new-numbers".into(), window_seconds: DAY, max: share.max(1) }
+    }
+
+    /// Whether this is one of the deployment's daily SMS budgets (refused: 503 `SMSBUDGET`, not 429).
+    pub fn is_sms_budget(&self) -> bool {
+        self.kind().starts_with("sms-budget") && self.window_seconds == DAY
     }
 
     /// The once-an-hour marker for logging that the budget is spent.

@@ -113,11 +113,12 @@ pub async fn request_code(
         limits.push(RateLimit::codes_of_a_guessed_number(secret, &phone));
     }
     // Test numbers send no SMS, so they spend no SMS limit. People who have an account are not counted against their
-    // country's hourly cap, so SMS pumping to a country cannot stop its users from signing in (docs/SECURITY.md: what
-    // that tells an attacker).
+    // country's hourly cap, nor against the share of the daily budget that new numbers may spend, so SMS pumping
+    // cannot stop them from signing in until the whole budget is gone (docs/SECURITY.md: what that tells an attacker).
     if test_code.is_none() {
         if account?.is_none() {
             limits.push(RateLimit::country_sms(&config.abuse, phone.calling_code()));
+            limits.push(RateLimit::sms_budget_for_new_numbers(&config.abuse));
         }
         limits.push(RateLimit::sms_budget(&config.abuse));
     }
@@ -153,7 +154,7 @@ async fn refused(
         PutCodeError::Unavailable(e) => return e.into(),
         PutCodeError::Limited(i) => &limits[i],
     };
-    if *reached != RateLimit::sms_budget(&app.config.abuse) {
+    if !reached.is_sms_budget() {
         warn!(phone = %phone, limit = reached.kind(), "code refused: limit reached");
         return ApiError::RateLimited { retry_after: reached.retry_after(now) };
     }
