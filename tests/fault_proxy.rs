@@ -19,6 +19,9 @@ pub enum Fault {
     ProvisionedThroughputExceeded,
     /// `ThrottlingException` (HTTP 400, retryable).
     Throttling,
+    /// A transaction cancelled because another one was writing one of its items (`TransactionConflict`), or a
+    /// single write that met one (`TransactionConflictException`): HTTP 400, nothing written.
+    TransactionConflict,
     /// HTTP 500 with an `InternalServerError` body.
     ServerError,
     /// The real answer's headers and half its body, then the connection closes.
@@ -105,6 +108,16 @@ impl FaultProxy {
                 }
                 Some(Fault::ProvisionedThroughputExceeded) => {
                     let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"injected"}"#;
+                    if client.write_all(&respond(400, "application/x-amz-json-1.0", body)).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Fault::TransactionConflict) => {
+                    let body = if head.contains("TransactWriteItems") {
+                        r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"injected","CancellationReasons":[{"Code":"None"},{"Code":"TransactionConflict"}]}"#
+                    } else {
+                        r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionConflictException","message":"injected"}"#
+                    };
                     if client.write_all(&respond(400, "application/x-amz-json-1.0", body)).await.is_err() {
                         return;
                     }

@@ -37,6 +37,28 @@ async fn transient_throttling_is_absorbed_by_sdk_retries() {
 }
 
 #[tokio::test]
+async fn transaction_conflicts_are_retried_not_answered_503() {
+    let (t, proxy) = behind_proxy().await;
+    // A code stored while another transaction holds a counter, and a sign-in whose transaction meets another.
+    proxy.inject(Fault::TransactionConflict, Some("TransactWriteItems"), Some(1));
+    let phone = random_phone();
+    let login = t.login(phone.e164()).await;
+    assert_eq!(login.status, 200, "{:?}", login.json);
+    proxy.inject(Fault::TransactionConflict, Some("TransactWriteItems"), Some(1));
+    let code = last_sms_code(phone.e164()).await.unwrap();
+    let verify = t.verify(phone.e164(), &code).await;
+    assert_eq!(verify.status, 200, "{:?}", verify.json);
+    // A single write that meets a transaction: a profile change beside a push registration.
+    proxy.inject(Fault::TransactionConflict, Some("UpdateItem"), Some(1));
+    let token = verify.json["token"].as_str().unwrap();
+    let profile = t.call(HttpCall::post("/profile").json(&json!({ "name": "Ada" })).bearer(token)).await;
+    assert_eq!(profile.status, 200, "{:?}", profile.json);
+    assert_eq!(proxy.faults_served(), 3, "each conflict was served, and retried past");
+    // A failed condition is an answer: never retried (the second login is a resend too soon).
+    assert_eq!(t.login(phone.e164()).await.error(), "RATELIMIT");
+}
+
+#[tokio::test]
 async fn lasting_faults_answer_503_within_the_gateway_limit() {
     for fault in [
         Fault::ProvisionedThroughputExceeded,

@@ -51,6 +51,7 @@ use tracing::error;
 
 mod batch;
 mod codes;
+mod conflicts;
 mod contacts;
 mod devices;
 mod groups;
@@ -74,7 +75,8 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        let config = client.config().to_builder().retry_classifier(conflicts::TransactionConflicts).build();
+        Self { client: Client::from_conf(config), table: table.into() }
     }
 
     pub fn table(&self) -> &str {
