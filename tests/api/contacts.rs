@@ -85,7 +85,8 @@ async fn first_sync_of_5000_numbers_finds_exactly_the_100_users() {
         recorder.counts(),
         recorder.rounds()
     );
-    assert!(recorder.rounds() <= 3, "at most 3 sequential rounds: {}", recorder.rounds());
+    // Token; book, profiles and quota; the charge; the edges (after the charge: none stored unpaid).
+    assert!(recorder.rounds() <= 4, "at most 4 sequential rounds: {}", recorder.rounds());
     assert_eq!(recorder.counts().get("BatchGetItem"), Some(&51), "5000 profiles in batches of 100, and mine");
     assert_eq!(recorder.counts().get("BatchWriteItem"), Some(&200), "5000 edges in batches of 25");
 

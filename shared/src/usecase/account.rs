@@ -162,8 +162,9 @@ pub async fn delete_account(
 ) -> Result<DeleteAccountReply, ApiError> {
     let phone = &session.phone;
     let guess = Guess { phone, code: &command.code, address: &command.address };
-    let (slot, attempt) = check_code(app, guess, now).await?;
-    if !app.store.consume_code(&slot, &attempt, now).await? {
+    let right = check_code(app, guess, now).await?;
+    let (consumed, ()) = tokio::join!(app.store.consume_code(&right.slot, &right.attempt, now), right.forgive(app));
+    if !consumed? {
         return Err(ApiError::CodeExpired);
     }
     let store = &app.store;

@@ -23,11 +23,7 @@ pub struct Guess<'a> {
 /// within its limit and one failure of the number is counted (it slows down the number's next codes, see
 /// `sign_in::request_code`, and never refuses this guess), then one attempt of the pending code is spent. A right
 /// guess, or one at no pending code, gives both failures back. The compare is in constant time; the attempt is what the caller then consumes.
-pub async fn check_code(
-    app: &Services<impl Ports>,
-    guess: Guess<'_>,
-    now: Timestamp,
-) -> Result<(CodeSlot, ReservedAttempt), ApiError> {
+pub async fn check_code(app: &Services<impl Ports>, guess: Guess<'_>, now: Timestamp) -> Result<RightCode, ApiError> {
     let Guess { phone, code, address } = guess;
     let (config, secret) = (&app.config, &app.config.otp_secret);
     let max = config.max_verify_attempts;
@@ -64,8 +60,23 @@ pub async fn check_code(
         info!(phone = %phone, attempts = attempt.attempts, "wrong code");
         return Err(ApiError::BadCode { attempts_left: max.saturating_sub(attempt.attempts) });
     }
-    if app.store.give_back(&failures, now).await.is_err() {
-        warn!(phone = %phone, "could not give back the failures taken for a right code");
+    Ok(RightCode { slot, attempt, failures, taken_at: now })
+}
+
+/// A right guess: the attempt to consume, and the failures it took before the compare, to give back.
+pub struct RightCode {
+    pub slot: CodeSlot,
+    pub attempt: ReservedAttempt,
+    failures: Vec<RateLimit>,
+    taken_at: Timestamp,
+}
+
+impl RightCode {
+    /// Gives back the failures the guess took: it was none. Separate, so the caller runs it beside its next step
+    /// (a round trip saved).
+    pub async fn forgive(&self, app: &Services<impl Ports>) {
+        if app.store.give_back(&self.failures, self.taken_at).await.is_err() {
+            warn!("could not give back the failures taken for a right code");
+        }
     }
-    Ok((slot, attempt))
 }

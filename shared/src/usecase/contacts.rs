@@ -1,16 +1,15 @@
 //! Contact discovery (`/getcontacts`): which of my address-book numbers use the app, and what changed since my last
 //! sync; and `/delcontacts`.
 //!
-//! Every request takes at most three sequential rounds of DynamoDB calls, whatever the number of phones:
+//! Every request takes at most four sequential rounds of DynamoDB calls, whatever the number of phones:
 //! 1. the token;
 //! 2. in parallel: the stored address book (Query pages), the profiles of the uploaded numbers (BatchGet), my own
 //!    profile and the window's days of my lookup quota — or, for a delta, my address book, who has me (GSI1), my
 //!    groups (GSI1), my profile;
-//! 3. in parallel: the quota charge and the new edges (BatchWrite) — or, for a delta, the profiles and groups found
-//!    in round 2 (BatchGet).
-//!
-//! Only if a concurrent request of the same user wins the last of the quota, a fourth call takes this request's new
-//! edges back out, so an over-quota request never leaves anything stored.
+//! 3. the quota charge, only when there are numbers new to the book — or, for a delta, the profiles and groups found
+//!    in round 2 (BatchGet);
+//! 4. the new edges (BatchWrite). After the charge, not beside it: a number in the book is free from then on, so no
+//!    edge may be stored before it is paid for, whatever fails (docs/SECURITY.md).
 
 use std::collections::{BTreeSet, HashSet};
 

@@ -210,8 +210,9 @@ pub async fn verify_code(
         Ok((record.clone().and_then(|r| r.into_own(&phone)), record))
     };
     let guess = Guess { phone: &phone, code: &code, address: &address };
-    let (attempt, profile) = tokio::join!(check_code(app, guess, now), profile);
-    let (slot, attempt) = attempt?;
+    let (right, profile) = tokio::join!(check_code(app, guess, now), profile);
+    let right = right?;
+    let (slot, attempt) = (&right.slot, &right.attempt);
     let (existing, record) = profile?;
 
     let name = existing.as_ref().map_or(name, |profile| profile.name.clone());
@@ -224,9 +225,10 @@ pub async fn verify_code(
                 Err(failure) => {
                     // The code was right and stays usable: the person retries once mesibo answers.
                     warn!(phone = %phone, error = %failure, "sign-in stopped: mesibo did not add the user");
-                    if app.store.release_attempt(&slot, &attempt).await.is_err() {
+                    if app.store.release_attempt(slot, attempt).await.is_err() {
                         warn!(phone = %phone, "could not give back the attempt");
                     }
+                    right.forgive(app).await;
                     return Err(ApiError::MesiboFail);
                 }
             }
@@ -245,15 +247,16 @@ pub async fn verify_code(
     });
     let sign_in = SignIn {
         phone: &phone,
-        code: &slot,
-        attempt: &attempt,
+        code: slot,
+        attempt,
         token: &token.hash(),
         token_expires_at: now + app.config.token_ttl_days * 86_400,
         now,
         new_profile: new_profile.as_ref(),
         set_mesibo_uid: mesibo_uid.filter(|_| existing.as_ref().is_some_and(|p| p.mesibo_uid != mesibo_uid)),
     };
-    if let Err(e) = app.store.sign_in(sign_in).await {
+    let (signed_in, ()) = tokio::join!(app.store.sign_in(sign_in), right.forgive(app));
+    if let Err(e) = signed_in {
         // mesibo's token must not outlive a sign-in that did not happen here; unless it is one this person already
         // holds (mesibo handed out a live token again): that one must keep working.
         if let (Some(mesibo), Some(uid)) = (&app.mesibo, mesibo_uid)
