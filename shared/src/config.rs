@@ -120,6 +120,8 @@ pub struct SmsConfig {
     pub sender_id: Option<String>,
     /// Adds the WebOTP / iOS autofill line `@domain #code`.
     pub otp_domain: Option<String>,
+    /// SMS_MAX_PRICE: the most one SMS may cost, in US dollars (`0.50`); SNS sends none that would cost more.
+    pub max_price: Option<String>,
 }
 
 pub const MAX_OTP_TTL_SECONDS: i64 = 600;
@@ -238,6 +240,7 @@ impl Config {
                 template: vars.text_or("SMS_TEMPLATE", || "Your {app} code is {code}. Do not share it.".into()),
                 sender_id: vars.text("SMS_SENDER_ID"),
                 otp_domain: vars.text("OTP_DOMAIN"),
+                max_price: sms_max_price(&vars)?,
             },
             profile_urls: profile_urls(&vars, &app_name),
             contacts: ContactsConfig {
@@ -285,7 +288,21 @@ impl Config {
     }
 }
 
-/// ALLOWED_REGIONS: ISO 3166 regions. For one more release, the deprecated ALLOWED_COUNTRY_CODES is still read
+/// SMS_MAX_PRICE: a positive amount of US dollars with at most 5 decimals, as SNS takes it (`AWS.SNS.SMS.MaxPrice`).
+fn sms_max_price(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Option<String>, ConfigError> {
+    let Some(price) = vars.text("SMS_MAX_PRICE") else {
+        return Ok(None);
+    };
+    let (units, cents) = price.split_once('.').unwrap_or((&price, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let valid = !units.is_empty() && units.len() <= 3 && digits(units) && cents.len() <= 5 && digits(cents);
+    match valid && price.parse::<f64>().is_ok_and(|p| p > 0.0) {
+        true => Ok(Some(price)),
+        false => Err(bad("SMS_MAX_PRICE", "a price in US dollars such as 0.50")),
+    }
+}
+
+/// ALLOWED_REGIONS: ISO 3166 regions (`*`: every region). For one more release, the deprecated ALLOWED_COUNTRY_CODES is still read
 /// when ALLOWED_REGIONS is not set, as every region of each calling code (`1` is the US, Canada and the
 /// Caribbean alike, which is why it goes); when both are set, ALLOWED_REGIONS wins. Either way with a warning at
 /// start-up, so a deployment learns of the change before the old setting stops being read.
@@ -293,6 +310,10 @@ fn allowed_regions(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Vec<N
     const OLD: &str = "ALLOWED_COUNTRY_CODES";
     let by_calling_code = calling_code_regions(vars)?;
     let regions = vars.list("ALLOWED_REGIONS");
+    // `*`: every region, said on purpose (the deployed default is the default country only: template.yaml).
+    if regions == ["*"] {
+        return Ok(vec![]);
+    }
     if regions.is_empty() {
         if !by_calling_code.is_empty() {
             tracing::warn!("{OLD} is deprecated: set ALLOWED_REGIONS (ISO 3166 regions such as US,CA,IN) instead");
@@ -445,6 +466,17 @@ mod tests {
         assert!(config(&[("MESIBO_API_URL", "http://127.0.0.1:8080/backend/")]).is_ok());
         assert!(config(&[("MESIBO_API_URL", "https://mesibo.internal.example/api.php")]).is_ok());
         assert_eq!(config(&[("MESIBO_TIMEOUT_MS", "6000")]).unwrap_err().name, "MESIBO_TIMEOUT_MS");
+    }
+
+    #[test]
+    fn every_region_is_said_with_a_star_and_the_sms_price_cap_is_a_dollar_amount() {
+        assert!(config(&[("ALLOWED_REGIONS", "*")]).unwrap().allowed_regions.is_empty());
+        assert_eq!(config(&[("ALLOWED_REGIONS", "US,CA")]).unwrap().allowed_regions.len(), 2);
+        assert_eq!(config(&[("SMS_MAX_PRICE", "0.50")]).unwrap().sms.max_price.as_deref(), Some("0.50"));
+        assert_eq!(config(&[]).unwrap().sms.max_price, None);
+        for bad in ["0", "-1", "abc", "0.123456", "1e3", ".5", "1000"] {
+            assert_eq!(config(&[("SMS_MAX_PRICE", bad)]).unwrap_err().name, "SMS_MAX_PRICE", "{bad}");
+        }
     }
 
     #[test]

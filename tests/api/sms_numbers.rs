@@ -146,3 +146,24 @@ async fn an_account_made_on_a_landline_before_the_rule_still_signs_in_and_can_de
     t.clock.advance(600);
     assert_eq!(t.call(login(landline)).await.error(), "NOTMOBILE", "without an account, no code");
 }
+
+#[tokio::test]
+async fn every_code_is_published_with_the_price_cap() {
+    let sdk = domain::app::sdk_config().await;
+    let published = CallRecorder::default();
+    let sns =
+        aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&sdk).interceptor(published.clone()).build());
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let t = spawn_app_on(&[("SMS_MAX_PRICE", "0.05")], dynamodb, sns).await;
+    let phone = random_phone();
+    assert_eq!(t.call(login(phone.e164())).await.status, 200);
+    let publish = published.calls().into_iter().find(|c| c.operation == "Publish").expect("the code's publish");
+    let body = String::from_utf8(publish.request.expect("the request as sent").body).unwrap();
+    let attributes: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let value_of = |name: &str| {
+        let entry = attributes.iter().find(|(_, v)| v == name).map(|(k, _)| k.trim_end_matches(".Name").to_owned())?;
+        attributes.iter().find(|(k, _)| *k == format!("{entry}.Value.StringValue")).map(|(_, v)| v.clone())
+    };
+    assert_eq!(value_of("AWS.SNS.SMS.MaxPrice").as_deref(), Some("0.05"), "{body}");
+    assert_eq!(value_of("AWS.SNS.SMS.SMSType").as_deref(), Some("Transactional"));
+}

@@ -50,6 +50,10 @@ impl SmsGateway for SnsSms {
         if let Some(sender_id) = &self.config.sender_id {
             request = request.message_attributes("AWS.SNS.SMS.SenderID", string_attribute(sender_id));
         }
+        // SNS sends no SMS that would cost more: a premium or far destination the number rules missed costs nothing.
+        if let Some(max_price) = &self.config.max_price {
+            request = request.message_attributes("AWS.SNS.SMS.MaxPrice", string_attribute(max_price));
+        }
         match request.send().await {
             Ok(_) => {
                 info!(phone = %phone, "code sent");
