@@ -65,12 +65,57 @@ impl App {
     /// Reads the configuration (failing with the variable's name), builds the SDK clients and warms the phone
     /// metadata, all during Lambda init rather than in the first request.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
         let sdk = sdk_config().await;
+        let config = config_with_secret_settings(|name| std::env::var(name).ok(), &sdk).await?;
         let config = with_secrets(config, &sdk).await?;
         PhoneNumber::warm_up();
         Ok(Self::new(config, &sdk, Arc::new(SystemClock)))
     }
+}
+
+/// The settings kept in Secrets Manager rather than in the environment (which anyone allowed to read a function's
+/// configuration can read), fetched once, at start:
+/// - `OTP_SECRET_ARN`: the code HMAC key (the secret's string) as `OTP_HMAC_SECRET`;
+/// - `APP_SECRETS_ARN`: a JSON object whose keys are settings (`TEST_NUMBERS`, `GOOGLE_API_KEY`).
+///
+/// A value in the environment under the same name wins (`make dev`, tests). A secret that cannot be read fails the
+/// start, naming its variable: a function must not run with test numbers or a key it was not meant to have.
+pub async fn config_with_secret_settings(
+    env: impl Fn(&str) -> Option<String>,
+    sdk: &SdkConfig,
+) -> Result<Config, ConfigError> {
+    const OTP: &str = "OTP_SECRET_ARN";
+    const APP: &str = "APP_SECRETS_ARN";
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let read = |variable: &'static str| {
+        let arn = env(variable).filter(|arn| !arn.is_empty());
+        let client = client.clone();
+        async move {
+            let Some(arn) = arn else { return Ok(None) };
+            let out = client.get_secret_value().secret_id(&arn).send().await.map_err(|e| ConfigError {
+                name: variable,
+                problem: format!(
+                    "the secret could not be read: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                ),
+            })?;
+            Ok::<_, ConfigError>(Some(out.secret_string.unwrap_or_default()))
+        }
+    };
+    let (otp, app) = tokio::join!(read(OTP), read(APP));
+    let mut settings = std::collections::HashMap::new();
+    if let Some(key) = otp? {
+        settings.insert("OTP_HMAC_SECRET".to_owned(), key);
+    }
+    if let Some(text) = app? {
+        let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+            .map_err(|_| ConfigError { name: APP, problem: "the secret is not a JSON object".into() })?;
+        for (name, value) in fields {
+            let value = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+            settings.insert(name, value);
+        }
+    }
+    Config::from_lookup(|name| env(name).filter(|v| !v.is_empty()).or_else(|| settings.get(name).cloned()))
 }
 
 /// The configuration with the secrets that are kept out of the environment read in: mesibo's app token, when

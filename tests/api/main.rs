@@ -18,6 +18,7 @@ mod mesibo;
 mod outage;
 mod permissions;
 mod privacy;
+mod settings;
 mod signin;
 mod sms_numbers;
 mod stress;

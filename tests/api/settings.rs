@@ -1,0 +1,39 @@
+//! Deployed, the code HMAC key, the test numbers and the API key are read from Secrets Manager at start, never from
+//! the environment (which whoever may read a function's configuration can read).
+
+use domain::model::secrets::keyed_name;
+use integration_tests::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn secret_settings_are_read_from_secrets_manager_at_start() {
+    let sdk = domain::app::sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let key = format!("otp-key-{}", random_hex(24));
+    secret(&key);
+    let test_number = random_phone();
+    let otp = secrets.create_secret().name(format!("otp-{}", random_hex(6))).secret_string(&key).send().await.unwrap();
+    let app_settings =
+        json!({ "TEST_NUMBERS": format!("{}:246810", test_number.e164()), "GOOGLE_API_KEY": "maps-key" });
+    let app = secrets.create_secret().name(format!("app-{}", random_hex(6)));
+    let app = app.secret_string(app_settings.to_string()).send().await.unwrap();
+    let (otp_arn, app_arn) = (otp.arn.unwrap(), app.arn.unwrap());
+    let env = |vars: Vec<(&'static str, String)>| {
+        move |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+    };
+
+    let vars = vec![("TABLE_NAME", "t".to_owned()), ("OTP_SECRET_ARN", otp_arn.clone()), ("APP_SECRETS_ARN", app_arn)];
+    let config = domain::app::config_with_secret_settings(env(vars), &sdk).await.unwrap();
+    let direct = vec![("TABLE_NAME", "t".to_owned()), ("OTP_HMAC_SECRET", key.clone())];
+    let expected = domain::Config::from_lookup(env(direct)).unwrap();
+    assert_eq!(keyed_name(&config.otp_secret, "x", "y"), keyed_name(&expected.otp_secret, "x", "y"), "the key");
+    assert!(config.test_numbers.contains_key(&test_number), "test numbers from the secret");
+    assert_eq!(config.profile_urls.google_api_key, "maps-key");
+    assert!(!format!("{config:?}").contains(&key), "the key is never printed");
+
+    // A secret that cannot be read fails the start, naming its variable.
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf".to_owned();
+    let vars = vec![("TABLE_NAME", "t".to_owned()), ("OTP_SECRET_ARN", otp_arn), ("APP_SECRETS_ARN", missing)];
+    let failed = domain::app::config_with_secret_settings(env(vars), &sdk).await.unwrap_err();
+    assert_eq!(failed.name, "APP_SECRETS_ARN");
+}
