@@ -258,7 +258,18 @@ fn template_parameters_map_one_to_one_onto_config() {
     let parameters: BTreeSet<String> =
         template["Parameters"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect();
     let variables = template["Globals"]["Function"]["Environment"]["Variables"].as_mapping().unwrap();
-    let config_source = include_str!("../../shared/src/config.rs");
+    // Config reads the settings; the app reads where the secret ones are (`*_SECRET_ARN`) at start.
+    let config_source = [include_str!("../../shared/src/config.rs"), include_str!("../../shared/src/app.rs")].concat();
+    fn refs(value: &serde_yaml_ng::Value, found: &mut BTreeSet<String>) {
+        match value {
+            serde_yaml_ng::Value::Tagged(tagged) if tagged.tag == "!Ref" => {
+                found.insert(tagged.value.as_str().unwrap().to_owned());
+            }
+            serde_yaml_ng::Value::Tagged(tagged) => refs(&tagged.value, found),
+            serde_yaml_ng::Value::Sequence(items) => items.iter().for_each(|item| refs(item, found)),
+            _ => {}
+        }
+    }
     let mut referenced = BTreeSet::new();
     for (name, value) in variables {
         let name = name.as_str().unwrap();
@@ -266,15 +277,16 @@ fn template_parameters_map_one_to_one_onto_config() {
             config_source.contains(&format!("\"{name}\"")),
             "{name} is set by the template but never read by Config"
         );
-        if let serde_yaml_ng::Value::Tagged(tagged) = value
-            && tagged.tag == "!Ref"
-        {
-            referenced.insert(tagged.value.as_str().unwrap().to_owned());
-        }
+        refs(value, &mut referenced);
     }
     let infrastructure = [
         "Architecture",
         "LogLevel",
+        "LogRetentionDays",
+        "AlarmEmail",
+        "SmsMonthlySpendAlarmUsd",
+        "SignInThrottleRateLimit",
+        "SignInThrottleBurstLimit",
         "ThrottleRateLimit",
         "ThrottleBurstLimit",
         "SubnetIds",
@@ -286,7 +298,13 @@ fn template_parameters_map_one_to_one_onto_config() {
             assert!(referenced.contains(parameter), "parameter {parameter} reaches no environment variable");
         }
     }
-    assert!(referenced.is_subset(
-        &parameters.iter().cloned().chain(["Table", "ContactEventsTopic", "FilesBucket"].map(String::from)).collect()
-    ));
+    assert!(
+        referenced.is_subset(
+            &parameters
+                .iter()
+                .cloned()
+                .chain(["Table", "ContactEventsTopic", "FilesBucket", "OtpSecret"].map(String::from))
+                .collect()
+        )
+    );
 }
