@@ -158,6 +158,13 @@ impl TestApp {
         }
     }
 
+    /// Every item but limit counters at zero: what a verify leaves after giving back the failure it took before
+    /// looking for a code (a counter at zero counts nothing and expires with its window).
+    pub async fn stored_beyond_zero_counters(&self) -> Vec<Item> {
+        let items = self.scan().await.into_iter();
+        items.filter(|i| i.get("count").is_none_or(|c| c.as_n().is_ok_and(|n| n != "0"))).collect()
+    }
+
     /// The number's code record (pending code and send state), kept under a keyed name of the number.
     pub async fn code_record(&self, phone: &str) -> Option<Item> {
         let phone = PhoneNumber::parse(phone, domain::DefaultRegion::from_iso("US").unwrap()).expect("a valid number");

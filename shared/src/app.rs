@@ -86,20 +86,13 @@ pub async fn config_with_secret_settings(
 ) -> Result<Config, ConfigError> {
     const OTP: &str = "OTP_SECRET_ARN";
     const APP: &str = "APP_SECRETS_ARN";
-    let client = aws_sdk_secretsmanager::Client::new(sdk);
     let read = |variable: &'static str| {
         let arn = env(variable).filter(|arn| !arn.is_empty());
-        let client = client.clone();
         async move {
-            let Some(arn) = arn else { return Ok(None) };
-            let out = client.get_secret_value().secret_id(&arn).send().await.map_err(|e| ConfigError {
-                name: variable,
-                problem: format!(
-                    "the secret could not be read: {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                ),
-            })?;
-            Ok::<_, ConfigError>(Some(out.secret_string.unwrap_or_default()))
+            match arn {
+                Some(arn) => secret_string(sdk, variable, &arn).await.map(Some),
+                None => Ok(None),
+            }
         }
     };
     let (otp, app) = tokio::join!(read(OTP), read(APP));
@@ -118,6 +111,16 @@ pub async fn config_with_secret_settings(
     Config::from_lookup(|name| env(name).filter(|v| !v.is_empty()).or_else(|| settings.get(name).cloned()))
 }
 
+/// A secret's string, read at start; a failure names the variable that named the secret.
+async fn secret_string(sdk: &SdkConfig, variable: &'static str, secret_id: &str) -> Result<String, ConfigError> {
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
+    let out = client.get_secret_value().secret_id(secret_id).send().await.map_err(|e| ConfigError {
+        name: variable,
+        problem: format!("the secret could not be read: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)),
+    })?;
+    Ok(out.secret_string.unwrap_or_default())
+}
+
 /// The configuration with the secrets that are kept out of the environment read in: mesibo's app token, when
 /// `MESIBO_APP_TOKEN_SECRET_ARN` names its secret.
 pub async fn with_secrets(mut config: Config, sdk: &SdkConfig) -> Result<Config, ConfigError> {
@@ -132,12 +135,7 @@ pub async fn with_secrets(mut config: Config, sdk: &SdkConfig) -> Result<Config,
 /// tokens mesibo rejects.
 async fn mesibo_app_token(sdk: &SdkConfig, secret_id: &str) -> Result<MesiboAppToken, ConfigError> {
     const NAME: &str = "MESIBO_APP_TOKEN_SECRET_ARN";
-    let client = aws_sdk_secretsmanager::Client::new(sdk);
-    let out = client.get_secret_value().secret_id(secret_id).send().await.map_err(|e| ConfigError {
-        name: NAME,
-        problem: format!("the secret could not be read: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)),
-    })?;
-    let text = out.secret_string.unwrap_or_default();
+    let text = secret_string(sdk, NAME, secret_id).await?;
     let token = match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(serde_json::Value::Object(fields)) => {
             fields.get("token").and_then(|t| t.as_str()).unwrap_or_default().to_owned()

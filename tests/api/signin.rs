@@ -335,8 +335,7 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
         assert!(reply.json["errmsg"].as_str().is_some_and(|m| !m.is_empty()));
     }
     // A verify takes its address's failure before it looks for a code, and gives it back: a counter at zero.
-    let stored: Vec<Item> =
-        t.scan().await.into_iter().filter(|i| i.get("count").is_none_or(|c| c.as_n().unwrap() != "0")).collect();
+    let stored = t.stored_beyond_zero_counters().await;
     assert!(stored.is_empty(), "rejected requests store nothing: {stored:?}");
 }
 

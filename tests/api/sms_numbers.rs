@@ -61,8 +61,7 @@ async fn premium_satellite_non_geographic_and_landline_numbers_get_no_code() {
         assert_eq!((verify.status, verify.error()), (401, "CODEEXPIRED"), "{kind}: verify");
     }
     // Verify took each guess's address failure before looking for a code, and gave it back: counters at zero.
-    let stored: Vec<Item> =
-        t.scan().await.into_iter().filter(|i| i.get("count").is_none_or(|c| c.as_n().unwrap() != "0")).collect();
+    let stored = t.stored_beyond_zero_counters().await;
     assert!(stored.is_empty(), "refused before any limit was taken or code stored: {stored:?}");
 }
 

@@ -79,9 +79,13 @@ pub async fn request_code(
     // Codes go to mobiles only (premium, satellite, landline … ranges cost or leak: model::phone), before any limit
     // is spent. Test numbers get no SMS; and an account made on such a number before the rule may still sign in (and
     // delete itself), within every limit below.
-    if !phone.receives_sms_codes() && test_code.is_none() && app.store.profile(&phone).await?.is_none() {
-        return Err(ApiError::NotMobile);
-    }
+    let account_read_first = match !phone.receives_sms_codes() && test_code.is_none() {
+        true => match app.store.profile(&phone).await? {
+            None => return Err(ApiError::NotMobile),
+            account => Some(account),
+        },
+        false => None,
+    };
     let slot = CodeSlot::of(secret, &phone);
     let ip_limit = RateLimit::ip_code_requests(&config.abuse, secret, &address);
     let number_failures = RateLimit::number_failed_verifies(&config.abuse, secret, &phone);
@@ -89,7 +93,12 @@ pub async fn request_code(
         app.store.code_record(&slot),
         app.store.take(&ip_limit, now),
         app.store.used(&number_failures, now),
-        app.store.profile(&phone),
+        async {
+            match account_read_first {
+                Some(account) => Ok(account),
+                None => app.store.profile(&phone).await,
+            }
+        },
     );
     if !ip_allowed? {
         warn!(phone = %phone, "code requests from one address over the hourly limit");

@@ -109,22 +109,7 @@ impl DynamoStore {
 
 impl RateLimitStore for DynamoStore {
     async fn take(&self, limit: &RateLimit, now: Timestamp) -> Result<bool, StoreUnavailable> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(counter_key(limit, now)))
-            .update_expression(INCREMENT)
-            .condition_expression(WITHIN_LIMIT)
-            .set_expression_attribute_names(Some(names()))
-            .set_expression_attribute_values(Some(values(limit, now, true)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(unavailable("take from limit", e)),
-        }
+        self.take_amount(limit, 1, now).await
     }
 
     async fn take_all(
