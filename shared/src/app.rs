@@ -11,6 +11,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::mesibo::MesiboClient;
 use crate::adapters::s3::S3Files;
+use crate::adapters::secrets_manager::CodeKeyring;
 use crate::adapters::sns::{SnsPush, SnsSms};
 use crate::config::{Config, ConfigError, MesiboAppToken};
 use crate::model::clock::{Clock, SystemClock};
@@ -22,6 +23,7 @@ pub struct Aws;
 
 impl Ports for Aws {
     type Store = DynamoStore;
+    type CodeKeys = CodeKeyring;
     type Sms = SnsSms;
     type Push = SnsPush;
     type Mesibo = MesiboClient;
@@ -50,11 +52,25 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let store = DynamoStore::new(dynamodb, config.table_name.clone());
+        let code_keys = CodeKeyring::unversioned(config.otp_secret.clone());
         let sms = SnsSms::new(sns.clone(), config.sms.clone(), config.app_name.clone());
         let push = SnsPush::new(sns);
         // The address was checked with the configuration; only a machine without root certificates fails here.
         let mesibo = MesiboClient::from_config(&config.mesibo).expect("mesibo's API client could be set up");
-        Self { config, store, sms, push, mesibo, files: None, clock }
+        Self { config, store, code_keys, sms, push, mesibo, files: None, clock }
+    }
+
+    /// Code digests under the rotated versions of `CODE_KEY_SECRET_ARN`'s secret, when it is configured: its current
+    /// and previous keys read now, failing the start if the current one cannot be.
+    pub async fn with_rotated_code_keys(mut self, client: aws_sdk_secretsmanager::Client) -> Result<Self, ConfigError> {
+        const NAME: &str = "CODE_KEY_SECRET_ARN";
+        if let Some(secret) = self.config.code_key_secret.clone() {
+            let now = self.clock.now();
+            self.code_keys = CodeKeyring::rotated(client, secret, self.config.otp_secret.clone(), now)
+                .await
+                .map_err(|problem| ConfigError { name: NAME, problem })?;
+        }
+        Ok(self)
     }
 
     /// The SNS client, for publishers of other kinds (events).
@@ -69,7 +85,8 @@ impl App {
         let config = config_with_secret_settings(|name| std::env::var(name).ok(), &sdk).await?;
         let config = with_secrets(config, &sdk).await?;
         PhoneNumber::warm_up();
-        Ok(Self::new(config, &sdk, Arc::new(SystemClock)))
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        Self::new(config, &sdk, Arc::new(SystemClock)).with_rotated_code_keys(secrets).await
     }
 }
 

@@ -26,7 +26,11 @@ fn bad(name: &'static str, problem: impl Into<String>) -> ConfigError {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub table_name: String,
+    /// The key of every keyed name (limits, quotas, the code slot): stable for the deployment's life, since a new one
+    /// would reset every limit. Without [`Self::code_key_secret`], also the key of code digests.
     pub otp_secret: OtpSecret,
+    /// The Secrets Manager secret whose rotated versions code digests are made under (`CODE_KEY_SECRET_ARN`).
+    pub code_key_secret: Option<String>,
     pub app_name: String,
     pub default_region: DefaultRegion,
     /// Regions (`US`, `IN`) whose numbers may sign in; empty allows all.
@@ -224,6 +228,7 @@ impl Config {
         Ok(Self {
             table_name,
             otp_secret,
+            code_key_secret: vars.text("CODE_KEY_SECRET_ARN"),
             default_region,
             allowed_regions,
             allowed_app_ids: vars.list("ALLOWED_APP_IDS"),

@@ -83,6 +83,7 @@ fn every_function_of_the_template_has_its_binary() {
         let serve = match (http, name.as_str()) {
             (true, _) => "serve_http()",
             (false, "MesiboFunction") => "serve_mesibo_stream()",
+            (false, "KeyRotationFunction") => "serve_key_rotation()",
             (false, _) => "serve_stream()",
         };
         assert!(main.contains(serve), "{name} ({binary}) does not call {serve}");
@@ -283,6 +284,7 @@ fn template_parameters_map_one_to_one_onto_config() {
         "Architecture",
         "LogLevel",
         "LogRetentionDays",
+        "CodeKeyRotationDays",
         "AlarmEmail",
         "SmsMonthlySpendAlarmUsd",
         "SignInThrottleRateLimit",

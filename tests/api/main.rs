@@ -13,6 +13,7 @@ mod faults;
 mod group_abuse;
 mod groups;
 mod joined;
+mod key_rotation;
 mod limits;
 mod mesibo;
 mod outage;

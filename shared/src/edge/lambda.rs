@@ -7,8 +7,9 @@ use lambda_http::{Error, service_fn};
 use super::stream::MesiboEvent;
 use super::{routes, stream};
 use crate::adapters::dynamodb::stream::StreamEvent;
+use crate::adapters::secrets_manager::{self, RotationStep};
 use crate::adapters::sns::SnsEvents;
-use crate::app::App;
+use crate::app::{App, sdk_config};
 
 /// An HTTP function: whichever routes `template.yaml` sends it.
 pub async fn serve_http() -> Result<(), Error> {
@@ -43,4 +44,35 @@ pub async fn serve_stream() -> Result<(), Error> {
         Ok::<_, Error>(Box::pin(stream::handle(app, sink, event.payload)).await)
     }))
     .await
+}
+
+/// What Secrets Manager sends the rotation function, once per step.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotationEvent {
+    pub secret_id: String,
+    pub client_request_token: String,
+    pub step: RotationStep,
+}
+
+/// The code-key rotation: Secrets Manager's four steps for the version it names. An error fails the step, and
+/// Secrets Manager retries the rotation; the functions keep the current key meanwhile.
+pub async fn serve_key_rotation() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let client = &aws_sdk_secretsmanager::Client::new(&sdk_config().await);
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<RotationEvent>| async move {
+        rotation_step(client, event.payload).await.map_err(Error::from)
+    }))
+    .await
+}
+
+/// One invocation of the rotation function.
+pub async fn rotation_step(client: &aws_sdk_secretsmanager::Client, event: RotationEvent) -> Result<(), String> {
+    let RotationEvent { secret_id, client_request_token, step } = event;
+    let done = secrets_manager::rotate(client, &secret_id, &client_request_token, step).await;
+    match &done {
+        Ok(()) => tracing::info!(?step, "code key rotation step done"),
+        Err(e) => tracing::error!(?step, error = %e, "code key rotation step failed"),
+    }
+    done
 }

@@ -54,31 +54,40 @@ impl fmt::Debug for OtpCode {
     }
 }
 
-/// What the table holds instead of a code: HMAC-SHA256 under the deployment's secret, bound to the number, so a
-/// table dump neither reveals codes nor lets anyone check guesses offline.
+/// What the table holds instead of a code: HMAC-SHA256 under a code key, bound to the number, so a table dump
+/// neither reveals codes nor lets anyone check guesses offline. It names the key's version, so a code issued under a
+/// key that has since been rotated out of "current" is still checked under that key.
 #[derive(Clone, PartialEq, Eq)]
-pub struct CodeDigest(Vec<u8>);
+pub struct CodeDigest {
+    key_version: Option<String>,
+    bytes: Vec<u8>,
+}
 
 impl CodeDigest {
-    pub fn of(secret: &OtpSecret, phone: &PhoneNumber, code: &OtpCode) -> Self {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC takes keys of any length");
+    pub fn of(key: &CodeKey, phone: &PhoneNumber, code: &OtpCode) -> Self {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key.secret.0).expect("HMAC takes keys of any length");
         mac.update(phone.e164().as_bytes());
         mac.update(b"\0");
         mac.update(code.0.as_bytes());
-        Self(mac.finalize().into_bytes().to_vec())
+        Self { key_version: key.version.clone(), bytes: mac.finalize().into_bytes().to_vec() }
     }
 
-    pub fn from_stored(bytes: Vec<u8>) -> Self {
-        Self(bytes)
+    pub fn from_stored(bytes: Vec<u8>, key_version: Option<String>) -> Self {
+        Self { key_version, bytes }
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes
+    }
+
+    /// The version of the key it was made under (`None`: the unversioned key, see [`CodeKey`]).
+    pub fn key_version(&self) -> Option<&str> {
+        self.key_version.as_deref()
     }
 
     /// Constant time, so response timing says nothing about how close a guess was.
     pub fn matches(&self, other: &CodeDigest) -> bool {
-        self.0.ct_eq(&other.0).into()
+        self.bytes.ct_eq(&other.bytes).into()
     }
 }
 
@@ -142,11 +151,37 @@ impl OtpSecret {
         let bytes = bytes.into();
         (bytes.len() >= Self::MIN_LEN).then_some(Self(bytes))
     }
+
+    /// A new key as text, for a secret's value: 256 random bits, hex.
+    pub fn generate_text() -> String {
+        hex(&random_bytes::<32>())
+    }
 }
 
 impl fmt::Debug for OtpSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("OtpSecret(..)")
+    }
+}
+
+/// A key that code digests are made under. Deployed, it is a version of the rotated code-key secret; `version` is
+/// `None` for the deployment's naming secret, which made every digest before rotation existed and still makes them
+/// where no code-key secret is configured (`make dev`, tests).
+#[derive(Clone)]
+pub struct CodeKey {
+    pub version: Option<String>,
+    secret: OtpSecret,
+}
+
+impl CodeKey {
+    pub fn new(version: Option<String>, secret: OtpSecret) -> Self {
+        Self { version, secret }
+    }
+}
+
+impl fmt::Debug for CodeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CodeKey").field("version", &self.version).finish_non_exhaustive()
     }
 }
 
@@ -274,10 +309,11 @@ mod tests {
         let region = DefaultRegion::from_iso("US").unwrap();
         let alice = PhoneNumber::parse("+12015550123", region).unwrap();
         let bob = PhoneNumber::parse("+12015550124", region).unwrap();
-        let secret = OtpSecret::new([7u8; 32]).unwrap();
-        let other_secret = OtpSecret::new([8u8; 32]).unwrap();
+        let secret = CodeKey::new(Some("v1".into()), OtpSecret::new([7u8; 32]).unwrap());
+        let other_secret = CodeKey::new(Some("v1".into()), OtpSecret::new([8u8; 32]).unwrap());
         let code = OtpCode::parse("123456").unwrap();
         let digest = CodeDigest::of(&secret, &alice, &code);
+        assert_eq!(digest.key_version(), Some("v1"), "the digest names its key");
         assert!(digest.matches(&CodeDigest::of(&secret, &alice, &code)));
         assert!(!digest.matches(&CodeDigest::of(&secret, &bob, &code)));
         assert!(!digest.matches(&CodeDigest::of(&other_secret, &alice, &code)));

@@ -9,7 +9,7 @@ use crate::model::code::{CodeSlot, ReservedAttempt};
 use crate::model::phone::PhoneNumber;
 use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::{CodeDigest, OtpCode};
-use crate::usecase::ports::{CodeStore, RateLimitStore, ReserveError};
+use crate::usecase::ports::{CodeKeys, CodeStore, RateLimitStore, ReserveError};
 use crate::usecase::{Ports, Services};
 
 /// A guess at the code sent to `phone`, from `address`.
@@ -56,7 +56,19 @@ pub async fn check_code(app: &Services<impl Ports>, guess: Guess<'_>, now: Times
             });
         }
     };
-    if !attempt.digest.matches(&CodeDigest::of(secret, phone, code)) {
+    let key = match app.code_keys.key(attempt.digest.key_version()).await {
+        Ok(key) => key,
+        Err(e) => {
+            // Nothing was compared: the attempt and the failures go back, as if the guess had not come.
+            let (attempt_back, failures_back) =
+                tokio::join!(app.store.release_attempt(&slot, &attempt), app.store.give_back(&failures, now));
+            if attempt_back.is_err() || failures_back.is_err() {
+                warn!(phone = %phone, "could not give back the attempt or failures of a guess never compared");
+            }
+            return Err(e.into());
+        }
+    };
+    if !attempt.digest.matches(&CodeDigest::of(&key, phone, code)) {
         info!(phone = %phone, attempts = attempt.attempts, "wrong code");
         return Err(ApiError::BadCode { attempts_left: max.saturating_sub(attempt.attempts) });
     }

@@ -29,6 +29,7 @@ pub mod sign_in;
 pub struct Services<P: Ports> {
     pub config: Config,
     pub store: P::Store,
+    pub code_keys: P::CodeKeys,
     pub sms: P::Sms,
     pub push: P::Push,
     /// mesibo's backend API; `None` in standalone mode.

@@ -16,7 +16,7 @@ use crate::model::lookup_quota::{Charge, LookupDay};
 use crate::model::phone::PhoneNumber;
 use crate::model::profile::{ContactProfile, Profile, ShownPhoto};
 use crate::model::rate_limit::RateLimit;
-use crate::model::secrets::{AccessToken, OtpCode, TokenHash};
+use crate::model::secrets::{AccessToken, CodeKey, OtpCode, TokenHash};
 
 /// The store could not be reached or refused the call (after the SDK's retries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -394,9 +394,29 @@ impl<T> Store for T where
 {
 }
 
+/// The code keys could not be read (Secrets Manager unreachable, after the SDK's retries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the code keys are unavailable")]
+pub struct KeysUnavailable;
+
+impl From<KeysUnavailable> for ApiError {
+    fn from(_: KeysUnavailable) -> Self {
+        Self::Unavailable
+    }
+}
+
+/// The keys one-time codes are digested under. New codes are made under the current key; a pending code is checked
+/// under the key it names, so codes issued before a rotation (or by an instance that has not seen it yet) stay valid
+/// through the overlap.
+pub trait CodeKeys: Sync {
+    fn signing_key(&self, now: Timestamp) -> impl Future<Output = Result<CodeKey, KeysUnavailable>> + Send;
+    fn key(&self, version: Option<&str>) -> impl Future<Output = Result<CodeKey, KeysUnavailable>> + Send;
+}
+
 /// The adapters a deployment runs on, one per port.
 pub trait Ports: 'static {
     type Store: Store;
+    type CodeKeys: CodeKeys;
     type Sms: SmsGateway;
     type Push: PushRegistry;
     type Mesibo: Mesibo;

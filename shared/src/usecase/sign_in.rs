@@ -17,7 +17,7 @@ use crate::model::secrets::{AccessToken, CodeDigest, OtpCode};
 use crate::usecase::code_attempt::{Guess, check_code};
 use crate::usecase::mesibo_cleanup::tell_cleanup;
 use crate::usecase::ports::{
-    CodeStore, Mesibo, MesiboFailed, MesiboUser, MesiboUserRef, NewMesiboUser, ProfileStore, PutCodeError,
+    CodeKeys, CodeStore, Mesibo, MesiboFailed, MesiboUser, MesiboUserRef, NewMesiboUser, ProfileStore, PutCodeError,
     RateLimitStore, SignIn, SignInError, SmsGateway, StoreUnavailable, TokenStore,
 };
 use crate::usecase::{Ports, Services};
@@ -111,7 +111,7 @@ pub async fn request_code(
     let code = test_code.cloned().unwrap_or_else(OtpCode::generate);
     let expires_at = now + config.otp_ttl_seconds;
     let new_code = NewCode {
-        digest: CodeDigest::of(&config.otp_secret, &phone, &code),
+        digest: CodeDigest::of(&app.code_keys.signing_key(now).await?, &phone, &code),
         issued_at: now,
         expires_at,
         send,

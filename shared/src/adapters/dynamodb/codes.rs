@@ -23,7 +23,7 @@ fn code_key(slot: &CodeSlot) -> Item {
 }
 
 /// Spending a code: it can happen once, and only to the code the attempt was reserved on.
-const CONSUME_CODE: &str = "SET used_at = :now REMOVE code_digest";
+const CONSUME_CODE: &str = "SET used_at = :now REMOVE code_digest, code_key";
 const CODE_STILL_PENDING: &str = "code_digest = :digest AND issued_at = :issued";
 
 fn consume_values(attempt: &ReservedAttempt, now: Timestamp) -> Item {
@@ -67,6 +67,9 @@ impl CodeStore for DynamoStore {
             (attr::VERSION.into(), n(previous.map_or(1, |p| p.version + 1))),
             (keys::TTL.into(), n(code.ttl)),
         ]);
+        if let Some(version) = code.digest.key_version() {
+            item.insert(attr::CODE_KEY.into(), s(version));
+        }
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
         let put = match previous {
             None => put.condition_expression("attribute_not_exists(PK)"),
@@ -99,7 +102,7 @@ impl CodeStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(code_key(slot)))
-            .update_expression("REMOVE code_digest")
+            .update_expression("REMOVE code_digest, code_key")
             .condition_expression("issued_at = :issued")
             .expression_attribute_values(":issued", n(issued_at))
             .send()
@@ -136,7 +139,10 @@ impl CodeStore for DynamoStore {
             Ok(out) => {
                 let item = out.attributes.unwrap_or_default();
                 Ok(ReservedAttempt {
-                    digest: CodeDigest::from_stored(get_b(&item, attr::CODE_DIGEST)),
+                    digest: CodeDigest::from_stored(
+                        get_b(&item, attr::CODE_DIGEST),
+                        item.get(attr::CODE_KEY).and_then(|v| v.as_s().ok()).cloned(),
+                    ),
                     issued_at: get_n(&item, attr::ISSUED_AT),
                     attempts: get_n(&item, attr::ATTEMPTS) as u32,
                 })

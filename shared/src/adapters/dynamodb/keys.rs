@@ -42,6 +42,8 @@ pub mod attr {
     pub const SIGNED_OUT_AT: &str = "signed_out_at";
     pub const MESIBO_DONE_AT: &str = "mesibo_done_at";
     pub const CODE_DIGEST: &str = "code_digest";
+    /// The version of the code key the digest was made under; absent for the unversioned key.
+    pub const CODE_KEY: &str = "code_key";
     pub const ISSUED_AT: &str = "issued_at";
     pub const EXPIRES_AT: &str = "expires_at";
     pub const ATTEMPTS: &str = "attempts";

@@ -1,0 +1,6 @@
+//! The `keyrotation` Lambda: Secrets Manager's rotation of the code-key secret, one step per invocation.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    domain::edge::lambda::serve_key_rotation().await
+}
