@@ -9,6 +9,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::emf::EmfMetrics;
 use crate::adapters::mesibo::MesiboClient;
 use crate::adapters::s3::S3Files;
 use crate::adapters::sns::{SnsPush, SnsSms};
@@ -17,7 +18,8 @@ use crate::model::clock::{Clock, SystemClock};
 use crate::model::phone::PhoneNumber;
 use crate::usecase::{Ports, Services};
 
-/// The deployed product: the table in DynamoDB, SMS and push through SNS, users and groups also at mesibo.
+/// The deployed product: the table in DynamoDB, SMS and push through SNS, users and groups also at mesibo, metrics
+/// in CloudWatch through the functions' logs.
 pub struct Aws;
 
 impl Ports for Aws {
@@ -26,6 +28,7 @@ impl Ports for Aws {
     type Push = SnsPush;
     type Mesibo = MesiboClient;
     type Files = S3Files;
+    type Metrics = EmfMetrics;
 }
 
 /// The use cases' services on AWS.
@@ -54,7 +57,8 @@ impl App {
         let push = SnsPush::new(sns);
         // The address was checked with the configuration; only a machine without root certificates fails here.
         let mesibo = MesiboClient::from_config(&config.mesibo).expect("mesibo's API client could be set up");
-        Self { config, store, sms, push, mesibo, files: None, clock }
+        let metrics = EmfMetrics::new(config.metrics_namespace.clone());
+        Self { config, store, sms, push, mesibo, files: None, metrics, clock }
     }
 
     /// The SNS client, for publishers of other kinds (events).

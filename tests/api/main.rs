@@ -15,6 +15,7 @@ mod groups;
 mod joined;
 mod limits;
 mod mesibo;
+mod metrics;
 mod outage;
 mod permissions;
 mod privacy;
