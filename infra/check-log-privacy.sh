@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# After the suite: no number, code, token or IP address that any test used appears in any log line the suite wrote.
+# After the suite: no number, code, token or IP address that any test used appears in any log line (or metric line)
+# the suite wrote.
 #   infra/check-log-privacy.sh DIR   (DIR holds logs.jsonl and secrets.txt, written by the tests)
 set -euo pipefail
 dir="$1"
@@ -9,13 +10,16 @@ python3 - "$dir" <<'PY'
 import json, sys, pathlib
 d = pathlib.Path(sys.argv[1])
 raw = (d / "logs.jsonl").read_text(errors="replace").splitlines()
-# Everything a line says except its own timestamp (whose microseconds can look like a code).
+# Everything a line says except its own timestamp (whose microseconds can look like a code): a log line's
+# `timestamp`, a metric line's (EMF) `_aws.Timestamp` in milliseconds.
 def content(line):
     try:
         record = json.loads(line)
     except ValueError:
         return line
     record.pop("timestamp", None)
+    if isinstance(record.get("_aws"), dict):
+        record["_aws"].pop("Timestamp", None)
     return json.dumps(record, ensure_ascii=False)
 logs = "\n".join(content(line) for line in raw) + "\n"
 secrets = {s for s in (d / "secrets.txt").read_text().split() if len(s) >= 6}

@@ -4,7 +4,7 @@
 //! The stack is started by `infra/with-stack.sh` (as `make test` does), which exports the endpoints.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[path = "fault_proxy.rs"]
 pub mod fault_proxy;
@@ -23,6 +23,44 @@ pub struct TestApp {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// mesibo mode: the emulator the app talks to.
     pub mesibo: Option<MesiboEmulator>,
+    /// The metric lines the app wrote (see [`observe_metrics`]).
+    pub metrics: MetricLines,
+}
+
+/// The EMF lines an app wrote, in order.
+#[derive(Clone, Default)]
+pub struct MetricLines(Arc<Mutex<Vec<String>>>);
+
+impl MetricLines {
+    /// Each line as the JSON object CloudWatch Logs reads.
+    pub fn documents(&self) -> Vec<serde_json::Value> {
+        let lines = self.0.lock().unwrap().clone();
+        lines.iter().map(|line| serde_json::from_str(line).expect("a metric line is one JSON object")).collect()
+    }
+
+    /// The sum of a metric over every line that has it (CloudWatch's `Sum`).
+    pub fn sum(&self, metric: &str) -> u64 {
+        self.documents().iter().filter_map(|d| d[metric].as_u64()).sum()
+    }
+
+    /// The `Limit` of each limit hit, in order.
+    pub fn limits_hit(&self) -> Vec<String> {
+        let documents = self.documents();
+        documents.iter().filter(|d| d["LimitsHit"] == 1).map(|d| d["Limit"].as_str().unwrap().to_owned()).collect()
+    }
+}
+
+/// The app's metrics as it writes them on Lambda (the real EMF adapter), to `lines` and, like every log line of the
+/// suite, to the log capture the privacy check reads, instead of standard output.
+pub fn observe_metrics(app: &mut App, lines: &MetricLines) {
+    let lines = lines.0.clone();
+    app.metrics = domain::adapters::emf::EmfMetrics::with_output(app.config.metrics_namespace.clone(), move |line| {
+        if let Some(file) = log_capture() {
+            use std::io::Write;
+            let _ = file.lock().unwrap().write_all(line.as_bytes());
+        }
+        lines.lock().unwrap().push(line.trim_end().to_owned());
+    });
 }
 
 /// The app id the tests' sign-ins send (mesibo issues tokens per app).
@@ -89,8 +127,10 @@ pub async fn spawn_app_on(
         stack_env("AWS_ENDPOINT_URL_S3");
         local_stack::template::create_bucket(&s3, &files.bucket).await.expect("the files bucket is created in moto");
     }
-    let app = App::from_clients(config, dynamodb.clone(), sns, clock.clone()).with_files(s3);
-    TestApp { app, clock, dynamodb, mesibo: None }
+    let mut app = App::from_clients(config, dynamodb.clone(), sns, clock.clone()).with_files(s3);
+    let metrics = MetricLines::default();
+    observe_metrics(&mut app, &metrics);
+    TestApp { app, clock, dynamodb, mesibo: None, metrics }
 }
 
 impl TestApp {
@@ -288,18 +328,13 @@ pub async fn scratch_topic() -> String {
 }
 
 /// With `LOG_CAPTURE_DIR` set (make test sets it), every log line of the whole suite goes, as JSON, to
-/// `logs.jsonl` there, and every number, code, token and address the tests use goes to `secrets.txt`; afterwards
-/// `infra/check-log-privacy.sh` asserts that no secret appears in any log line.
+/// `logs.jsonl` there (and every metric line, [`observe_metrics`]), and every number, code, token and address the
+/// tests use goes to `secrets.txt`; afterwards `infra/check-log-privacy.sh` asserts that no secret appears in any
+/// line.
 fn capture_suite_logs() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
-        let Ok(dir) = std::env::var("LOG_CAPTURE_DIR") else { return };
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(format!("{dir}/logs.jsonl"))
-            .expect("log capture file");
-        let file = Arc::new(std::sync::Mutex::new(file));
+        let Some(file) = log_capture() else { return };
         let subscriber = tracing_subscriber::fmt()
             .json()
             .with_max_level(tracing::Level::INFO)
@@ -309,7 +344,18 @@ fn capture_suite_logs() {
     });
 }
 
-struct SharedFile(Arc<std::sync::Mutex<std::fs::File>>);
+/// `logs.jsonl` in `LOG_CAPTURE_DIR`, opened once.
+fn log_capture() -> Option<Arc<Mutex<std::fs::File>>> {
+    static FILE: std::sync::OnceLock<Option<Arc<Mutex<std::fs::File>>>> = std::sync::OnceLock::new();
+    let file = FILE.get_or_init(|| {
+        let dir = std::env::var("LOG_CAPTURE_DIR").ok()?;
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(format!("{dir}/logs.jsonl"));
+        Some(Arc::new(Mutex::new(file.expect("log capture file"))))
+    });
+    file.clone()
+}
+
+struct SharedFile(Arc<Mutex<std::fs::File>>);
 
 impl std::io::Write for SharedFile {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {

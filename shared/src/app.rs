@@ -9,6 +9,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::adapters::dynamodb::DynamoStore;
+use crate::adapters::emf::EmfMetrics;
 use crate::adapters::mesibo::MesiboClient;
 use crate::adapters::s3::S3Files;
 use crate::adapters::secrets_manager::CodeKeyring;
@@ -18,7 +19,8 @@ use crate::model::clock::{Clock, SystemClock};
 use crate::model::phone::PhoneNumber;
 use crate::usecase::{Ports, Services};
 
-/// The deployed product: the table in DynamoDB, SMS and push through SNS, users and groups also at mesibo.
+/// The deployed product: the table in DynamoDB, SMS and push through SNS, users and groups also at mesibo, metrics
+/// in CloudWatch through the functions' logs.
 pub struct Aws;
 
 impl Ports for Aws {
@@ -28,6 +30,7 @@ impl Ports for Aws {
     type Push = SnsPush;
     type Mesibo = MesiboClient;
     type Files = S3Files;
+    type Metrics = EmfMetrics;
 }
 
 /// The use cases' services on AWS.
@@ -57,7 +60,8 @@ impl App {
         let push = SnsPush::new(sns);
         // The address was checked with the configuration; only a machine without root certificates fails here.
         let mesibo = MesiboClient::from_config(&config.mesibo).expect("mesibo's API client could be set up");
-        Self { config, store, code_keys, sms, push, mesibo, files: None, clock }
+        let metrics = EmfMetrics::new(config.metrics_namespace.clone());
+        Self { config, store, code_keys, sms, push, mesibo, files: None, metrics, clock }
     }
 
     /// Code digests under the rotated versions of `CODE_KEY_SECRET_ARN`'s secret, when it is configured: its current

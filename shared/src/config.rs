@@ -52,6 +52,8 @@ pub struct Config {
     pub mesibo: MesiboConfig,
     /// Photos and attachments on S3; `None` (no `FILES_BUCKET`): this deployment stores no files.
     pub files: Option<FilesConfig>,
+    /// The CloudWatch namespace of the functions' metrics (the template sets the stack's name).
+    pub metrics_namespace: String,
 }
 
 #[derive(Clone, Debug)]
@@ -274,6 +276,7 @@ impl Config {
             },
             mesibo: mesibo(&vars)?,
             files: files(&vars)?,
+            metrics_namespace: metrics_namespace(&vars)?,
             app_name,
         })
     }
@@ -291,6 +294,21 @@ impl Config {
     pub fn allows_app_id(&self, app_id: Option<&str>) -> bool {
         self.allowed_app_ids.is_empty() || app_id.is_some_and(|id| self.allowed_app_ids.iter().any(|a| a == id))
     }
+}
+
+/// METRICS_NAMESPACE: a CloudWatch namespace (1–255 characters of letters, digits and `.-_/#:` or space, not
+/// `AWS/…`, which is AWS's own). One CloudWatch rejects would lose every metric silently, so it fails the start.
+fn metrics_namespace(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<String, ConfigError> {
+    const NAME: &str = "METRICS_NAMESPACE";
+    let namespace = vars.text_or(NAME, || "Messenger".into());
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c);
+    if namespace.len() > 255 || !namespace.chars().all(allowed) {
+        return Err(bad(NAME, "1-255 letters, digits, spaces or . - _ / # :"));
+    }
+    if namespace.starts_with("AWS/") {
+        return Err(bad(NAME, "AWS/ namespaces are reserved for AWS"));
+    }
+    Ok(namespace)
 }
 
 /// SMS_MAX_PRICE: a positive amount of US dollars with at most 5 decimals, as SNS takes it (`AWS.SNS.SMS.MaxPrice`).
@@ -435,6 +453,16 @@ mod tests {
             (20, 500, 20_000)
         );
         assert_eq!(config(&[("GROUPS_PER_DAY", "0")]).unwrap_err().name, "GROUPS_PER_DAY");
+    }
+
+    #[test]
+    fn metrics_go_to_the_namespace_named_and_never_to_one_cloudwatch_rejects() {
+        assert_eq!(config(&[]).unwrap().metrics_namespace, "Messenger");
+        assert_eq!(config(&[("METRICS_NAMESPACE", "messenger-prod")]).unwrap().metrics_namespace, "messenger-prod");
+        let too_long = "n".repeat(256);
+        for wrong in ["AWS/Lambda", "sms\"budget", "über", too_long.as_str()] {
+            assert_eq!(config(&[("METRICS_NAMESPACE", wrong)]).unwrap_err().name, "METRICS_NAMESPACE", "{wrong}");
+        }
     }
 
     #[test]

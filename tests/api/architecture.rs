@@ -119,3 +119,19 @@ fn only_the_dynamodb_adapter_spells_keys() {
         }
     }
 }
+
+#[test]
+fn only_adapters_write_to_standard_output() {
+    // Standard output is where Lambda collects logs and metrics (EMF): rules and use cases reach it only through
+    // tracing and the metrics port, so nothing they write can bypass the format or the privacy of either.
+    let adapters = domain_src().join("adapters");
+    let mut checked = 0;
+    for file in sources(&domain_src()).into_iter().filter(|f| !f.starts_with(&adapters)) {
+        let code = code(&std::fs::read_to_string(&file).unwrap());
+        for writer in ["stdout", "stderr", "print!(", "println!(", "eprint!(", "eprintln!(", "dbg!("] {
+            assert!(!code.contains(writer), "{} writes with {writer}", file.display());
+        }
+        checked += 1;
+    }
+    assert!(checked > 30, "only {checked} files found");
+}

@@ -305,8 +305,48 @@ fn template_parameters_map_one_to_one_onto_config() {
             &parameters
                 .iter()
                 .cloned()
-                .chain(["Table", "ContactEventsTopic", "FilesBucket", "OtpSecret"].map(String::from))
+                .chain(["Table", "ContactEventsTopic", "FilesBucket", "OtpSecret", "AWS::StackName"].map(String::from))
                 .collect()
         )
     );
+}
+
+#[test]
+fn the_dashboard_and_alarms_read_the_metrics_the_functions_write() {
+    use serde_yaml_ng::Value as Yaml;
+    let template = local_stack::template::template();
+    let resources: Vec<&Yaml> = template["Resources"].as_mapping().unwrap().values().collect();
+    let of_type = |kind: &'static str| resources.iter().copied().filter(move |r| r["Type"].as_str() == Some(kind));
+    let stack_namespace =
+        |value: &Yaml| matches!(value, Yaml::Tagged(t) if t.tag == "!Ref" && t.value == "AWS::StackName");
+    // The EMF adapter's table of metrics (its module comment) lists what the functions write; the metric filters
+    // add theirs.
+    let emf = include_str!("../../shared/src/adapters/emf.rs");
+    let written: BTreeSet<String> = emf
+        .lines()
+        .filter_map(|line| line.strip_prefix("//! | `")?.split('`').next().map(str::to_owned))
+        .filter(|name| emf.contains(&format!("(\"{name}\", ")))
+        .collect();
+    assert!(written.len() >= 6, "the adapter's table: {written:?}");
+    let mut known = written.clone();
+    for filter in of_type("AWS::Logs::MetricFilter") {
+        for transformation in filter["Properties"]["MetricTransformations"].as_sequence().unwrap() {
+            known.insert(transformation["MetricName"].as_str().unwrap().to_owned());
+        }
+    }
+    for alarm in of_type("AWS::CloudWatch::Alarm").filter(|a| stack_namespace(&a["Properties"]["Namespace"])) {
+        let metric = alarm["Properties"]["MetricName"].as_str().unwrap();
+        assert!(known.contains(metric), "an alarm reads {metric}, which nothing writes");
+    }
+    let dashboard = of_type("AWS::CloudWatch::Dashboard").next().expect("a dashboard");
+    let Yaml::Tagged(body) = &dashboard["Properties"]["DashboardBody"] else { panic!("the dashboard body is a !Sub") };
+    let body = body.value.as_str().unwrap();
+    let shown: BTreeSet<String> = body
+        .split("[\"${AWS::StackName}\",\"")
+        .skip(1)
+        .chain(body.split("MetricName=\\\"").skip(1))
+        .map(|rest| rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect())
+        .collect();
+    assert!(shown.is_subset(&known), "the dashboard shows {:?}, which nothing writes", shown.difference(&known));
+    assert!(written.is_subset(&shown), "the dashboard leaves out {:?}", written.difference(&shown));
 }

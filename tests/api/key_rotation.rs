@@ -29,8 +29,10 @@ async fn instance(base: &TestApp, secret_arn: &str, secrets: Client) -> TestApp 
     config.code_key_secret = Some(secret_arn.to_owned());
     let sns = aws_sdk_sns::Client::new(&domain::app::sdk_config().await);
     let app = domain::App::from_clients(config, base.dynamodb.clone(), sns, base.clock.clone());
-    let app = app.with_rotated_code_keys(secrets).await.expect("the code keys are read at start");
-    TestApp { app, clock: base.clock.clone(), dynamodb: base.dynamodb.clone(), mesibo: None }
+    let mut app = app.with_rotated_code_keys(secrets).await.expect("the code keys are read at start");
+    let metrics = MetricLines::default();
+    observe_metrics(&mut app, &metrics);
+    TestApp { app, clock: base.clock.clone(), dynamodb: base.dynamodb.clone(), mesibo: None, metrics }
 }
 
 async fn version_with(secrets: &Client, arn: &str, stage: &str) -> String {

@@ -16,6 +16,7 @@ mod joined;
 mod key_rotation;
 mod limits;
 mod mesibo;
+mod metrics;
 mod outage;
 mod permissions;
 mod privacy;

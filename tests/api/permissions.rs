@@ -47,9 +47,12 @@ async fn recorded_app(push_app: &str) -> (TestApp, Recorded) {
         aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&sdk).interceptor(sns_calls.clone()).build());
     let s3_config = domain::app::s3_client(&sdk).config().to_builder().interceptor(s3_calls.clone()).build();
     let vars = [("PUSH_FCM_APPLICATION_ARN", push_app)];
-    let TestApp { app, clock, dynamodb, mesibo } = spawn_app_on(&vars, dynamodb, sns).await;
+    let TestApp { app, clock, dynamodb, mesibo, metrics } = spawn_app_on(&vars, dynamodb, sns).await;
     let app = app.with_files(aws_sdk_s3::Client::from_conf(s3_config));
-    (TestApp { app, clock, dynamodb, mesibo }, Recorded { dynamodb: dynamodb_calls, sns: sns_calls, s3: s3_calls })
+    (
+        TestApp { app, clock, dynamodb, mesibo, metrics },
+        Recorded { dynamodb: dynamodb_calls, sns: sns_calls, s3: s3_calls },
+    )
 }
 
 /// Makes the call and checks what it made of AWS against the policies of the function serving its route.

@@ -135,8 +135,15 @@ async fn an_account_made_on_a_landline_before_the_rule_still_signs_in_and_can_de
     let mut config = before.app.config.clone();
     config.test_numbers.clear();
     let sns = aws_sdk_sns::Client::new(&domain::app::sdk_config().await);
-    let app = domain::App::from_clients(config, before.dynamodb.clone(), sns, before.clock.clone());
-    let t = TestApp { app, clock: before.clock.clone(), dynamodb: before.dynamodb.clone(), mesibo: None };
+    let mut app = domain::App::from_clients(config, before.dynamodb.clone(), sns, before.clock.clone());
+    observe_metrics(&mut app, &before.metrics);
+    let t = TestApp {
+        app,
+        clock: before.clock.clone(),
+        dynamodb: before.dynamodb.clone(),
+        mesibo: None,
+        metrics: before.metrics.clone(),
+    };
     t.clock.advance(60);
     assert_eq!(t.call(login(landline)).await.status, 200, "an account may still sign in");
     let code = last_sms_code(landline).await.unwrap();

@@ -10,6 +10,7 @@ pub mod events;
 pub mod group;
 pub mod links;
 pub mod lookup_quota;
+pub mod measured;
 pub mod media;
 pub mod phone;
 pub mod profile;

@@ -6,10 +6,11 @@ use crate::error::ApiError;
 use crate::model::client_address::ClientAddress;
 use crate::model::clock::Timestamp;
 use crate::model::code::{CodeSlot, ReservedAttempt};
+use crate::model::measured::{self, Measured};
 use crate::model::phone::PhoneNumber;
 use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::{CodeDigest, OtpCode};
-use crate::usecase::ports::{CodeKeys, CodeStore, RateLimitStore, ReserveError};
+use crate::usecase::ports::{CodeKeys, CodeStore, Metrics, RateLimitStore, ReserveError};
 use crate::usecase::{Ports, Services};
 
 /// A guess at the code sent to `phone`, from `address`.
@@ -36,6 +37,7 @@ pub async fn check_code(app: &Services<impl Ports>, guess: Guess<'_>, now: Times
         Ok(()) => {}
         Err(_) => {
             warn!(phone = %phone, "verify refused: too many failed codes from one address");
+            app.limit_hit(address_failures[0].kind(), now);
             return Err(ApiError::RateLimited { retry_after: address_failures[0].retry_after(now) });
         }
     }
@@ -50,6 +52,7 @@ pub async fn check_code(app: &Services<impl Ports>, guess: Guess<'_>, now: Times
             return Err(match e {
                 ReserveError::NoCode | ReserveError::Expired => ApiError::CodeExpired,
                 ReserveError::Exhausted { next_send_at } => {
+                    app.limit_hit(measured::CODE_ATTEMPTS, now);
                     ApiError::TooManyAttempts { retry_after: (next_send_at - now).max(1) as u64 }
                 }
                 ReserveError::Unavailable(e) => e.into(),
@@ -70,8 +73,10 @@ pub async fn check_code(app: &Services<impl Ports>, guess: Guess<'_>, now: Times
     };
     if !attempt.digest.matches(&CodeDigest::of(&key, phone, code)) {
         info!(phone = %phone, attempts = attempt.attempts, "wrong code");
+        app.metrics.record(Measured::CodeWrong, now);
         return Err(ApiError::BadCode { attempts_left: max.saturating_sub(attempt.attempts) });
     }
+    app.metrics.record(Measured::CodeRight, now);
     Ok(RightCode { slot, attempt, failures, taken_at: now })
 }
 

@@ -22,8 +22,9 @@ use crate::model::contact::{ContactEntry, OwnProfile, is_news};
 use crate::model::group::Group;
 use crate::model::links::Links;
 use crate::model::lookup_quota::{LookupQuota, OverQuota};
+use crate::model::measured::{self, Measured};
 use crate::model::profile::ContactProfile;
-use crate::usecase::ports::{ContactStore, GroupStore, ProfileStore};
+use crate::usecase::ports::{ContactStore, GroupStore, Metrics, ProfileStore};
 use crate::usecase::session::Session;
 use crate::usecase::{Ports, Services};
 
@@ -142,6 +143,7 @@ async fn lookup(
         if reset { book.iter().filter(|n| !uploaded.contains(*n)).cloned().collect() } else { vec![] };
     let over_quota = |over: OverQuota| {
         warn!(phone = %session.phone, fresh = over.fresh, used = over.used, "contact lookup quota exceeded");
+        app.limit_hit(measured::LOOKUP_QUOTA, now);
         ApiError::RateLimited { retry_after: over.retry_after }
     };
     let charge = quota.charge(&days, &new_numbers, now).map_err(over_quota)?;
@@ -149,11 +151,12 @@ async fn lookup(
     // The charge first, then the edges: a number in the book is free from then on, so no edge may be stored that
     // was not paid for. A failure after the charge keeps it, and the repeated request is not charged again for the
     // numbers it already paid for (each is charged once per window).
-    if let Some(charge) = &charge
-        && !store.charge_lookups(quota.name(), charge).await?
-    {
-        // A concurrent request of this user took the rest of the quota first.
-        return Err(over_quota(quota.lost(&days, charge, now)));
+    if let Some(charge) = &charge {
+        if !store.charge_lookups(quota.name(), charge).await? {
+            // A concurrent request of this user took the rest of the quota first.
+            return Err(over_quota(quota.lost(&days, charge, now)));
+        }
+        app.metrics.record(Measured::LookupsCharged { numbers: charge.count() as u64 }, now);
     }
     let (added, removed) = tokio::join!(store.add_contacts(me, &new_numbers, now), store.remove_contacts(me, &stale));
     added.and(removed)?;

@@ -10,6 +10,7 @@ use tracing::warn;
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::group::{adder_name, readd_bar_name};
+use crate::model::measured;
 use crate::model::phone::PhoneNumber;
 use crate::model::rate_limit::RateLimit;
 use crate::usecase::ports::{ContactStore, GroupStore, RateLimitStore};
@@ -75,6 +76,7 @@ pub async fn admit(
         true => Ok(()),
         false => {
             warn!(phone = %by, newcomers = newcomers.len(), reach, creating, "group limit of the day reached");
+            app.limit_hit(measured::GROUP_ALLOWANCES, now);
             Err(ApiError::RateLimited { retry_after: takes[0].0.retry_after(now) })
         }
     }

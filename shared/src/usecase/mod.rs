@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::model::clock::Clock;
+use crate::model::clock::{Clock, Timestamp};
+use crate::model::measured::Measured;
+use ports::Metrics;
 pub use ports::Ports;
 
 pub mod account;
@@ -36,5 +38,15 @@ pub struct Services<P: Ports> {
     pub mesibo: Option<P::Mesibo>,
     /// Photos and attachments; `None` where no bucket is configured.
     pub files: Option<P::Files>,
+    /// Counts for the dashboard and alarms.
+    pub metrics: P::Metrics,
     pub clock: Arc<dyn Clock>,
+}
+
+impl<P: Ports> Services<P> {
+    /// Counts a request refused by a limit of this kind (`RateLimit::kind`, or one of `crate::model::measured`'s);
+    /// the caller answers the refusal.
+    pub fn limit_hit(&self, kind: &str, now: Timestamp) {
+        self.metrics.record(Measured::LimitHit { kind: kind.to_owned() }, now);
+    }
 }

@@ -59,7 +59,10 @@ pub async fn take_upload(app: &Services<impl Ports>, by: &PhoneNumber, now: Time
     let limit = RateLimit::uploads(&app.config.abuse, &app.config.otp_secret, by);
     match app.store.take(&limit, now).await? {
         true => Ok(()),
-        false => Err(ApiError::RateLimited { retry_after: limit.retry_after(now) }),
+        false => {
+            app.limit_hit(limit.kind(), now);
+            Err(ApiError::RateLimited { retry_after: limit.retry_after(now) })
+        }
     }
 }
 

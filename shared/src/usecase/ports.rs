@@ -1,5 +1,6 @@
-//! What the use cases need from the outside world, as traits: the table (one trait per aggregate), SMS, events and
-//! push. The adapters (`crate::adapters`) implement them; the use cases see only these, so the arrows point inward.
+//! What the use cases need from the outside world, as traits: the table (one trait per aggregate), SMS, events,
+//! push and metrics. The adapters (`crate::adapters`) implement them; the use cases see only these, so the arrows
+//! point inward.
 //!
 //! Every store call either does all it says or, failing, reports [`StoreUnavailable`] (details are logged where it
 //! happens); conditional writes report their condition as a typed error.
@@ -13,6 +14,7 @@ use crate::model::devices::RegisteredDevice;
 use crate::model::events::{ContactEvent, NotifyRun};
 use crate::model::group::{Group, MemberChange, Membership};
 use crate::model::lookup_quota::{Charge, LookupDay};
+use crate::model::measured::Measured;
 use crate::model::phone::PhoneNumber;
 use crate::model::profile::{ContactProfile, Profile, ShownPhoto};
 use crate::model::rate_limit::RateLimit;
@@ -421,6 +423,7 @@ pub trait Ports: 'static {
     type Push: PushRegistry;
     type Mesibo: Mesibo;
     type Files: FileStore;
+    type Metrics: Metrics;
 }
 
 /// File storage could not be reached or refused the call (after the SDK's retries).
@@ -506,6 +509,12 @@ pub struct SmsFailed;
 /// Sends codes by SMS.
 pub trait SmsGateway: Sync {
     fn send_code(&self, phone: &PhoneNumber, code: &OtpCode) -> impl Future<Output = Result<(), SmsFailed>> + Send;
+}
+
+/// Counts outcomes for the operator's dashboard and alarms. Called where the outcome is known, once per outcome;
+/// it never fails the request (a count that cannot be written is lost, as a log line would be).
+pub trait Metrics: Sync {
+    fn record(&self, measured: Measured, at: Timestamp);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -9,6 +9,7 @@ use crate::model::client_address::ClientAddress;
 use crate::model::clock::Timestamp;
 use crate::model::code::{CodeSlot, NewCode};
 use crate::model::links::Links;
+use crate::model::measured::{self, Measured};
 use crate::model::phone::PhoneNumber;
 use crate::model::profile::ContactProfile;
 use crate::model::profile::Profile;
@@ -17,8 +18,8 @@ use crate::model::secrets::{AccessToken, CodeDigest, OtpCode};
 use crate::usecase::code_attempt::{Guess, check_code};
 use crate::usecase::mesibo_cleanup::tell_cleanup;
 use crate::usecase::ports::{
-    CodeKeys, CodeStore, Mesibo, MesiboFailed, MesiboUser, MesiboUserRef, NewMesiboUser, ProfileStore, PutCodeError,
-    RateLimitStore, SignIn, SignInError, SmsGateway, StoreUnavailable, TokenStore,
+    CodeKeys, CodeStore, Mesibo, MesiboFailed, MesiboUser, MesiboUserRef, Metrics, NewMesiboUser, ProfileStore,
+    PutCodeError, RateLimitStore, SignIn, SignInError, SmsGateway, StoreUnavailable, TokenStore,
 };
 use crate::usecase::{Ports, Services};
 
@@ -102,11 +103,14 @@ pub async fn request_code(
     );
     if !ip_allowed? {
         warn!(phone = %phone, "code requests from one address over the hourly limit");
+        app.limit_hit(ip_limit.kind(), now);
         return Err(ApiError::RateLimited { retry_after: ip_limit.retry_after(now) });
     }
     let previous = previous?;
-    let send = (config.send_policy.next_send(previous.as_ref().map(|p| p.send), now))
-        .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+    let send = (config.send_policy.next_send(previous.as_ref().map(|p| p.send), now)).map_err(|retry_after| {
+        app.limit_hit(measured::CODE_RESENDS, now);
+        ApiError::RateLimited { retry_after }
+    })?;
 
     let code = test_code.cloned().unwrap_or_else(OtpCode::generate);
     let expires_at = now + config.otp_ttl_seconds;
@@ -124,8 +128,10 @@ pub async fn request_code(
     // Test numbers send no SMS, so they spend no SMS limit. People who have an account are not counted against their
     // country's hourly cap, nor against the share of the daily budget that new numbers may spend, so SMS pumping
     // cannot stop them from signing in until the whole budget is gone (docs/SECURITY.md: what that tells an attacker).
+    let mut new_number = false;
     if test_code.is_none() {
-        if account?.is_none() {
+        new_number = account?.is_none();
+        if new_number {
             limits.push(RateLimit::country_sms(&config.abuse, phone.calling_code()));
             limits.push(RateLimit::sms_budget_for_new_numbers(&config.abuse));
         }
@@ -143,6 +149,8 @@ pub async fn request_code(
             warn!(phone = %phone, "could not withdraw an unsent code");
         }
         return Err(ApiError::SmsFailed);
+    } else {
+        app.metrics.record(Measured::CodeSent { new_number }, now);
     }
     Ok(LoginReply { resend_after: (send.next_send_at - now).max(0) as u64 })
 }
@@ -158,11 +166,13 @@ async fn refused(
     let reached = match refusal {
         // Another login for this number won the race and is sending its code: this one is a resend too soon.
         PutCodeError::Conflict => {
+            app.limit_hit(measured::CODE_RESENDS, now);
             return ApiError::RateLimited { retry_after: app.config.send_policy.resend_cooldown_seconds as u64 };
         }
         PutCodeError::Unavailable(e) => return e.into(),
         PutCodeError::Limited(i) => &limits[i],
     };
+    app.limit_hit(reached.kind(), now);
     if !reached.is_sms_budget() {
         warn!(phone = %phone, limit = reached.kind(), "code refused: limit reached");
         return ApiError::RateLimited { retry_after: reached.retry_after(now) };
