@@ -52,7 +52,6 @@ struct Deployment {
     stack: Stack,
     functions: BTreeMap<String, Function>,
     clock: Arc<ManualClock>,
-    topic: String,
     poller: StreamPoller,
     /// Kept running for the functions that call it.
     _mesibo: Option<MesiboEmulator>,
@@ -121,7 +120,7 @@ async fn deploy(mesibo_mode: bool) -> Deployment {
     }
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
     let poller = StreamPoller::new(&dynamodb, streams, &table).await.expect("the table's stream");
-    Deployment { stack, functions, clock, topic, poller, _mesibo: mesibo }
+    Deployment { stack, functions, clock, poller, _mesibo: mesibo }
 }
 
 /// How a client reaches the operations: the REST routes, or mesibo's api.php.
@@ -302,7 +301,9 @@ impl Deployment {
             function.events.fetch_add(1, Ordering::Relaxed);
             match name.as_str() {
                 "NotifierFunction" => {
-                    let sink = SnsEvents::new(app.sns_client(), self.topic.clone());
+                    // As serve_stream builds it: the topic from the function's environment.
+                    let topic = app.config.contacts.events_topic_arn.clone().expect("the notifier's topic");
+                    let sink = SnsEvents::new(app.sns_client(), topic);
                     let done = Box::pin(domain::edge::stream::handle(app, &sink, event.clone())).await;
                     assert!(done.batch_item_failures.is_empty(), "{:?}", done.batch_item_failures);
                 }
