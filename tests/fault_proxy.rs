@@ -162,7 +162,7 @@ fn respond(status: u16, content_type: &str, body: &str) -> Vec<u8> {
 }
 
 /// One HTTP/1.1 message with a Content-Length body (all the SDK and these servers send): head text and body.
-async fn read_message(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+pub(crate) async fn read_message(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {
@@ -193,7 +193,7 @@ async fn read_message(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
 }
 
 /// Sends one request upstream on a fresh connection and returns the whole answer.
-async fn forward(upstream: &str, request: &[u8]) -> Option<Vec<u8>> {
+pub(crate) async fn forward(upstream: &str, request: &[u8]) -> Option<Vec<u8>> {
     let mut server = TcpStream::connect(upstream).await.ok()?;
     server.write_all(request).await.ok()?;
     let (head, body) = read_message(&mut server).await?;

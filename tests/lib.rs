@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 
 #[path = "fault_proxy.rs"]
 pub mod fault_proxy;
+#[path = "recording_proxy.rs"]
+pub mod recording_proxy;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::{App, Config, PhoneNumber};

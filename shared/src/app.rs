@@ -85,12 +85,21 @@ impl App {
     /// Reads the configuration (failing with the variable's name), builds the SDK clients and warms the phone
     /// metadata, all during Lambda init rather than in the first request.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let sdk = sdk_config().await;
-        let config = config_with_secret_settings(|name| std::env::var(name).ok(), &sdk).await?;
-        let config = with_secrets(config, &sdk).await?;
+        Self::start(|name| std::env::var(name).ok(), &sdk_config().await, Arc::new(SystemClock)).await
+    }
+
+    /// [`App::from_env`] with the environment, the SDK's configuration and the clock given: the secrets are read
+    /// through clients built from `sdk`, as every other call is.
+    pub async fn start(
+        env: impl Fn(&str) -> Option<String>,
+        sdk: &SdkConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ConfigError> {
+        let config = config_with_secret_settings(env, sdk).await?;
+        let config = with_secrets(config, sdk).await?;
         PhoneNumber::warm_up();
-        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-        Self::new(config, &sdk, Arc::new(SystemClock)).with_rotated_code_keys(secrets).await
+        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+        Self::new(config, sdk, clock).with_rotated_code_keys(secrets).await
     }
 }
 

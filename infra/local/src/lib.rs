@@ -4,6 +4,7 @@
 //!   restates them.
 //! - [`apigw`] turns an HTTP call into the API Gateway v2 event Lambda would receive, and that into a
 //!   `lambda_http::Request` through lambda_http's own deserialisation.
+//! - [`iam`] resolves each function's policies and environment in `template.yaml` against a stack's names.
 //! - [`harness`] is what the integration tests and the benchmarks share (calls through the route table, numbers,
 //!   moto's records, a manual clock).
 //! - [`mesibo`] emulates mesibo's backend API (users, groups, messages, faults) for `make dev` and the tests.
@@ -12,6 +13,7 @@
 
 pub mod apigw;
 pub mod harness;
+pub mod iam;
 pub mod mesibo;
 pub mod recorder;
 pub mod stream;

@@ -219,33 +219,3 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), aws_sdk_dyn
     }
     Ok(())
 }
-
-/// Every action the function's policies allow (`dynamodb:GetItem`, …), from inline statements, either branch of a
-/// condition included: what IAM will let it call once deployed (DynamoDB Local and moto check no permissions).
-pub fn policy_actions(function: &str) -> std::collections::BTreeSet<String> {
-    fn collect(value: &Value, actions: &mut std::collections::BTreeSet<String>) {
-        match value {
-            Value::Mapping(mapping) => {
-                for (key, inner) in mapping {
-                    match (key.as_str(), inner) {
-                        (Some("Action"), Value::String(action)) => {
-                            actions.insert(action.clone());
-                        }
-                        (Some("Action"), Value::Sequence(list)) => {
-                            actions.extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned)));
-                        }
-                        _ => collect(inner, actions),
-                    }
-                }
-            }
-            Value::Sequence(list) => list.iter().for_each(|inner| collect(inner, actions)),
-            Value::Tagged(tagged) => collect(&tagged.value, actions),
-            _ => {}
-        }
-    }
-    let resources = resources();
-    let function = resources.get(function).unwrap_or_else(|| panic!("template.yaml has no {function}"));
-    let mut actions = std::collections::BTreeSet::new();
-    collect(&function["Properties"]["Policies"], &mut actions);
-    actions
-}
