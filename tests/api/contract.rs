@@ -251,6 +251,22 @@ async fn handler_responses_match_openapi() {
     }
 }
 
+/// With the front door on, every route refuses a request that went around it, as openapi.yaml documents.
+#[tokio::test]
+async fn every_route_refuses_a_request_around_the_front_door_as_documented() {
+    let spec = openapi();
+    let t = spawn_app_with(&[("FRONT_DOOR_SECRET", "front-door-origin-secret-for-the-contract-test")]).await;
+    for route in http_routes() {
+        let path = route.path.replace("{name}", "p1-0123456789abcdef0123456789abcdef.jpg");
+        let call = HttpCall { method: route.method.clone(), ..HttpCall::post(&path) };
+        let reply = t.call(call).await;
+        assert_eq!((reply.status, reply.error()), (403, "DIRECTACCESS"), "{} {}", route.method, route.path);
+        if let Some(violation) = contract_violation(&spec, &route.path, &route.method, &reply) {
+            panic!("{violation}");
+        }
+    }
+}
+
 /// template.yaml's Parameters map 1:1 onto the environment the functions read, and Config reads every variable.
 #[test]
 fn template_parameters_map_one_to_one_onto_config() {
@@ -292,6 +308,11 @@ fn template_parameters_map_one_to_one_onto_config() {
         "SubnetIds",
         "SecurityGroupIds",
         "AttachmentDays",
+        // The front door is infrastructure in front of the functions; they learn of it from FRONT_DOOR_SECRET_ARN.
+        "FrontDoor",
+        "FrontDoorWebAclArn",
+        "FrontDoorSignInLimit",
+        "FrontDoorRequestLimit",
     ];
     for parameter in &parameters {
         if !infrastructure.contains(&parameter.as_str()) {
@@ -303,7 +324,7 @@ fn template_parameters_map_one_to_one_onto_config() {
             &parameters
                 .iter()
                 .cloned()
-                .chain(["Table", "ContactEventsTopic", "FilesBucket", "OtpSecret"].map(String::from))
+                .chain(["Table", "ContactEventsTopic", "FilesBucket", "OtpSecret", "FrontDoorSecret"].map(String::from))
                 .collect()
         )
     );

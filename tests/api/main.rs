@@ -10,6 +10,7 @@ mod contract;
 mod device_abuse;
 mod events;
 mod faults;
+mod front_door;
 mod group_abuse;
 mod groups;
 mod joined;
