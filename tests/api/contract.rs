@@ -83,9 +83,14 @@ fn every_function_of_the_template_has_its_binary() {
         let serve = match (http, name.as_str()) {
             (true, _) => "serve_http()",
             (false, "MesiboFunction") => "serve_mesibo_stream()",
+            (false, "SmsProtectFunction") => "serve_sms_protect()",
             (false, _) => "serve_stream()",
         };
         assert!(main.contains(serve), "{name} ({binary}) does not call {serve}");
+        // `make sam-build` builds every binary ahead of `sam build`, which would otherwise link it alone.
+        let makefile = include_str!("../../Makefile");
+        let bins = makefile.lines().find_map(|l| l.strip_prefix("FUNCTION_BINS := ")).expect("FUNCTION_BINS");
+        assert!(bins.split_whitespace().any(|b| b == binary), "{binary} is not in the Makefile's FUNCTION_BINS");
     }
 }
 
@@ -308,6 +313,8 @@ fn template_parameters_map_one_to_one_onto_config() {
         "SubnetIds",
         "SecurityGroupIds",
         "AttachmentDays",
+        // The SMS protect configuration is the account's, set by a custom resource; no function reads it.
+        "SmsProtect",
         // The front door is infrastructure in front of the functions; they learn of it from FRONT_DOOR_SECRET_ARN.
         "FrontDoor",
         "FrontDoorWebAclArn",

@@ -22,5 +22,6 @@ mod privacy;
 mod settings;
 mod signin;
 mod sms_numbers;
+mod sms_protect;
 mod stress;
 mod text_abuse;
