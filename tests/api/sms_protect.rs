@@ -234,6 +234,11 @@ async fn a_failure_is_answered_failed_with_its_reason_never_left_hanging() {
         assert!(!failed.answer["PhysicalResourceId"].as_str().unwrap().is_empty());
     }
     assert_eq!(s.emulator.account_default(), None);
+    let mut odd = s.request("Create", None, properties(&id, "US"));
+    odd["PhysicalResourceId"] = json!(42);
+    odd["ResourceProperties"] = json!("not an object");
+    let failed = s.run(odd).await;
+    assert_eq!(failed.answer["Status"], "FAILED", "a malformed request is answered too");
 
     // The API down: the SDK's retries run out, and CloudFormation hears FAILED within seconds, not an hour.
     s.emulator.go_down();

@@ -2,7 +2,6 @@
 //! answer CloudFormation waits for out: `SUCCESS` or `FAILED` with a reason, always with the physical id (the
 //! protect configuration's), so that a replaced configuration gets its own `Delete`.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::model::sms_protect::CountryAllowList;
@@ -13,12 +12,11 @@ use crate::usecase::sms_protect::{self, ProtectError};
 pub const CONFIGURATION_ID: &str = "ProtectConfigurationId";
 pub const ALLOWED_COUNTRIES: &str = "AllowedCountries";
 
-/// A request, read leniently: whatever it lacks, it is answered (a missing `ResponseURL` alone cannot be).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
+/// A request, read field by field: whatever else it lacks or gets wrong, it is answered if it names a
+/// `ResponseURL` (a request that does not cannot be).
+#[derive(Debug, Default)]
 pub struct CustomResourceRequest {
     pub request_type: String,
-    #[serde(rename = "ResponseURL")]
     pub response_url: String,
     pub stack_id: String,
     pub request_id: String,
@@ -28,8 +26,23 @@ pub struct CustomResourceRequest {
 }
 
 impl CustomResourceRequest {
-    pub fn read(event: Value) -> Result<Self, serde_json::Error> {
-        serde_json::from_value(event)
+    /// `None`: no `ResponseURL`, so nobody to answer.
+    pub fn read(event: &Value) -> Option<Self> {
+        let text = |name: &str| event.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let request = Self {
+            request_type: text("RequestType"),
+            response_url: text("ResponseURL"),
+            stack_id: text("StackId"),
+            request_id: text("RequestId"),
+            logical_resource_id: text("LogicalResourceId"),
+            physical_resource_id: Some(text("PhysicalResourceId")).filter(|id| !id.is_empty()),
+            resource_properties: event
+                .get("ResourceProperties")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        (!request.response_url.is_empty()).then_some(request)
     }
 
     fn property(&self, name: &str) -> Option<&str> {

@@ -67,7 +67,7 @@ pub async fn answer_custom_resource(
     reply: &CustomResourceReply,
     event: serde_json::Value,
 ) -> Result<(), Error> {
-    let request = CustomResourceRequest::read(event)?;
+    let request = CustomResourceRequest::read(&event).ok_or("not a CloudFormation custom resource request")?;
     let answer = custom_resource::handle(aws, &request).await;
     reply.send(&request.response_url, &answer).await?;
     Ok(())
