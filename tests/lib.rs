@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+#[path = "fake_cloudformation.rs"]
+pub mod fake_cloudformation;
 #[path = "fault_proxy.rs"]
 pub mod fault_proxy;
 #[path = "recording_proxy.rs"]

@@ -41,6 +41,8 @@ impl AwsCall {
 pub struct RecordingProxy {
     pub url: String,
     calls: Arc<Mutex<Vec<AwsCall>>>,
+    /// Services served by an emulator of the test's own (`sms-voice`), by signing name.
+    emulators: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 /// Every service's endpoint is the proxy (in place of `AWS_ENDPOINT_URL_<SERVICE>`, which would win over a
@@ -57,7 +59,8 @@ impl LoadServiceConfig for EveryServiceAt {
 impl RecordingProxy {
     pub async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = Self { url: format!("http://{}", listener.local_addr().unwrap()), calls: Default::default() };
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let proxy = Self { url, calls: Default::default(), emulators: Default::default() };
         let this = proxy.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -73,6 +76,11 @@ impl RecordingProxy {
         sdk.to_builder().endpoint_url(&self.url).service_config(EveryServiceAt(self.url.clone())).build()
     }
 
+    /// Sends the calls of `service` (its signing name) to `url`.
+    pub fn route(&self, service: &str, url: &str) {
+        self.emulators.lock().unwrap().push((service.to_owned(), url.to_owned()));
+    }
+
     pub fn calls(&self) -> Vec<AwsCall> {
         self.calls.lock().unwrap().clone()
     }
@@ -82,7 +90,9 @@ impl RecordingProxy {
             let Some((head, body)) = read_message(&mut client).await else { return };
             // Not a call of the SDK (a port scan, another stack's readiness probe on a port it thought free).
             let Some(mut call) = parse(&head, &body) else { return };
+            let emulator = self.emulators.lock().unwrap().iter().find(|(s, _)| *s == call.service).cloned();
             let upstream = match call.service.as_str() {
+                _ if emulator.is_some() => emulator.map(|(_, url)| url).unwrap_or_default(),
                 "dynamodb" => stack_env("AWS_ENDPOINT_URL_DYNAMODB"),
                 "s3" => stack_env("AWS_ENDPOINT_URL_S3"),
                 _ => stack_env("MOTO_URL"),

@@ -106,7 +106,9 @@ impl App {
 /// The settings kept in Secrets Manager rather than in the environment (which anyone allowed to read a function's
 /// configuration can read), fetched once, at start:
 /// - `OTP_SECRET_ARN`: the code HMAC key (the secret's string) as `OTP_HMAC_SECRET`;
-/// - `APP_SECRETS_ARN`: a JSON object whose keys are settings (`TEST_NUMBERS`, `GOOGLE_API_KEY`).
+/// - `APP_SECRETS_ARN`: a JSON object whose keys are settings (`TEST_NUMBERS`, `GOOGLE_API_KEY`);
+/// - `FRONT_DOOR_SECRET_ARN` (front door on): the value CloudFront's origin header carries (the secret's string) as
+///   `FRONT_DOOR_SECRET`.
 ///
 /// A value in the environment under the same name wins (`make dev`, tests). A secret that cannot be read fails the
 /// start, naming its variable: a function must not run with test numbers or a key it was not meant to have.
@@ -116,6 +118,7 @@ pub async fn config_with_secret_settings(
 ) -> Result<Config, ConfigError> {
     const OTP: &str = "OTP_SECRET_ARN";
     const APP: &str = "APP_SECRETS_ARN";
+    const FRONT_DOOR: &str = "FRONT_DOOR_SECRET_ARN";
     let read = |variable: &'static str| {
         let arn = env(variable).filter(|arn| !arn.is_empty());
         async move {
@@ -125,10 +128,13 @@ pub async fn config_with_secret_settings(
             }
         }
     };
-    let (otp, app) = tokio::join!(read(OTP), read(APP));
+    let (otp, app, front_door) = tokio::join!(read(OTP), read(APP), read(FRONT_DOOR));
     let mut settings = std::collections::HashMap::new();
     if let Some(key) = otp? {
         settings.insert("OTP_HMAC_SECRET".to_owned(), key);
+    }
+    if let Some(value) = front_door? {
+        settings.insert("FRONT_DOOR_SECRET".to_owned(), value);
     }
     if let Some(text) = app? {
         let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)

@@ -10,7 +10,7 @@ use crate::model::links::ProfileUrls;
 use crate::model::lookup_quota;
 use crate::model::phone::{DefaultRegion, NumberRegion, PhoneNumber};
 use crate::model::rate_limit::AbuseLimits;
-use crate::model::secrets::{OtpCode, OtpSecret};
+use crate::model::secrets::{OriginSecret, OtpCode, OtpSecret};
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {name}: {problem}")]
@@ -54,6 +54,11 @@ pub struct Config {
     pub files: Option<FilesConfig>,
     /// The CloudWatch namespace of the functions' metrics (the template sets the stack's name).
     pub metrics_namespace: String,
+    /// The front door (CloudFront and WAF, template parameter `FrontDoor`): the value CloudFront sends in its origin
+    /// header, `FRONT_DOOR_SECRET` (deployed: read from `FRONT_DOOR_SECRET_ARN` at start). When set, a request
+    /// without it is refused and the client's address is the one CloudFront saw; `None`: API Gateway's source
+    /// address, and every forwarding header ignored.
+    pub front_door: Option<OriginSecret>,
 }
 
 #[derive(Clone, Debug)]
@@ -277,6 +282,7 @@ impl Config {
             mesibo: mesibo(&vars)?,
             files: files(&vars)?,
             metrics_namespace: metrics_namespace(&vars)?,
+            front_door: front_door(&vars)?,
             app_name,
         })
     }
@@ -401,6 +407,15 @@ fn mesibo(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<MesiboConfig, 
         app_token_secret: vars.text("MESIBO_APP_TOKEN_SECRET_ARN"),
         timeout_ms: vars.number(MESIBO_TIMEOUT_MS)? as u64,
     })
+}
+
+fn front_door(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Option<OriginSecret>, ConfigError> {
+    const NAME: &str = "FRONT_DOOR_SECRET";
+    let Some(value) = vars.text(NAME) else {
+        return Ok(None);
+    };
+    let secret = OriginSecret::new(&value);
+    secret.map(Some).ok_or_else(|| bad(NAME, format!("at least {} characters", OriginSecret::MIN_LEN)))
 }
 
 fn files(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Option<FilesConfig>, ConfigError> {
@@ -535,6 +550,16 @@ mod tests {
         assert!(!old.allows_region_of(&phone("+447400123456")));
         let both = config(&[("ALLOWED_COUNTRY_CODES", "1"), ("ALLOWED_REGIONS", "GB")]).unwrap();
         assert!(both.allows_region_of(&phone("+447400123456")) && !both.allows_region_of(&phone("+12015550123")));
+    }
+
+    #[test]
+    fn the_front_door_is_off_unless_its_secret_is_set_and_long_enough() {
+        assert!(config(&[]).unwrap().front_door.is_none());
+        assert!(config(&[("FRONT_DOOR_SECRET", "")]).unwrap().front_door.is_none());
+        let on = config(&[("FRONT_DOOR_SECRET", &"s3cr3t".repeat(6))]).unwrap();
+        assert!(on.front_door.is_some_and(|secret| secret.matches(&"s3cr3t".repeat(6))));
+        assert_eq!(config(&[("FRONT_DOOR_SECRET", "short")]).unwrap_err().name, "FRONT_DOOR_SECRET");
+        assert!(!format!("{:?}", config(&[("FRONT_DOOR_SECRET", &"s3cr3t".repeat(6))])).contains("s3cr3t"));
     }
 
     fn phone(e164: &str) -> PhoneNumber {

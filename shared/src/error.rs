@@ -69,6 +69,8 @@ pub enum ApiError {
     RecentlyLeft,
     #[error("this number cannot receive sign-in codes: sign in with a mobile number")]
     NotMobile,
+    #[error("this API is served through its front door (CloudFront) only: use the address the app was given")]
+    NotThroughFrontDoor,
 }
 
 impl ApiError {
@@ -105,6 +107,7 @@ impl ApiError {
             Self::NotInContacts => "NOTCONTACT",
             Self::RecentlyLeft => "RECENTLYLEFT",
             Self::NotMobile => "NOTMOBILE",
+            Self::NotThroughFrontDoor => "DIRECTACCESS",
         }
     }
 
@@ -127,7 +130,7 @@ impl ApiError {
             Self::NoSuchFile => 404,
             Self::TooLarge(_) => 413,
             Self::CountryBlocked | Self::NotMember | Self::NotAdmin => 403,
-            Self::NotInContacts | Self::RecentlyLeft => 403,
+            Self::NotInContacts | Self::RecentlyLeft | Self::NotThroughFrontDoor => 403,
             Self::BadCode { .. } | Self::CodeExpired | Self::AuthFail => 401,
             Self::TooManyAttempts { .. } | Self::RateLimited { .. } => 429,
             Self::SmsFailed | Self::MesiboFail => 502,

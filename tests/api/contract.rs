@@ -84,9 +84,14 @@ fn every_function_of_the_template_has_its_binary() {
             (true, _) => "serve_http()",
             (false, "MesiboFunction") => "serve_mesibo_stream()",
             (false, "KeyRotationFunction") => "serve_key_rotation()",
+            (false, "SmsProtectFunction") => "serve_sms_protect()",
             (false, _) => "serve_stream()",
         };
         assert!(main.contains(serve), "{name} ({binary}) does not call {serve}");
+        // `make sam-build` builds every binary ahead of `sam build`, which would otherwise link it alone.
+        let makefile = include_str!("../../Makefile");
+        let bins = makefile.lines().find_map(|l| l.strip_prefix("FUNCTION_BINS := ")).expect("FUNCTION_BINS");
+        assert!(bins.split_whitespace().any(|b| b == binary), "{binary} is not in the Makefile's FUNCTION_BINS");
     }
 }
 
@@ -252,6 +257,22 @@ async fn handler_responses_match_openapi() {
     }
 }
 
+/// With the front door on, every route refuses a request that went around it, as openapi.yaml documents.
+#[tokio::test]
+async fn every_route_refuses_a_request_around_the_front_door_as_documented() {
+    let spec = openapi();
+    let t = spawn_app_with(&[("FRONT_DOOR_SECRET", "front-door-origin-secret-for-the-contract-test")]).await;
+    for route in http_routes() {
+        let path = route.path.replace("{name}", "p1-0123456789abcdef0123456789abcdef.jpg");
+        let call = HttpCall { method: route.method.clone(), ..HttpCall::post(&path) };
+        let reply = t.call(call).await;
+        assert_eq!((reply.status, reply.error()), (403, "DIRECTACCESS"), "{} {}", route.method, route.path);
+        if let Some(violation) = contract_violation(&spec, &route.path, &route.method, &reply) {
+            panic!("{violation}");
+        }
+    }
+}
+
 /// template.yaml's Parameters map 1:1 onto the environment the functions read, and Config reads every variable.
 #[test]
 fn template_parameters_map_one_to_one_onto_config() {
@@ -294,6 +315,13 @@ fn template_parameters_map_one_to_one_onto_config() {
         "SubnetIds",
         "SecurityGroupIds",
         "AttachmentDays",
+        // The SMS protect configuration is the account's, set by a custom resource; no function reads it.
+        "SmsProtect",
+        // The front door is infrastructure in front of the functions; they learn of it from FRONT_DOOR_SECRET_ARN.
+        "FrontDoor",
+        "FrontDoorWebAclArn",
+        "FrontDoorSignInLimit",
+        "FrontDoorRequestLimit",
     ];
     for parameter in &parameters {
         if !infrastructure.contains(&parameter.as_str()) {
@@ -305,7 +333,10 @@ fn template_parameters_map_one_to_one_onto_config() {
             &parameters
                 .iter()
                 .cloned()
-                .chain(["Table", "ContactEventsTopic", "FilesBucket", "OtpSecret", "AWS::StackName"].map(String::from))
+                .chain(
+                    ["Table", "ContactEventsTopic", "FilesBucket", "OtpSecret", "AWS::StackName", "FrontDoorSecret"]
+                        .map(String::from)
+                )
                 .collect()
         )
     );

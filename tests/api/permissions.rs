@@ -20,13 +20,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use domain::App;
+use domain::adapters::cloudformation::CustomResourceReply;
+use domain::adapters::sms_voice::SmsVoiceProtection;
 use domain::adapters::sns::SnsEvents;
+use domain::edge::lambda::answer_custom_resource;
 use domain::edge::stream::MesiboEvent;
+use integration_tests::fake_cloudformation::FakeCloudFormation;
 use integration_tests::recording_proxy::{AwsCall, RecordingProxy};
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use local_stack::harness::http_raw;
 use local_stack::iam::Stack;
+use local_stack::sms_voice::SmsVoiceEmulator;
 use local_stack::stream::StreamPoller;
 use local_stack::template::{function_names, http_routes, template};
 use serde_json::{Value, json};
@@ -56,6 +61,9 @@ struct Deployment {
     poller: StreamPoller,
     /// Kept running for the functions that call it.
     _mesibo: Option<MesiboEmulator>,
+    /// AWS End User Messaging SMS, which moto lacks, and the protect configuration the stack made there.
+    sms_voice: SmsVoiceEmulator,
+    protect_configuration: String,
 }
 
 async fn secret_arn(secrets: &aws_sdk_secretsmanager::Client, value: &str) -> String {
@@ -83,6 +91,9 @@ async fn deploy(mesibo_mode: bool) -> Deployment {
         false => None,
     };
     let table_arn = format!("arn:aws:dynamodb:{region}:{account}:table/{table}");
+    let sms_voice = SmsVoiceEmulator::start().await;
+    let protect_configuration = sms_voice.create_configuration();
+    let protect_arn = format!("arn:aws:sms-voice:{region}:{account}:protect-configuration/{protect_configuration}");
     let mut refs = BTreeMap::from([
         ("Table", table.clone()),
         ("FilesBucket", bucket.clone()),
@@ -107,6 +118,7 @@ async fn deploy(mesibo_mode: bool) -> Deployment {
             ("Table.Arn", table_arn.clone()),
             ("Table.StreamArn", format!("{table_arn}/stream/*")),
             ("FilesBucket.Arn", format!("arn:aws:s3:::{bucket}")),
+            ("SmsProtectConfiguration.Arn", protect_arn),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -118,8 +130,8 @@ async fn deploy(mesibo_mode: bool) -> Deployment {
         let proxy = RecordingProxy::start().await;
         let environment = stack.environment(&name);
         let app = match name.as_str() {
-            // As serve_key_rotation starts: a Secrets Manager client, no configuration.
-            "KeyRotationFunction" => None,
+            // As serve_key_rotation and serve_sms_protect start: an SDK client, no configuration.
+            "KeyRotationFunction" | "SmsProtectFunction" => None,
             _ => {
                 let sdk = proxy.sdk_config().await;
                 let started = App::start(|v| environment.get(v).cloned(), &sdk, clock.clone()).await;
@@ -130,11 +142,12 @@ async fn deploy(mesibo_mode: bool) -> Deployment {
                 Some(app)
             }
         };
+        proxy.route("sms-voice", &sms_voice.url);
         functions.insert(name, Function { app, proxy, events: AtomicUsize::new(0) });
     }
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
     let poller = StreamPoller::new(&dynamodb, streams, &table).await.expect("the table's stream");
-    Deployment { stack, functions, clock, poller, _mesibo: mesibo }
+    Deployment { stack, functions, clock, poller, _mesibo: mesibo, sms_voice, protect_configuration }
 }
 
 /// How a client reaches the operations: the REST routes, or mesibo's api.php.
@@ -361,6 +374,37 @@ impl Deployment {
     }
 }
 
+impl Deployment {
+    /// The SMS protect configuration's custom resource, as CloudFormation drives it: made the account default at
+    /// Create, its countries changed at Update, the default removed at Delete.
+    async fn protect_sms_and_remove_the_stack(&self) {
+        let Some(function) = self.functions.get("SmsProtectFunction") else { return };
+        let sdk = function.proxy.sdk_config().await;
+        let aws = SmsVoiceProtection::new(aws_sdk_pinpointsmsvoicev2::Client::new(&sdk));
+        let reply = CustomResourceReply::new().expect("an HTTP client");
+        let cloudformation = FakeCloudFormation::start().await;
+        let id = self.protect_configuration.as_str();
+        for (kind, countries) in [("Create", "US"), ("Update", "US,IN"), ("Delete", "US,IN")] {
+            function.events.fetch_add(1, Ordering::Relaxed);
+            let mut request = json!({
+                "RequestType": kind,
+                "ResponseURL": cloudformation.url,
+                "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/messenger/0f1e2d3c",
+                "RequestId": random_hex(4),
+                "ResourceType": "Custom::SmsProtectConfiguration",
+                "LogicalResourceId": "SmsProtectDefault",
+                "ResourceProperties": { "ProtectConfigurationId": id, "AllowedCountries": countries },
+            });
+            if kind != "Create" {
+                request["PhysicalResourceId"] = json!(id);
+            }
+            answer_custom_resource(&aws, &reply, request).await.expect("answered");
+            assert_eq!(cloudformation.last().answer["Status"], "SUCCESS", "{kind}: {:?}", cloudformation.last());
+        }
+        assert_eq!(self.sms_voice.account_default(), None, "the stack's default removed with it");
+    }
+}
+
 /// What one call asks IAM for: each action on each resource it names.
 fn needs(stack: &Stack, call: &AwsCall) -> Vec<(String, String)> {
     let body: Value = serde_json::from_slice(&call.body).unwrap_or_default();
@@ -422,6 +466,14 @@ fn needs(stack: &Stack, call: &AwsCall) -> Vec<(String, String)> {
             vec![(format!("sns:{op}"), resource)]
         }
         "s3" => s3_needs(call),
+        "sms-voice" => {
+            let op = operation().expect("End User Messaging SMS names its operation");
+            let resource = match body["ProtectConfigurationId"].as_str() {
+                Some(id) => format!("arn:{partition}:sms-voice:{region}:{account}:protect-configuration/{id}"),
+                None => "*".into(),
+            };
+            vec![(format!("sms-voice:{op}"), resource)]
+        }
         other => vec![(format!("{other}:{}", operation().unwrap_or_else(|| call.target.clone())), "*".into())],
     }
 }
@@ -471,6 +523,7 @@ async fn each_functions_policy_allows_exactly_the_calls_it_makes() {
         deployment.use_the_app(Via::ApiPhp).await;
         deployment.deliver_the_stream().await;
         deployment.rotate_the_code_key().await;
+        deployment.protect_sms_and_remove_the_stack().await;
     }
 
     let mut denied: BTreeMap<String, String> = BTreeMap::new();

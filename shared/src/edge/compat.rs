@@ -6,12 +6,12 @@
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-use super::caller::source_address;
 use super::commands;
 use super::params::Params;
 use super::reply::reply;
 use super::routes::{Input, Operation, Outcome, run};
 use crate::error::ApiError;
+use crate::model::client_address::ClientAddress;
 use crate::model::clock::Timestamp;
 use crate::usecase::sign_in::{self, VerifyReply};
 use crate::usecase::{Ports, Services};
@@ -24,12 +24,17 @@ pub struct MesiboSignIn {
     google: String,
 }
 
-pub async fn handle(app: &Services<impl Ports>, req: &Request, now: Timestamp) -> Response<Body> {
+pub async fn handle(
+    app: &Services<impl Ports>,
+    req: &Request,
+    client: ClientAddress,
+    now: Timestamp,
+) -> Response<Body> {
     let (op, outcome) = match Params::from_request(req, Operation::MesiboApi.body_limits(&app.config)).await {
         Ok(params) => {
             let op = params.text("op").unwrap_or_default().to_owned();
             let links = Operation::MesiboApi.links(&app.config, req);
-            let outcome = dispatch(app, &op, &Input { req, params, now, links }).await;
+            let outcome = dispatch(app, &op, &Input { req, params, now, links, client }).await;
             (op, outcome)
         }
         Err(e) => (String::new(), Err(e)),
@@ -42,8 +47,7 @@ async fn dispatch(app: &Services<impl Ports>, op: &str, input: &Input<'_>) -> Re
     match op {
         "" => Err(ApiError::NoOp),
         "login" if signs_in => {
-            let command =
-                commands::verify_code(&app.config, &input.params, source_address(input.req), input.links.clone())?;
+            let command = commands::verify_code(&app.config, &input.params, input.client.clone(), input.links.clone())?;
             let verify = sign_in::verify_code(app, command, input.now).await?;
             let google = app.config.profile_urls.google_api_key.clone();
             Ok(Outcome::MesiboSignIn(MesiboSignIn { verify, google }))

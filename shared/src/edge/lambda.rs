@@ -4,10 +4,13 @@
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Error, service_fn};
 
+use super::custom_resource::{self, CustomResourceRequest};
 use super::stream::MesiboEvent;
 use super::{routes, stream};
+use crate::adapters::cloudformation::CustomResourceReply;
 use crate::adapters::dynamodb::stream::StreamEvent;
 use crate::adapters::secrets_manager::{self, RotationStep};
+use crate::adapters::sms_voice::SmsVoiceProtection;
 use crate::adapters::sns::SnsEvents;
 use crate::app::{App, sdk_config};
 
@@ -66,6 +69,19 @@ pub async fn serve_key_rotation() -> Result<(), Error> {
     .await
 }
 
+/// The SMS protect configuration custom resource: CloudFormation's requests in, the account default protect
+/// configuration set or given back, CloudFormation answered. Needs no settings: the request carries them.
+pub async fn serve_sms_protect() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let sdk = crate::app::sdk_config().await;
+    let aws = &SmsVoiceProtection::new(aws_sdk_pinpointsmsvoicev2::Client::new(&sdk));
+    let reply = &CustomResourceReply::new()?;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        answer_custom_resource(aws, reply, event.payload).await
+    }))
+    .await
+}
+
 /// One invocation of the rotation function.
 pub async fn rotation_step(client: &aws_sdk_secretsmanager::Client, event: RotationEvent) -> Result<(), String> {
     let RotationEvent { secret_id, client_request_token, step } = event;
@@ -75,4 +91,16 @@ pub async fn rotation_step(client: &aws_sdk_secretsmanager::Client, event: Rotat
         Err(e) => tracing::error!(?step, error = %e, "code key rotation step failed"),
     }
     done
+}
+
+/// One request, answered whatever happens: the stack waits for the answer, not for this function.
+pub async fn answer_custom_resource(
+    aws: &SmsVoiceProtection,
+    reply: &CustomResourceReply,
+    event: serde_json::Value,
+) -> Result<(), Error> {
+    let request = CustomResourceRequest::read(&event).ok_or("not a CloudFormation custom resource request")?;
+    let answer = custom_resource::handle(aws, &request).await;
+    reply.send(&request.response_url, &answer).await?;
+    Ok(())
 }

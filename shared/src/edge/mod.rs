@@ -1,8 +1,9 @@
-//! The HTTP edge (and the stream's): requests in, typed commands to the use cases, one envelope out.
+//! The HTTP edge (and the stream's, and a custom resource's): requests in, typed commands to the use cases, one envelope out.
 
 pub mod caller;
 pub mod commands;
 pub mod compat;
+pub mod custom_resource;
 pub mod lambda;
 pub mod params;
 pub mod reply;

@@ -6,12 +6,13 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
-use super::caller::{presented_token, public_base, source_address};
+use super::caller::{client_address, presented_token, public_base};
 use super::params::{BodyLimits, Params};
 use super::reply::{redirect, reply};
 use super::{commands, compat};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::model::client_address::ClientAddress;
 use crate::model::clock::Timestamp;
 use crate::model::links::Links;
 use crate::usecase::session::{Session, authenticate};
@@ -138,7 +139,7 @@ impl Operation {
             .map(|(route, _)| route.len())
             .max()
             .unwrap_or(0);
-        let here = config.files.as_ref().and_then(|_| public_base(req, route_len));
+        let here = config.files.as_ref().and_then(|_| public_base(req, route_len, config.front_door.is_some()));
         Links::new(&config.profile_urls, here.as_deref())
     }
 }
@@ -153,6 +154,8 @@ pub struct Input<'a> {
     pub now: Timestamp,
     /// The deployment's URLs as this request reached it.
     pub links: Links,
+    /// Who per-address limits count this request against.
+    pub client: ClientAddress,
 }
 
 impl Input<'_> {
@@ -167,8 +170,14 @@ pub async fn handle(app: &Services<impl Ports>, req: Request) -> Response<Body> 
     let Some(operation) = Operation::for_path(req.raw_http_path()) else {
         return reply::<()>("", now, Err(ApiError::BadRequest("unknown operation")));
     };
+    // Before anything else: with the front door on, a request around it is refused whatever its route (api.php's
+    // always-200 included: no mesibo app was given this address).
+    let client = match client_address(&app.config, &req) {
+        Ok(client) => client,
+        Err(refused) => return reply::<()>(operation.name(), now, Err(refused)),
+    };
     if operation == Operation::MesiboApi {
-        let mut response = compat::handle(app, &req, now).await;
+        let mut response = compat::handle(app, &req, client, now).await;
         // mesibo clients treat any status but 200 as a network failure.
         *response.status_mut() = StatusCode::OK;
         return response;
@@ -183,7 +192,7 @@ pub async fn handle(app: &Services<impl Ports>, req: Request) -> Response<Body> 
     let outcome = match Params::from_request(&req, operation.body_limits(&app.config)).await {
         Ok(params) => {
             let links = operation.links(&app.config, &req);
-            run(app, operation, &Input { req: &req, params, now, links }).await
+            run(app, operation, &Input { req: &req, params, now, links, client }).await
         }
         Err(e) => Err(e),
     };
@@ -213,7 +222,7 @@ pub enum Outcome {
 /// operations of a signed-in user: a bad token is reported before bad parameters).
 pub async fn run(app: &Services<impl Ports>, operation: Operation, input: &Input<'_>) -> Result<Outcome, ApiError> {
     let (config, params, now) = (&app.config, &input.params, input.now);
-    let ip = || source_address(input.req);
+    let ip = || input.client.clone();
     match operation {
         Operation::Login => {
             Ok(Outcome::Login(sign_in::request_code(app, commands::request_code(config, params, ip())?, now).await?))

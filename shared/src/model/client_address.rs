@@ -1,4 +1,5 @@
-//! Who a per-address limit counts: the address API Gateway saw, widened to what one client controls.
+//! Who a per-address limit counts: the address API Gateway saw (or, behind the front door, the one CloudFront saw),
+//! widened to what one client controls.
 
 use std::net::IpAddr;
 
@@ -27,6 +28,16 @@ impl ClientAddress {
         })
     }
 
+    /// From CloudFront's `CloudFront-Viewer-Address`: the viewer's address and source port, `198.51.100.10:46532`, an
+    /// IPv6 address unbracketed (`2001:db8::1:46532`: the port is what follows the last colon); a bracketed
+    /// `[2001:db8::1]:46532` is read too. `None` when it is no address and port.
+    pub fn from_viewer_address(value: &str) -> Option<Self> {
+        let (ip, port) = value.trim().rsplit_once(':')?;
+        let ip = ip.strip_prefix('[').and_then(|ip| ip.strip_suffix(']')).unwrap_or(ip);
+        let valid = port.parse::<u16>().is_ok() && ip.parse::<IpAddr>().is_ok();
+        valid.then(|| Self::from_source(Some(ip)))
+    }
+
     /// The bucket's name, as it is counted (only ever stored as a keyed HMAC).
     pub fn bucket(&self) -> &str {
         &self.0
@@ -48,5 +59,18 @@ mod tests {
         assert_eq!(bucket(None), bucket(Some("")));
         assert_eq!(bucket(None), "unknown");
         assert_ne!(bucket(Some("not-an-ip")), bucket(None));
+    }
+
+    #[test]
+    fn cloudfronts_viewer_address_is_an_address_and_a_port() {
+        let viewer = |value: &str| ClientAddress::from_viewer_address(value).map(|a| a.bucket().to_owned());
+        assert_eq!(viewer("198.51.100.10:46532").as_deref(), Some("198.51.100.10"));
+        assert_eq!(viewer("2001:db8:1:2::7:46532").as_deref(), Some("2001:db8:1:2::/64"));
+        assert_eq!(viewer("2001:0db8:85a3:0000:0000:8a2e:0370:7334:443").as_deref(), Some("2001:db8:85a3::/64"));
+        assert_eq!(viewer("[2001:db8:1:2::7]:46532").as_deref(), Some("2001:db8:1:2::/64"));
+        assert_eq!(viewer("::ffff:198.51.100.10:1").as_deref(), Some("198.51.100.10"));
+        for bad in ["198.51.100.10", "198.51.100.10:", "198.51.100.10:70000", "example.com:443", "", ":443", "a:b"] {
+            assert_eq!(viewer(bad), None, "{bad}");
+        }
     }
 }

@@ -16,4 +16,5 @@ pub mod phone;
 pub mod profile;
 pub mod rate_limit;
 pub mod secrets;
+pub mod sms_protect;
 pub mod text;

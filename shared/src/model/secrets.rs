@@ -185,6 +185,32 @@ impl fmt::Debug for CodeKey {
     }
 }
 
+/// The value only the front door (CloudFront) sends with each request it forwards, in its origin header: a request
+/// without it went around the front door's WAF, so its viewer address header is the client's own word.
+#[derive(Clone)]
+pub struct OriginSecret(Vec<u8>);
+
+impl OriginSecret {
+    /// Long enough that guessing is no attack (the template generates 48 characters).
+    pub const MIN_LEN: usize = 32;
+
+    pub fn new(value: &str) -> Option<Self> {
+        let value = value.trim();
+        (value.len() >= Self::MIN_LEN).then(|| Self(value.as_bytes().to_vec()))
+    }
+
+    /// In constant time: both sides are hashed first, so not even the length of the secret leaks through timing.
+    pub fn matches(&self, presented: &str) -> bool {
+        Sha256::digest(&self.0).ct_eq(&Sha256::digest(presented.as_bytes())).into()
+    }
+}
+
+impl fmt::Debug for OriginSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OriginSecret(..)")
+    }
+}
+
 /// A bearer token: 256 random bits, base64url. Handed to the client once; the table only sees its [`TokenHash`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessToken(String);
@@ -357,5 +383,17 @@ mod tests {
         let mesibo = "79a818d7e1c2f3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1";
         assert_eq!(AccessToken::parse(mesibo).map(|t| t.as_str().len()), Some(mesibo.len()));
         assert_eq!(format!("{a:?}"), "AccessToken(..)");
+    }
+
+    #[test]
+    fn the_origin_secret_matches_only_itself_and_is_never_printed() {
+        let value = "a".repeat(31) + "b";
+        let secret = OriginSecret::new(&value).unwrap();
+        assert!(secret.matches(&value));
+        for wrong in ["", "a", &"a".repeat(32), &(value.clone() + "b"), &value[..31]] {
+            assert!(!secret.matches(wrong), "{wrong}");
+        }
+        assert!(OriginSecret::new(&"a".repeat(31)).is_none(), "too short");
+        assert!(!format!("{secret:?}").contains("aaaa"));
     }
 }

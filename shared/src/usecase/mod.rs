@@ -25,6 +25,7 @@ pub mod photos;
 pub mod ports;
 pub mod session;
 pub mod sign_in;
+pub mod sms_protect;
 
 /// What every use case runs against: the configuration, the ports (implemented by the adapters `P` names; the
 /// composition root, `crate::app`, picks them), and the clock.
