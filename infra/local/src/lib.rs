@@ -9,10 +9,13 @@
 //! - [`mesibo`] emulates mesibo's backend API (users, groups, messages, faults) for `make dev` and the tests.
 //! - [`recorder`] records the SDK calls a client makes, for the tests and the benchmarks.
 //! - [`stream`] reads DynamoDB Local's stream for the notifier, as the event-source mapping does in AWS.
+//! - [`runtime_api`] serves the Lambda runtime API to a function binary run as a process: `invoke`, the `events/`
+//!   fixtures' test and the cold-start benchmark run the built functions under it, with no Docker.
 
 pub mod apigw;
 pub mod harness;
 pub mod mesibo;
 pub mod recorder;
+pub mod runtime_api;
 pub mod stream;
 pub mod template;
