@@ -18,6 +18,7 @@ mod mesibo;
 mod outage;
 mod permissions;
 mod privacy;
+mod sam_local;
 mod settings;
 mod signin;
 mod sms_numbers;

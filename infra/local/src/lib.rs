@@ -11,11 +11,13 @@
 //! - [`stream`] reads DynamoDB Local's stream for the notifier, as the event-source mapping does in AWS.
 //! - [`runtime_api`] serves the Lambda runtime API to a function binary run as a process: `invoke`, the `events/`
 //!   fixtures' test and the cold-start benchmark run the built functions under it, with no Docker.
+//! - [`sam_local`] gives a function the variables `sam local invoke` would (template.yaml, shell, `--env-vars`).
 
 pub mod apigw;
 pub mod harness;
 pub mod mesibo;
 pub mod recorder;
 pub mod runtime_api;
+pub mod sam_local;
 pub mod stream;
 pub mod template;
