@@ -2,10 +2,19 @@
 SHELL := /bin/bash
 VENV := .local/venv/bin
 
-.PHONY: dev test install fmt-check clippy lint-template lint-deploy test-all schemathesis sam-build bench ci
+.PHONY: dev invoke test install fmt-check clippy lint-template lint-deploy test-all schemathesis sam-build bench ci
 
 dev:
 	infra/dev.sh
+
+# One function of template.yaml on one event, as `sam local invoke` runs it but without Docker (a runtime API
+# emulator), against the stack `make dev` runs (events/env.json names its ports):
+#   make invoke FN=LoginFunction EVENT=events/login.json
+FN ?= LoginFunction
+EVENT ?= events/login.json
+invoke:
+	cargo build --quiet $(addprefix --bin ,$(FUNCTION_BINS))
+	cargo run --quiet -p local_stack --bin invoke -- $(FN) -e $(EVENT) -n events/env.json
 
 test: install fmt-check clippy lint-template test-all schemathesis
 

@@ -11,6 +11,11 @@ if [ ! -s .local/otp-secret ]; then
 fi
 cargo build --quiet -p local_stack --bin devserver
 export TABLE_NAME="${TABLE_NAME:-messenger-local}"
+# Fixed ports (each can be changed here), so that events/env.json can name them for `sam local invoke` and `invoke`.
+export DYNAMODB_PORT="${DYNAMODB_PORT:-8000}" MOTO_PORT="${MOTO_PORT:-5010}" MOTO_S3_PORT="${MOTO_S3_PORT:-5011}"
+export MESIBO_EMULATOR_PORT="${MESIBO_EMULATOR_PORT:-3001}"
+# The app-store review number of events/login.json and events/verify.json: no SMS, always this code.
+export TEST_NUMBERS="${TEST_NUMBERS-+12015550100:428913}"
 # Photos and attachments go to this bucket in moto (created by the dev server); FILES_BUCKET= runs without files.
 export FILES_BUCKET="${FILES_BUCKET-messenger-local-files}"
 OTP_HMAC_SECRET="$(cat .local/otp-secret)"

@@ -21,6 +21,7 @@ mod metrics;
 mod outage;
 mod permissions;
 mod privacy;
+mod sam_local;
 mod settings;
 mod signin;
 mod sms_numbers;

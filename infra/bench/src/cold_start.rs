@@ -1,23 +1,16 @@
 //! Section 1: init duration as Lambda reports it. Each function binary is started with `AWS_LAMBDA_RUNTIME_API`
-//! pointing at a tiny runtime API here; init ends when it first asks `GET /2018-06-01/runtime/invocation/next`.
+//! pointing at the runtime API emulator (`local_stack::runtime_api`); init ends when it first asks
+//! `GET /2018-06-01/runtime/invocation/next`.
 //! It then gets one real event (against the local stack), so the first request's duration and the peak RSS
 //! (VmHWM, what Lambda bills as "Max Memory Used") cover a request too.
 
-use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper::body::Bytes;
+use local_stack::runtime_api::{FunctionProcess, Outcome};
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
 use crate::BoxError;
 use crate::stats::median;
@@ -30,6 +23,9 @@ pub struct Subject {
     /// The first invocation's event, for each start in turn.
     pub events: Vec<Value>,
 }
+
+/// A start that has not answered by then failed.
+const TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Start {
     pub init: Duration,
@@ -44,15 +40,6 @@ pub struct ColdStartFigures {
     pub init_median: Duration,
     pub first_request_median: Duration,
     pub peak_rss_kib: u64,
-}
-
-/// What the runtime API saw, in order.
-#[derive(Debug)]
-enum Seen {
-    AskedForWork(Instant),
-    Responded(Instant),
-    Failed(String),
-    Idle,
 }
 
 /// Starts every subject `starts` times, round-robin, so that a noisy moment hits all of them alike.
@@ -83,58 +70,28 @@ pub async fn run(subjects: &[Subject], starts: usize) -> Result<Vec<ColdStartFig
 }
 
 async fn start_once(subject: &Subject, index: usize) -> Result<Start, BoxError> {
-    let event = subject.events[index % subject.events.len()].clone();
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let (seen_tx, mut seen) = mpsc::unbounded_channel();
-    let runtime_api = tokio::spawn(serve_runtime_api(listener, event, seen_tx));
-
+    let event = subject.events[index % subject.events.len()].to_string();
     let log = log_path(&subject.name);
-    let exec = Instant::now();
-    let mut child = tokio::process::Command::new(&subject.binary)
-        .env_clear()
-        .envs(subject.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log)?)
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = child.id().ok_or("the function exited at once")?;
-
-    let outcome = tokio::time::timeout(Duration::from_secs(30), async {
-        let mut asked = None;
-        loop {
-            match seen.recv().await {
-                Some(Seen::AskedForWork(at)) => asked = Some(at),
-                Some(Seen::Responded(at)) => {
-                    let asked = asked.ok_or("responded before asking for work")?;
-                    match seen.recv().await {
-                        Some(Seen::Idle) => {}
-                        other => return Err(format!("expected the next poll, saw {other:?}").into()),
-                    }
-                    return Ok::<_, BoxError>(Start {
-                        init: asked - exec,
-                        first_request: at - asked,
-                        peak_rss_kib: peak_rss_kib(pid)?,
-                    });
-                }
-                Some(Seen::Failed(body)) => return Err(format!("the function reported an error: {body}").into()),
-                Some(Seen::Idle) => return Err("asked for work twice without responding".into()),
-                None => return Err("the runtime API stopped".into()),
-            }
+    let file = std::fs::File::create(&log)?;
+    let output = || file.try_clone().map_or(Stdio::null(), Stdio::from);
+    let mut function = FunctionProcess::start(&subject.name, &subject.binary, &subject.env, TIMEOUT, output).await?;
+    let pid = function.child.id().ok_or("the function exited at once")?;
+    let measured = async {
+        let answer = function.invoke(Bytes::from(event)).await?;
+        if let Outcome::Error(error) = answer.outcome {
+            return Err(format!("the function reported an error: {error}").into());
         }
-    })
-    .await;
-    let _ = child.kill().await;
-    runtime_api.abort();
-    match outcome {
-        Ok(result) => result,
-        Err(_) => {
-            let log = std::fs::read_to_string(&log).unwrap_or_default();
-            Err(format!("no response within 30 s; its log:\n{log}").into())
-        }
-    }
+        // Idle again (asking for the next event), as between invocations: the first request's memory is all in.
+        tokio::time::timeout(TIMEOUT, function.api.polls(2)).await.map_err(|_| "no next poll after responding")?;
+        Ok::<_, BoxError>(Start {
+            init: answer.picked_at - function.started_at,
+            first_request: answer.answered_at - answer.picked_at,
+            peak_rss_kib: peak_rss_kib(pid)?,
+        })
+    };
+    let outcome = measured.await;
+    function.stop().await;
+    outcome.map_err(|e| format!("{e}; its log:\n{}", std::fs::read_to_string(&log).unwrap_or_default()).into())
 }
 
 fn log_path(name: &str) -> PathBuf {
@@ -148,63 +105,6 @@ fn peak_rss_kib(pid: u32) -> Result<u64, BoxError> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:")).ok_or("no VmHWM")?;
     Ok(line.split_whitespace().nth(1).ok_or("VmHWM without a value")?.parse()?)
-}
-
-/// The Lambda runtime API, as much of it as one invocation needs: the first `next` gets the event, the response
-/// is taken, and the second `next` is left waiting (the function is then idle, as between invocations).
-async fn serve_runtime_api(listener: TcpListener, event: Value, seen: mpsc::UnboundedSender<Seen>) {
-    let state = Arc::new(Mutex::new(0usize));
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { return };
-        let (event, seen, state) = (event.clone(), seen.clone(), state.clone());
-        tokio::spawn(async move {
-            let service = service_fn(move |request: Request<Incoming>| {
-                let (event, seen, state) = (event.clone(), seen.clone(), state.clone());
-                async move { Ok::<_, Infallible>(answer(request, &event, &seen, &state).await) }
-            });
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-        });
-    }
-}
-
-async fn answer(
-    request: Request<Incoming>,
-    event: &Value,
-    seen: &mpsc::UnboundedSender<Seen>,
-    polls: &Mutex<usize>,
-) -> Response<Full<Bytes>> {
-    let now = Instant::now();
-    let path = request.uri().path().to_owned();
-    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let reply = |status: u16, body: Bytes| Response::builder().status(status).body(Full::new(body)).unwrap();
-    if path == "/2018-06-01/runtime/invocation/next" {
-        let first = {
-            let mut polls = polls.lock().unwrap();
-            *polls += 1;
-            *polls == 1
-        };
-        if !first {
-            let _ = seen.send(Seen::Idle);
-            std::future::pending::<()>().await;
-        }
-        let _ = seen.send(Seen::AskedForWork(now));
-        let deadline =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap() + Duration::from_secs(30);
-        return Response::builder()
-            .status(200)
-            .header("lambda-runtime-aws-request-id", "bench-0001")
-            .header("lambda-runtime-deadline-ms", deadline.as_millis().to_string())
-            .header("lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
-            .header("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000;Sampled=0")
-            .body(Full::new(Bytes::from(event.to_string())))
-            .unwrap();
-    }
-    if path.ends_with("/response") {
-        let _ = seen.send(Seen::Responded(now));
-        return reply(202, Bytes::from_static(b"{\"status\":\"OK\"}"));
-    }
-    let _ = seen.send(Seen::Failed(format!("{path}: {}", String::from_utf8_lossy(&body))));
-    reply(202, Bytes::from_static(b"{\"status\":\"OK\"}"))
 }
 
 /// The steps of init, each the median over `starts` fresh processes of this binary (`bench init-steps`), in order.

@@ -77,8 +77,8 @@ pub fn markdown(
     let _ = writeln!(
         md,
         "Release binaries as `sam build` builds them (`cargo lambda build --release`, x86_64). Init = exec → first \
-         `GET /2018-06-01/runtime/invocation/next` at a runtime-API stub (what Lambda reports as Init Duration); it \
-         includes reading the configuration, building the SDK clients and warming the phone-number metadata. Median \
+         `GET /2018-06-01/runtime/invocation/next` at the runtime API emulator (what Lambda reports as Init \
+         Duration); it includes reading the configuration, building the SDK clients and warming the phone-number metadata. Median \
          of {} starts per binary, round-robin. The first request is then served against the local stack; peak RSS is \
          VmHWM after it (Lambda's \"Max Memory Used\"). Goals: init ≤ 1.5 × hello-world, binary ≤ 8 MB (10⁶ bytes, the stricter reading), RSS ≤ 30 MB.\n",
         cold.first().map(|c| c.starts).unwrap_or(0)

@@ -57,6 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         println!("[dev files] photos and attachments in bucket {} (moto)", files.bucket);
     }
     config.contacts.events_topic_arn = topic.clone();
+    store_local_secrets(&sdk, &config).await?;
     let mut app = App::new(config, &sdk, Arc::new(SystemClock));
     app.sms = app.sms.with_console_echo();
     let app = Arc::new(app);
@@ -115,6 +116,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
+}
+
+/// The secrets a deployed function reads at start (template.yaml's OtpSecret, CodeKeySecret and AppSecrets, and
+/// mesibo's app token), put in moto's Secrets Manager with this server's own values, so that a function run on its
+/// own (`sam local invoke` or `invoke` with events/env.json, which names them) signs in with the same keys, test
+/// numbers and mesibo as this server: a code sent here verifies there.
+async fn store_local_secrets(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+) -> Result<(), aws_sdk_secretsmanager::Error> {
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let env = |name: &str| std::env::var(name).unwrap_or_default();
+    let app = serde_json::json!({ "TEST_NUMBERS": env("TEST_NUMBERS"), "GOOGLE_API_KEY": env("GOOGLE_API_KEY") });
+    // The code key is this server's HMAC key too: it signs codes unversioned with it, so a code either side sends
+    // verifies on the other.
+    let mut values =
+        vec![("otp", env("OTP_HMAC_SECRET")), ("code-key", env("OTP_HMAC_SECRET")), ("app", app.to_string())];
+    if let Some(token) = &config.mesibo.app_token {
+        values.push(("mesibo-app-token", token.expose().to_owned()));
+    }
+    let names: Vec<String> = values.iter().map(|(name, _)| format!("{}/{name}", config.table_name)).collect();
+    for ((_, value), name) in values.iter().zip(&names) {
+        let created = secrets.create_secret().name(name).secret_string(value).send().await;
+        match created {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => {
+                secrets.put_secret_value().secret_id(name).secret_string(value).send().await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    println!("[dev secrets] {} in moto's Secrets Manager (events/env.json names them)", names.join(", "));
+    Ok(())
 }
 
 async fn serve(
