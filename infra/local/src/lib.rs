@@ -17,6 +17,7 @@
 
 pub mod apigw;
 pub mod harness;
+pub mod http_server;
 pub mod iam;
 pub mod mesibo;
 pub mod recorder;

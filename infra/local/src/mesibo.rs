@@ -9,7 +9,6 @@
 //! `op`, `latency_ms`) for whoever runs it by hand.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,9 +16,6 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -115,18 +111,10 @@ impl MesiboEmulator {
         let state = Arc::new(Mutex::new(State { next_id: 1000 + u64::from(rand_u16()), ..State::default() }));
         let emulator = Self { url, app_token, state, echo };
         let this = emulator.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let this = this.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| {
-                        let this = this.clone();
-                        async move { Ok::<_, Infallible>(this.answer(request).await) }
-                    });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-        });
+        tokio::spawn(crate::http_server::serve(listener, move |request| {
+            let this = this.clone();
+            async move { this.answer(request).await }
+        }));
         Ok(emulator)
     }
 

@@ -9,14 +9,10 @@
 //! [`SmsVoiceEmulator::go_down`] every call answers 500 `InternalServerException`.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -53,18 +49,10 @@ impl SmsVoiceEmulator {
         let url = format!("http://{}", listener.local_addr().expect("bound"));
         let emulator = Self { url, state: Arc::default() };
         let this = emulator.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let this = this.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| {
-                        let this = this.clone();
-                        async move { Ok::<_, Infallible>(this.answer(request).await) }
-                    });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-        });
+        tokio::spawn(crate::http_server::serve(listener, move |request| {
+            let this = this.clone();
+            async move { this.answer(request).await }
+        }));
         emulator
     }
 
