@@ -123,3 +123,15 @@ async fn groups_created_at_once_get_unique_short_ids_without_a_shared_counter() 
     assert_eq!(stored, gids, "each reply's group is stored under its own id");
     assert!(items.iter().all(|i| !i["PK"].as_s().unwrap().starts_with("COUNTER#")), "no item every creation writes");
 }
+
+#[tokio::test]
+async fn as_many_new_numbers_at_once_as_the_split_cap_all_get_a_code() {
+    // 53 sends over 5 shards of 11, 11, 11, 10, 10, drawn at random: most draws leave some shard over its ceiling,
+    // so the ones that draw a full shard must find the room left in another, not be refused early.
+    let t = spawn_app_with(&[("SMS_HOURLY_LIMIT_PER_COUNTRY", "53"), ("SMS_DAILY_BUDGET", "100000")]).await;
+    let (replies, phones) = concurrent_logins(&t, 53).await;
+    let refused: Vec<_> = replies.iter().filter(|r| r.status != 200).map(|r| &r.json).collect();
+    assert!(refused.is_empty(), "refused while the cap had room: {refused:?}");
+    assert_eq!(numbers_sent_to(&phones).await, 53);
+    assert_eq!(shards(&t, "country-sms#1").await.values().sum::<i64>(), 53);
+}
