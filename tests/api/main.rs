@@ -7,6 +7,7 @@ mod architecture;
 mod compat;
 mod contacts;
 mod contract;
+mod counters;
 mod device_abuse;
 mod events;
 mod faults;

@@ -5,14 +5,17 @@
 //! 2. DynamoDB calls, sequential rounds and consumed capacity per operation.
 //! 3. The full handler path against the same DynamoDB (and SNS) calls issued directly.
 //! 4. The `make dev` API under wrk, with DynamoDB Local's and moto's own ceilings.
+//! 5. Partition heat: a recorded sign-in workload's capacity per partition key, scaled to 1,000 and 10,000
+//!    sign-ins/s, against DynamoDB's per-partition limits (a model: DynamoDB Local does not throttle).
 //!
 //! Run under `infra/with-stack.sh` (as `make bench` does). `BENCH_SCALE` (default 1) scales iterations and load
 //! duration down for a quick look; `BENCH_BINARIES` (default target/lambda) says where the built functions are;
-//! `BENCH_SECTIONS` (default `cold,work,load`) picks sections; `BENCH_OUTPUT` (default docs/BENCHMARKS.md).
+//! `BENCH_SECTIONS` (default `cold,work,load,partitions`) picks sections; `BENCH_OUTPUT` (default docs/BENCHMARKS.md).
 
 mod cold_start;
 mod load;
 mod machine;
+mod partitions;
 mod replay;
 mod report;
 mod scenario;
@@ -56,7 +59,7 @@ async fn run() -> Result<(), BoxError> {
     let starts = ((20.0 * scale).ceil() as usize).max(3);
     let binaries = PathBuf::from(std::env::var("BENCH_BINARIES").unwrap_or_else(|_| "target/lambda".into()));
     let output = PathBuf::from(std::env::var("BENCH_OUTPUT").unwrap_or_else(|_| "docs/BENCHMARKS.md".into()));
-    let sections = std::env::var("BENCH_SECTIONS").unwrap_or_else(|_| "cold,work,load".into());
+    let sections = std::env::var("BENCH_SECTIONS").unwrap_or_else(|_| "cold,work,load,partitions".into());
     let machine = machine::Machine::read();
 
     let mut cold = vec![];
@@ -79,7 +82,13 @@ async fn run() -> Result<(), BoxError> {
         load = load::run(&binaries.join("devserver").join("bootstrap"), seconds).await?;
     }
 
-    let markdown = report::markdown(&machine, &cold, &steps, &work, &load, scale);
+    let mut partitions = None;
+    if sections.contains("partitions") {
+        eprintln!("bench: 5. partition heat");
+        partitions = Some(partitions::run(scale).await?);
+    }
+
+    let markdown = report::markdown(&machine, &cold, &steps, &work, &load, partitions.as_ref(), scale);
     println!("{markdown}");
     if let Some(dir) = output.parent() {
         std::fs::create_dir_all(dir)?;

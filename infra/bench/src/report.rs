@@ -6,6 +6,7 @@ use crate::HELLO_WORLD;
 use crate::cold_start::ColdStartFigures;
 use crate::load::{CONNECTIONS, LoadFigures, THREADS};
 use crate::machine::Machine;
+use crate::partitions::{PARTITION_RCU, PARTITION_WCU, PartitionFigures, RATES};
 use crate::scenario::Operation;
 use crate::stats::ms;
 use crate::work::{OperationFigures, ratio};
@@ -48,6 +49,7 @@ pub fn markdown(
     init_steps: &[(String, f64)],
     work: &[OperationFigures],
     load: &[LoadFigures],
+    partitions: Option<&PartitionFigures>,
     scale: f64,
 ) -> String {
     let mut md = String::new();
@@ -226,5 +228,91 @@ pub fn markdown(
             l.socket_errors
         );
     }
+    if let Some(figures) = partitions {
+        partitions_section(&mut md, figures);
+    }
     md
+}
+
+/// `1,234` for the report's rates and loads.
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn partitions_section(md: &mut String, p: &PartitionFigures) {
+    let _ = writeln!(md, "\n## 5. Partition heat (a model)\n");
+    let countries: Vec<String> = p.countries.iter().map(|c| format!("+{c}")).collect();
+    let _ = writeln!(
+        md,
+        "DynamoDB Local does not throttle, so this models DynamoDB's limit of {} WCU/s and {} RCU/s per partition \
+         ([Developer Guide](https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html); \
+         an item never leaves its partition: [adaptive capacity](https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/burst-adaptive-capacity.html)). \
+         {} sign-ins (login + verify, distinct new numbers of {}, each from its own address) and {} groups created \
+         ran through the handlers with every DynamoDB call recorded; each call's units (a write 1 WCU, 2 in a \
+         transaction, +1 on GSI1; a read 1 RCU strong, 0.5 eventual) are put on the partition keys it touched, and \
+         scaled to the rates below: a key of one sign-in is touched once whatever the rate, a shared key takes its \
+         share of every second's sign-ins, split evenly over its shards. Before: the same replay with every split \
+         counter in one item and the group-id counter `COUNTER#GROUP` (1 WCU per group). Each row is the hottest \
+         key of its shape; ✗ = over a partition's limit. \"sign-ins/s at the limit\": when that key reaches it \
+         (docs/SCALE.md derives the design limit from these).\n",
+        thousands(PARTITION_WCU),
+        thousands(PARTITION_RCU),
+        p.sign_ins,
+        countries.join(", "),
+        p.groups
+    );
+    let header: Vec<String> =
+        RATES.iter().map(|r| format!("{} /s before | {} /s after", thousands(*r), thousands(*r))).collect();
+    let _ = writeln!(
+        md,
+        "| partition key | share of sign-ins | units per touch | items before → after | {} | sign-ins/s at the limit before → after |",
+        header.join(" | ")
+    );
+    let _ = writeln!(md, "|---|---:|---|---|{}---|", "---:|".repeat(2 * RATES.len()));
+    let cell = |row: &crate::partitions::HeatRow, rate: f64, shards: usize| {
+        if shards == 0 {
+            return "–".to_owned();
+        }
+        let (wcu, rcu) = row.load(rate, shards);
+        let mut units = vec![];
+        if wcu > 0.0 {
+            units.push(format!("{} W", thousands(wcu)));
+        }
+        if rcu > 0.0 {
+            units.push(format!("{} R", thousands(rcu)));
+        }
+        format!("{}{}", units.join(" + "), if row.over(rate, shards) { " ✗" } else { "" })
+    };
+    let limit = |row: &crate::partitions::HeatRow, shards: usize| match (shards, row.limit(shards)) {
+        (0, _) => "no such key".to_owned(),
+        (_, None) => "none (one per sign-in)".to_owned(),
+        (_, Some(rate)) => thousands(rate),
+    };
+    for row in &p.rows {
+        let loads: Vec<String> = RATES
+            .iter()
+            .map(|rate| format!("{} | {}", cell(row, *rate, row.shards_before), cell(row, *rate, row.shards)))
+            .collect();
+        let _ = writeln!(
+            md,
+            "| `{}` | {:.1} % | {:.1} W, {:.1} R | {} → {} | {} | {} → {} |",
+            row.shape,
+            100.0 * row.touched_by,
+            row.wcu_per_touch,
+            row.rcu_per_touch,
+            row.shards_before,
+            row.shards,
+            loads.join(" | "),
+            limit(row, row.shards_before),
+            limit(row, row.shards)
+        );
+    }
 }

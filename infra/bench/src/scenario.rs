@@ -130,8 +130,13 @@ impl BenchApp {
     }
 
     pub async fn request_code(&self, phone: &PhoneNumber) -> Result<String, BoxError> {
+        self.request_code_from(phone, &login_call(phone).source_ip).await
+    }
+
+    /// The same from the source address `ip`.
+    pub async fn request_code_from(&self, phone: &PhoneNumber, ip: &str) -> Result<String, BoxError> {
         let already = self.calls.calls().len();
-        let reply = self.call(login_call(phone)).await;
+        let reply = self.call(HttpCall { source_ip: ip.into(), ..login_call(phone) }).await;
         expect_ok("login", &reply)?;
         self.calls.calls()[already..].iter().rev().find_map(sms_code).ok_or_else(|| "login sent no SMS".into())
     }

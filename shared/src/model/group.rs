@@ -11,6 +11,19 @@ use crate::error::ApiError;
 /// removed them: leaving sticks, and nobody is pestered with the same group's notices in a loop.
 pub const READD_BAR_SECONDS: i64 = 7 * 86_400;
 
+/// The largest gid drawn here: mesibo's apps read a gid into 32 bits (iOS `unsignedIntValue`), and a signed reader
+/// must see it positive too.
+pub const MAX_GID: u64 = i32::MAX as u64;
+
+/// A gid for a new group (outside mesibo mode): drawn at random from 1..=[`MAX_GID`], so creating groups writes to
+/// no shared item; the store refuses a gid already taken, and the caller draws again (at ten million groups, one
+/// draw in 200 collides).
+pub fn random_gid() -> u64 {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the OS random number generator is available");
+    u64::from_le_bytes(bytes) % MAX_GID + 1
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupRole {
     Owner,

@@ -10,7 +10,7 @@ use tracing::{info, warn};
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::contact::ContactEntry;
-use crate::model::group::{Group, MemberChange, adder_name};
+use crate::model::group::{Group, MemberChange, adder_name, random_gid};
 use crate::model::phone::mesibo_address as address;
 use crate::usecase::group_admission::{admit, admit_change};
 use crate::usecase::group_edit::{self, edit};
@@ -106,15 +106,24 @@ pub async fn set_group(
     created
 }
 
-/// A new, valid group: its gid (from mesibo, or the counter), then stored.
+/// Gids drawn for one new group before giving up (each is taken with a chance of groups / 2^31).
+const GID_DRAWS: u32 = 4;
+
+/// A new, valid group: its gid (from mesibo, or drawn at random), then stored.
 async fn create_group(app: &Services<impl Ports>, mut group: Group) -> Result<GroupReply, ApiError> {
-    group.gid = match &app.mesibo {
-        Some(mesibo) => create_at_mesibo(mesibo, &group).await?,
-        None => app.store.next_group_id().await?,
-    };
-    let gid = group.gid;
-    let change = MemberChange { added: group.members.iter().map(|m| m.e164.clone()).collect(), removed: vec![] };
-    if let Err(e) = app.store.save_group(&group, &change).await {
+    let mut draws = 0;
+    loop {
+        draws += 1;
+        group.gid = match &app.mesibo {
+            Some(mesibo) => create_at_mesibo(mesibo, &group).await?,
+            None => random_gid(),
+        };
+        let gid = group.gid;
+        let change = MemberChange { added: group.members.iter().map(|m| m.e164.clone()).collect(), removed: vec![] };
+        let Err(e) = app.store.save_group(&group, &change).await else {
+            info!(gid, members = group.members.len(), "group created");
+            return Ok(GroupReply::from(&Group { version: 1, ..group }));
+        };
         // Not stored here, so it must not exist at mesibo either. "Not stored" is checked: the write may have gone
         // through with only its answer lost, or only the membership items after it failed; then the group stays,
         // and its stream record mirrors it. (Another group under that gid — one from before mesibo mode — is not
@@ -128,13 +137,16 @@ async fn create_group(app: &Services<impl Ports>, mut group: Group) -> Result<Gr
         {
             warn!(gid, "could not delete at mesibo a group that was not stored; it stays empty there");
         }
+        // A drawn gid another group holds: draw again.
+        let taken = matches!(e, SaveGroupError::Conflict) && matches!(stored, Ok(Some(_))) && !ours;
+        if app.mesibo.is_none() && taken && draws < GID_DRAWS {
+            continue;
+        }
         return Err(match e {
             SaveGroupError::Conflict => ApiError::Unavailable,
             SaveGroupError::Unavailable(e) => e.into(),
         });
     }
-    info!(gid, members = group.members.len(), "group created");
-    Ok(GroupReply::from(&Group { version: 1, ..group }))
 }
 
 /// mesibo's gid for a new group, with its members already there, so they can message it before the stream's mirror

@@ -295,9 +295,6 @@ pub trait GroupStore: Sync {
     /// The groups `member` belongs to, and those they left (kept so a delta can send the tombstone).
     fn memberships_of(&self, member: &str) -> impl Future<Output = Stored<Vec<Membership>>> + Send;
 
-    /// A new, unique group id: short and numeric, as mesibo clients expect.
-    fn next_group_id(&self) -> impl Future<Output = Stored<u64>> + Send;
-
     /// Writes the group if nobody else did since `group.version` was read (a new group: if the id is unused), then
     /// brings who-belongs-where in line with `change`.
     fn save_group(
@@ -323,7 +320,8 @@ pub trait GroupStore: Sync {
     fn readding_barred(&self, bars: &[String], now: Timestamp) -> impl Future<Output = Stored<Vec<String>>> + Send;
 }
 
-/// Counters of the abuse limits.
+/// Counters of the abuse limits. A split limit (`shards` > 1: the SMS limits) is counted only where a code is
+/// stored ([`CodeStore::put_code`]) and read by [`RateLimitStore::used`]; the others here take limits of one item.
 pub trait RateLimitStore: Sync {
     /// Counts one more, if that stays within the limit. False: the limit is reached (nothing was counted).
     fn take(&self, limit: &RateLimit, now: Timestamp) -> impl Future<Output = Stored<bool>> + Send;

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
 use super::item::{Item, b, get_b, get_n, n, s};
 use super::keys::{self, attr};
 use super::profiles::profile_item;
+use super::rate_limits::{SHARD_TRIES, random_below, random_shard};
 use super::{DynamoStore, condition_failed, failed_conditions, unavailable};
 use crate::model::clock::Timestamp;
 use crate::model::code::{CodeRecord, CodeSlot, NewCode, ReservedAttempt, SendState};
@@ -75,24 +76,42 @@ impl CodeStore for DynamoStore {
             None => put.condition_expression("attribute_not_exists(PK)"),
             Some(p) => put.condition_expression("version = :v").expression_attribute_values(":v", n(p.version)),
         };
-        let mut request = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put.build().expect("item and table are set")).build());
-        for limit in limits {
-            request = request.transact_items(self.rate_limit_increment(limit, now));
-        }
-        let error = match request.send().await {
-            Ok(_) => return Ok(()),
-            Err(error) => error,
-        };
-        match failed_conditions(&error) {
-            Some(failed) if failed[0] => Err(PutCodeError::Conflict),
-            Some(failed) => match (1..=limits.len()).find(|i| failed.get(*i) == Some(&true)) {
-                Some(i) => Err(PutCodeError::Limited(i - 1)),
-                None => Err(unavailable("put code", error).into()),
-            },
-            None => Err(unavailable("put code", error).into()),
+        let put = put.build().expect("item and table are set");
+        let mut shards: Vec<u32> = limits.iter().map(random_shard).collect();
+        let mut tried = 0;
+        loop {
+            tried += 1;
+            let mut request = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(put.clone()).build());
+            for (limit, shard) in limits.iter().zip(&shards) {
+                request = request.transact_items(self.rate_limit_increment(limit, *shard, now));
+            }
+            let error = match request.send().await {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            let reached = match failed_conditions(&error) {
+                Some(failed) if failed[0] => return Err(PutCodeError::Conflict),
+                Some(failed) => match (1..=limits.len()).find(|i| failed.get(*i) == Some(&true)) {
+                    Some(i) => i - 1,
+                    None => return Err(unavailable("put code", error).into()),
+                },
+                None => return Err(unavailable("put code", error).into()),
+            };
+            // The drawn shard is full: another with room, if the limit has one.
+            let limit = &limits[reached];
+            if limit.shards == 1 || tried == SHARD_TRIES {
+                return Err(PutCodeError::Limited(reached));
+            }
+            let counts = self.shard_counts(limit, now).await?;
+            let room: Vec<u32> =
+                (0..limit.shards).filter(|shard| counts[*shard as usize] < limit.shard_max(*shard)).collect();
+            if room.is_empty() {
+                return Err(PutCodeError::Limited(reached));
+            }
+            shards[reached] = room[random_below(room.len() as u32) as usize];
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::batch::Write;
 use super::item::{Item, get_n, get_s, n, s};
@@ -134,22 +134,6 @@ impl GroupStore for DynamoStore {
             .filter_map(|i| keys::parse_membership(&get_s(i, keys::GSI1SK)))
             .map(|(gid, left)| Membership { gid, left })
             .collect())
-    }
-
-    async fn next_group_id(&self) -> Result<u64, StoreUnavailable> {
-        let (pk, sk) = keys::GROUP_COUNTER;
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::key(pk, sk)))
-            .update_expression("ADD next_id :one")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(|e| unavailable("next group id", e))?;
-        Ok(out.attributes.map(|a| get_n(&a, attr::NEXT_ID)).unwrap_or(0) as u64)
     }
 
     async fn save_group(&self, group: &Group, change: &MemberChange) -> Result<(), SaveGroupError> {

@@ -62,7 +62,6 @@ pub mod attr {
     pub const SINCE: &str = "since";
     /// A group member's adder (barred from adding them again for a while after they leave).
     pub const ADDED_BY: &str = "added_by";
-    pub const NEXT_ID: &str = "next_id";
     pub const PLATFORM: &str = "platform";
     pub const NOTIFY_TOKEN: &str = "notify_token";
     pub const ENDPOINT_ARN: &str = "endpoint_arn";
@@ -157,10 +156,18 @@ pub fn parse_membership(sk: &str) -> Option<(u64, bool)> {
     Some((gid.parse().ok()?, left))
 }
 
-pub const GROUP_COUNTER: (&str, &str) = ("COUNTER#GROUP", "COUNTER");
-
 pub fn rate_limit(subject: &str, window_start: i64) -> Item {
-    key(format!("LIMIT#{subject}"), format!("WINDOW#{window_start}"))
+    rate_limit_shard(subject, 0, window_start)
+}
+
+/// One shard of a split counter: `LIMIT#<subject>#<shard>`, each its own partition key so DynamoDB can place them
+/// on different partitions. Shard 0 is the unsplit counter's item.
+pub fn rate_limit_shard(subject: &str, shard: u32, window_start: i64) -> Item {
+    let pk = match shard {
+        0 => format!("LIMIT#{subject}"),
+        shard => format!("LIMIT#{subject}#{shard}"),
+    };
+    key(pk, format!("WINDOW#{window_start}"))
 }
 
 /// The partition of a person's notification runs (deleted with the account).

@@ -27,8 +27,9 @@
 //! | who left a group (mesibo mirror)                 | Query (pages)               | PK=`GROUP#<gid>`, SK begins `MEMBER#`            | table |
 //! | every group (mesibo resync, an operator's command) | Scan (pages), filter SK=`GROUP` | PK=`GROUP#<gid>`, SK=`GROUP`                 | table |
 //! | groups a user belongs to (or left)               | Query                       | GSI1PK=`MEMBEROF#<e164>`, GSI1SK=`GROUP#`/`LEFT#<gid>` | GSI1 |
-//! | new group id                                     | UpdateItem ADD              | PK=`COUNTER#GROUP`, SK=`COUNTER`                 | table |
+//! | new group (gid drawn at random; taken: draw again) | PutItem if absent         | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
 //! | abuse-limit counter for one window               | UpdateItem ADD (cond.), or in the code's transaction | PK=`LIMIT#<kind>#<subject>`, SK=`WINDOW#<start>` | table |
+//! | one shard of a split SMS limit (its other shards, when the drawn one is full) | in the code's transaction (BatchGetItem) | PK=`LIMIT#<kind>#<subject>[#<shard>]`, SK=`WINDOW#<start>` | table |
 //! | notifications sent so far (resume point)         | GetItem / PutItem           | PK=`NOTIFY#USER#<e164>`/`NOTIFY#GROUP#<gid>`, SK=`RUN#<kind>#<ts>[#MESIBO]` | table |
 //! | are these numbers in the adder's address book    | BatchGetItem (≤ 100 keys)   | PK=`USER#<owner>`, SK=`CONTACT#<number>`         | table |
 //! | bar on re-adding someone who left (7 days)       | BatchWriteItem / BatchGetItem | PK=`READD#<keyed name of adder and member>`, SK=`BAR` | table |

@@ -1,11 +1,20 @@
 //! Counters of the abuse limits: one item per subject and window, raised with an atomic conditional ADD so
 //! concurrent requests can never overshoot, removed by TTL after their window.
+//!
+//! A split limit ([`RateLimit::shards`], the SMS limits new numbers share) has one item per shard, each with its
+//! own ceiling ([`RateLimit::shard_max`], adding up to the limit), so it never lets more through than one item
+//! would. A send counts on a shard drawn at random, which spreads the writes evenly over the shards. When that
+//! shard is full, the shards are read (one BatchGetItem) and the send tries one that still has room; it is refused
+//! when none has, or after [`SHARD_TRIES`] shards, each with room when read, were filled by other sends first.
+//! Refused early, then, means: the room this send saw was taken by sends admitted meanwhile; it is still there for
+//! the next send if they fail. Counts of SMS limits are never given back, so a shard read full stays full for its
+//! window and a stale (eventually consistent) read can only show room that is gone, never hide room.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
-use super::item::{Item, get_n, n};
+use super::item::{Item, get_n, get_s, n};
 use super::keys::{self, attr};
 use super::{DynamoStore, condition_failed, unavailable};
 use crate::model::clock::Timestamp;
@@ -15,8 +24,27 @@ use crate::usecase::ports::{RateLimitStore, StoreUnavailable};
 const INCREMENT: &str = "ADD #count :one SET #ttl = :ttl";
 const WITHIN_LIMIT: &str = "attribute_not_exists(#count) OR #count < :max";
 
+/// Shards a send tries before it is refused though some shard had room when read (one drawn, then re-reads).
+pub(super) const SHARD_TRIES: usize = 3;
+
 fn counter_key(limit: &RateLimit, now: Timestamp) -> Item {
     keys::rate_limit(&limit.subject, limit.window_start(now))
+}
+
+fn shard_key(limit: &RateLimit, shard: u32, now: Timestamp) -> Item {
+    keys::rate_limit_shard(&limit.subject, shard, limit.window_start(now))
+}
+
+/// A shard drawn uniformly, so each takes an equal share of the writes.
+pub(super) fn random_shard(limit: &RateLimit) -> u32 {
+    random_below(limit.shards)
+}
+
+/// Uniform enough below `n` ≤ [`crate::model::rate_limit::MAX_SHARDS`] (the modulo bias of 2^64 is negligible).
+pub(super) fn random_below(n: u32) -> u32 {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the OS random number generator is available");
+    (u64::from_le_bytes(bytes) % u64::from(n)) as u32
 }
 
 fn names() -> HashMap<String, String> {
@@ -24,10 +52,10 @@ fn names() -> HashMap<String, String> {
 }
 
 /// `:one` and `:ttl`, and with a ceiling `:max`.
-fn values(limit: &RateLimit, now: Timestamp, ceiling: bool) -> Item {
+fn values(limit: &RateLimit, now: Timestamp, ceiling: Option<i64>) -> Item {
     let mut values = HashMap::from([(":one".into(), n(1)), (":ttl".into(), n(limit.expires_at(now)))]);
-    if ceiling {
-        values.insert(":max".into(), n(limit.max));
+    if let Some(max) = ceiling {
+        values.insert(":max".into(), n(max));
     }
     values
 }
@@ -40,22 +68,22 @@ impl DynamoStore {
             .set_key(Some(counter_key(limit, now)))
             .update_expression(INCREMENT)
             .set_expression_attribute_names(Some(names()))
-            .set_expression_attribute_values(Some(values(limit, now, false)))
+            .set_expression_attribute_values(Some(values(limit, now, None)))
             .send()
             .await
             .map_err(|e| unavailable("count", e))?;
         Ok(())
     }
 
-    /// The conditional increment, as a step of the transaction that issues a code.
-    pub(super) fn rate_limit_increment(&self, limit: &RateLimit, now: Timestamp) -> TransactWriteItem {
+    /// The conditional increment of one shard, as a step of the transaction that issues a code.
+    pub(super) fn rate_limit_increment(&self, limit: &RateLimit, shard: u32, now: Timestamp) -> TransactWriteItem {
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(counter_key(limit, now)))
+            .set_key(Some(shard_key(limit, shard, now)))
             .update_expression(INCREMENT)
             .condition_expression(WITHIN_LIMIT)
             .set_expression_attribute_names(Some(names()))
-            .set_expression_attribute_values(Some(values(limit, now, true)))
+            .set_expression_attribute_values(Some(values(limit, now, Some(limit.shard_max(shard)))))
             .build()
             .expect("key, table and expression are set");
         TransactWriteItem::builder().update(update).build()
@@ -63,7 +91,7 @@ impl DynamoStore {
 
     /// Counts `amount` more if that stays within the limit.
     async fn take_amount(&self, limit: &RateLimit, amount: i64, now: Timestamp) -> Result<bool, StoreUnavailable> {
-        let mut values = values(limit, now, false);
+        let mut values = values(limit, now, None);
         values.insert(":one".into(), n(amount));
         values.insert(":room".into(), n(limit.max - amount));
         let result = self
@@ -82,6 +110,20 @@ impl DynamoStore {
             Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(unavailable("take from limit", e)),
         }
+    }
+
+    /// What each shard of `limit` has counted in the current window (eventually consistent: see the module).
+    pub(super) async fn shard_counts(&self, limit: &RateLimit, now: Timestamp) -> Result<Vec<i64>, StoreUnavailable> {
+        let keys: Vec<Item> = (0..limit.shards).map(|shard| shard_key(limit, shard, now)).collect();
+        let pks: Vec<String> = keys.iter().map(|key| get_s(key, keys::PK)).collect();
+        let items = self.batch_get(keys, false).await?;
+        let mut counts = vec![0; pks.len()];
+        for item in items {
+            if let Some(shard) = pks.iter().position(|pk| *pk == get_s(&item, keys::PK)) {
+                counts[shard] = get_n(&item, attr::COUNT);
+            }
+        }
+        Ok(counts)
     }
 
     /// Adds `amount` (negative: gives back) to the counter of the window of `at`, never below zero.
@@ -161,6 +203,9 @@ impl RateLimitStore for DynamoStore {
     }
 
     async fn used(&self, limit: &RateLimit, now: Timestamp) -> Result<i64, StoreUnavailable> {
+        if limit.shards > 1 {
+            return Ok(self.shard_counts(limit, now).await?.iter().sum());
+        }
         let item = self.get(counter_key(limit, now), true, "read limit").await?;
         Ok(item.map(|item| get_n(&item, attr::COUNT)).unwrap_or(0))
     }
