@@ -9,6 +9,7 @@ mod contacts;
 mod contract;
 mod device_abuse;
 mod events;
+mod fanout;
 mod faults;
 mod front_door;
 mod group_abuse;

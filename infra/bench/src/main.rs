@@ -5,12 +5,14 @@
 //! 2. DynamoDB calls, sequential rounds and consumed capacity per operation.
 //! 3. The full handler path against the same DynamoDB (and SNS) calls issued directly.
 //! 4. The `make dev` API under wrk, with DynamoDB Local's and moto's own ceilings.
+//! 5. Fan-out: a number in 100,000 address books signs up and changes its status (issue 15).
 //!
 //! Run under `infra/with-stack.sh` (as `make bench` does). `BENCH_SCALE` (default 1) scales iterations and load
 //! duration down for a quick look; `BENCH_BINARIES` (default target/lambda) says where the built functions are;
-//! `BENCH_SECTIONS` (default `cold,work,load`) picks sections; `BENCH_OUTPUT` (default docs/BENCHMARKS.md).
+//! `BENCH_SECTIONS` (default `cold,work,load,fanout`) picks sections; `BENCH_OUTPUT` (default docs/BENCHMARKS.md).
 
 mod cold_start;
+mod fanout;
 mod load;
 mod machine;
 mod replay;
@@ -56,7 +58,7 @@ async fn run() -> Result<(), BoxError> {
     let starts = ((20.0 * scale).ceil() as usize).max(3);
     let binaries = PathBuf::from(std::env::var("BENCH_BINARIES").unwrap_or_else(|_| "target/lambda".into()));
     let output = PathBuf::from(std::env::var("BENCH_OUTPUT").unwrap_or_else(|_| "docs/BENCHMARKS.md".into()));
-    let sections = std::env::var("BENCH_SECTIONS").unwrap_or_else(|_| "cold,work,load".into());
+    let sections = std::env::var("BENCH_SECTIONS").unwrap_or_else(|_| "cold,work,load,fanout".into());
     let machine = machine::Machine::read();
 
     let mut cold = vec![];
@@ -79,7 +81,15 @@ async fn run() -> Result<(), BoxError> {
         load = load::run(&binaries.join("devserver").join("bootstrap"), seconds).await?;
     }
 
-    let markdown = report::markdown(&machine, &cold, &steps, &work, &load, scale);
+    let mut fanout = None;
+    if sections.contains("fanout") {
+        fanout = Some(fanout::run(scale).await?);
+    }
+
+    let mut markdown = report::markdown(&machine, &cold, &steps, &work, &load, scale);
+    if let Some(fanout) = &fanout {
+        markdown.push_str(&fanout::markdown(fanout));
+    }
     println!("{markdown}");
     if let Some(dir) = output.parent() {
         std::fs::create_dir_all(dir)?;
