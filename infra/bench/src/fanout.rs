@@ -112,7 +112,8 @@ pub async fn run(scale: f64) -> Result<FanoutReport, BoxError> {
     let durations = Arc::new(Durations::default());
     let sink = Arc::new(CountingSink { inner: SnsEvents::new(sns.clone(), topic), counter: counter.clone() });
     let mut poller = StreamPoller::new(&dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), &table).await?;
-    poller.poll().await?; // the seeded profiles: no news to anyone
+    // The seeded profiles: no news to anyone (a read returns at most 1,000 records).
+    while !poller.poll().await?.records.is_empty() {}
     let mut workers = vec![];
     {
         let (app, sink, durations) = (app.clone(), sink.clone(), durations.clone());
