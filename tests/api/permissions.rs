@@ -230,8 +230,9 @@ impl Deployment {
         assert_eq!(status, 200, "{method} {url}");
     }
 
-    /// Everything a person does with the app, through `via`: each call that reaches AWS differently.
-    async fn use_the_app(&self, via: Via) {
+    /// Everything a person does with the app, through `via`: each call that reaches AWS differently. Returns the
+    /// person, who keeps their push devices.
+    async fn use_the_app(&self, via: Via) -> String {
         let [me, friend, other] = [random_phone(), random_phone(), random_phone()];
         let jpeg = |shade: u8| {
             let picture = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8, y as u8, shade]));
@@ -332,6 +333,7 @@ impl Deployment {
         self.op(via, None, "login", &[("phone", other.e164())], None).await;
         let code = last_sms_code(other.e164()).await.expect("a code by SMS");
         self.op(via, Some(&others), "deleteaccount", &[("code", &code)], None).await;
+        me.e164().to_owned()
     }
 
     /// The table's changes so far to each reader of the stream, as their event-source mappings deliver them; the
@@ -377,9 +379,9 @@ impl Function {
 }
 
 impl Deployment {
-    /// A number in eleven address books joins (written straight to the table, as no function's call): more than a
-    /// page (ten here), so the notifier queues its audience.
-    async fn a_popular_number_joins(&self) -> String {
+    /// A number in twelve address books joins (written straight to the table, as no function's call): more than a
+    /// page (ten here), so the notifier queues its audience. One of them is `with_devices`, whose devices are pushed.
+    async fn a_popular_number_joins(&self, with_devices: &str) -> String {
         let notifier = self.functions["NotifierFunction"].app.as_ref().expect("the notifier");
         let sdk = domain::app::sdk_config().await;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), notifier.config.table_name.clone());
@@ -400,6 +402,7 @@ impl Deployment {
             store.put_profile(&profile(&owner)).await.expect("seeded");
             store.add_contacts(owner.e164(), &[star.e164().to_owned()], now).await.expect("seeded");
         }
+        store.add_contacts(with_devices, &[star.e164().to_owned()], now).await.expect("seeded");
         store.put_profile(&profile(&star)).await.expect("seeded");
         star.e164().to_owned()
     }
@@ -604,9 +607,9 @@ fn s3_needs(call: &AwsCall) -> Vec<(String, String)> {
 async fn each_functions_policy_allows_exactly_the_calls_it_makes() {
     let (mut standalone, mut mesibo) = tokio::join!(deploy(false), deploy(true));
     for deployment in [&mut standalone, &mut mesibo] {
-        deployment.use_the_app(Via::Rest).await;
+        let someone = deployment.use_the_app(Via::Rest).await;
         deployment.use_the_app(Via::ApiPhp).await;
-        let star = deployment.a_popular_number_joins().await;
+        let star = deployment.a_popular_number_joins(&someone).await;
         deployment.deliver_the_stream().await;
         deployment.deliver_the_queue(&star).await;
         deployment.rotate_the_code_key().await;
