@@ -112,8 +112,12 @@ pub async fn run(scale: f64) -> Result<FanoutReport, BoxError> {
     let durations = Arc::new(Durations::default());
     let sink = Arc::new(CountingSink { inner: SnsEvents::new(sns.clone(), topic), counter: counter.clone() });
     let mut poller = StreamPoller::new(&dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), &table).await?;
-    // The seeded profiles: no news to anyone (a read returns at most 1,000 records).
-    while !poller.poll().await?.records.is_empty() {}
+    // The seeded profiles: no news to anyone. A read returns at most 1,000 records, and an empty read does not mean
+    // the shard is read to its end: skip until three reads in a row find nothing.
+    let mut empty = 0;
+    while empty < 3 {
+        empty = if poller.poll().await?.records.is_empty() { empty + 1 } else { 0 };
+    }
     let mut workers = vec![];
     {
         let (app, sink, durations) = (app.clone(), sink.clone(), durations.clone());
