@@ -138,6 +138,18 @@ pub async fn spawn_app_on(
 }
 
 impl TestApp {
+    /// This test's fan-out queue in moto (created on first use; the same queue after).
+    pub async fn fanout_queue(&self) -> domain::adapters::sqs::SqsFanout {
+        self.fanout_poller().await.sender()
+    }
+
+    /// The same queue, read as the fan-out function's event source reads it.
+    pub async fn fanout_poller(&self) -> local_stack::queue::QueuePoller {
+        let sqs = aws_sdk_sqs::Client::new(&domain::app::sdk_config().await);
+        let name = format!("fanout-{}", self.app.config.table_name);
+        local_stack::queue::QueuePoller::create(sqs, &name, 2).await.expect("a queue in moto")
+    }
+
     /// Through the route table, from an API Gateway v2 event, as on Lambda (only to routes template.yaml declares).
     pub async fn call(&self, call: HttpCall) -> Reply {
         if call.source_ip != "127.0.0.1" && !call.source_ip.is_empty() {

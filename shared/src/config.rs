@@ -115,6 +115,14 @@ pub struct ContactsConfig {
     pub push_apps: PushApps,
     /// Devices one person may register for push; a new one beyond it replaces the least recently registered.
     pub max_devices_per_user: usize,
+    /// The fan-out queue (`FANOUT_QUEUE_URL`): audiences larger than one page are told through it, a page per
+    /// message, by the fan-out function. The notifier requires it.
+    pub fanout_queue_url: Option<String>,
+    /// Recipients per fan-out page: an audience up to this size is told inline by the notifier.
+    pub fanout_page_size: usize,
+    /// Fan-outs of visible profile changes (name, status, photo) per person per hour; changes beyond it are
+    /// coalesced into one fan-out at the end of the hour.
+    pub profile_fanouts_per_hour: i64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -177,6 +185,9 @@ pub const MESIBO_TIMEOUT_MS: Number = number("MESIBO_TIMEOUT_MS", 5000, 100, 500
 pub const MAX_UPLOAD_BYTES: Number = number("MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 1024 * 1024, 5 * 1024 * 1024 * 1024);
 /// At most 50: a person's devices must fit in one DynamoDB transaction with room to spare.
 pub const MAX_DEVICES_PER_USER: Number = number("MAX_DEVICES_PER_USER", 10, 1, 50);
+/// At least 10 (one publish batch); at most 5,000, so a page's pipelined publishes end in seconds.
+pub const FANOUT_PAGE_SIZE: Number = number("FANOUT_PAGE_SIZE", 1000, 10, 5000);
+pub const PROFILE_FANOUTS_PER_HOUR: Number = number("PROFILE_FANOUTS_PER_HOUR", 6, 1, 3600);
 pub const DEFAULT_MESIBO_API_URL: &str = "https://api.mesibo.com/backend/";
 
 /// The variables, whichever way they are looked up. Blank counts as unset.
@@ -266,6 +277,9 @@ impl Config {
                     fcm: vars.text("PUSH_FCM_APPLICATION_ARN"),
                 },
                 max_devices_per_user: vars.number(MAX_DEVICES_PER_USER)? as usize,
+                fanout_queue_url: vars.text("FANOUT_QUEUE_URL"),
+                fanout_page_size: vars.number(FANOUT_PAGE_SIZE)? as usize,
+                profile_fanouts_per_hour: vars.number(PROFILE_FANOUTS_PER_HOUR)?,
             },
             max_group_members: vars.number(MAX_GROUP_MEMBERS)? as usize,
             abuse: AbuseLimits {

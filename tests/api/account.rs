@@ -57,7 +57,7 @@ async fn a_profile_change_shows_in_a_contacts_next_delta_and_as_an_event() {
     let event = poller.poll().await.unwrap();
     assert_eq!(event.records.len(), 1, "one MODIFY of Ada's profile");
     let sink = RecordingSink::new(SnsEvents::new(t.app.sns_client(), subscriber_topic.clone()));
-    assert!(handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
+    assert!(handle(&t.app, &sink, &t.fanout_queue().await, event).await.batch_item_failures.is_empty());
     let published = sink.events();
     assert_eq!(published.len(), 1);
     let e = &published[0];
@@ -69,7 +69,7 @@ async fn a_profile_change_shows_in_a_contacts_next_delta_and_as_an_event() {
     post(&t, "/profile", &ada_token, json!({ "status": "climbing" })).await;
     let event = poller.poll().await.unwrap();
     let quiet = RecordingSink::new(SnsEvents::new(t.app.sns_client(), subscriber_topic));
-    handle(&t.app, &quiet, event).await;
+    handle(&t.app, &quiet, &t.fanout_queue().await, event).await;
     assert!(quiet.events().is_empty());
 }
 
@@ -251,7 +251,12 @@ async fn setnotify_creates_an_sns_endpoint_that_receives_the_users_events() {
     t.clock.advance(60);
     post(&t, "/profile", &ada_token, json!({ "status": "on the road" })).await;
     let sink = SnsEvents::new(t.app.sns_client(), topic);
-    assert!(handle(&t.app, &sink, poller.poll().await.unwrap()).await.batch_item_failures.is_empty());
+    assert!(
+        handle(&t.app, &sink, &t.fanout_queue().await, poller.poll().await.unwrap())
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
     let data = http_get_json(&stack_env("MOTO_URL"), "/moto-api/data.json").await;
     let endpoint =
         data["sns"]["PlatformEndpoint"].as_array().unwrap().iter().find(|e| e["arn"] == endpoint_arn.as_str()).unwrap();

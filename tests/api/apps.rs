@@ -513,7 +513,12 @@ async fn an_uploaded_photo_reaches_contacts_as_profile_updated() {
     let photo = ok(&uploaded)["photo"].as_str().unwrap().to_owned();
     let sink = RecordingSink::new(SnsEvents::new(t.app.sns_client(), topic));
     let event = poller.poll().await.unwrap();
-    assert!(domain::edge::stream::handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
+    assert!(
+        domain::edge::stream::handle(&t.app, &sink, &t.fanout_queue().await, event)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
     let told: Vec<_> = sink.events().into_iter().filter(|e| e.kind == "profile_updated").collect();
     assert_eq!(told.len(), 1, "{told:?}");
     assert_eq!((told[0].to.as_str(), told[0].photo.as_deref()), (bob.digits(), Some(photo.as_str())));

@@ -194,7 +194,7 @@ async fn one_profile_change_pushes_to_devices_concurrently_and_within_a_time_bou
     // Ten pushes of 300 ms each: sequentially three seconds, concurrently about one push's time.
     let slow = SlowDevices::new(Duration::from_millis(300));
     let started = Instant::now();
-    assert!(handle(&t.app, &slow, change).await.batch_item_failures.is_empty());
+    assert!(handle(&t.app, &slow, &t.fanout_queue().await, change).await.batch_item_failures.is_empty());
     let took = started.elapsed();
     assert_eq!(slow.pushed.load(Ordering::SeqCst), 10, "every device of Bob's got the event");
     assert_eq!(slow.endpoints.lock().unwrap().len(), 10);
@@ -206,7 +206,10 @@ async fn one_profile_change_pushes_to_devices_concurrently_and_within_a_time_bou
     let change = poller.poll().await.unwrap();
     let hanging = SlowDevices::new(Duration::from_secs(60));
     let started = Instant::now();
-    assert!(handle(&t.app, &hanging, change).await.batch_item_failures.is_empty(), "the record is done");
+    assert!(
+        handle(&t.app, &hanging, &t.fanout_queue().await, change).await.batch_item_failures.is_empty(),
+        "the record is done"
+    );
     let took = started.elapsed();
     assert!(took < Duration::from_secs(5), "bounded: {took:?}");
     assert_eq!(hanging.attempted.load(Ordering::SeqCst), 10, "every push was started");

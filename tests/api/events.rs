@@ -52,7 +52,12 @@ async fn the_stream_fixture_drives_the_notifier() {
     assert_eq!(event.records.len(), 1);
     let sink = domain::adapters::sns::SnsEvents::new(t.app.sns_client(), "arn:aws:sns:us-east-1:123456789012:none");
     // Nobody has the number yet, so nothing is published, and the record is done.
-    assert!(domain::edge::stream::handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
+    assert!(
+        domain::edge::stream::handle(&t.app, &sink, &t.fanout_queue().await, event)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
 }
 
 #[tokio::test]

@@ -258,7 +258,12 @@ async fn group_updated_events_stay_within_the_notices_of_the_day() {
 
     let sink = RecordingSink::new(SnsEvents::new(t.app.sns_client(), scratch_topic().await));
     let event = poller.poll().await.unwrap();
-    assert!(domain::edge::stream::handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
+    assert!(
+        domain::edge::stream::handle(&t.app, &sink, &t.fanout_queue().await, event)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
     let events = sink.events();
     assert!(events.iter().all(|e| e.kind == "group_updated"), "{events:?}");
     assert_eq!(events.len(), 8, "the creation and one rename, 4 people each: {events:?}");

@@ -195,7 +195,12 @@ async fn group_changes_reach_members_old_and_new_as_group_updated_events() {
     let sink = RecordingSink::new(SnsEvents::new(t.app.sns_client(), scratch_topic().await));
     let event = poller.poll().await.unwrap();
     assert_eq!(event.records.len(), 2, "the group's INSERT and MODIFY");
-    assert!(domain::edge::stream::handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
+    assert!(
+        domain::edge::stream::handle(&t.app, &sink, &t.fanout_queue().await, event)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
     let events = sink.events();
     assert_eq!(events.len(), 6, "3 members told of the creation, the same 3 of the removal: {events:?}");
     assert!(events.iter().all(|e| e.kind == "group_updated" && e.gid.as_deref() == Some(gid.as_str())));

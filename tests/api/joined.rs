@@ -147,7 +147,7 @@ async fn a_new_user_is_announced_once_to_each_registered_contact_and_a_relogin_a
 
     let event = next_event(&mut poller).await;
     assert_eq!(event.records.len(), 1, "only the new profile passes the template's filter");
-    assert!(handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
+    assert!(handle(&t.app, &sink, &t.fanout_queue().await, event).await.batch_item_failures.is_empty());
     let messages = subscriber.drain().await;
     assert_eq!(messages.len(), 31, "one per registered contact, across 4 publish batches");
     let recipients: BTreeSet<String> =
@@ -169,7 +169,7 @@ async fn a_new_user_is_announced_once_to_each_registered_contact_and_a_relogin_a
     t.sign_in(newcomer.e164()).await;
     let event = next_event(&mut poller).await;
     assert!(event.records.is_empty());
-    assert!(handle(&t.app, &sink, event).await.batch_item_failures.is_empty());
+    assert!(handle(&t.app, &sink, &t.fanout_queue().await, event).await.batch_item_failures.is_empty());
     assert!(subscriber.drain().await.is_empty());
 }
 
@@ -205,10 +205,10 @@ async fn crash_and_retry(
     let records = serde_json::to_string(&stream_event_json(&mut poller).await).unwrap();
 
     let crashing = CrashingSink { inner: &sink, calls: AtomicUsize::new(0), crash_at: 1, after_publish };
-    let first = handle(&t.app, &crashing, serde_json::from_str(&records).unwrap()).await;
+    let first = handle(&t.app, &crashing, &t.fanout_queue().await, serde_json::from_str(&records).unwrap()).await;
     assert_eq!(first.batch_item_failures.len(), 1, "the record is reported for retry");
     // Lambda retries the same record.
-    let retry = handle(&t.app, &sink, serde_json::from_str(&records).unwrap()).await;
+    let retry = handle(&t.app, &sink, &t.fanout_queue().await, serde_json::from_str(&records).unwrap()).await;
     assert!(retry.batch_item_failures.is_empty());
     let messages = subscriber.drain().await;
     let ids: BTreeSet<String> = messages.iter().map(|(b, _)| b["event_id"].as_str().unwrap().to_owned()).collect();

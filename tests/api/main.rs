@@ -10,6 +10,7 @@ mod contract;
 mod counters;
 mod device_abuse;
 mod events;
+mod fanout;
 mod faults;
 mod front_door;
 mod group_abuse;

@@ -203,7 +203,10 @@ async fn a_mesibo_outage_holds_up_no_sns_event() {
     t.mesibo().fail(Fault::ServerError, None, None);
     let event = stream.poll().await.unwrap();
     assert!(!sync(&t, event.clone()).await, "the mesibo reader waits for mesibo");
-    assert!(handle(&t.app, &sink, event).await.batch_item_failures.is_empty(), "the notifier does not");
+    assert!(
+        handle(&t.app, &sink, &t.fanout_queue().await, event).await.batch_item_failures.is_empty(),
+        "the notifier does not"
+    );
     let gid = created.json["gid"].as_u64().unwrap().to_string();
     let gid = gid.as_str();
     assert!(sink.events().iter().any(|e| e.gid.as_deref() == Some(gid) && e.to == ann.phone.digits()));

@@ -20,11 +20,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use domain::App;
+use domain::Clock;
 use domain::adapters::cloudformation::CustomResourceReply;
+use domain::adapters::dynamodb::DynamoStore;
 use domain::adapters::sms_voice::SmsVoiceProtection;
 use domain::adapters::sns::SnsEvents;
+use domain::adapters::sqs::SqsFanout;
 use domain::edge::lambda::answer_custom_resource;
 use domain::edge::stream::MesiboEvent;
+use domain::model::events::FanoutTask;
+use domain::usecase::ports::{ContactStore, FanoutQueue};
 use integration_tests::fake_cloudformation::FakeCloudFormation;
 use integration_tests::recording_proxy::{AwsCall, RecordingProxy};
 use integration_tests::*;
@@ -59,6 +64,8 @@ struct Deployment {
     functions: BTreeMap<String, Function>,
     clock: Arc<ManualClock>,
     poller: StreamPoller,
+    /// The fan-out queue, read as the fan-out function's event source reads it.
+    fanout: local_stack::queue::QueuePoller,
     /// Kept running for the functions that call it.
     _mesibo: Option<MesiboEmulator>,
     /// AWS End User Messaging SMS, which moto lacks, and the protect configuration the stack made there.
@@ -94,8 +101,15 @@ async fn deploy(mesibo_mode: bool) -> Deployment {
     let sms_voice = SmsVoiceEmulator::start().await;
     let protect_configuration = sms_voice.create_configuration();
     let protect_arn = format!("arn:aws:sms-voice:{region}:{account}:protect-configuration/{protect_configuration}");
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let fanout = local_stack::queue::QueuePoller::create(sqs, &format!("fanout-{table}"), 2).await.expect("queue");
+    let fanout_name = fanout.url.rsplit('/').next().expect("a queue URL ends in its name").to_owned();
+    let fanout_arn = format!("arn:aws:sqs:{region}:{account}:{fanout_name}");
     let mut refs = BTreeMap::from([
         ("Table", table.clone()),
+        ("FanoutQueue", fanout.url.clone()),
+        // Pages of ten, so an audience of eleven goes through the queue.
+        ("FanoutPageSize", "10".to_owned()),
         ("FilesBucket", bucket.clone()),
         ("ContactEventsTopic", topic.clone()),
         ("OtpSecret", secret_arn(&secrets, &random_hex(32)).await),
@@ -118,6 +132,7 @@ async fn deploy(mesibo_mode: bool) -> Deployment {
             ("Table.Arn", table_arn.clone()),
             ("Table.StreamArn", format!("{table_arn}/stream/*")),
             ("FilesBucket.Arn", format!("arn:aws:s3:::{bucket}")),
+            ("FanoutQueue.Arn", fanout_arn),
             ("SmsProtectConfiguration.Arn", protect_arn),
         ]
         .into_iter()
@@ -147,7 +162,7 @@ async fn deploy(mesibo_mode: bool) -> Deployment {
     }
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
     let poller = StreamPoller::new(&dynamodb, streams, &table).await.expect("the table's stream");
-    Deployment { stack, functions, clock, poller, _mesibo: mesibo, sms_voice, protect_configuration }
+    Deployment { stack, functions, clock, poller, fanout, _mesibo: mesibo, sms_voice, protect_configuration }
 }
 
 /// How a client reaches the operations: the REST routes, or mesibo's api.php.
@@ -215,8 +230,9 @@ impl Deployment {
         assert_eq!(status, 200, "{method} {url}");
     }
 
-    /// Everything a person does with the app, through `via`: each call that reaches AWS differently.
-    async fn use_the_app(&self, via: Via) {
+    /// Everything a person does with the app, through `via`: each call that reaches AWS differently. Returns the
+    /// person, who keeps their push devices.
+    async fn use_the_app(&self, via: Via) -> String {
         let [me, friend, other] = [random_phone(), random_phone(), random_phone()];
         let jpeg = |shade: u8| {
             let picture = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8, y as u8, shade]));
@@ -317,6 +333,7 @@ impl Deployment {
         self.op(via, None, "login", &[("phone", other.e164())], None).await;
         let code = last_sms_code(other.e164()).await.expect("a code by SMS");
         self.op(via, Some(&others), "deleteaccount", &[("code", &code)], None).await;
+        me.e164().to_owned()
     }
 
     /// The table's changes so far to each reader of the stream, as their event-source mappings deliver them; the
@@ -329,10 +346,11 @@ impl Deployment {
             function.events.fetch_add(1, Ordering::Relaxed);
             match name.as_str() {
                 "NotifierFunction" => {
-                    // As serve_stream builds it: the topic from the function's environment.
+                    // As serve_stream builds it: the topic and the queue from the function's environment.
                     let topic = app.config.contacts.events_topic_arn.clone().expect("the notifier's topic");
                     let sink = SnsEvents::new(app.sns_client(), topic);
-                    let done = Box::pin(domain::edge::stream::handle(app, &sink, event.clone())).await;
+                    let queue = function.queue().await;
+                    let done = Box::pin(domain::edge::stream::handle(app, &sink, &queue, event.clone())).await;
                     assert!(done.batch_item_failures.is_empty(), "{:?}", done.batch_item_failures);
                 }
                 "MesiboFunction" => {
@@ -347,6 +365,70 @@ impl Deployment {
                     function.events.fetch_sub(1, Ordering::Relaxed);
                 }
             }
+        }
+    }
+}
+
+impl Function {
+    /// The fan-out queue as this function sends to it (`FANOUT_QUEUE_URL`), through its recorder.
+    async fn queue(&self) -> SqsFanout {
+        let app = self.app.as_ref().expect("a function with a configuration");
+        let url = app.config.contacts.fanout_queue_url.clone().expect("FANOUT_QUEUE_URL in its environment");
+        SqsFanout::new(aws_sdk_sqs::Client::new(&self.proxy.sdk_config().await), url)
+    }
+}
+
+impl Deployment {
+    /// A number in twelve address books joins (written straight to the table, as no function's call): more than a
+    /// page (ten here), so the notifier queues its audience. One of them is `with_devices`, whose devices are pushed.
+    async fn a_popular_number_joins(&self, with_devices: &str) -> String {
+        let notifier = self.functions["NotifierFunction"].app.as_ref().expect("the notifier");
+        let sdk = domain::app::sdk_config().await;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), notifier.config.table_name.clone());
+        let star = random_phone();
+        let now = self.clock.now();
+        let profile = |phone: &domain::PhoneNumber| domain::model::profile::Profile {
+            phone: phone.clone(),
+            name: "someone".into(),
+            status: String::new(),
+            photo: String::new(),
+            tn: String::new(),
+            created_at: now,
+            updated_at: now,
+            mesibo_uid: None,
+        };
+        for _ in 0..11 {
+            let owner = random_phone();
+            store.put_profile(&profile(&owner)).await.expect("seeded");
+            store.add_contacts(owner.e164(), &[star.e164().to_owned()], now).await.expect("seeded");
+        }
+        store.add_contacts(with_devices, &[star.e164().to_owned()], now).await.expect("seeded");
+        store.put_profile(&profile(&star)).await.expect("seeded");
+        star.e164().to_owned()
+    }
+
+    /// The fan-out function on its queue, as the event source feeds it, until the queue is empty; and a coalesced
+    /// profile change come due (the notifier queues one only after an hour's worth of changes).
+    async fn deliver_the_queue(&self, star: &str) {
+        let function = &self.functions["FanoutFunction"];
+        let app = function.app.as_ref().expect("the fan-out function");
+        let topic = app.config.contacts.events_topic_arn.clone().expect("the fan-out function's topic");
+        let sink = SnsEvents::new(app.sns_client(), topic);
+        let queue = function.queue().await;
+        let due = FanoutTask::Coalesced { e164: star.to_owned(), due: self.clock.now() };
+        self.fanout.sender().enqueue(&due, 0).await.expect("queued");
+        let mut rounds = 0;
+        while self.fanout.depth().await.expect("the queue's depth") > 0 {
+            rounds += 1;
+            assert!(rounds < 50, "the fan-out queue drains");
+            let (event, receipts) = self.fanout.receive(1).await.expect("received");
+            if event.records.is_empty() {
+                continue;
+            }
+            function.events.fetch_add(1, Ordering::Relaxed);
+            let done = Box::pin(domain::edge::stream::handle_fanout(app, &sink, &queue, event.clone())).await;
+            assert!(done.batch_item_failures.is_empty(), "{:?}", done.batch_item_failures);
+            self.fanout.settle(&event, &receipts, &done).await.expect("settled");
         }
     }
 }
@@ -466,6 +548,12 @@ fn needs(stack: &Stack, call: &AwsCall) -> Vec<(String, String)> {
             vec![(format!("sns:{op}"), resource)]
         }
         "s3" => s3_needs(call),
+        "sqs" => {
+            let op = operation().expect("SQS names its operation");
+            let url = body["QueueUrl"].as_str().expect("a QueueUrl");
+            let name = url.rsplit('/').next().expect("a queue URL ends in its name");
+            vec![(format!("sqs:{op}"), format!("arn:{partition}:sqs:{region}:{account}:{name}"))]
+        }
         "sms-voice" => {
             let op = operation().expect("End User Messaging SMS names its operation");
             let resource = match body["ProtectConfigurationId"].as_str() {
@@ -520,9 +608,11 @@ fn s3_needs(call: &AwsCall) -> Vec<(String, String)> {
 async fn each_functions_policy_allows_exactly_the_calls_it_makes() {
     let (mut standalone, mut mesibo) = tokio::join!(deploy(false), deploy(true));
     for deployment in [&mut standalone, &mut mesibo] {
-        deployment.use_the_app(Via::Rest).await;
+        let someone = deployment.use_the_app(Via::Rest).await;
         deployment.use_the_app(Via::ApiPhp).await;
+        let star = deployment.a_popular_number_joins(&someone).await;
         deployment.deliver_the_stream().await;
+        deployment.deliver_the_queue(&star).await;
         deployment.rotate_the_code_key().await;
         deployment.protect_sms_and_remove_the_stack().await;
     }

@@ -160,6 +160,8 @@ async fn env_vars(mesibo: &MesiboEmulator) -> Value {
         ("AWS_ENDPOINT_URL_SNS", stack_env("AWS_ENDPOINT_URL_SNS")),
         ("AWS_ENDPOINT_URL_SECRETS_MANAGER", stack_env("AWS_ENDPOINT_URL_SECRETS_MANAGER")),
         ("AWS_ENDPOINT_URL_S3", stack_env("AWS_ENDPOINT_URL_S3")),
+        ("AWS_ENDPOINT_URL_SQS", stack_env("AWS_ENDPOINT_URL_SQS")),
+        ("FANOUT_QUEUE_URL", fanout_queue(&sdk, &table).await),
     ]
     .into();
     let parameters = env_vars["Parameters"].as_object_mut().expect("events/env.json has Parameters");
@@ -170,6 +172,12 @@ async fn env_vars(mesibo: &MesiboEmulator) -> Value {
     // login.json runs twice: the second code may follow the first after a second, not the default 30.
     parameters.insert("RESEND_COOLDOWN_SECONDS".into(), json!("1"));
     env_vars
+}
+
+/// A fan-out queue of this test's own in moto, as `make dev` makes `FanoutQueue`.
+async fn fanout_queue(sdk: &aws_config::SdkConfig, table: &str) -> String {
+    let created = aws_sdk_sqs::Client::new(sdk).create_queue().queue_name(format!("{table}-fanout")).send().await;
+    created.expect("a queue in moto").queue_url.expect("a queue URL")
 }
 
 /// One fixture through its function's binary, as `invoke <function> -e events/<fixture> -n <env-vars>` runs it:

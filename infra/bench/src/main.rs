@@ -7,12 +7,15 @@
 //! 4. The `make dev` API under wrk, with DynamoDB Local's and moto's own ceilings.
 //! 5. Partition heat: a recorded sign-in workload's capacity per partition key, scaled to 1,000 and 10,000
 //!    sign-ins/s, against DynamoDB's per-partition limits (a model: DynamoDB Local does not throttle).
+//! 6. Fan-out: a number in 100,000 address books signs up and changes its status.
 //!
 //! Run under `infra/with-stack.sh` (as `make bench` does). `BENCH_SCALE` (default 1) scales iterations and load
 //! duration down for a quick look; `BENCH_BINARIES` (default target/lambda) says where the built functions are;
-//! `BENCH_SECTIONS` (default `cold,work,load,partitions`) picks sections; `BENCH_OUTPUT` (default docs/BENCHMARKS.md).
+//! `BENCH_SECTIONS` (default `cold,work,load,partitions,fanout`) picks sections; `BENCH_OUTPUT` (default
+//! docs/BENCHMARKS.md).
 
 mod cold_start;
+mod fanout;
 mod load;
 mod machine;
 mod partitions;
@@ -59,7 +62,7 @@ async fn run() -> Result<(), BoxError> {
     let starts = ((20.0 * scale).ceil() as usize).max(3);
     let binaries = PathBuf::from(std::env::var("BENCH_BINARIES").unwrap_or_else(|_| "target/lambda".into()));
     let output = PathBuf::from(std::env::var("BENCH_OUTPUT").unwrap_or_else(|_| "docs/BENCHMARKS.md".into()));
-    let sections = std::env::var("BENCH_SECTIONS").unwrap_or_else(|_| "cold,work,load,partitions".into());
+    let sections = std::env::var("BENCH_SECTIONS").unwrap_or_else(|_| "cold,work,load,partitions,fanout".into());
     let machine = machine::Machine::read();
 
     let mut cold = vec![];
@@ -87,8 +90,15 @@ async fn run() -> Result<(), BoxError> {
         eprintln!("bench: 5. partition heat");
         partitions = Some(partitions::run(scale).await?);
     }
+    let mut fanout = None;
+    if sections.contains("fanout") {
+        fanout = Some(fanout::run(scale).await?);
+    }
 
-    let markdown = report::markdown(&machine, &cold, &steps, &work, &load, partitions.as_ref(), scale);
+    let mut markdown = report::markdown(&machine, &cold, &steps, &work, &load, partitions.as_ref(), scale);
+    if let Some(fanout) = &fanout {
+        markdown.push_str(&fanout::markdown(fanout));
+    }
     println!("{markdown}");
     if let Some(dir) = output.parent() {
         std::fs::create_dir_all(dir)?;

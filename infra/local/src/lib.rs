@@ -11,6 +11,7 @@
 //! - [`sms_voice`] emulates AWS End User Messaging SMS's protect configurations (moto has none) for the tests.
 //! - [`recorder`] records the SDK calls a client makes, for the tests and the benchmarks.
 //! - [`stream`] reads DynamoDB Local's stream for the notifier, as the event-source mapping does in AWS.
+//! - [`queue`] creates the fan-out queue in moto and reads it for the fan-out function, as its event source does.
 //! - [`runtime_api`] serves the Lambda runtime API to a function binary run as a process: `invoke`, the `events/`
 //!   fixtures' test and the cold-start benchmark run the built functions under it, with no Docker.
 //! - [`sam_local`] gives a function the variables `sam local invoke` would (template.yaml, shell, `--env-vars`).
@@ -20,6 +21,7 @@ pub mod harness;
 pub mod http_server;
 pub mod iam;
 pub mod mesibo;
+pub mod queue;
 pub mod recorder;
 pub mod runtime_api;
 pub mod sam_local;

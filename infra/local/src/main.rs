@@ -18,9 +18,13 @@ use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use local_stack::apigw::HttpCall;
 use local_stack::mesibo::MesiboEmulator;
+use local_stack::queue::QueuePoller;
 use local_stack::stream::StreamPoller;
 use local_stack::template::{Route, create_table, http_routes};
 use tokio::net::TcpListener;
+
+/// Fan-out function instances the dev server runs side by side.
+const FANOUT_INSTANCES: usize = 4;
 
 /// API Gateway's own payload limit; the handlers apply the product's much smaller one.
 const MAX_GATEWAY_BODY: usize = 10 * 1024 * 1024;
@@ -57,6 +61,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         println!("[dev files] photos and attachments in bucket {} (moto)", files.bucket);
     }
     config.contacts.events_topic_arn = topic.clone();
+    // The FanoutQueue, in moto: audiences larger than a page go through it, as in AWS.
+    let fanout = Arc::new(QueuePoller::create(aws_sdk_sqs::Client::new(&sdk), "FanoutQueue", 30).await?);
+    config.contacts.fanout_queue_url = Some(fanout.url.clone());
     store_local_secrets(&sdk, &config).await?;
     let mut app = App::new(config, &sdk, Arc::new(SystemClock));
     app.sms = app.sms.with_console_echo();
@@ -68,6 +75,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut poller =
         StreamPoller::new(&dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), &app.config.table_name).await?;
     let notifier_app = app.clone();
+    let queue = fanout.sender();
+    // The FanoutFunction, fed from the queue as its event source feeds it, a few instances at once.
+    for _ in 0..FANOUT_INSTANCES {
+        let (app, fanout, events) = (app.clone(), fanout.clone(), events.clone());
+        tokio::spawn(async move {
+            let queue = fanout.sender();
+            loop {
+                match fanout.receive(1).await {
+                    Ok((event, receipts)) if !event.records.is_empty() => {
+                        let response = domain::edge::stream::handle_fanout(&app, &events, &queue, event.clone()).await;
+                        if let Err(e) = fanout.settle(&event, &receipts, &response).await {
+                            eprintln!("[dev fanout] delete failed: {e}");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        eprintln!("[dev fanout] queue poll failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+    }
     tokio::spawn(async move {
         loop {
             match poller.poll().await {
@@ -79,7 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                             eprintln!("[dev mesibo] sync failed at records: {:?}", response.batch_item_failures);
                         }
                     }
-                    let response = domain::edge::stream::handle(&notifier_app, &events, event).await;
+                    let response = domain::edge::stream::handle(&notifier_app, &events, &queue, event).await;
                     if !response.batch_item_failures.is_empty() {
                         eprintln!("[dev notifier] failed records: {:?}", response.batch_item_failures);
                     }

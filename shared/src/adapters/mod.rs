@@ -1,4 +1,4 @@
-//! The only code that talks to the outside world: DynamoDB (the table and its stream), SNS (SMS, events, push),
+//! The only code that talks to the outside world: DynamoDB (the table and its stream), SNS (SMS, events, push), SQS (fan-out pages),
 //! mesibo's backend API, S3 (files), Secrets Manager (the code keys), AWS End User Messaging SMS (the protect
 //! configuration), CloudFormation (a custom resource's answer), and CloudWatch metrics through standard output (EMF).
 //! Each implements ports of `crate::usecase::ports`; nothing here decides anything.
@@ -11,3 +11,4 @@ pub mod s3;
 pub mod secrets_manager;
 pub mod sms_voice;
 pub mod sns;
+pub mod sqs;

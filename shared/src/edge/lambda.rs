@@ -12,6 +12,7 @@ use crate::adapters::dynamodb::stream::StreamEvent;
 use crate::adapters::secrets_manager::{self, RotationStep};
 use crate::adapters::sms_voice::SmsVoiceProtection;
 use crate::adapters::sns::SnsEvents;
+use crate::adapters::sqs::{SqsEvent, SqsFanout};
 use crate::app::{App, sdk_config};
 
 /// An HTTP function: whichever routes `template.yaml` sends it.
@@ -41,12 +42,36 @@ pub async fn serve_stream() -> Result<(), Error> {
     let topic = app.config.contacts.events_topic_arn.clone();
     let topic = topic.ok_or("configuration: CONTACT_EVENTS_TOPIC_ARN: required by the notifier")?;
     let sink = SnsEvents::new(app.sns_client(), topic);
-    let (app, sink) = (&app, &sink);
+    let queue = fanout_queue(&app).await?;
+    let (app, sink, queue) = (&app, &sink, &queue);
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<StreamEvent>| async move {
         // Boxed: the notifier's future nests deep enough to exceed the compiler's layout depth when inlined.
-        Ok::<_, Error>(Box::pin(stream::handle(app, sink, event.payload)).await)
+        Ok::<_, Error>(Box::pin(stream::handle(app, sink, queue, event.payload)).await)
     }))
     .await
+}
+
+/// The fan-out function: pages of large audiences (and coalesced profile changes) from `FANOUT_QUEUE_URL` in,
+/// events to `CONTACT_EVENTS_TOPIC_ARN` out; it queues each next page itself.
+pub async fn serve_fanout() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let app = App::from_env().await?;
+    let topic = app.config.contacts.events_topic_arn.clone();
+    let topic = topic.ok_or("configuration: CONTACT_EVENTS_TOPIC_ARN: required by the fan-out function")?;
+    let sink = SnsEvents::new(app.sns_client(), topic);
+    let queue = fanout_queue(&app).await?;
+    let (app, sink, queue) = (&app, &sink, &queue);
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(Box::pin(stream::handle_fanout(app, sink, queue, event.payload)).await)
+    }))
+    .await
+}
+
+/// The fan-out queue, as the notifier and the fan-out function send to it.
+pub async fn fanout_queue(app: &App) -> Result<SqsFanout, Error> {
+    let url = app.config.contacts.fanout_queue_url.clone();
+    let url = url.ok_or("configuration: FANOUT_QUEUE_URL: required by the notifier and the fan-out function")?;
+    Ok(SqsFanout::new(aws_sdk_sqs::Client::new(&sdk_config().await), url))
 }
 
 /// What Secrets Manager sends the rotation function, once per step.

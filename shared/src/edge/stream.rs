@@ -1,22 +1,60 @@
 //! The table's stream (through a Lambda event-source mapping) into its readers, one record at a time: the notifier
-//! (SNS events and push) and, in mesibo mode, the mesibo sync.
+//! (SNS events and push) and, in mesibo mode, the mesibo sync; and the fan-out queue into the fan-out function.
 
 use std::fmt::Display;
 use std::time::Duration;
 
 use tracing::error;
 
-use crate::adapters::dynamodb::stream::{BatchResponse, StreamEvent};
+use futures::{StreamExt, stream};
+
+use crate::adapters::dynamodb::stream::{BatchResponse, ItemFailure, StreamEvent};
+use crate::adapters::sqs::SqsEvent;
 use crate::model::clock::Timestamp;
 use crate::model::events::TableChange;
 use crate::usecase::mesibo_sync::{Resync, ResyncReply, SyncError, resync_groups, sync};
-use crate::usecase::notify::notify;
-use crate::usecase::ports::EventSink;
+use crate::usecase::notify::{fan_out, notify};
+use crate::usecase::ports::{EventSink, FanoutQueue};
 use crate::usecase::{Ports, Services};
 
 /// The notifier's batch.
-pub async fn handle(app: &Services<impl Ports>, sink: &impl EventSink, event: StreamEvent) -> BatchResponse {
-    each_record(event, "notification", |change, _| async move { notify(app, sink, &change).await }).await
+pub async fn handle(
+    app: &Services<impl Ports>,
+    sink: &impl EventSink,
+    queue: &impl FanoutQueue,
+    event: StreamEvent,
+) -> BatchResponse {
+    each_record(event, "notification", |change, _| async move { notify(app, sink, queue, &change).await }).await
+}
+
+/// Fan-out tasks one invocation works on at once (the event source's batch is at most this).
+const TASKS_AT_ONCE: usize = 10;
+
+/// The fan-out function's batch of tasks, side by side; each failed one is reported alone, and SQS gives it again
+/// after its visibility timeout (and to the dead-letter queue after `maxReceiveCount`). A body no version can read
+/// is dropped with a log line: retrying it would only fill the dead-letter queue.
+pub async fn handle_fanout(
+    app: &Services<impl Ports>,
+    sink: &impl EventSink,
+    queue: &impl FanoutQueue,
+    event: SqsEvent,
+) -> BatchResponse {
+    // Each task owns its message: a future borrowing from the batch is not `Send` in every caller's eyes.
+    let work = event.records.into_iter().map(|message| async move {
+        let Some(task) = message.task() else {
+            error!("fan-out message unreadable; dropped");
+            return None;
+        };
+        match fan_out(app, sink, queue, task).await {
+            Ok(()) => None,
+            Err(e) => {
+                error!(error = %e, "fan-out task failed; SQS will deliver it again");
+                Some(ItemFailure { item_identifier: message.message_id })
+            }
+        }
+    });
+    let failures = stream::iter(work).buffer_unordered(TASKS_AT_ONCE).filter_map(std::future::ready).collect().await;
+    BatchResponse { batch_item_failures: failures }
 }
 
 /// The mesibo sync's batch (mesibo mode).

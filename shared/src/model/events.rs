@@ -1,7 +1,7 @@
 //! Events for other users' devices: `contact_joined`, `profile_updated`, `group_updated`. What is news in a change
 //! of the table, who hears of it, and the event each recipient gets. Delivery is the notifier's (usecase::notify).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::clock::Timestamp;
 use super::group::Group;
@@ -168,12 +168,70 @@ pub enum TableChange {
     Other,
 }
 
+/// Work for the fan-out function, one SQS message each: a page of a large audience, or a coalesced profile change
+/// due at the end of its rate-limit window. The message carries the news itself, so a page tells what the stream
+/// record said even if the profile changed again since (that change is news of its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "task", rename_all = "snake_case")]
+pub enum FanoutTask {
+    /// Tell the page of `e164`'s audience that starts after owner `after` (`None`: from the start).
+    Page {
+        kind: String,
+        e164: String,
+        name: String,
+        status: String,
+        photo: String,
+        ts: Timestamp,
+        after: Option<String>,
+    },
+    /// Tell `e164`'s audience of the profile as it is at `due` (its latest changes were over the limit).
+    Coalesced { e164: String, due: Timestamp },
+}
+
+impl FanoutTask {
+    pub fn page(news: &ProfileNews, after: Option<String>) -> Self {
+        Self::Page {
+            kind: news.kind.to_owned(),
+            e164: news.e164.clone(),
+            name: news.name.clone(),
+            status: news.status.clone(),
+            photo: news.photo.clone(),
+            ts: news.ts,
+            after,
+        }
+    }
+}
+
+impl ProfileNews {
+    /// The news a page task carries (`None`: a kind this version does not know). Events carry no thumbnail.
+    pub fn from_page(kind: &str, e164: &str, name: &str, status: &str, photo: &str, ts: Timestamp) -> Option<Self> {
+        let kind = [CONTACT_JOINED, PROFILE_UPDATED].into_iter().find(|k| *k == kind)?;
+        let (e164, name, status, photo) = (e164.to_owned(), name.to_owned(), status.to_owned(), photo.to_owned());
+        Some(Self { kind, e164, name, status, photo, tn: String::new(), ts })
+    }
+
+    /// `profile_updated` of the profile as it is now (a coalesced change).
+    pub fn current(profile: &ContactProfile) -> Self {
+        Self {
+            kind: PROFILE_UPDATED,
+            e164: profile.e164.clone(),
+            name: profile.name.clone(),
+            status: profile.status.clone(),
+            photo: profile.photo.clone(),
+            tn: profile.tn.clone(),
+            ts: profile.updated_at,
+        }
+    }
+}
+
 /// One notification run (one piece of news, over one channel), whose progress is saved so a retried stream record
 /// resumes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotifyRun {
     /// `contact_joined` / `profile_updated` of a user, at `ts`.
     Person { e164: String, kind: &'static str, ts: Timestamp, channel: Channel },
+    /// One page of a fan-out through the queue: the audience of `e164` after owner `after` (empty: the first page).
+    Page { e164: String, kind: &'static str, ts: Timestamp, after: String },
     /// `group_updated` of a group, at `ts`.
     Group { gid: u64, ts: Timestamp, channel: Channel },
 }

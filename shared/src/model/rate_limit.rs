@@ -13,6 +13,10 @@
 //! | groups created per user                 | 20 / day     | each group created (UTC day)     | 429 `RATELIMIT`        |
 //! | group members added per user            | 500 / day    | each newcomer, taken per request | 429 `RATELIMIT`        |
 //! | group notices caused per user           | 20,000 / day | each member a group change reaches | 429 `RATELIMIT`      |
+//! | profile fan-outs per user               | 6 / hour     | each name/status/photo change told | coalesced (below)  |
+//!
+//! Profile fan-outs refuse nothing: the change is stored (and seen by whoever syncs); changes past the limit are
+//! told once, as the profile then is, when the hour ends (usecase::notify).
 //!
 //! A source address is a [`ClientAddress`] bucket (an IPv6 /64; requests without one share a bucket). A number's
 //! failures never refuse its owner's right code: they slow down new codes instead (one an hour once the day's
@@ -142,6 +146,13 @@ impl RateLimit {
 
     pub fn uploads(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {
         Self::single(format!("uploads#{}", keyed_name(secret, "phone", phone.e164())), HOUR, limits.uploads_per_hour)
+    }
+
+    /// Fan-outs of one person's visible profile changes (`PROFILE_FANOUTS_PER_HOUR`), by their E.164 number. Not a
+    /// refusal: the change is stored and seen by those who sync; only its telling is coalesced (usecase::notify).
+    pub fn profile_fanouts(max_per_hour: i64, secret: &OtpSecret, e164: &str) -> Self {
+        let subject = format!("profile-fanouts#{}", keyed_name(secret, "phone", e164));
+        Self { subject, window_seconds: HOUR, max: max_per_hour }
     }
 
     pub fn groups_created(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {

@@ -7,6 +7,16 @@
 //! At least once, with few repeats: events carry deterministic ids, and progress is saved after every batch of ten,
 //! so a retried record resumes after the last batch known to be published. Only a batch published just before a
 //! crash can arrive twice, with the same ids. (mesibo mode's own reader of the same stream: `mesibo_sync`.)
+//!
+//! Fan-out that scales: an audience of up to `FANOUT_PAGE_SIZE` (1,000) is told inline; a larger one (a business
+//! in a million address books) costs the stream record one query and one SQS message: its pages are told by the
+//! fan-out function, one page per invocation, each page queueing the next before it publishes, so pages run side by
+//! side, no invocation grows with the audience, and the shard goes on to the next record at once. A redelivered
+//! page resumes after its last saved round: a repeat is at most one round of [`PAGE_PUBLISHES_AT_ONCE`] × 10
+//! events, with the same ids (two copies of a page at the same moment, after a crash between queueing and marking
+//! it, can repeat up to that page). Visible profile changes are rate-limited per person
+//! (`PROFILE_FANOUTS_PER_HOUR`): past the limit they are stored and synced as ever, and told once, coalesced, when
+//! the hour ends.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,12 +24,16 @@ use std::time::Duration;
 use futures::{StreamExt, stream};
 use tracing::{info, warn};
 
+use crate::model::clock::Timestamp;
 use crate::model::events::{
-    Channel, ContactEvent, GroupNews, NotifyRun, PROGRESS_TTL_SECONDS, PUBLISH_BATCH, ProfileNews, TableChange,
+    Channel, ContactEvent, FanoutTask, GroupNews, NotifyRun, PROFILE_UPDATED, PROGRESS_TTL_SECONDS, PUBLISH_BATCH,
+    ProfileNews, TableChange,
 };
 use crate::model::profile::ContactProfile;
+use crate::model::rate_limit::RateLimit;
 use crate::usecase::ports::{
-    ContactStore, EventSink, NotifyProgressStore, PROFILES_PER_READ, ProfileStore, PublishFailed, StoreUnavailable,
+    ContactStore, EventSink, FanoutQueue, NotifyProgressStore, PROFILES_PER_READ, ProfileStore, PublishFailed,
+    QueueFailed, RateLimitStore, StoreUnavailable,
 };
 use crate::usecase::{Ports, Services};
 
@@ -29,17 +43,20 @@ pub enum NotifyError {
     Store(#[from] StoreUnavailable),
     #[error(transparent)]
     Publish(#[from] PublishFailed),
+    #[error(transparent)]
+    Queue(#[from] QueueFailed),
 }
 
 /// Tells everyone concerned of one change, resuming where an earlier attempt at the same change stopped.
 pub async fn notify(
     app: &Services<impl Ports>,
     sink: &impl EventSink,
+    queue: &impl FanoutQueue,
     change: &TableChange,
 ) -> Result<(), NotifyError> {
     match change {
         TableChange::Profile { inserted, old, new } => match ProfileNews::from_change(*inserted, old.as_ref(), new) {
-            Some(news) => notify_person(app, sink, &news).await,
+            Some(news) => notify_person(app, sink, queue, &news).await,
             None => Ok(()),
         },
         TableChange::Group { old, new } => {
@@ -101,16 +118,191 @@ async fn push_to_devices<'a>(
     }
 }
 
-/// Pages through everyone who has the number (no cap), keeps the registered ones, publishes in batches of ten.
+/// Publish batches sent at once by a fan-out page; its progress is saved after each such round, so a redelivered
+/// page repeats at most one round ([`PUBLISH_BATCH`] × this many recipients).
+pub const PAGE_PUBLISHES_AT_ONCE: usize = 10;
+
+/// A person's news: rate-limited if it is a visible change, then told to their audience: inline if it fits in one
+/// page, else through the fan-out queue, a page per task.
 async fn notify_person(
     app: &Services<impl Ports>,
     sink: &impl EventSink,
+    queue: &impl FanoutQueue,
+    news: &ProfileNews,
+) -> Result<(), NotifyError> {
+    if news.kind == PROFILE_UPDATED && !within_fanout_limit(app, queue, &news.e164).await? {
+        return Ok(());
+    }
+    tell_person(app, sink, queue, news).await
+}
+
+/// Takes one of the person's fan-outs this hour. Past the limit, the change is not told now: one coalesced task per
+/// window tells the profile as it then is when the window ends, however many changes came in it (a status flipped
+/// every second is told about [`crate::config::PROFILE_FANOUTS_PER_HOUR`] + 1 times an hour, not 3,600).
+async fn within_fanout_limit(
+    app: &Services<impl Ports>,
+    queue: &impl FanoutQueue,
+    e164: &str,
+) -> Result<bool, NotifyError> {
+    let store = &app.store;
+    let limit = RateLimit::profile_fanouts(app.config.contacts.profile_fanouts_per_hour, &app.config.otp_secret, e164);
+    let now = app.clock.now();
+    if store.take(&limit, now).await? {
+        return Ok(true);
+    }
+    let due = limit.window_start(now) + limit.window_seconds;
+    // The task is queued first and marked after: a crash between the two queues it twice (told once: the second
+    // finds the first's progress), never not at all.
+    let marker = NotifyRun::Page { e164: e164.to_owned(), kind: COALESCED, ts: due, after: String::new() };
+    if store.notify_progress(&marker).await?.last_recipient.is_none() {
+        queue.enqueue(&FanoutTask::Coalesced { e164: e164.to_owned(), due }, (due - now) as u32).await?;
+        store.save_notify_progress(&marker, QUEUED, due + PROGRESS_TTL_SECONDS).await?;
+    }
+    info!(retry_after = limit.retry_after(now), "profile change over the fan-out limit: coalesced");
+    Ok(false)
+}
+
+/// What a coalesced task's marker is a run of.
+const COALESCED: &str = "coalesced";
+
+/// The progress a queued page (or coalesced task) is marked with: before every number (`+…`), so it skips nobody.
+const QUEUED: &str = "+";
+
+/// Tells everyone who has the number: inline when the audience fits in one page (no queue, least latency), else
+/// the whole audience through the queue, from its first page, so the stream shard is held up by one query and one
+/// message, whatever the audience.
+async fn tell_person(
+    app: &Services<impl Ports>,
+    sink: &impl EventSink,
+    queue: &impl FanoutQueue,
     news: &ProfileNews,
 ) -> Result<(), NotifyError> {
     let store = &app.store;
     let run = NotifyRun::Person { e164: news.e164.clone(), kind: news.kind, ts: news.ts, channel: Channel::Events };
     let progress = store.notify_progress(&run).await?;
-    let owners = store.who_has(&news.e164, progress.last_recipient.as_deref()).await?;
+    let page_size = app.config.contacts.fanout_page_size;
+    let (owners, more) = store.who_has_page(&news.e164, progress.last_recipient.as_deref(), page_size).await?;
+    if more && progress.last_recipient.is_none() {
+        enqueue_page(app, queue, news, None).await?;
+        info!(kind = news.kind, "audience larger than a page: fan-out queued");
+        return Ok(());
+    }
+    // A record retried after it began inline finishes inline: its audience was one page when it began.
+    let owners = match more {
+        true => store.who_has(&news.e164, progress.last_recipient.as_deref()).await?,
+        false => owners,
+    };
+    let sent = publish_to(app, sink, &run, news, &owners, 1).await?;
+    info!(kind = news.kind, recipients = sent, resumed = progress.last_recipient.is_some(), "events published");
+    Ok(())
+}
+
+/// Queues the page of `news`'s audience after `after`, unless an earlier attempt already did (its mark is saved
+/// after the message is sent: a crash between the two queues the page twice, and both copies then resume from the
+/// same progress; told twice is at most what two copies publish at the same moment).
+async fn enqueue_page(
+    app: &Services<impl Ports>,
+    queue: &impl FanoutQueue,
+    news: &ProfileNews,
+    after: Option<String>,
+) -> Result<(), NotifyError> {
+    let store = &app.store;
+    let run = page_run(news, after.as_deref());
+    if store.notify_progress(&run).await?.last_recipient.is_some() {
+        return Ok(());
+    }
+    queue.enqueue(&FanoutTask::page(news, after.clone()), 0).await?;
+    let mark = after.as_deref().unwrap_or(QUEUED);
+    store.save_notify_progress(&run, mark, app.clock.now() + PROGRESS_TTL_SECONDS).await?;
+    Ok(())
+}
+
+fn page_run(news: &ProfileNews, after: Option<&str>) -> NotifyRun {
+    let after = after.unwrap_or_default().to_owned();
+    NotifyRun::Page { e164: news.e164.clone(), kind: news.kind, ts: news.ts, after }
+}
+
+/// The fan-out function's work: one task from the queue.
+pub async fn fan_out(
+    app: &Services<impl Ports>,
+    sink: &impl EventSink,
+    queue: &impl FanoutQueue,
+    task: FanoutTask,
+) -> Result<(), NotifyError> {
+    match task {
+        FanoutTask::Page { kind, e164, name, status, photo, ts, after } => {
+            match ProfileNews::from_page(&kind, &e164, &name, &status, &photo, ts) {
+                Some(news) => tell_page(app, sink, queue, &news, after).await,
+                None => {
+                    warn!(kind, "fan-out page of an unknown kind dropped");
+                    Ok(())
+                }
+            }
+        }
+        FanoutTask::Coalesced { e164, due } => tell_coalesced(app, sink, queue, &e164, due).await,
+    }
+}
+
+/// One page: the next page is queued first (so pages run side by side, each in its own invocation, however large
+/// the audience), then this one is published, resuming after its saved progress.
+async fn tell_page(
+    app: &Services<impl Ports>,
+    sink: &impl EventSink,
+    queue: &impl FanoutQueue,
+    news: &ProfileNews,
+    after: Option<String>,
+) -> Result<(), NotifyError> {
+    let store = &app.store;
+    let run = page_run(news, after.as_deref());
+    let progress = store.notify_progress(&run).await?;
+    let page_size = app.config.contacts.fanout_page_size;
+    let (owners, more) = store.who_has_page(&news.e164, after.as_deref(), page_size).await?;
+    if more && let Some(last) = owners.last() {
+        enqueue_page(app, queue, news, Some(last.clone())).await?;
+    }
+    let pending: Vec<String> =
+        owners.into_iter().filter(|o| progress.last_recipient.as_ref().is_none_or(|last| o > last)).collect();
+    let sent = publish_to(app, sink, &run, news, &pending, PAGE_PUBLISHES_AT_ONCE).await?;
+    info!(kind = news.kind, recipients = sent, more, "fan-out page published");
+    Ok(())
+}
+
+/// A coalesced profile change, due at the end of its window: the profile as it is then, told like any change
+/// (counted against the new window; if that is used up already, the latest change was told or has a coalesced
+/// task of its own).
+async fn tell_coalesced(
+    app: &Services<impl Ports>,
+    sink: &impl EventSink,
+    queue: &impl FanoutQueue,
+    e164: &str,
+    due: Timestamp,
+) -> Result<(), NotifyError> {
+    let now = app.clock.now();
+    if now < due {
+        // Due later than SQS can delay a message: wait on in the queue.
+        queue.enqueue(&FanoutTask::Coalesced { e164: e164.to_owned(), due }, (due - now) as u32).await?;
+        return Ok(());
+    }
+    let profile = app.store.contact_profiles(&[e164.to_owned()]).await?.into_iter().find(|p| !p.deleted);
+    let Some(profile) = profile else { return Ok(()) };
+    let limit = RateLimit::profile_fanouts(app.config.contacts.profile_fanouts_per_hour, &app.config.otp_secret, e164);
+    if !app.store.take(&limit, now).await? {
+        return Ok(());
+    }
+    tell_person(app, sink, queue, &ProfileNews::current(&profile)).await
+}
+
+/// Publishes `news` to the registered ones among `owners` (in index order), `at_once` batches of ten at a time,
+/// saving `run`'s progress after each round. Returns how many were told.
+async fn publish_to(
+    app: &Services<impl Ports>,
+    sink: &impl EventSink,
+    run: &NotifyRun,
+    news: &ProfileNews,
+    owners: &[String],
+    at_once: usize,
+) -> Result<usize, NotifyError> {
+    let store = &app.store;
     let ttl = app.clock.now() + PROGRESS_TTL_SECONDS;
     let mut sent = 0;
     for chunk in owners.chunks(PROFILES_PER_READ) {
@@ -122,15 +314,17 @@ async fn notify_person(
             .map(|p| (p.e164.clone(), p))
             .collect();
         let recipients: Vec<&String> = chunk.iter().filter(|o| profiles.contains_key(*o)).collect();
-        for batch in recipients.chunks(PUBLISH_BATCH) {
-            let events: Vec<ContactEvent> = batch.iter().map(|to| news.event_for(to)).collect();
-            sink.publish(&events).await?;
+        for round in recipients.chunks(PUBLISH_BATCH * at_once) {
+            let batches: Vec<Vec<ContactEvent>> =
+                round.chunks(PUBLISH_BATCH).map(|batch| batch.iter().map(|to| news.event_for(to)).collect()).collect();
+            let published = futures::future::join_all(batches.iter().map(|events| sink.publish(events))).await;
+            published.into_iter().collect::<Result<Vec<()>, _>>()?;
+            let events: Vec<ContactEvent> = batches.into_iter().flatten().collect();
             push_to_devices(sink, &events, app.config.contacts.max_devices_per_user, |to| profiles.get(to)).await;
-            let last = batch.last().expect("chunks are not empty");
-            store.save_notify_progress(&run, last, ttl).await?;
+            let last = round.last().expect("chunks are not empty");
+            store.save_notify_progress(run, last, ttl).await?;
             sent += events.len();
         }
     }
-    info!(kind = news.kind, recipients = sent, resumed = progress.last_recipient.is_some(), "events published");
-    Ok(())
+    Ok(sent)
 }

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::code::{CodeRecord, CodeSlot, NewCode, ReservedAttempt};
 use crate::model::devices::RegisteredDevice;
-use crate::model::events::{ContactEvent, NotifyRun};
+use crate::model::events::{ContactEvent, FanoutTask, NotifyRun};
 use crate::model::group::{Group, MemberChange, Membership};
 use crate::model::lookup_quota::{Charge, LookupDay};
 use crate::model::measured::Measured;
@@ -263,6 +263,14 @@ pub trait ContactStore: Sync {
 
     /// Owners of the address books that hold `number`, in index order, after `after` when resuming.
     fn who_has(&self, number: &str, after: Option<&str>) -> impl Future<Output = Stored<Vec<String>>> + Send;
+
+    /// One page of [`Self::who_has`]: at most `limit` owners after `after`, and whether more may follow.
+    fn who_has_page(
+        &self,
+        number: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Stored<(Vec<String>, bool)>> + Send;
 
     /// Adds edges owner → number (registered or not: they are how a later join finds its audience).
     fn add_contacts(&self, owner: &str, numbers: &[String], now: Timestamp) -> impl Future<Output = Stored<()>> + Send;
@@ -526,6 +534,16 @@ pub trait EventSink: Sync {
 
     /// Pushes one event to one device's platform endpoint.
     fn push(&self, endpoint_arn: &str, event: &ContactEvent) -> impl Future<Output = Result<(), PublishFailed>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the fan-out task could not be queued")]
+pub struct QueueFailed;
+
+/// Where fan-out work waits for the fan-out function (SQS).
+pub trait FanoutQueue: Sync {
+    /// Queues one task, delivered after `delay_seconds` (at most 900, SQS's longest delay).
+    fn enqueue(&self, task: &FanoutTask, delay_seconds: u32) -> impl Future<Output = Result<(), QueueFailed>> + Send;
 }
 
 /// Registers devices with a push service.

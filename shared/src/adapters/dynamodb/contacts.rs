@@ -41,6 +41,25 @@ impl ContactStore for DynamoStore {
         Ok(items.iter().filter_map(|i| keys::user_number(&get_s(i, keys::GSI1SK)).map(str::to_owned)).collect())
     }
 
+    async fn who_has_page(
+        &self,
+        number: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), StoreUnavailable> {
+        let mut values = vec![(":pk", s(keys::has_contact(number)))];
+        let condition = match after {
+            None => "GSI1PK = :pk",
+            Some(after) => {
+                values.push((":after", keys::user_value(after)));
+                "GSI1PK = :pk AND GSI1SK > :after"
+            }
+        };
+        let (items, more) = self.query_page(Some(keys::GSI1), condition, values, limit).await?;
+        let owners = items.iter().filter_map(|i| keys::user_number(&get_s(i, keys::GSI1SK)).map(str::to_owned));
+        Ok((owners.collect(), more))
+    }
+
     async fn add_contacts(&self, owner: &str, numbers: &[String], now: Timestamp) -> Result<(), StoreUnavailable> {
         let writes = numbers
             .iter()

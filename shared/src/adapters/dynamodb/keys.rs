@@ -184,6 +184,7 @@ pub fn notify_run(run: &NotifyRun) -> Item {
         NotifyRun::Person { e164, kind, ts, channel: via } => {
             key(notify_runs_of(e164), format!("RUN#{kind}#{ts}{}", channel(via)))
         }
+        NotifyRun::Page { e164, kind, ts, after } => key(notify_runs_of(e164), format!("RUN#{kind}#{ts}#PAGE#{after}")),
         NotifyRun::Group { gid, ts, channel: via } => key(
             format!("NOTIFY#{}", group(*gid)),
             format!("RUN#{}#{ts}{}", crate::model::events::GROUP_UPDATED, channel(via)),

@@ -126,6 +126,40 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Up to `limit` items in key order (however many requests that takes: a request stops at 1 MB), and whether
+    /// more may follow.
+    async fn query_page(
+        &self,
+        index: Option<&str>,
+        key_condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, bool), StoreUnavailable> {
+        let mut items = vec![];
+        let mut start = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression(key_condition)
+                .limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start);
+            for (name, value) in &values {
+                request = request.expression_attribute_values(*name, value.clone());
+            }
+            let page = request.send().await.map_err(|e| unavailable("query", e))?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() || items.len() >= limit {
+                return Ok((items, start.is_some()));
+            }
+        }
+    }
+}
+
 /// Logs what failed (the SDK's error chain names the operation and cause, never our item values) and reports the
 /// store as unavailable.
 fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(

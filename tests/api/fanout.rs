@@ -1,0 +1,206 @@
+//! Fan-out that scales (issue 15): an audience larger than a page leaves the stream record at once and is told
+//! through the fan-out queue, a page per task, everyone exactly once; a redelivered page repeats at most one round;
+//! visible profile changes past the hourly limit are stored at once but told once, coalesced, at the hour's end.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use domain::adapters::sns::SnsEvents;
+use domain::edge::stream::{handle, handle_fanout};
+use domain::model::events::{CONTACT_JOINED, ContactEvent, FanoutTask, PROFILE_UPDATED, ProfileNews};
+use domain::model::profile::Profile;
+use domain::usecase::notify::{PAGE_PUBLISHES_AT_ONCE, fan_out};
+use domain::usecase::ports::{ContactStore, EventSink, ProfileStore, PublishFailed};
+use domain::{Clock, PhoneNumber};
+use futures::StreamExt;
+use integration_tests::*;
+use local_stack::apigw::HttpCall;
+use local_stack::queue::QueuePoller;
+use local_stack::stream::StreamPoller;
+use serde_json::json;
+
+/// `recipients` registered users who each have the newcomer's number, written straight to the table.
+async fn audience(t: &TestApp, newcomer: &PhoneNumber, recipients: usize) -> Vec<PhoneNumber> {
+    let owners: Vec<PhoneNumber> = (0..recipients).map(|_| random_phone()).collect();
+    let now = t.clock.now();
+    futures::stream::iter(&owners)
+        .for_each_concurrent(16, |owner| async move {
+            let profile = Profile {
+                phone: owner.clone(),
+                name: "owner".into(),
+                status: String::new(),
+                photo: String::new(),
+                tn: String::new(),
+                created_at: now,
+                updated_at: now,
+                mesibo_uid: None,
+            };
+            t.app.store.put_profile(&profile).await.unwrap();
+            t.app.store.add_contacts(owner.e164(), &[newcomer.e164().to_owned()], now).await.unwrap();
+        })
+        .await;
+    owners
+}
+
+async fn app_with(vars: &[(&str, &str)]) -> (TestApp, StreamPoller, RecordingSink) {
+    let topic = scratch_topic().await;
+    let mut all = vec![("CONTACT_EVENTS_TOPIC_ARN", topic.as_str())];
+    all.extend_from_slice(vars);
+    let t = spawn_app_with(&all).await;
+    let sdk = domain::app::sdk_config().await;
+    let poller =
+        StreamPoller::new(&t.dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), t.app.store.table()).await.unwrap();
+    let sink = RecordingSink::new(SnsEvents::new(t.app.sns_client(), topic));
+    (t, poller, sink)
+}
+
+/// Skips what the stream holds so far (a read returns at most 1,000 records: seeded audiences take several).
+async fn skip_the_stream(poller: &mut StreamPoller) {
+    while !poller.poll().await.unwrap().records.is_empty() {}
+}
+
+/// Runs the fan-out function on the queue, as its event source does, until the queue is empty.
+async fn drain_queue(t: &TestApp, queue: &QueuePoller, sink: &impl EventSink) {
+    let sender = queue.sender();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while queue.depth().await.unwrap() > 0 {
+        assert!(Instant::now() < deadline, "the fan-out finishes");
+        let (event, receipts) = queue.receive(1).await.unwrap();
+        if event.records.is_empty() {
+            continue;
+        }
+        let response = handle_fanout(&t.app, sink, &sender, event.clone()).await;
+        assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
+        queue.settle(&event, &receipts, &response).await.unwrap();
+    }
+}
+
+fn per_recipient(events: &[ContactEvent]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for event in events {
+        *counts.entry(format!("+{}", event.to)).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+async fn a_large_audience_leaves_the_stream_at_once_and_is_told_through_pages_exactly_once() {
+    let (t, mut poller, sink) = app_with(&[("FANOUT_PAGE_SIZE", "1000")]).await;
+    let queue = t.fanout_poller().await;
+    let newcomer = random_phone();
+    let owners = audience(&t, &newcomer, 2500).await;
+    skip_the_stream(&mut poller).await; // the seeded profiles: not what this test is about
+
+    t.sign_in(newcomer.e164()).await;
+    let event = poller.poll().await.unwrap();
+    let started = Instant::now();
+    let done = handle(&t.app, &sink, &queue.sender(), event).await;
+    let stream_time = started.elapsed();
+    assert!(done.batch_item_failures.is_empty());
+    assert!(sink.events().is_empty(), "nothing published inline for an audience of many pages");
+    assert_eq!(queue.depth().await.unwrap(), 1, "one task: the first page");
+    assert!(stream_time < Duration::from_secs(2), "the stream record took {stream_time:?}");
+
+    drain_queue(&t, &queue, &sink).await;
+    let events = sink.events();
+    let counts = per_recipient(&events);
+    assert_eq!(events.len(), owners.len(), "one event each");
+    assert!(owners.iter().all(|o| counts.get(o.e164()) == Some(&1)), "every owner told exactly once");
+    assert!(events.iter().all(|e| e.kind == CONTACT_JOINED && e.phone.as_deref() == Some(newcomer.digits())));
+}
+
+/// The real publisher that fails one call after publishing it (a crash after SNS took the batch).
+struct CrashingSink<'a> {
+    inner: &'a RecordingSink,
+    calls: AtomicUsize,
+    crash_at: usize,
+}
+
+impl EventSink for CrashingSink<'_> {
+    async fn publish(&self, events: &[ContactEvent]) -> Result<(), PublishFailed> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.publish(events).await?;
+        if call == self.crash_at { Err(PublishFailed) } else { Ok(()) }
+    }
+
+    async fn push(&self, endpoint_arn: &str, event: &ContactEvent) -> Result<(), PublishFailed> {
+        self.inner.push(endpoint_arn, event).await
+    }
+}
+
+#[tokio::test]
+async fn a_redelivered_page_repeats_at_most_one_round_and_a_finished_one_nothing() {
+    let (t, mut poller, sink) = app_with(&[("FANOUT_PAGE_SIZE", "400")]).await;
+    let queue = t.fanout_poller().await;
+    let newcomer = random_phone();
+    let owners = audience(&t, &newcomer, 700).await;
+    skip_the_stream(&mut poller).await;
+    t.sign_in(newcomer.e164()).await;
+    let profile = t.app.store.contact_profiles(&[newcomer.e164().to_owned()]).await.unwrap().remove(0);
+    let news = ProfileNews { kind: CONTACT_JOINED, ..ProfileNews::current(&profile) };
+    let news = ProfileNews { ts: profile.created_at, ..news };
+    let first_page = FanoutTask::page(&news, None);
+
+    // The first page's invocation dies in its third round, after SNS took that round's batches.
+    let crashing = CrashingSink { inner: &sink, calls: AtomicUsize::new(0), crash_at: 2 * PAGE_PUBLISHES_AT_ONCE };
+    assert!(fan_out(&t.app, &crashing, &queue.sender(), first_page.clone()).await.is_err());
+    assert_eq!(queue.depth().await.unwrap(), 1, "the second page was queued before the first published");
+    // SQS gives the page again; then the second page runs; then a stray copy of the first page comes.
+    fan_out(&t.app, &sink, &queue.sender(), first_page.clone()).await.unwrap();
+    drain_queue(&t, &queue, &sink).await;
+    fan_out(&t.app, &sink, &queue.sender(), first_page).await.unwrap();
+    assert_eq!(queue.depth().await.unwrap(), 0, "the next page is queued once, not per copy");
+
+    let events = sink.events();
+    let counts = per_recipient(&events);
+    assert!(owners.iter().all(|o| counts.contains_key(o.e164())), "everyone told");
+    let repeats = events.len() - owners.len();
+    assert!(repeats > 0, "the crashed round's batches were published, then published again");
+    assert!(repeats <= PAGE_PUBLISHES_AT_ONCE * 10, "{repeats} repeats: at most one round");
+    let ids: std::collections::BTreeSet<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids.len(), owners.len(), "repeats carry the same event ids");
+}
+
+async fn set_status(t: &TestApp, token: &str, status: &str) {
+    let call = HttpCall::post("/profile").json(&json!({ "status": status })).bearer(token);
+    let reply = t.call(call).await;
+    assert_eq!(reply.status, 200, "the change itself is never refused: {:?}", reply.json);
+}
+
+#[tokio::test]
+async fn status_changes_past_the_hourly_limit_are_stored_and_told_once_coalesced_at_the_hour_end() {
+    let (t, mut poller, sink) = app_with(&[("PROFILE_FANOUTS_PER_HOUR", "2")]).await;
+    let queue = t.fanout_poller().await;
+    let star = random_phone();
+    let owners = audience(&t, &star, 3).await;
+    let token = t.sign_in(star.e164()).await;
+    skip_the_stream(&mut poller).await;
+    // Start at an hour's beginning, so the five changes share one window.
+    let now = t.clock.now();
+    t.clock.advance(3600 - now.rem_euclid(3600) + 1);
+
+    for i in 0..5 {
+        t.clock.advance(1);
+        set_status(&t, &token, &format!("status {i}")).await;
+        let event = poller.poll().await.unwrap();
+        assert!(handle(&t.app, &sink, &queue.sender(), event).await.batch_item_failures.is_empty());
+    }
+    let told: Vec<String> = sink.events().iter().filter_map(|e| e.status.clone()).collect();
+    assert_eq!(told.len(), 2 * owners.len(), "two changes told, three held back: {told:?}");
+    assert!(!told.iter().any(|s| s == "status 4"));
+    assert_eq!(queue.depth().await.unwrap(), 1, "one coalesced task for the three held back");
+
+    // The task comes due at the hour's end (SQS holds it up to 15 minutes at a time; here it is run at once).
+    let due = t.clock.now() - t.clock.now().rem_euclid(3600) + 3600;
+    let coalesced = FanoutTask::Coalesced { e164: star.e164().to_owned(), due };
+    fan_out(&t.app, &sink, &queue.sender(), coalesced.clone()).await.unwrap();
+    assert_eq!(sink.events().len(), 2 * owners.len(), "not before it is due");
+    t.clock.advance(due - t.clock.now());
+    fan_out(&t.app, &sink, &queue.sender(), coalesced.clone()).await.unwrap();
+    fan_out(&t.app, &sink, &queue.sender(), coalesced).await.unwrap();
+    let events = sink.events();
+    let last = &events[2 * owners.len()..];
+    assert_eq!(last.len(), owners.len(), "the held-back changes told once, even if the task comes twice");
+    assert!(last.iter().all(|e| e.kind == PROFILE_UPDATED && e.status.as_deref() == Some("status 4")));
+}
