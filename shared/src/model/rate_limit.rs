@@ -151,8 +151,7 @@ impl RateLimit {
     /// Fan-outs of one person's visible profile changes (`PROFILE_FANOUTS_PER_HOUR`), by their E.164 number. Not a
     /// refusal: the change is stored and seen by those who sync; only its telling is coalesced (usecase::notify).
     pub fn profile_fanouts(max_per_hour: i64, secret: &OtpSecret, e164: &str) -> Self {
-        let subject = format!("profile-fanouts#{}", keyed_name(secret, "phone", e164));
-        Self { subject, window_seconds: HOUR, max: max_per_hour }
+        Self::single(format!("profile-fanouts#{}", keyed_name(secret, "phone", e164)), HOUR, max_per_hour)
     }
 
     pub fn groups_created(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {
