@@ -84,6 +84,7 @@ fn every_function_of_the_template_has_its_binary() {
             (true, _) => "serve_http()",
             (false, "MesiboFunction") => "serve_mesibo_stream()",
             (false, "KeyRotationFunction") => "serve_key_rotation()",
+            (false, "FanoutFunction") => "serve_fanout()",
             (false, "SmsProtectFunction") => "serve_sms_protect()",
             (false, _) => "serve_stream()",
         };
@@ -279,7 +280,11 @@ fn template_parameters_map_one_to_one_onto_config() {
     let template = local_stack::template::template();
     let parameters: BTreeSet<String> =
         template["Parameters"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect();
-    let variables = template["Globals"]["Function"]["Environment"]["Variables"].as_mapping().unwrap();
+    // Every function's settings: those all share (Globals) and those of one function only.
+    let functions = template["Resources"].as_mapping().unwrap().values();
+    let of_one = functions.filter_map(|r| r["Properties"]["Environment"]["Variables"].as_mapping());
+    let globals = template["Globals"]["Function"]["Environment"]["Variables"].as_mapping().unwrap();
+    let variables: Vec<_> = std::iter::once(globals).chain(of_one).flatten().collect();
     // Config reads the settings; the app reads where the secret ones are (`*_SECRET_ARN`) at start.
     let config_source = [include_str!("../../shared/src/config.rs"), include_str!("../../shared/src/app.rs")].concat();
     fn refs(value: &serde_yaml_ng::Value, found: &mut BTreeSet<String>) {
@@ -312,6 +317,7 @@ fn template_parameters_map_one_to_one_onto_config() {
         "LogLevel",
         "LogRetentionDays",
         "CodeKeyRotationDays",
+        "FanoutConcurrency",
         "AlarmEmail",
         "SmsMonthlySpendAlarmUsd",
         "SignInThrottleRateLimit",
@@ -334,18 +340,14 @@ fn template_parameters_map_one_to_one_onto_config() {
             assert!(referenced.contains(parameter), "parameter {parameter} reaches no environment variable");
         }
     }
-    assert!(
-        referenced.is_subset(
-            &parameters
-                .iter()
-                .cloned()
-                .chain(
-                    ["Table", "ContactEventsTopic", "FilesBucket", "OtpSecret", "AWS::StackName", "FrontDoorSecret"]
-                        .map(String::from)
-                )
-                .collect()
-        )
-    );
+    // The rest name the stack's own resources (a table, a secret, a queue) or the stack itself.
+    let resources: BTreeSet<String> =
+        template["Resources"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()).collect();
+    let unknown: Vec<&String> = referenced
+        .iter()
+        .filter(|r| !parameters.contains(*r) && !resources.contains(*r) && r.as_str() != "AWS::StackName")
+        .collect();
+    assert!(unknown.is_empty(), "environment variables refer to what the template does not define: {unknown:?}");
 }
 
 #[test]
