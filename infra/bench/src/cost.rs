@@ -128,11 +128,7 @@ impl Bill {
     fn add(&mut self, service: &'static str, quantity: f64, price: &Price, per: f64) {
         match price.usd {
             Some(usd) => *self.lines.entry(service).or_default() += quantity * usd / per,
-            None if quantity > 0.0 => {
-                if !self.unpriced.contains(&service) {
-                    self.unpriced.push(service);
-                }
-            }
+            None if quantity > 0.0 && !self.unpriced.contains(&service) => self.unpriced.push(service),
             None => {}
         }
     }
@@ -265,7 +261,7 @@ fn usd(amount: f64) -> String {
         let digits = whole.to_string();
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);
@@ -318,6 +314,7 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
             .as_ref()
             .map(|c| {
                 let mut dates: Vec<&str> = c.functions.iter().map(|f| f.measured.as_str()).collect();
+                dates.sort_unstable();
                 dates.dedup();
                 dates.join(", ")
             })
@@ -377,9 +374,9 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
     let _ = writeln!(
         md,
         "A sign-in is `POST /login` (one code by SMS) and `POST /verify`, and the notifier's invocation for the new \
-         profile. A monthly active user signs in {} times a month, syncs the whole address book ({} contacts) {} \
-         times and a delta {} times, and changes the profile {} times.\n",
-        per.sign_ins, usage.contacts_per_user, per.full_syncs, per.delta_syncs, per.profile_updates
+         profile. A monthly active user makes, a month: {} sign-ins, {} full address-book syncs ({} contacts), {} \
+         delta syncs and {} profile changes.\n",
+        per.sign_ins, per.full_syncs, usage.contacts_per_user, per.delta_syncs, per.profile_updates
     );
     let _ = writeln!(md, "| service | 1 M sign-ins | 1 M monthly active users |\n|---|---:|---:|");
     let services: Vec<&str> = million_users.lines.keys().chain(million_sign_ins.lines.keys()).copied().collect();
@@ -480,9 +477,9 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
     );
     let _ = writeln!(
         md,
-        "| Firebase phone auth / Identity Platform | per SMS sent, by country ({}); and per MAU | {} | SMS: {} | {} + SMS: {} |",
+        "| Firebase phone auth / Identity Platform | per SMS sent, by country ({}); and per MAU | see tiers | SMS: {} \
+         | {} + SMS: {} |",
         COUNTRIES.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", "),
-        "see tiers",
         sms_note(&prices.alternatives.identity_platform_sms),
         usd(identity_platform_mau(tiers, MILLION as u64)),
         sms_note(&prices.alternatives.identity_platform_sms)
