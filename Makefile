@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .local/venv/bin
 
-.PHONY: dev invoke test install fmt-check clippy lint-template lint-deploy test-all schemathesis sam-build bench ci
+.PHONY: dev invoke test install fmt-check clippy lint-template lint-deploy test-all schemathesis sam-build bench cost ci
 
 dev:
 	infra/dev.sh
@@ -73,5 +73,10 @@ bench:
 	PATH="$(CURDIR)/$(VENV):$$PATH" cargo lambda build --release $(addprefix --bin ,$(BENCH_BINS))
 	PATH="$(CURDIR)/$(VENV):$$PATH" cargo lambda build --release --bin bench --bin devserver
 	infra/with-stack.sh target/lambda/bench/bootstrap
+
+# docs/COST.md again, from the figures the last `make bench` kept (docs/bench-results.json) and the prices and usage
+# assumptions in infra/bench (prices.json, usage.json): no stack, nothing measured.
+cost:
+	BENCH_SECTIONS=cost cargo run --quiet -p bench
 
 ci: test sam-build

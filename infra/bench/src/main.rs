@@ -8,19 +8,26 @@
 //! 5. Partition heat: a recorded sign-in workload's capacity per partition key, scaled to 1,000 and 10,000
 //!    sign-ins/s, against DynamoDB's per-partition limits (a model: DynamoDB Local does not throttle).
 //! 6. Fan-out: a number in 100,000 address books signs up and changes its status.
+//! 7. docs/COST.md from the figures measured (kept in docs/bench-results.json, section by section), the usage
+//!    assumptions and the list prices (infra/bench/usage.json, prices.json).
 //!
 //! Run under `infra/with-stack.sh` (as `make bench` does). `BENCH_SCALE` (default 1) scales iterations and load
 //! duration down for a quick look; `BENCH_BINARIES` (default target/lambda) says where the built functions are;
-//! `BENCH_SECTIONS` (default `cold,work,load,partitions,fanout`) picks sections; `BENCH_OUTPUT` (default
-//! docs/BENCHMARKS.md).
+//! `BENCH_SECTIONS` (default `cold,work,load,partitions,fanout,cost`) picks sections (`cost` alone needs no stack:
+//! it recomputes docs/COST.md from the last figures); `BENCH_OUTPUT` (default docs/BENCHMARKS.md); `BENCH_RESULTS`
+//! (default docs/bench-results.json); `BENCH_FUNCTIONS` (default all: a comma-separated list) starts only these
+//! functions beside hello-world in section 1; `BENCH_BEFORE` (a directory of binaries built as `BENCH_BINARIES`,
+//! from another commit): also start its login, beside this one's, for a before/after of section 1 in one run.
 
 mod cold_start;
+mod cost;
 mod fanout;
 mod load;
 mod machine;
 mod partitions;
 mod replay;
 mod report;
+mod results;
 mod scenario;
 mod servers;
 mod stats;
@@ -39,6 +46,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The functions of template.yaml by binary name, and hello-world.
 const FUNCTIONS: [&str; 7] = ["login", "verify", "getcontacts", "account", "groups", "compat", "notifier"];
 pub const HELLO_WORLD: &str = "hello-world";
+/// How section 1 names a binary of `BENCH_BEFORE`.
+const BEFORE: &str = " (before)";
 
 #[tokio::main]
 async fn main() {
@@ -61,22 +70,30 @@ async fn run() -> Result<(), BoxError> {
     let scale: f64 = std::env::var("BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
     let starts = ((20.0 * scale).ceil() as usize).max(3);
     let binaries = PathBuf::from(std::env::var("BENCH_BINARIES").unwrap_or_else(|_| "target/lambda".into()));
+    let before = std::env::var("BENCH_BEFORE").ok().map(PathBuf::from);
     let output = PathBuf::from(std::env::var("BENCH_OUTPUT").unwrap_or_else(|_| "docs/BENCHMARKS.md".into()));
-    let sections = std::env::var("BENCH_SECTIONS").unwrap_or_else(|_| "cold,work,load,partitions,fanout".into());
-    let machine = machine::Machine::read();
+    let results_path =
+        PathBuf::from(std::env::var("BENCH_RESULTS").unwrap_or_else(|_| "docs/bench-results.json".into()));
+    let sections = std::env::var("BENCH_SECTIONS").unwrap_or_else(|_| "cold,work,load,partitions,fanout,cost".into());
+    let measures = ["cold", "work", "load", "partitions", "fanout"].iter().any(|s| sections.contains(s));
+    let mut results = results::Results::read(&results_path)?;
+    let today = report::now();
 
     let mut cold = vec![];
     let mut steps = vec![];
     if sections.contains("cold") {
         eprintln!("bench: 1. init duration, {starts} starts of each binary in {}", binaries.display());
-        let subjects = cold_start_subjects(&binaries, starts + 1).await?;
+        let subjects = cold_start_subjects(&binaries, before.as_deref(), starts + 1).await?;
         cold = cold_start::run(&subjects, starts).await?;
         steps = cold_start::init_steps(&subjects[0].env, starts).await?;
+        // Another commit's binary is no figure of this one.
+        results.set_cold(&today, cold.iter().filter(|c| !c.name.ends_with(BEFORE)));
     }
     let mut work = vec![];
     if sections.contains("work") {
         eprintln!("bench: 2 and 3. DynamoDB work and overhead per operation");
         work = work::run(scale).await?;
+        results.set_work(&today, &work);
     }
     let mut load = vec![];
     if sections.contains("load") {
@@ -92,25 +109,41 @@ async fn run() -> Result<(), BoxError> {
     }
     let mut fanout = None;
     if sections.contains("fanout") {
+        eprintln!("bench: 6. fan-out");
         fanout = Some(fanout::run(scale).await?);
     }
 
-    let mut markdown = report::markdown(&machine, &cold, &steps, &work, &load, partitions.as_ref(), scale);
-    if let Some(fanout) = &fanout {
-        markdown.push_str(&fanout::markdown(fanout));
+    if measures {
+        let machine = machine::Machine::read();
+        let mut markdown = report::markdown(&machine, &cold, &steps, &work, &load, partitions.as_ref(), scale);
+        if let Some(fanout) = &fanout {
+            markdown.push_str(&fanout::markdown(fanout));
+        }
+        println!("{markdown}");
+        if let Some(dir) = output.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&output, markdown)?;
+        eprintln!("bench: written to {}", output.display());
+        results.write(&results_path)?;
+        eprintln!("bench: figures kept in {}", results_path.display());
     }
-    println!("{markdown}");
-    if let Some(dir) = output.parent() {
-        std::fs::create_dir_all(dir)?;
+    if sections.contains("cost") {
+        let (results, prices, usage) = cost::read_inputs(std::path::Path::new("."), &results_path)?;
+        let cost_output = output.with_file_name("COST.md");
+        std::fs::write(&cost_output, cost::markdown(&results, &prices, &usage)?)?;
+        eprintln!("bench: 7. cost written to {}", cost_output.display());
     }
-    std::fs::write(&output, markdown)?;
-    eprintln!("bench: written to {}", output.display());
     Ok(())
 }
 
 /// Each function with events for its first invocation (one per start: codes and numbers are used up), on a table
 /// of its own with a signed-in user.
-async fn cold_start_subjects(binaries: &std::path::Path, starts: usize) -> Result<Vec<Subject>, BoxError> {
+async fn cold_start_subjects(
+    binaries: &std::path::Path,
+    before: Option<&std::path::Path>,
+    starts: usize,
+) -> Result<Vec<Subject>, BoxError> {
     let table = format!("bench-cold-{}", local_stack::harness::random_hex(4));
     let bench = BenchApp::new(&table).await?;
     let token = bench.sign_in(&local_stack::harness::random_phone()).await?;
@@ -173,8 +206,12 @@ async fn cold_start_subjects(binaries: &std::path::Path, starts: usize) -> Resul
             _ => vec![json!({ "hello": "world" })],
         }
     };
-    Ok(FUNCTIONS
+    // `BENCH_FUNCTIONS=login`: only these (and hello-world), when only they were built.
+    let only = std::env::var("BENCH_FUNCTIONS").ok();
+    let chosen = |name: &&&str| only.as_deref().is_none_or(|only| only.split(',').any(|n| n == **name));
+    let mut subjects: Vec<Subject> = FUNCTIONS
         .iter()
+        .filter(chosen)
         .chain([&HELLO_WORLD])
         .map(|name| Subject {
             name: name.to_string(),
@@ -182,5 +219,15 @@ async fn cold_start_subjects(binaries: &std::path::Path, starts: usize) -> Resul
             env: env.clone(),
             events: events(name),
         })
-        .collect())
+        .collect();
+    // Events of its own: the same numbers again would meet the resend cooldown and send no SMS.
+    if let Some(before) = before {
+        subjects.push(Subject {
+            name: format!("login{BEFORE}"),
+            binary: before.join("login").join("bootstrap"),
+            env: env.clone(),
+            events: events("login"),
+        });
+    }
+    Ok(subjects)
 }
