@@ -48,7 +48,7 @@ pub struct RecordingProxy {
 /// Every service's endpoint is the proxy (in place of `AWS_ENDPOINT_URL_<SERVICE>`, which would win over a
 /// configuration's single endpoint).
 #[derive(Debug)]
-struct EveryServiceAt(String);
+pub struct EveryServiceAt(pub String);
 
 impl LoadServiceConfig for EveryServiceAt {
     fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {

@@ -13,7 +13,7 @@ use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::emf::EmfMetrics;
 use crate::adapters::mesibo::MesiboClient;
 use crate::adapters::s3::S3Files;
-use crate::adapters::secrets_manager::CodeKeyring;
+use crate::adapters::secrets_manager::{CodeKeyring, RotatedKeys};
 use crate::adapters::sns::{SnsPush, SnsSms};
 use crate::config::{Config, ConfigError, MesiboAppToken};
 use crate::model::clock::{Clock, SystemClock};
@@ -67,17 +67,10 @@ impl App {
         Self { config, store, code_keys, sms, push, mesibo, files: None, metrics, clock }
     }
 
-    /// Code digests under the rotated versions of `CODE_KEY_SECRET_ARN`'s secret, when it is configured: its current
-    /// and previous keys read now, failing the start if the current one cannot be.
-    pub async fn with_rotated_code_keys(mut self, client: aws_sdk_secretsmanager::Client) -> Result<Self, ConfigError> {
-        const NAME: &str = "CODE_KEY_SECRET_ARN";
-        if let Some(secret) = self.config.code_key_secret.clone() {
-            let now = self.clock.now();
-            self.code_keys = CodeKeyring::rotated(client, secret, self.config.otp_secret.clone(), now)
-                .await
-                .map_err(|problem| ConfigError { name: NAME, problem })?;
-        }
-        Ok(self)
+    /// Code digests under the rotated versions of `CODE_KEY_SECRET_ARN`'s secret, read at start.
+    pub fn with_rotated_code_keys(mut self, keys: RotatedKeys) -> Self {
+        self.code_keys = CodeKeyring::rotated(self.config.otp_secret.clone(), keys);
+        self
     }
 
     /// The SNS client, for publishers of other kinds (events).
@@ -106,11 +99,22 @@ impl App {
             PhoneNumber::warm_up();
             load_root_certificates();
         });
-        let config = config_with_secret_settings(env, sdk).await?;
-        let config = with_secrets(config, sdk).await?;
-        let app = Self::new(config, sdk, clock);
-        let app = match app.config.code_key_secret {
-            Some(_) => app.with_rotated_code_keys(aws_sdk_secretsmanager::Client::new(sdk)).await?,
+        // Every secret is read in one round of concurrent calls through one client: deployed, each round is an HTTPS
+        // round trip (a TLS handshake, on a new instance) that init would otherwise wait for in turn.
+        let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+        let code_key_secret = env("CODE_KEY_SECRET_ARN").filter(|arn| !arn.is_empty());
+        let now = clock.now();
+        let code_keys = async {
+            let Some(secret) = code_key_secret else { return Ok(None) };
+            RotatedKeys::read(secrets.clone(), secret, now)
+                .await
+                .map(Some)
+                .map_err(|problem| ConfigError { name: "CODE_KEY_SECRET_ARN", problem })
+        };
+        let (config, code_keys) = tokio::join!(config_with_secret_settings(&env, &secrets), code_keys);
+        let app = Self::new(config?, sdk, clock);
+        let app = match code_keys? {
+            Some(keys) => app.with_rotated_code_keys(keys),
             None => app,
         };
         // A panic there is libphonenumber's or the certificates': the first request meets it again, and says so.
@@ -120,31 +124,35 @@ impl App {
 }
 
 /// The settings kept in Secrets Manager rather than in the environment (which anyone allowed to read a function's
-/// configuration can read), fetched once, at start:
+/// configuration can read), fetched once, at start, all at once:
 /// - `OTP_SECRET_ARN`: the code HMAC key (the secret's string) as `OTP_HMAC_SECRET`;
 /// - `APP_SECRETS_ARN`: a JSON object whose keys are settings (`TEST_NUMBERS`, `GOOGLE_API_KEY`);
 /// - `FRONT_DOOR_SECRET_ARN` (front door on): the value CloudFront's origin header carries (the secret's string) as
-///   `FRONT_DOOR_SECRET`.
+///   `FRONT_DOOR_SECRET`;
+/// - `MESIBO_APP_TOKEN_SECRET_ARN`: mesibo's app token (the secret's string, or its `token` key when the string is
+///   JSON).
 ///
 /// A value in the environment under the same name wins (`make dev`, tests). A secret that cannot be read fails the
-/// start, naming its variable: a function must not run with test numbers or a key it was not meant to have.
+/// start, naming its variable: a function must not run with test numbers or a key it was not meant to have, nor fall
+/// back silently to standalone mode and hand out tokens mesibo rejects.
 pub async fn config_with_secret_settings(
     env: impl Fn(&str) -> Option<String>,
-    sdk: &SdkConfig,
+    secrets: &aws_sdk_secretsmanager::Client,
 ) -> Result<Config, ConfigError> {
     const OTP: &str = "OTP_SECRET_ARN";
     const APP: &str = "APP_SECRETS_ARN";
     const FRONT_DOOR: &str = "FRONT_DOOR_SECRET_ARN";
+    const MESIBO: &str = "MESIBO_APP_TOKEN_SECRET_ARN";
     let read = |variable: &'static str| {
         let arn = env(variable).filter(|arn| !arn.is_empty());
         async move {
             match arn {
-                Some(arn) => secret_string(sdk, variable, &arn).await.map(Some),
+                Some(arn) => secret_string(secrets, variable, &arn).await.map(Some),
                 None => Ok(None),
             }
         }
     };
-    let (otp, app, front_door) = tokio::join!(read(OTP), read(APP), read(FRONT_DOOR));
+    let (otp, app, front_door, mesibo) = tokio::join!(read(OTP), read(APP), read(FRONT_DOOR), read(MESIBO));
     let mut settings = std::collections::HashMap::new();
     if let Some(key) = otp? {
         settings.insert("OTP_HMAC_SECRET".to_owned(), key);
@@ -160,12 +168,26 @@ pub async fn config_with_secret_settings(
             settings.insert(name, value);
         }
     }
-    Config::from_lookup(|name| env(name).filter(|v| !v.is_empty()).or_else(|| settings.get(name).cloned()))
+    let mesibo_token = match mesibo? {
+        Some(text) => Some(
+            mesibo_app_token(text).ok_or(ConfigError { name: MESIBO, problem: "the secret holds no token".into() })?,
+        ),
+        None => None,
+    };
+    let mut config =
+        Config::from_lookup(|name| env(name).filter(|v| !v.is_empty()).or_else(|| settings.get(name).cloned()))?;
+    if mesibo_token.is_some() {
+        config.mesibo.app_token = mesibo_token;
+    }
+    Ok(config)
 }
 
 /// A secret's string, read at start; a failure names the variable that named the secret.
-async fn secret_string(sdk: &SdkConfig, variable: &'static str, secret_id: &str) -> Result<String, ConfigError> {
-    let client = aws_sdk_secretsmanager::Client::new(sdk);
+async fn secret_string(
+    client: &aws_sdk_secretsmanager::Client,
+    variable: &'static str,
+    secret_id: &str,
+) -> Result<String, ConfigError> {
     let out = client.get_secret_value().secret_id(secret_id).send().await.map_err(|e| ConfigError {
         name: variable,
         problem: format!("the secret could not be read: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(e)),
@@ -173,28 +195,15 @@ async fn secret_string(sdk: &SdkConfig, variable: &'static str, secret_id: &str)
     Ok(out.secret_string.unwrap_or_default())
 }
 
-/// The configuration with the secrets that are kept out of the environment read in: mesibo's app token, when
-/// `MESIBO_APP_TOKEN_SECRET_ARN` names its secret.
-pub async fn with_secrets(mut config: Config, sdk: &SdkConfig) -> Result<Config, ConfigError> {
-    if let Some(secret) = config.mesibo.app_token_secret.clone() {
-        config.mesibo.app_token = Some(mesibo_app_token(sdk, &secret).await?);
-    }
-    Ok(config)
-}
-
-/// mesibo's app token from Secrets Manager (the secret's string, or its `token` key when the string is JSON), once
-/// per instance. A secret that cannot be read fails the start: a silent fall back to standalone mode would hand out
-/// tokens mesibo rejects.
-async fn mesibo_app_token(sdk: &SdkConfig, secret_id: &str) -> Result<MesiboAppToken, ConfigError> {
-    const NAME: &str = "MESIBO_APP_TOKEN_SECRET_ARN";
-    let text = secret_string(sdk, NAME, secret_id).await?;
+/// mesibo's app token from its secret's string: the string itself, or its `token` key when the string is JSON.
+fn mesibo_app_token(text: String) -> Option<MesiboAppToken> {
     let token = match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(serde_json::Value::Object(fields)) => {
             fields.get("token").and_then(|t| t.as_str()).unwrap_or_default().to_owned()
         }
         _ => text,
     };
-    MesiboAppToken::new(token).ok_or(ConfigError { name: NAME, problem: "the secret holds no token".into() })
+    MesiboAppToken::new(token)
 }
 
 /// Standard retry mode with three attempts and explicit timeouts, so a request that cannot succeed fails well inside

@@ -3,6 +3,8 @@
 //! under the new key; a code key that cannot be read gives 503 and spends nothing.
 
 use aws_sdk_secretsmanager::Client;
+use domain::Clock;
+use domain::adapters::secrets_manager::RotatedKeys;
 use domain::edge::lambda::{RotationEvent, rotation_step};
 use integration_tests::fault_proxy::{Fault, FaultProxy};
 use integration_tests::*;
@@ -29,7 +31,8 @@ async fn instance(base: &TestApp, secret_arn: &str, secrets: Client) -> TestApp 
     config.code_key_secret = Some(secret_arn.to_owned());
     let sns = aws_sdk_sns::Client::new(&domain::app::sdk_config().await);
     let app = domain::App::from_clients(config, base.dynamodb.clone(), sns, base.clock.clone());
-    let mut app = app.with_rotated_code_keys(secrets).await.expect("the code keys are read at start");
+    let keys = RotatedKeys::read(secrets, secret_arn.to_owned(), base.clock.now()).await;
+    let mut app = app.with_rotated_code_keys(keys.expect("the code keys are read at start"));
     let metrics = MetricLines::default();
     observe_metrics(&mut app, &metrics);
     TestApp { app, clock: base.clock.clone(), dynamodb: base.dynamodb.clone(), mesibo: None, metrics }

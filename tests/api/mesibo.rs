@@ -476,27 +476,32 @@ async fn deployed_functions_read_mesibos_app_token_from_secrets_manager() {
     let emulator = MesiboEmulator::start().await;
     let config_with = |arn: &str| {
         let vars = [
-            ("TABLE_NAME", "unused"),
-            ("OTP_HMAC_SECRET", "integration-tests-secret-0123456789abcdef"),
-            ("MESIBO_API_URL", emulator.url.as_str()),
-            ("MESIBO_APP_TOKEN_SECRET_ARN", arn),
+            ("TABLE_NAME", "unused".to_owned()),
+            ("OTP_HMAC_SECRET", "integration-tests-secret-0123456789abcdef".to_owned()),
+            ("MESIBO_API_URL", emulator.url.clone()),
+            ("MESIBO_APP_TOKEN_SECRET_ARN", arn.to_owned()),
         ];
-        domain::Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())).unwrap()
+        let secrets = secrets.clone();
+        async move {
+            let env = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+            domain::app::config_with_secret_settings(env, &secrets).await
+        }
     };
     let plain = emulator.app_token.clone();
     let as_json = json!({ "token": emulator.app_token }).to_string();
     for value in [plain, as_json] {
         let name = format!("mesibo-app-token-{}", random_hex(6));
         let created = secrets.create_secret().name(&name).secret_string(value).send().await.unwrap();
-        let config = config_with(&created.arn.unwrap());
-        assert!(!config.mesibo_mode(), "the environment holds no token, only where to find it");
-        let config = domain::app::with_secrets(config, &sdk).await.unwrap();
+        let config = config_with(&created.arn.unwrap()).await.unwrap();
+        assert!(config.mesibo_mode(), "the token read from its secret");
         assert_eq!(config.mesibo.app_token.as_ref().map(|t| t.expose()), Some(emulator.app_token.as_str()));
         assert!(!format!("{config:?}").contains(&emulator.app_token), "never printed");
     }
-    let missing = config_with("arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf");
-    let failed = domain::app::with_secrets(missing, &sdk).await.unwrap_err();
+    let failed = config_with("arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf").await.unwrap_err();
     assert_eq!(failed.name, "MESIBO_APP_TOKEN_SECRET_ARN", "a start without its token fails, naming the variable");
+    let empty = secrets.create_secret().name(format!("mesibo-app-token-{}", random_hex(6))).secret_string("{}");
+    let failed = config_with(&empty.send().await.unwrap().arn.unwrap()).await.unwrap_err();
+    assert_eq!(failed.name, "MESIBO_APP_TOKEN_SECRET_ARN", "a secret without a token fails the start too");
 }
 
 #[tokio::test]

@@ -43,6 +43,7 @@ pub struct AwsPrices {
     pub secrets_manager_secret_month: Price,
     pub secrets_manager_per_10k_calls: Price,
     pub cloudwatch_logs_ingested_gb: Price,
+    pub sqs_requests_per_million: Price,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +102,13 @@ pub struct Usage {
     pub contacts_per_user: u64,
     pub notifier_per_sign_in: f64,
     pub notifier_note: String,
+    pub secret_reads_per_cold_start: f64,
+    pub secrets_per_deployment: f64,
+    pub secrets_note: String,
+    pub log_bytes_per_invocation: f64,
+    pub log_note: String,
+    pub stored_bytes_per_user: f64,
+    pub storage_note: String,
 }
 
 /// The three inputs, from the repository root.
@@ -218,7 +226,17 @@ impl Model<'_> {
             &aws.dynamodb_write_request_units_per_million,
             MILLION,
         );
-        Ok(bill)
+        Ok(bill.plus(&self.invocation_overheads()))
+    }
+
+    /// What every invocation adds beyond its work: its log lines, and a share of a cold start's secret reads.
+    fn invocation_overheads(&self) -> Bill {
+        let aws = &self.prices.aws;
+        let mut bill = Bill::default();
+        bill.add("CloudWatch Logs", self.usage.log_bytes_per_invocation / 1e9, &aws.cloudwatch_logs_ingested_gb, 1.0);
+        let reads = self.usage.cold_start_share * self.usage.secret_reads_per_cold_start;
+        bill.add("Secrets Manager reads", reads, &aws.secrets_manager_per_10k_calls, 10_000.0);
+        bill
     }
 
     /// The notifier's invocation for a new profile: its first-request time as measured (an upper bound: the first
@@ -231,7 +249,7 @@ impl Model<'_> {
         let ms = first + self.usage.round_trip_ms + self.usage.cold_start_share * init;
         bill.add("Lambda duration", ms / 1000.0 * self.memory_gb("notifier")?, self.gb_second(), 1.0);
         bill.add("SNS publishes (contact events)", 1.0, &aws.sns_publish_per_million, MILLION);
-        Ok(bill)
+        Ok(bill.plus(&self.invocation_overheads()))
     }
 
     /// Login and verify, and the notifier's share; without the SMS, which is priced by country.
@@ -251,7 +269,16 @@ impl Model<'_> {
             .scaled(per.sign_ins)
             .plus(&self.request(&full, "getcontacts")?.scaled(per.full_syncs))
             .plus(&self.request("getcontacts N=1", "getcontacts")?.scaled(per.delta_syncs))
-            .plus(&self.request("profile update", "account")?.scaled(per.profile_updates)))
+            .plus(&self.request("profile update", "account")?.scaled(per.profile_updates))
+            .plus(&self.storage_month()))
+    }
+
+    /// A user's items (profile, address book, reverse index) kept for a month.
+    fn storage_month(&self) -> Bill {
+        let mut bill = Bill::default();
+        let gb = self.usage.stored_bytes_per_user / 1e9;
+        bill.add("DynamoDB storage", gb, &self.prices.aws.dynamodb_storage_gb_month, 1.0);
+        bill
     }
 }
 
@@ -351,7 +378,7 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
         usd(million_users.total()),
         sms_sign_ins * usage.sms_per_sign_in / MILLION,
         sms_note(&prices.aws.sns_sms),
-        million_users.unpriced.iter().copied().chain(["DynamoDB storage"]).collect::<Vec<_>>().join(", ")
+        million_users.unpriced.join(", ")
     );
     let twilio = &prices.alternatives.twilio_verify_per_verification;
     if let Some(per_verification) = twilio.usd {
@@ -395,17 +422,18 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
         usd(million_sign_ins.total()),
         usd(million_users.total())
     );
-    for (service, note) in [
-        ("SNS publishes (contact events)", &prices.aws.sns_publish_per_million.note),
-        (
-            "Secrets Manager (2–4 reads per cold start, and each secret a month)",
-            &prices.aws.secrets_manager_per_10k_calls.note,
-        ),
-        ("CloudWatch Logs (the functions' JSON logs and EMF metrics)", &prices.aws.cloudwatch_logs_ingested_gb.note),
-        ("DynamoDB storage", &prices.aws.dynamodb_storage_gb_month.note),
-    ] {
-        let _ = writeln!(md, "| {service} | not found | not found ({note}) |");
-    }
+    let secrets = &prices.aws.secrets_manager_secret_month;
+    let _ = writeln!(
+        md,
+        "\nBeside these, a deployment pays for its secrets whatever its traffic: {} a month ({} secrets at {} each). \
+         Assumptions: {} {} {}",
+        secrets.usd.map(|p| usd(p * usage.secrets_per_deployment)).unwrap_or_else(|| "not found".into()),
+        usage.secrets_per_deployment,
+        price_cell(secrets),
+        usage.secrets_note,
+        usage.log_note,
+        usage.storage_note
+    );
     let _ = writeln!(md, "\nSMS, per country ({} per sign-in: {}):\n", usage.sms_per_sign_in, usage.sms_note);
     let _ =
         writeln!(md, "| country | SNS price per SMS | 1 M sign-ins | 1 M monthly active users |\n|---|---:|---:|---:|");
@@ -525,6 +553,10 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
         ("Secrets Manager, per secret a month".into(), &aws.secrets_manager_secret_month),
         ("Secrets Manager, per 10,000 API calls".into(), &aws.secrets_manager_per_10k_calls),
         ("CloudWatch Logs, per GB ingested".into(), &aws.cloudwatch_logs_ingested_gb),
+        (
+            "SQS standard, per 1 M requests (fan-outs past one page; not in the totals)".into(),
+            &aws.sqs_requests_per_million,
+        ),
     ];
     for (code, _) in COUNTRIES {
         if let Some(price) = aws.sns_sms.get(code) {

@@ -89,11 +89,12 @@ pub fn markdown(
     let _ = writeln!(md, "| load generator | {} |", machine.wrk);
     let _ = writeln!(md, "| perf counters | {} |\n", if machine.perf_counters { "available" } else { "not available" });
 
-    let hello = cold.iter().find(|c| c.name == HELLO_WORLD);
-    let _ = writeln!(md, "## 1. Cold start\n");
-    let _ = writeln!(
-        md,
-        "Release binaries as `sam build` builds them (`cargo lambda build --release`, x86_64). Init = exec → first \
+    if !cold.is_empty() {
+        let hello = cold.iter().find(|c| c.name == HELLO_WORLD);
+        let _ = writeln!(md, "## 1. Cold start\n");
+        let _ = writeln!(
+            md,
+            "Release binaries as `sam build` builds them (`cargo lambda build --release`, x86_64). Init = exec → first \
          `GET /2018-06-01/runtime/invocation/next` at the runtime API emulator (what Lambda reports as Init \
          Duration); it includes reading the configuration and building the SDK configuration (from the Lambda \
          environment) and clients; the phone-number metadata and the system's root certificates load meanwhile on \
@@ -104,156 +105,163 @@ pub fn markdown(
          include. Median of {} starts per binary, round-robin. The first request is then served against the local \
          stack; peak RSS is VmHWM after it (Lambda's \"Max Memory Used\"). Goals: init ≤ 1.5 × hello-world, binary \
          ≤ 8 MB (10⁶ bytes, the stricter reading), RSS ≤ 30 MB.\n",
-        cold.first().map(|c| c.starts).unwrap_or(0)
-    );
-    let _ = writeln!(
-        md,
-        "| function | init (median) | × hello-world | first request | init + first request | binary | peak RSS |"
-    );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
-    for c in cold {
-        let times = hello.map(|h| ratio(c.init_median, h.init_median)).unwrap_or(0.0);
-        let size = c.binary_bytes as f64 / MIB;
-        let rss = c.peak_rss_kib as f64 / 1024.0;
-        let _ = writeln!(
-            md,
-            "| {} | {} ms | {:.2}× {} | {} ms | {} ms | {:.1} MiB ({:.1} MB) {} | {:.1} MiB {} |",
-            c.name,
-            ms(c.init_median),
-            times,
-            mark(times <= 1.5),
-            ms(c.first_request_median),
-            ms(c.init_plus_first_median),
-            size,
-            c.binary_bytes as f64 / 1e6,
-            mark(c.binary_bytes as f64 <= 8e6),
-            rss,
-            mark(rss <= 30.0)
+            cold.first().map(|c| c.starts).unwrap_or(0)
         );
-    }
-
-    if !init_steps.is_empty() {
         let _ = writeln!(
             md,
-            "\nWhere init goes: the same steps timed one by one in fresh processes (`bench init-steps`, median of {}). \
+            "| function | init (median) | × hello-world | first request | init + first request | binary | peak RSS |"
+        );
+        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
+        for c in cold {
+            let times = hello.map(|h| ratio(c.init_median, h.init_median)).unwrap_or(0.0);
+            let size = c.binary_bytes as f64 / MIB;
+            let rss = c.peak_rss_kib as f64 / 1024.0;
+            let _ = writeln!(
+                md,
+                "| {} | {} ms | {:.2}× {} | {} ms | {} ms | {:.1} MiB ({:.1} MB) {} | {:.1} MiB {} |",
+                c.name,
+                ms(c.init_median),
+                times,
+                mark(times <= 1.5),
+                ms(c.first_request_median),
+                ms(c.init_plus_first_median),
+                size,
+                c.binary_bytes as f64 / 1e6,
+                mark(c.binary_bytes as f64 <= 8e6),
+                rss,
+                mark(rss <= 30.0)
+            );
+        }
+
+        if !init_steps.is_empty() {
+            let _ = writeln!(
+                md,
+                "\nWhere init goes: the same steps timed one by one in fresh processes (`bench init-steps`, median of {}). \
              The phone metadata and the root certificates load on a thread of their own meanwhile, which init \
              waits for before it ends: its wait is what is left of that thread once the clients are built. The last \
              three steps are not init but what a first request pays that the second does not.\n",
-            cold.first().map(|c| c.starts).unwrap_or(0)
-        );
-        let _ = writeln!(md, "| step | ms |\n|---|---:|");
-        for (step, ms) in init_steps {
-            let _ = writeln!(md, "| {step} | {ms:.2} |");
+                cold.first().map(|c| c.starts).unwrap_or(0)
+            );
+            let _ = writeln!(md, "| step | ms |\n|---|---:|");
+            for (step, ms) in init_steps {
+                let _ = writeln!(md, "| {step} | {ms:.2} |");
+            }
         }
     }
 
-    let _ = writeln!(md, "\n## 2. DynamoDB work per operation\n");
-    let _ = writeln!(
-        md,
-        "One request each, through the handler, with `ReturnConsumedCapacity: TOTAL` asked by an SDK interceptor. \
+    if !work.is_empty() {
+        let _ = writeln!(md, "\n## 2. DynamoDB work per operation\n");
+        let _ = writeln!(
+            md,
+            "One request each, through the handler, with `ReturnConsumedCapacity: TOTAL` asked by an SDK interceptor. \
          getcontacts is a new user's first sync of N numbers, 10 % of them registered users. Rounds are calls that \
          must wait for earlier ones (calls in flight together count once), the most of 3 requests made with {} ms \
          added to every DynamoDB answer by a proxy, as over a network (on loopback an answer can be back before a \
          call issued together with it has even been sent, and the two would look sequential). Calls and capacity \
          are as DynamoDB Local reports them, per kind of call (R = RCU, W = WCU); the minimum is by DynamoDB's \
          on-demand pricing, which charges some things DynamoDB Local does not.\n",
-        crate::work::NETWORK_LATENCY.as_millis()
-    );
-    let _ = writeln!(
-        md,
-        "| operation | DynamoDB calls | rounds (goal) | RCU | WCU | minimum the key design allows | other calls |"
-    );
-    let _ = writeln!(md, "|---|---|---:|---:|---:|---|---|");
-    for w in work {
-        let calls: Vec<String> = w
-            .calls
-            .iter()
-            .map(|(op, kind)| {
-                let mut units = vec![];
-                if kind.read_units > 0.0 {
-                    units.push(format!("{} R", kind.read_units));
-                }
-                if kind.write_units > 0.0 {
-                    units.push(format!("{} W", kind.write_units));
-                }
-                format!("{} {op} ({})", kind.count, if units.is_empty() { "0".into() } else { units.join(", ") })
-            })
-            .collect();
-        let other: Vec<String> = w.other_calls.iter().map(|(op, n)| format!("{n} SNS {op}")).collect();
+            crate::work::NETWORK_LATENCY.as_millis()
+        );
         let _ = writeln!(
             md,
-            "| {} | {} = {} | {} (≤ {}) {} | {:.1} | {:.1} | {} | {} |",
-            w.operation.label(),
-            w.dynamodb_calls(),
-            calls.join(" + "),
-            w.rounds,
-            w.operation.round_goal(),
-            mark(w.rounds <= w.operation.round_goal()),
-            w.read_units,
-            w.write_units,
-            minimum(w.operation),
-            if other.is_empty() { "–".into() } else { other.join(", ") }
+            "| operation | DynamoDB calls | rounds (goal) | RCU | WCU | minimum the key design allows | other calls |"
         );
-    }
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---|---|");
+        for w in work {
+            let calls: Vec<String> = w
+                .calls
+                .iter()
+                .map(|(op, kind)| {
+                    let mut units = vec![];
+                    if kind.read_units > 0.0 {
+                        units.push(format!("{} R", kind.read_units));
+                    }
+                    if kind.write_units > 0.0 {
+                        units.push(format!("{} W", kind.write_units));
+                    }
+                    format!("{} {op} ({})", kind.count, if units.is_empty() { "0".into() } else { units.join(", ") })
+                })
+                .collect();
+            let other: Vec<String> = w.other_calls.iter().map(|(op, n)| format!("{n} SNS {op}")).collect();
+            let _ = writeln!(
+                md,
+                "| {} | {} = {} | {} (≤ {}) {} | {:.1} | {:.1} | {} | {} |",
+                w.operation.label(),
+                w.dynamodb_calls(),
+                calls.join(" + "),
+                w.rounds,
+                w.operation.round_goal(),
+                mark(w.rounds <= w.operation.round_goal()),
+                w.read_units,
+                w.write_units,
+                minimum(w.operation),
+                if other.is_empty() { "–".into() } else { other.join(", ") }
+            );
+        }
 
-    let _ = writeln!(md, "\n## 3. Overhead over the database\n");
-    let _ = writeln!(
-        md,
-        "Handler: an API Gateway v2 event in, the response out, in process. Direct: the very requests that handler \
+        let _ = writeln!(md, "\n## 3. Overhead over the database\n");
+        let _ = writeln!(
+            md,
+            "Handler: an API Gateway v2 event in, the response out, in process. Direct: the very requests that handler \
          sent (recorded on the wire), sent again by a plain HTTP client (hyper, TCP_NODELAY) to a mirror: the same table on a second DynamoDB \
          Local, fresh when the section started, that has received every earlier request too, so each call meets the \
          same state; same rounds, same concurrency, same status required. Iterations alternate which instance \
          serves the handler and which the direct calls. Goal: ≤ 1.10×.\n"
-    );
-    let _ =
-        writeln!(md, "| operation | n | handler p50 | direct p50 | ratio p50 | handler p99 | direct p99 | ratio p99 |");
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|");
-    for w in work {
-        let (r50, r99) = (ratio(w.handler.p50, w.direct.p50), ratio(w.handler.p99, w.direct.p99));
+        );
         let _ = writeln!(
             md,
-            "| {} | {} | {} ms | {} ms | {:.2}× {} | {} ms | {} ms | {:.2}× {} |",
-            w.operation.label(),
-            w.iterations,
-            ms(w.handler.p50),
-            ms(w.direct.p50),
-            r50,
-            mark(r50 <= 1.10),
-            ms(w.handler.p99),
-            ms(w.direct.p99),
-            r99,
-            mark(r99 <= 1.10)
+            "| operation | n | handler p50 | direct p50 | ratio p50 | handler p99 | direct p99 | ratio p99 |"
         );
+        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        for w in work {
+            let (r50, r99) = (ratio(w.handler.p50, w.direct.p50), ratio(w.handler.p99, w.direct.p99));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} ms | {} ms | {:.2}× {} | {} ms | {} ms | {:.2}× {} |",
+                w.operation.label(),
+                w.iterations,
+                ms(w.handler.p50),
+                ms(w.direct.p50),
+                r50,
+                mark(r50 <= 1.10),
+                ms(w.handler.p99),
+                ms(w.direct.p99),
+                r99,
+                mark(r99 <= 1.10)
+            );
+        }
     }
 
-    let _ = writeln!(md, "\n## 4. Load\n");
-    let _ = writeln!(
-        md,
-        "wrk, {THREADS} threads, {CONNECTIONS} connections (fixed concurrency), {:.0} s per row, against the `make dev` \
-         API (the dev server, release-built, with its stream poller and notifier running) and, for reference, \
-         straight at DynamoDB Local and moto. Everything shares this machine's {} cores, the load generator too.\n",
-        load.first().map(|l| l.seconds).unwrap_or(0.0),
-        machine.cores
-    );
-    let _ = writeln!(md, "| target | request | req/s | p50 | p99 | non-2xx | socket errors |");
-    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|");
-    for l in load {
+    if !load.is_empty() {
+        let _ = writeln!(md, "\n## 4. Load\n");
         let _ = writeln!(
             md,
-            "| {} | {} | {:.0} | {} ms | {} ms | {} | {} |",
-            l.target,
-            l.what,
-            l.per_second(),
-            ms(l.p50),
-            ms(l.p99),
-            if l.failures.is_empty() {
-                l.non_2xx.to_string()
-            } else {
-                let each: Vec<String> = l.failures.iter().map(|(status, n)| format!("{n} × {status}")).collect();
-                format!("{} ({})", l.non_2xx, each.join(", "))
-            },
-            l.socket_errors
+            "wrk, {THREADS} threads, {CONNECTIONS} connections (fixed concurrency), {:.0} s per row, against the `make dev` \
+         API (the dev server, release-built, with its stream poller and notifier running) and, for reference, \
+         straight at DynamoDB Local and moto. Everything shares this machine's {} cores, the load generator too.\n",
+            load.first().map(|l| l.seconds).unwrap_or(0.0),
+            machine.cores
         );
+        let _ = writeln!(md, "| target | request | req/s | p50 | p99 | non-2xx | socket errors |");
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|");
+        for l in load {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.0} | {} ms | {} ms | {} | {} |",
+                l.target,
+                l.what,
+                l.per_second(),
+                ms(l.p50),
+                ms(l.p99),
+                if l.failures.is_empty() {
+                    l.non_2xx.to_string()
+                } else {
+                    let each: Vec<String> = l.failures.iter().map(|(status, n)| format!("{n} × {status}")).collect();
+                    format!("{} ({})", l.non_2xx, each.join(", "))
+                },
+                l.socket_errors
+            );
+        }
     }
     if let Some(figures) = partitions {
         partitions_section(&mut md, figures);

@@ -31,7 +31,8 @@ pub struct CodeKeyring {
     rotated: Option<RotatedKeys>,
 }
 
-struct RotatedKeys {
+/// The versions of the code-key secret read so far, and where to read more.
+pub struct RotatedKeys {
     client: Client,
     secret_id: String,
     known: Mutex<Known>,
@@ -49,14 +50,16 @@ impl CodeKeyring {
         Self { unversioned: CodeKey::new(None, key), rotated: None }
     }
 
-    /// The code-key secret's current and previous versions, read at start (the previous one may not exist yet). The
-    /// unversioned key still checks codes issued before the secret was introduced.
-    pub async fn rotated(
-        client: Client,
-        secret_id: String,
-        unversioned: OtpSecret,
-        now: Timestamp,
-    ) -> Result<Self, String> {
+    /// The code-key secret's versions read at start ([`RotatedKeys::read`]). The unversioned key still checks codes
+    /// issued before the secret was introduced.
+    pub fn rotated(unversioned: OtpSecret, rotated: RotatedKeys) -> Self {
+        Self { unversioned: CodeKey::new(None, unversioned), rotated: Some(rotated) }
+    }
+}
+
+impl RotatedKeys {
+    /// The secret's current and previous versions (the previous one may not exist yet), read together.
+    pub async fn read(client: Client, secret_id: String, now: Timestamp) -> Result<Self, String> {
         let (current, previous) = tokio::join!(
             read(&client, &secret_id, Select::Stage(CURRENT)),
             read(&client, &secret_id, Select::Stage(PREVIOUS))
@@ -69,10 +72,7 @@ impl CodeKeyring {
             Err(e) => return Err(format!("the previous code key could not be read: {e}")),
         }
         let known = Mutex::new(Known { current: (version, now), keys });
-        Ok(Self {
-            unversioned: CodeKey::new(None, unversioned),
-            rotated: Some(RotatedKeys { client, secret_id, known }),
-        })
+        Ok(Self { client, secret_id, known })
     }
 }
 
