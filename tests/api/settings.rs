@@ -56,7 +56,7 @@ async fn a_new_instance_reads_all_its_secrets_in_one_round() {
     let code_key = random_hex(32);
     secret(&code_key);
     let mesibo = MesiboEmulator::start().await;
-    let vars = vec![
+    let vars = [
         ("TABLE_NAME", "t".to_owned()),
         ("OTP_SECRET_ARN", create(key).await),
         ("APP_SECRETS_ARN", create(json!({ "GOOGLE_API_KEY": "maps-key" }).to_string()).await),
