@@ -60,8 +60,9 @@ async fn skip_the_stream(poller: &mut StreamPoller) {
     while !poller.poll().await.unwrap().records.is_empty() {}
 }
 
-/// Runs the fan-out function on the queue, as its event source does, until the queue is empty.
-async fn drain_queue(t: &TestApp, queue: &QueuePoller, sink: &impl EventSink) {
+/// Runs the fan-out function on the queue, as its event source does, until the queue is empty: how many tasks ran.
+async fn drain_queue(t: &TestApp, queue: &QueuePoller, sink: &impl EventSink) -> usize {
+    let mut tasks = 0;
     let sender = queue.sender();
     let deadline = Instant::now() + Duration::from_secs(120);
     while queue.depth().await.unwrap() > 0 {
@@ -70,11 +71,16 @@ async fn drain_queue(t: &TestApp, queue: &QueuePoller, sink: &impl EventSink) {
         if event.records.is_empty() {
             continue;
         }
+        tasks += event.records.len();
         let response = handle_fanout(&t.app, sink, &sender, event.clone()).await;
         assert!(response.batch_item_failures.is_empty(), "{:?}", response.batch_item_failures);
         queue.settle(&event, &receipts, &response).await.unwrap();
     }
+    tasks
 }
+
+/// FanoutQueue's visibility timeout (template.yaml): how long SQS waits before it gives a failed page again.
+const QUEUE_VISIBILITY_SECONDS: i64 = 360;
 
 fn per_recipient(events: &[ContactEvent]) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
@@ -102,7 +108,7 @@ async fn a_large_audience_leaves_the_stream_at_once_and_is_told_through_pages_ex
     assert_eq!(queue.depth().await.unwrap(), 1, "one task: the first page");
     assert!(stream_time < Duration::from_secs(2), "the stream record took {stream_time:?}");
 
-    drain_queue(&t, &queue, &sink).await;
+    assert_eq!(drain_queue(&t, &queue, &sink).await, 3, "three pages of 1,000 for 2,500");
     let events = sink.events();
     let counts = per_recipient(&events);
     assert_eq!(events.len(), owners.len(), "one event each");
@@ -146,7 +152,9 @@ async fn a_redelivered_page_repeats_at_most_one_round_and_a_finished_one_nothing
     let crashing = CrashingSink { inner: &sink, calls: AtomicUsize::new(0), crash_at: 2 * PAGE_PUBLISHES_AT_ONCE };
     assert!(fan_out(&t.app, &crashing, &queue.sender(), first_page.clone()).await.is_err());
     assert_eq!(queue.depth().await.unwrap(), 1, "the second page was queued before the first published");
-    // SQS gives the page again; then the second page runs; then a stray copy of the first page comes.
+    // SQS gives the page again once its visibility timeout is over; then the second page runs; then a stray copy
+    // of the first page comes.
+    t.clock.advance(QUEUE_VISIBILITY_SECONDS);
     fan_out(&t.app, &sink, &queue.sender(), first_page.clone()).await.unwrap();
     drain_queue(&t, &queue, &sink).await;
     fan_out(&t.app, &sink, &queue.sender(), first_page).await.unwrap();
@@ -160,6 +168,53 @@ async fn a_redelivered_page_repeats_at_most_one_round_and_a_finished_one_nothing
     assert!(repeats <= PAGE_PUBLISHES_AT_ONCE * 10, "{repeats} repeats: at most one round");
     let ids: std::collections::BTreeSet<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
     assert_eq!(ids.len(), owners.len(), "repeats carry the same event ids");
+}
+
+/// SQS may deliver a message twice, even at the same moment, and address books change between a page's attempts:
+/// one copy of a page works at a time, and every attempt queues the same next page, so the chain of pages stays one.
+#[tokio::test]
+async fn copies_of_a_page_and_a_changed_audience_between_attempts_still_make_one_chain_of_pages() {
+    let (t, mut poller, sink) = app_with(&[("FANOUT_PAGE_SIZE", "100")]).await;
+    let queue = t.fanout_poller().await;
+    let newcomer = random_phone();
+    let mut owners: Vec<String> = audience(&t, &newcomer, 350).await.iter().map(|o| o.e164().to_owned()).collect();
+    owners.sort();
+    skip_the_stream(&mut poller).await;
+    t.sign_in(newcomer.e164()).await;
+    let profile = t.app.store.contact_profiles(&[newcomer.e164().to_owned()]).await.unwrap().remove(0);
+    let news = ProfileNews { kind: CONTACT_JOINED, ts: profile.created_at, ..ProfileNews::current(&profile) };
+    let first_page = FanoutTask::page(&news, None);
+
+    // Two copies of the first page at once: one works, the other drops out.
+    let sender = queue.sender();
+    let (a, b) = tokio::join!(
+        fan_out(&t.app, &sink, &sender, first_page.clone()),
+        fan_out(&t.app, &sink, &sender, first_page.clone())
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(queue.depth().await.unwrap(), 1, "the second page queued once");
+    assert_eq!(sink.events().len(), 100, "the first page told once");
+
+    // The second page dies after its first batch (it queued the third page first); then one of its owners drops
+    // the number, which moves where a fresh query would end the page.
+    let (event, receipts) = queue.receive(1).await.unwrap();
+    let second_page: FanoutTask = serde_json::from_str(&event.records[0].body).unwrap();
+    let crashing = CrashingSink { inner: &sink, calls: AtomicUsize::new(0), crash_at: 0 };
+    assert!(fan_out(&t.app, &crashing, &sender, second_page.clone()).await.is_err());
+    // Out of the queue: its retry is run by hand below.
+    queue.settle(&event, &receipts, &Default::default()).await.unwrap();
+    let dropped = owners.remove(150);
+    t.app.store.remove_contacts(&dropped, &[newcomer.e164().to_owned()]).await.unwrap();
+    t.clock.advance(QUEUE_VISIBILITY_SECONDS);
+    fan_out(&t.app, &sink, &sender, second_page).await.unwrap();
+    assert_eq!(drain_queue(&t, &queue, &sink).await, 2, "the third and fourth pages, once each: one chain");
+
+    let counts = per_recipient(&sink.events());
+    assert!(owners.iter().all(|o| counts.contains_key(o)), "everyone still in the audience told");
+    let repeated = counts.values().filter(|n| **n > 1).count();
+    assert!(repeated <= PAGE_PUBLISHES_AT_ONCE * 10, "only the crashed round told twice: {repeated} repeated");
+    assert!(counts.values().all(|n| *n <= 2), "nobody told more than twice");
 }
 
 async fn set_status(t: &TestApp, token: &str, status: &str) {

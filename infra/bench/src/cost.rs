@@ -102,6 +102,8 @@ pub struct Usage {
     pub contacts_per_user: u64,
     pub notifier_per_sign_in: f64,
     pub notifier_note: String,
+    pub audience_per_user: f64,
+    pub audience_note: String,
     pub secret_reads_per_cold_start: f64,
     pub secrets_per_deployment: f64,
     pub secrets_note: String,
@@ -248,7 +250,8 @@ impl Model<'_> {
         bill.add("Lambda requests", 1.0, &aws.lambda_request_per_million, MILLION);
         let ms = first + self.usage.round_trip_ms + self.usage.cold_start_share * init;
         bill.add("Lambda duration", ms / 1000.0 * self.memory_gb("notifier")?, self.gb_second(), 1.0);
-        bill.add("SNS publishes (contact events)", 1.0, &aws.sns_publish_per_million, MILLION);
+        let events = self.usage.audience_per_user;
+        bill.add("SNS publishes (contact events)", events, &aws.sns_publish_per_million, MILLION);
         Ok(bill.plus(&self.invocation_overheads()))
     }
 
@@ -270,6 +273,7 @@ impl Model<'_> {
             .plus(&self.request(&full, "getcontacts")?.scaled(per.full_syncs))
             .plus(&self.request("getcontacts N=1", "getcontacts")?.scaled(per.delta_syncs))
             .plus(&self.request("profile update", "account")?.scaled(per.profile_updates))
+            .plus(&self.notifier()?.scaled(per.profile_updates))
             .plus(&self.storage_month()))
     }
 
@@ -425,14 +429,10 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
     let secrets = &prices.aws.secrets_manager_secret_month;
     let _ = writeln!(
         md,
-        "\nBeside these, a deployment pays for its secrets whatever its traffic: {} a month ({} secrets at {} each). \
-         Assumptions: {} {} {}",
+        "\nBeside these, a deployment pays for its secrets whatever its traffic: {} a month ({} secrets at {} each).",
         secrets.usd.map(|p| usd(p * usage.secrets_per_deployment)).unwrap_or_else(|| "not found".into()),
         usage.secrets_per_deployment,
         price_cell(secrets),
-        usage.secrets_note,
-        usage.log_note,
-        usage.storage_note
     );
     let _ = writeln!(md, "\nSMS, per country ({} per sign-in: {}):\n", usage.sms_per_sign_in, usage.sms_note);
     let _ =
@@ -534,6 +534,10 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
         ("SMS", &usage.sms_note),
         ("Active users", &usage.per_active_user_note),
         ("Notifier", &usage.notifier_note),
+        ("Audience", &usage.audience_note),
+        ("Secrets", &usage.secrets_note),
+        ("Logs", &usage.log_note),
+        ("Storage", &usage.storage_note),
     ] {
         let _ = writeln!(md, "- {what}: {note}.");
     }

@@ -11,10 +11,11 @@
 //! Fan-out that scales: an audience of up to `FANOUT_PAGE_SIZE` (1,000) is told inline; a larger one (a business
 //! in a million address books) costs the stream record one query and one SQS message: its pages are told by the
 //! fan-out function, one page per invocation, each page queueing the next before it publishes, so pages run side by
-//! side, no invocation grows with the audience, and the shard goes on to the next record at once. A redelivered
+//! side, no invocation grows with the audience, and the shard goes on to the next record at once. Where the next
+//! page starts is fixed by the first attempt (so every retry queues the same page), one copy of a page works at a
+//! time (SQS may deliver a message twice: the second copy finds the page held and is dropped), and a redelivered
 //! page resumes after its last saved round: a repeat is at most one round of [`PAGE_PUBLISHES_AT_ONCE`] × 10
-//! events, with the same ids (two copies of a page at the same moment, after a crash between queueing and marking
-//! it, can repeat up to that page). Visible profile changes are rate-limited per person
+//! events, with the same ids. Visible profile changes are rate-limited per person
 //! (`PROFILE_FANOUTS_PER_HOUR`): past the limit they are stored and synced as ever, and told once, coalesced, when
 //! the hour ends.
 
@@ -95,6 +96,10 @@ const PUSHES_AT_ONCE: usize = 16;
 /// events after it) at most this long per batch of [`PUBLISH_BATCH`] recipients.
 const PUSH_TIME_BUDGET: Duration = Duration::from_secs(2);
 
+/// How long a copy of a fan-out page holds it: longer than the fan-out function may run (60 s), shorter than the
+/// queue's visibility timeout (360 s), so a copy that failed is given again after its claim has lapsed.
+const PAGE_CLAIM_SECONDS: i64 = 120;
+
 /// Each event also goes to its recipient's devices (at most `max_devices` each, whatever a profile from before the
 /// limit lists), concurrently and within [`PUSH_TIME_BUDGET`]. A dead device endpoint is logged by the sink and
 /// skipped: it must not hold up (or, through stream retries, repeat) everyone else's events.
@@ -154,9 +159,9 @@ async fn within_fanout_limit(
     // The task is queued first and marked after: a crash between the two queues it twice (told once: the second
     // finds the first's progress), never not at all.
     let marker = NotifyRun::Page { e164: e164.to_owned(), kind: COALESCED, ts: due, after: String::new() };
-    if store.notify_progress(&marker).await?.last_recipient.is_none() {
+    if !store.notify_progress(&marker).await?.next_queued {
         queue.enqueue(&FanoutTask::Coalesced { e164: e164.to_owned(), due }, (due - now) as u32).await?;
-        store.save_notify_progress(&marker, QUEUED, due + PROGRESS_TTL_SECONDS).await?;
+        store.mark_next_queued(&marker, due + PROGRESS_TTL_SECONDS).await?;
     }
     info!(retry_after = limit.retry_after(now), "profile change over the fan-out limit: coalesced");
     Ok(false)
@@ -164,9 +169,6 @@ async fn within_fanout_limit(
 
 /// What a coalesced task's marker is a run of.
 const COALESCED: &str = "coalesced";
-
-/// The progress a queued page (or coalesced task) is marked with: before every number (`+…`), so it skips nobody.
-const QUEUED: &str = "+";
 
 /// Tells everyone who has the number: inline when the audience fits in one page (no queue, least latency), else
 /// the whole audience through the queue, from its first page, so the stream shard is held up by one query and one
@@ -183,7 +185,12 @@ async fn tell_person(
     let page_size = app.config.contacts.fanout_page_size;
     let (owners, more) = store.who_has_page(&news.e164, progress.last_recipient.as_deref(), page_size).await?;
     if more && progress.last_recipient.is_none() {
-        enqueue_page(app, queue, news, None).await?;
+        // The stream hands a shard's records to one invocation at a time: queue-then-mark repeats the message only
+        // after a crash between the two, and the page's claim drops the repeat.
+        if !progress.next_queued {
+            queue.enqueue(&FanoutTask::page(news, None), 0).await?;
+            store.mark_next_queued(&run, app.clock.now() + PROGRESS_TTL_SECONDS).await?;
+        }
         info!(kind = news.kind, "audience larger than a page: fan-out queued");
         return Ok(());
     }
@@ -194,26 +201,6 @@ async fn tell_person(
     };
     let sent = publish_to(app, sink, &run, news, &owners, 1).await?;
     info!(kind = news.kind, recipients = sent, resumed = progress.last_recipient.is_some(), "events published");
-    Ok(())
-}
-
-/// Queues the page of `news`'s audience after `after`, unless an earlier attempt already did (its mark is saved
-/// after the message is sent: a crash between the two queues the page twice, and both copies then resume from the
-/// same progress; told twice is at most what two copies publish at the same moment).
-async fn enqueue_page(
-    app: &Services<impl Ports>,
-    queue: &impl FanoutQueue,
-    news: &ProfileNews,
-    after: Option<String>,
-) -> Result<(), NotifyError> {
-    let store = &app.store;
-    let run = page_run(news, after.as_deref());
-    if store.notify_progress(&run).await?.last_recipient.is_some() {
-        return Ok(());
-    }
-    queue.enqueue(&FanoutTask::page(news, after.clone()), 0).await?;
-    let mark = after.as_deref().unwrap_or(QUEUED);
-    store.save_notify_progress(&run, mark, app.clock.now() + PROGRESS_TTL_SECONDS).await?;
     Ok(())
 }
 
@@ -245,6 +232,11 @@ pub async fn fan_out(
 
 /// One page: the next page is queued first (so pages run side by side, each in its own invocation, however large
 /// the audience), then this one is published, resuming after its saved progress.
+///
+/// A queued page may be delivered twice, even at once: the copy that claims the page works, another drops out (the
+/// holder finishes it, or fails and SQS gives its own message again once the claim has lapsed). Where the next page
+/// starts is fixed by the first attempt, as address books change between attempts: every retry queues that page,
+/// never a second chain of pages.
 async fn tell_page(
     app: &Services<impl Ports>,
     sink: &impl EventSink,
@@ -254,16 +246,30 @@ async fn tell_page(
 ) -> Result<(), NotifyError> {
     let store = &app.store;
     let run = page_run(news, after.as_deref());
-    let progress = store.notify_progress(&run).await?;
-    let page_size = app.config.contacts.fanout_page_size;
-    let (owners, more) = store.who_has_page(&news.e164, after.as_deref(), page_size).await?;
-    if more && let Some(last) = owners.last() {
-        enqueue_page(app, queue, news, Some(last.clone())).await?;
+    let now = app.clock.now();
+    if !store.claim_run(&run, now, now + PAGE_CLAIM_SECONDS).await? {
+        info!(kind = news.kind, "fan-out page already at work in another copy: dropped");
+        return Ok(());
     }
-    let pending: Vec<String> =
-        owners.into_iter().filter(|o| progress.last_recipient.as_ref().is_none_or(|last| o > last)).collect();
-    let sent = publish_to(app, sink, &run, news, &pending, PAGE_PUBLISHES_AT_ONCE).await?;
-    info!(kind = news.kind, recipients = sent, more, "fan-out page published");
+    let progress = store.notify_progress(&run).await?;
+    let ttl = now + PROGRESS_TTL_SECONDS;
+    let page_size = app.config.contacts.fanout_page_size;
+    let (mut owners, more) = store.who_has_page(&news.e164, after.as_deref(), page_size).await?;
+    let next = match (progress.next_page, owners.last()) {
+        (Some(fixed), _) => Some(fixed),
+        (None, Some(last)) if more => Some(store.fix_next_page(&run, last, ttl).await?),
+        (None, _) => None,
+    };
+    if let Some(next) = &next {
+        owners.retain(|owner| owner <= next);
+        if !progress.next_queued {
+            queue.enqueue(&FanoutTask::page(news, Some(next.clone())), 0).await?;
+            store.mark_next_queued(&run, ttl).await?;
+        }
+    }
+    owners.retain(|owner| progress.last_recipient.as_ref().is_none_or(|last| owner > last));
+    let sent = publish_to(app, sink, &run, news, &owners, PAGE_PUBLISHES_AT_ONCE).await?;
+    info!(kind = news.kind, recipients = sent, more = next.is_some(), "fan-out page published");
     Ok(())
 }
 

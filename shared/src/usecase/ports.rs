@@ -104,10 +104,13 @@ pub struct GroupCursor(pub String);
 /// Groups, each with the cursor after it, and where the next page starts (`None`: the walk is done).
 pub type GroupsPage = (Vec<(Group, GroupCursor)>, Option<GroupCursor>);
 
-/// Where a notification run got to: recipients up to `last_recipient` (in index order) have their event.
+/// Where a notification run got to: recipients up to `last_recipient` (in index order) have their event; a paged
+/// run also knows where the page after it starts (`next_page`) and whether that page is queued.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NotifyProgress {
     pub last_recipient: Option<String>,
+    pub next_page: Option<String>,
+    pub next_queued: bool,
 }
 
 /// A device registered for push.
@@ -382,6 +385,22 @@ pub trait NotifyProgressStore: Sync {
         last_recipient: &str,
         expires_at: Timestamp,
     ) -> impl Future<Output = Stored<()>> + Send;
+
+    /// Takes the run for its caller until `until`, unless another holds it still (`false`): one copy of a queued
+    /// page at work at a time.
+    fn claim_run(&self, run: &NotifyRun, now: Timestamp, until: Timestamp)
+    -> impl Future<Output = Stored<bool>> + Send;
+
+    /// Where the page after this run starts: `next` unless an earlier attempt fixed it already (then that one).
+    fn fix_next_page(
+        &self,
+        run: &NotifyRun,
+        next: &str,
+        expires_at: Timestamp,
+    ) -> impl Future<Output = Stored<String>> + Send;
+
+    /// The run's next page (or first page) is on the queue.
+    fn mark_next_queued(&self, run: &NotifyRun, expires_at: Timestamp) -> impl Future<Output = Stored<()>> + Send;
 }
 
 /// The whole table, as the composition root hands it to the use cases.

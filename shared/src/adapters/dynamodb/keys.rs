@@ -66,6 +66,12 @@ pub mod attr {
     pub const NOTIFY_TOKEN: &str = "notify_token";
     pub const ENDPOINT_ARN: &str = "endpoint_arn";
     pub const LAST_RECIPIENT: &str = "last_recipient";
+    /// A fan-out page's: where the page after it starts, fixed by the first attempt that found one.
+    pub const NEXT_PAGE: &str = "next_page";
+    /// A notification run's: the page after it (or its first page) is on the queue.
+    pub const NEXT_QUEUED: &str = "next_queued";
+    /// A fan-out page's: until when the copy at work holds it.
+    pub const LEASE_UNTIL: &str = "lease_until";
     /// A device's: the hash of the access token that registered it.
     pub const REGISTERED_WITH: &str = "registered_with";
     /// A profile's: bumped by every change of the person's devices (their optimistic lock).

@@ -1,17 +1,27 @@
-//! The notifier's resume points: how far one notification run got.
+//! The notifier's resume points: how far one notification run got, where a paged run's next page starts, whether
+//! it is queued, and which copy of a page is at work. Every write updates its own attributes only, so a mark never
+//! undoes another writer's progress.
+
+use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::item::{get_s, n, s};
 use super::keys::{self, attr};
-use super::{DynamoStore, unavailable};
+use super::{DynamoStore, condition_failed, unavailable};
 use crate::model::clock::Timestamp;
 use crate::model::events::NotifyRun;
 use crate::usecase::ports::{NotifyProgress, NotifyProgressStore, StoreUnavailable};
 
 impl NotifyProgressStore for DynamoStore {
     async fn notify_progress(&self, run: &NotifyRun) -> Result<NotifyProgress, StoreUnavailable> {
-        let item = self.get(keys::notify_run(run), true, "get notify progress").await?;
-        let last_recipient = item.map(|i| get_s(&i, attr::LAST_RECIPIENT)).filter(|r| !r.is_empty());
-        Ok(NotifyProgress { last_recipient })
+        let Some(item) = self.get(keys::notify_run(run), true, "get notify progress").await? else {
+            return Ok(NotifyProgress::default());
+        };
+        let text = |name: &str| Some(get_s(&item, name)).filter(|value| !value.is_empty());
+        Ok(NotifyProgress {
+            last_recipient: text(attr::LAST_RECIPIENT),
+            next_page: text(attr::NEXT_PAGE),
+            next_queued: item.get(attr::NEXT_QUEUED).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+        })
     }
 
     async fn save_notify_progress(
@@ -20,10 +30,73 @@ impl NotifyProgressStore for DynamoStore {
         last_recipient: &str,
         expires_at: Timestamp,
     ) -> Result<(), StoreUnavailable> {
-        let mut item = keys::notify_run(run);
-        item.extend([(attr::LAST_RECIPIENT.into(), s(last_recipient)), (keys::TTL.into(), n(expires_at))]);
-        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::notify_run(run)))
+            .update_expression("SET #last = :last, #ttl = :ttl")
+            .expression_attribute_names("#last", attr::LAST_RECIPIENT)
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_values(":last", s(last_recipient))
+            .expression_attribute_values(":ttl", n(expires_at));
         request.send().await.map_err(|e| unavailable("save notify progress", e))?;
+        Ok(())
+    }
+
+    async fn claim_run(&self, run: &NotifyRun, now: Timestamp, until: Timestamp) -> Result<bool, StoreUnavailable> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::notify_run(run)))
+            .update_expression("SET #lease = :until, #ttl = if_not_exists(#ttl, :until)")
+            .condition_expression("attribute_not_exists(#lease) OR #lease < :now")
+            .expression_attribute_names("#lease", attr::LEASE_UNTIL)
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":now", n(now));
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable("claim notify run", e)),
+        }
+    }
+
+    async fn fix_next_page(
+        &self,
+        run: &NotifyRun,
+        next: &str,
+        expires_at: Timestamp,
+    ) -> Result<String, StoreUnavailable> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::notify_run(run)))
+            .update_expression("SET #next = if_not_exists(#next, :next), #ttl = :ttl")
+            .expression_attribute_names("#next", attr::NEXT_PAGE)
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_values(":next", s(next))
+            .expression_attribute_values(":ttl", n(expires_at))
+            .return_values(ReturnValue::UpdatedNew);
+        let out = request.send().await.map_err(|e| unavailable("fix next fan-out page", e))?;
+        let stored = out.attributes.map(|item| get_s(&item, attr::NEXT_PAGE)).filter(|next| !next.is_empty());
+        Ok(stored.unwrap_or_else(|| next.to_owned()))
+    }
+
+    async fn mark_next_queued(&self, run: &NotifyRun, expires_at: Timestamp) -> Result<(), StoreUnavailable> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::notify_run(run)))
+            .update_expression("SET #queued = :yes, #ttl = if_not_exists(#ttl, :ttl)")
+            .expression_attribute_names("#queued", attr::NEXT_QUEUED)
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .expression_attribute_values(":ttl", n(expires_at));
+        request.send().await.map_err(|e| unavailable("mark next fan-out page queued", e))?;
         Ok(())
     }
 }
