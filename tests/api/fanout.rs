@@ -26,16 +26,7 @@ async fn audience(t: &TestApp, newcomer: &PhoneNumber, recipients: usize) -> Vec
     let now = t.clock.now();
     futures::stream::iter(&owners)
         .for_each_concurrent(16, |owner| async move {
-            let profile = Profile {
-                phone: owner.clone(),
-                name: "owner".into(),
-                status: String::new(),
-                photo: String::new(),
-                tn: String::new(),
-                created_at: now,
-                updated_at: now,
-                mesibo_uid: None,
-            };
+            let profile = Profile::new(owner.clone(), "owner".into(), now, None);
             t.app.store.put_profile(&profile).await.unwrap();
             t.app.store.add_contacts(owner.e164(), &[newcomer.e164().to_owned()], now).await.unwrap();
         })

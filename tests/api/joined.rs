@@ -99,16 +99,7 @@ async fn setup(recipients: usize) -> (TestApp, Subscriber, StreamPoller, PhoneNu
     for i in 0..recipients {
         let owner = random_phone();
         let now = t.clock.now();
-        let profile = Profile {
-            phone: owner.clone(),
-            name: format!("owner {i}"),
-            status: String::new(),
-            photo: String::new(),
-            tn: String::new(),
-            created_at: now,
-            updated_at: now,
-            mesibo_uid: None,
-        };
+        let profile = Profile::new(owner.clone(), format!("owner {i}"), now, None);
         t.app.store.put_profile(&profile).await.unwrap();
         t.app.store.add_contacts(owner.e164(), &[newcomer.e164().to_owned()], now).await.unwrap();
         owners.push(owner);

@@ -387,15 +387,8 @@ impl Deployment {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), notifier.config.table_name.clone());
         let star = random_phone();
         let now = self.clock.now();
-        let profile = |phone: &domain::PhoneNumber| domain::model::profile::Profile {
-            phone: phone.clone(),
-            name: "someone".into(),
-            status: String::new(),
-            photo: String::new(),
-            tn: String::new(),
-            created_at: now,
-            updated_at: now,
-            mesibo_uid: None,
+        let profile = |phone: &domain::PhoneNumber| {
+            domain::model::profile::Profile::new(phone.clone(), "someone".into(), now, None)
         };
         for _ in 0..11 {
             let owner = random_phone();

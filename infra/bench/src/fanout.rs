@@ -210,16 +210,7 @@ async fn seed(app: &App, star: &PhoneNumber, count: usize) -> Result<(), BoxErro
     }
     let results: Vec<Result<(), BoxError>> = futures::stream::iter(owners.into_values())
         .map(|owner| async move {
-            let profile = Profile {
-                phone: owner.clone(),
-                name: "owner".into(),
-                status: String::new(),
-                photo: String::new(),
-                tn: String::new(),
-                created_at: now,
-                updated_at: now,
-                mesibo_uid: None,
-            };
+            let profile = Profile::new(owner.clone(), "owner".into(), now, None);
             app.store.put_profile(&profile).await?;
             app.store.add_contacts(owner.e164(), &[star.e164().to_owned()], now).await?;
             Ok(())
@@ -259,16 +250,7 @@ async fn measure(
     // Someone else joins right after, with one contact who is a user: their record is next on the stream.
     let (other, friend) = (random_phone(), random_phone());
     let now = SystemClock.now();
-    let profile = |phone: &PhoneNumber| Profile {
-        phone: phone.clone(),
-        name: "friend".into(),
-        status: String::new(),
-        photo: String::new(),
-        tn: String::new(),
-        created_at: now,
-        updated_at: now,
-        mesibo_uid: None,
-    };
+    let profile = |phone: &PhoneNumber| Profile::new(phone.clone(), "friend".into(), now, None);
     app.store.put_profile(&profile(&friend)).await?;
     app.store.add_contacts(friend.e164(), &[other.e164().to_owned()], now).await?;
     let other_written = Instant::now();

@@ -22,6 +22,14 @@ pub struct Profile {
     pub mesibo_uid: Option<u64>,
 }
 
+impl Profile {
+    /// A new user's profile, made when they first sign in: a name, no status or photo yet.
+    pub fn new(phone: PhoneNumber, name: String, now: Timestamp, mesibo_uid: Option<u64>) -> Self {
+        let (status, photo, tn) = (String::new(), String::new(), String::new());
+        Self { phone, name, status, photo, tn, created_at: now, updated_at: now, mesibo_uid }
+    }
+}
+
 /// A profile as contacts see it, read in bulk. The number stays an E.164 string: it came from our own table, and
 /// re-validating thousands of them per sync would cost more than the sync.
 #[derive(Debug, Clone, PartialEq, Eq)]

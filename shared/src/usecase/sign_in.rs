@@ -254,16 +254,7 @@ pub async fn verify_code(
         }
         _ => (AccessToken::generate(), None),
     };
-    let new_profile = existing.is_none().then(|| Profile {
-        phone: phone.clone(),
-        name,
-        status: String::new(),
-        photo: String::new(),
-        tn: String::new(),
-        created_at: now,
-        updated_at: now,
-        mesibo_uid,
-    });
+    let new_profile = existing.is_none().then(|| Profile::new(phone.clone(), name, now, mesibo_uid));
     let sign_in = SignIn {
         phone: &phone,
         code: slot,
