@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 use super::item::{Item, b, get_b, get_n, n, s};
 use super::keys::{self, attr};
 use super::profiles::profile_item;
-use super::rate_limits::{SHARD_TRIES, random_below, random_shard};
+use super::rate_limits::{random_below, random_shard};
 use super::{DynamoStore, condition_failed, failed_conditions, unavailable};
 use crate::model::clock::Timestamp;
 use crate::model::code::{CodeRecord, CodeSlot, NewCode, ReservedAttempt, SendState};
@@ -102,7 +102,8 @@ impl CodeStore for DynamoStore {
             };
             // The drawn shard is full: another with room, if the limit has one.
             let limit = &limits[reached];
-            if limit.shards == 1 || tried == SHARD_TRIES {
+            // Each failed try found a shard full for good: past every shard of every limit, a read finds no room.
+            if limit.shards == 1 || tried > limits.iter().map(|l| l.shards as usize).sum::<usize>() {
                 return Err(PutCodeError::Limited(reached));
             }
             let counts = self.shard_counts(limit, now).await?;

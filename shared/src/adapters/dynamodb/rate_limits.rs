@@ -4,11 +4,10 @@
 //! A split limit ([`RateLimit::shards`], the SMS limits new numbers share) has one item per shard, each with its
 //! own ceiling ([`RateLimit::shard_max`], adding up to the limit), so it never lets more through than one item
 //! would. A send counts on a shard drawn at random, which spreads the writes evenly over the shards. When that
-//! shard is full, the shards are read (one BatchGetItem) and the send tries one that still has room; it is refused
-//! when none has, or after [`SHARD_TRIES`] shards, each with room when read, were filled by other sends first.
-//! Refused early, then, means: the room this send saw was taken by sends admitted meanwhile; it is still there for
-//! the next send if they fail. Counts of SMS limits are never given back, so a shard read full stays full for its
-//! window and a stale (eventually consistent) read can only show room that is gone, never hide room.
+//! shard is full, the shards are read (one strongly consistent BatchGetItem) and the send tries one that still has
+//! room; it is refused when none has. Counts of SMS limits are never given back, so a shard found full stays full
+//! for its window: each failed try fills a shard for good, a send tries at most every shard once, and a split limit
+//! admits exactly as many sends as it would in one item.
 
 use std::collections::HashMap;
 
@@ -23,9 +22,6 @@ use crate::usecase::ports::{RateLimitStore, StoreUnavailable};
 
 const INCREMENT: &str = "ADD #count :one SET #ttl = :ttl";
 const WITHIN_LIMIT: &str = "attribute_not_exists(#count) OR #count < :max";
-
-/// Shards a send tries before it is refused though some shard had room when read (one drawn, then re-reads).
-pub(super) const SHARD_TRIES: usize = 3;
 
 fn counter_key(limit: &RateLimit, now: Timestamp) -> Item {
     keys::rate_limit(&limit.subject, limit.window_start(now))
@@ -116,7 +112,9 @@ impl DynamoStore {
     pub(super) async fn shard_counts(&self, limit: &RateLimit, now: Timestamp) -> Result<Vec<i64>, StoreUnavailable> {
         let keys: Vec<Item> = (0..limit.shards).map(|shard| shard_key(limit, shard, now)).collect();
         let pks: Vec<String> = keys.iter().map(|key| get_s(key, keys::PK)).collect();
-        let items = self.batch_get(keys, false).await?;
+        // Strongly consistent: an eventually consistent read could show a shard just filled as having room, again
+        // and again.
+        let items = self.batch_get(keys, true).await?;
         let mut counts = vec![0; pks.len()];
         for item in items {
             if let Some(shard) = pks.iter().position(|pk| *pk == get_s(&item, keys::PK)) {
