@@ -103,26 +103,7 @@ impl DynamoStore {
         key_condition: &str,
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<Vec<Item>, StoreUnavailable> {
-        let mut items = vec![];
-        let mut start = None;
-        loop {
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(str::to_owned))
-                .key_condition_expression(key_condition)
-                .set_exclusive_start_key(start);
-            for (name, value) in &values {
-                request = request.expression_attribute_values(*name, value.clone());
-            }
-            let page = request.send().await.map_err(|e| unavailable("query", e))?;
-            items.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        Ok(self.query_page(index, key_condition, values, usize::MAX).await?.0)
     }
 }
 
@@ -145,7 +126,7 @@ impl DynamoStore {
                 .table_name(&self.table)
                 .set_index_name(index.map(str::to_owned))
                 .key_condition_expression(key_condition)
-                .limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX))
+                .set_limit(i32::try_from(limit - items.len()).ok())
                 .set_exclusive_start_key(start);
             for (name, value) in &values {
                 request = request.expression_attribute_values(*name, value.clone());
