@@ -67,6 +67,8 @@ pub struct CognitoPrice {
 #[derive(Debug, Deserialize)]
 pub struct Alternatives {
     pub twilio_verify_per_verification: Price,
+    /// Verify's SMS channel fee: Twilio's per-country price of each SMS it sends, on top of each verification.
+    pub twilio_sms: BTreeMap<String, Price>,
     pub identity_platform_sms: BTreeMap<String, Price>,
     pub identity_platform_mau_tiers: MauTiers,
     pub cognito_mau_essentials: CognitoPrice,
@@ -359,47 +361,60 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
         usage.architecture
     );
 
-    let _ = writeln!(md, "## Headline\n");
-    let _ = writeln!(md, "| per month | AWS, priced services | SMS | not priced |\n|---|---:|---|---|");
-    let sms_note = |sms: &BTreeMap<String, Price>| {
-        let found: Vec<String> = COUNTRIES
-            .iter()
-            .filter_map(|(code, _)| sms.get(*code).and_then(|p| p.usd).map(|usd| format!("{code} ${usd}")))
-            .collect();
-        if found.is_empty() { "price not found".to_owned() } else { found.join(", ") }
-    };
-    let _ = writeln!(
-        md,
-        "| 1 M sign-ins (this backend) | {} | {:.1} M SMS: {} | {} |",
-        usd(million_sign_ins.total()),
-        usage.sms_per_sign_in,
-        sms_note(&prices.aws.sns_sms),
-        million_sign_ins.unpriced.join(", ")
-    );
-    let _ = writeln!(
-        md,
-        "| 1 M monthly active users (this backend) | {} | {:.2} M SMS: {} | {} |",
-        usd(million_users.total()),
-        sms_sign_ins * usage.sms_per_sign_in / MILLION,
-        sms_note(&prices.aws.sns_sms),
-        million_users.unpriced.join(", ")
-    );
     let twilio = &prices.alternatives.twilio_verify_per_verification;
-    if let Some(per_verification) = twilio.usd {
-        let _ = writeln!(
-            md,
-            "| 1 M sign-ins (Twilio Verify, sign-in only) | {} | channel fee: not found | – |",
-            usd(per_verification * MILLION)
-        );
-    }
     let tiers = &prices.alternatives.identity_platform_mau_tiers;
+    let cognito = &prices.alternatives.cognito_mau_essentials;
+    let cognito_mau = cognito.usd.map(|p| p * (MILLION - cognito.free_mau as f64).max(0.0));
+    let sms_for_users = sms_sign_ins * usage.sms_per_sign_in;
+    let sms_for_sign_ins = MILLION * usage.sms_per_sign_in;
+    let _ = writeln!(md, "## Headline\n");
     let _ = writeln!(
         md,
-        "| 1 M monthly active users (Identity Platform, sign-in only) | {} | {:.2} M SMS: {} | – |\n",
-        usd(identity_platform_mau(tiers, MILLION as u64)),
-        sms_sign_ins * usage.sms_per_sign_in / MILLION,
-        sms_note(&prices.alternatives.identity_platform_sms)
+        "The bill a month, SMS included, with every code sent to one country ({} SMS per sign-in: {}). The hosted \
+         alternatives replace sign-in only: contact discovery, profiles and groups still need a backend such as \
+         this one.\n",
+        usage.sms_per_sign_in, usage.sms_note
     );
+    let header: Vec<String> = COUNTRIES.iter().map(|(code, name)| format!("{name} ({code})")).collect();
+    let _ = writeln!(md, "| per month | before SMS | {} | not priced |", header.join(" | "));
+    let _ = writeln!(md, "|---|---:|{}---|", "---:|".repeat(COUNTRIES.len()));
+    let mut headline =
+        |what: &str, before_sms: Option<f64>, sms: &BTreeMap<String, Price>, count: f64, unpriced: &str| {
+            let cells: Vec<String> = COUNTRIES
+                .iter()
+                .map(|(code, _)| match (before_sms, sms.get(*code).and_then(|p| p.usd)) {
+                    (Some(base), Some(price)) => usd(base + price * count),
+                    _ => "not found".into(),
+                })
+                .collect();
+            let base = before_sms.map(usd).unwrap_or_else(|| "not found".into());
+            let _ = writeln!(md, "| {what} | {base} | {} | {unpriced} |", cells.join(" | "));
+        };
+    let sns = &prices.aws.sns_sms;
+    let sign_ins_unpriced = million_sign_ins.unpriced.join(", ");
+    let users_unpriced = million_users.unpriced.join(", ");
+    headline("1 M sign-ins: this backend", Some(million_sign_ins.total()), sns, sms_for_sign_ins, &sign_ins_unpriced);
+    headline(
+        "1 M monthly active users: this backend",
+        Some(million_users.total()),
+        sns,
+        sms_for_users,
+        &users_unpriced,
+    );
+    let twilio_sms = &prices.alternatives.twilio_sms;
+    headline("1 M sign-ins: Twilio Verify", twilio.usd.map(|p| p * MILLION), twilio_sms, sms_for_sign_ins, "–");
+    headline(
+        "1 M monthly active users: Twilio Verify",
+        twilio.usd.map(|p| p * sms_sign_ins),
+        twilio_sms,
+        sms_for_users,
+        "–",
+    );
+    let identity_platform = Some(identity_platform_mau(tiers, MILLION as u64));
+    let google_sms = &prices.alternatives.identity_platform_sms;
+    headline("1 M monthly active users: Identity Platform", identity_platform, google_sms, sms_for_users, "–");
+    headline("1 M monthly active users: Cognito Essentials, SMS by SNS", cognito_mau, sns, sms_for_users, "–");
+    let _ = writeln!(md);
 
     let _ = writeln!(md, "## This backend, by service\n");
     let _ = writeln!(
@@ -490,40 +505,33 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
     let _ = writeln!(md, "\n## Hosted alternatives, same work\n");
     let _ = writeln!(
         md,
-        "They replace sign-in only: contact discovery, profiles and groups still need a backend such as this one \
-         (the table above without its sign-in rows).\n"
+        "How each is charged (the headline's rows for them; prices by country under Prices). They replace sign-in \
+         only: contact discovery, profiles and groups still need a backend such as this one (the table above \
+         without its sign-in rows).\n"
     );
-    let _ = writeln!(md, "| service | what is charged | price | 1 M sign-ins | 1 M monthly active users |");
-    let _ = writeln!(md, "|---|---|---:|---:|---:|");
-    let twilio_cost = |n: f64| twilio.usd.map(|p| usd(p * n)).unwrap_or_else(|| "not found".into());
+    let _ = writeln!(md, "| service | what is charged | before SMS: 1 M sign-ins | 1 M monthly active users |");
+    let _ = writeln!(md, "|---|---|---:|---:|");
+    let found = |amount: Option<f64>| amount.map(usd).unwrap_or_else(|| "not found".into());
     let _ = writeln!(
         md,
-        "| Twilio Verify | per successful verification, plus the SMS channel fee (not found) | {} | {} | {} |",
+        "| Twilio Verify | {} per successful verification, plus Twilio's SMS price for each SMS sent | {} | {} |",
         price_cell(twilio),
-        twilio_cost(MILLION),
-        twilio_cost(sms_sign_ins)
+        found(twilio.usd.map(|p| p * MILLION)),
+        found(twilio.usd.map(|p| p * sms_sign_ins))
     );
     let _ = writeln!(
         md,
-        "| Firebase phone auth / Identity Platform | per SMS sent, by country ({}); and per MAU | see tiers | SMS: {} \
-         | {} + SMS: {} |",
-        COUNTRIES.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", "),
-        sms_note(&prices.alternatives.identity_platform_sms),
-        usd(identity_platform_mau(tiers, MILLION as u64)),
-        sms_note(&prices.alternatives.identity_platform_sms)
+        "| Firebase phone auth / Identity Platform | per monthly active user (tiers under Prices), plus Google's price \
+         for each SMS sent | – | {} |",
+        found(identity_platform)
     );
-    let cognito = &prices.alternatives.cognito_mau_essentials;
     let _ = writeln!(
         md,
-        "| Cognito (Essentials) with SNS for the SMS | per MAU above {} free, plus SNS SMS | {} | SMS: {} | {} + SMS: {} |",
-        cognito.free_mau,
+        "| Cognito (Essentials), SMS by SNS | {} per monthly active user above {} free, plus SNS's price for each SMS \
+         | – | {} |",
         cognito.usd.map(|p| format!("${p}")).unwrap_or_else(|| "not found".into()),
-        sms_note(&prices.aws.sns_sms),
-        cognito
-            .usd
-            .map(|p| usd(p * (MILLION - cognito.free_mau as f64).max(0.0)))
-            .unwrap_or_else(|| "not found".into()),
-        sms_note(&prices.aws.sns_sms)
+        cognito.free_mau,
+        found(cognito_mau)
     );
 
     let _ = writeln!(md, "\n## Assumptions\n");
@@ -568,6 +576,11 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
         }
     }
     rows.push(("Twilio Verify, per successful verification".into(), twilio));
+    for (code, _) in COUNTRIES {
+        if let Some(price) = prices.alternatives.twilio_sms.get(code) {
+            rows.push((format!("Twilio SMS channel fee to {code}"), price));
+        }
+    }
     for (code, _) in COUNTRIES {
         if let Some(price) = prices.alternatives.identity_platform_sms.get(code) {
             rows.push((format!("Identity Platform SMS to {code}"), price));
