@@ -1,6 +1,8 @@
 //! The one body of every function's `main`: configuration and clients built once at init, then requests (or stream
 //! batches) handed to the route table (or the notifier) until Lambda stops the instance.
 
+use std::sync::Arc;
+
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Error, service_fn};
 
@@ -14,6 +16,7 @@ use crate::adapters::sms_voice::SmsVoiceProtection;
 use crate::adapters::sns::SnsEvents;
 use crate::adapters::sqs::{SqsEvent, SqsFanout};
 use crate::app::{App, sdk_config};
+use crate::model::clock::SystemClock;
 
 /// An HTTP function: whichever routes `template.yaml` sends it.
 pub async fn serve_http() -> Result<(), Error> {
@@ -38,11 +41,7 @@ pub async fn serve_mesibo_stream() -> Result<(), Error> {
 /// The notifier: the table's stream in, events to `CONTACT_EVENTS_TOPIC_ARN` out.
 pub async fn serve_stream() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let app = App::from_env().await?;
-    let topic = app.config.contacts.events_topic_arn.clone();
-    let topic = topic.ok_or("configuration: CONTACT_EVENTS_TOPIC_ARN: required by the notifier")?;
-    let sink = SnsEvents::new(app.sns_client(), topic);
-    let queue = fanout_queue(&app).await?;
+    let (app, sink, queue) = start_with_events("the notifier").await?;
     let (app, sink, queue) = (&app, &sink, &queue);
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<StreamEvent>| async move {
         // Boxed: the notifier's future nests deep enough to exceed the compiler's layout depth when inlined.
@@ -55,11 +54,7 @@ pub async fn serve_stream() -> Result<(), Error> {
 /// events to `CONTACT_EVENTS_TOPIC_ARN` out; it queues each next page itself.
 pub async fn serve_fanout() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let app = App::from_env().await?;
-    let topic = app.config.contacts.events_topic_arn.clone();
-    let topic = topic.ok_or("configuration: CONTACT_EVENTS_TOPIC_ARN: required by the fan-out function")?;
-    let sink = SnsEvents::new(app.sns_client(), topic);
-    let queue = fanout_queue(&app).await?;
+    let (app, sink, queue) = start_with_events("the fan-out function").await?;
     let (app, sink, queue) = (&app, &sink, &queue);
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(Box::pin(stream::handle_fanout(app, sink, queue, event.payload)).await)
@@ -67,11 +62,19 @@ pub async fn serve_fanout() -> Result<(), Error> {
     .await
 }
 
-/// The fan-out queue, as the notifier and the fan-out function send to it.
-pub async fn fanout_queue(app: &App) -> Result<SqsFanout, Error> {
-    let url = app.config.contacts.fanout_queue_url.clone();
-    let url = url.ok_or("configuration: FANOUT_QUEUE_URL: required by the notifier and the fan-out function")?;
-    Ok(SqsFanout::new(aws_sdk_sqs::Client::new(&sdk_config().await), url))
+/// What the notifier and the fan-out function both send to: the events topic and the fan-out queue, with clients
+/// built from the one SDK configuration the app's are.
+async fn start_with_events(function: &str) -> Result<(App, SnsEvents, SqsFanout), Error> {
+    let sdk = sdk_config().await;
+    let app = App::start(|name| std::env::var(name).ok(), &sdk, Arc::new(SystemClock)).await?;
+    let contacts = &app.config.contacts;
+    let topic = contacts.events_topic_arn.clone();
+    let topic = topic.ok_or_else(|| format!("configuration: CONTACT_EVENTS_TOPIC_ARN: required by {function}"))?;
+    let url = contacts.fanout_queue_url.clone();
+    let url = url.ok_or_else(|| format!("configuration: FANOUT_QUEUE_URL: required by {function}"))?;
+    let sink = SnsEvents::new(app.sns_client(), topic);
+    let queue = SqsFanout::new(aws_sdk_sqs::Client::new(&sdk), url);
+    Ok((app, sink, queue))
 }
 
 /// What Secrets Manager sends the rotation function, once per step.
@@ -98,7 +101,7 @@ pub async fn serve_key_rotation() -> Result<(), Error> {
 /// configuration set or given back, CloudFormation answered. Needs no settings: the request carries them.
 pub async fn serve_sms_protect() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let sdk = crate::app::sdk_config().await;
+    let sdk = sdk_config().await;
     let aws = &SmsVoiceProtection::new(aws_sdk_pinpointsmsvoicev2::Client::new(&sdk));
     let reply = &CustomResourceReply::new()?;
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<serde_json::Value>| async move {

@@ -247,11 +247,10 @@ async fn tell_page(
     let store = &app.store;
     let run = page_run(news, after.as_deref());
     let now = app.clock.now();
-    if !store.claim_run(&run, now, now + PAGE_CLAIM_SECONDS).await? {
+    let Some(progress) = store.claim_run(&run, now, now + PAGE_CLAIM_SECONDS).await? else {
         info!(kind = news.kind, "fan-out page already at work in another copy: dropped");
         return Ok(());
-    }
-    let progress = store.notify_progress(&run).await?;
+    };
     let ttl = now + PROGRESS_TTL_SECONDS;
     let page_size = app.config.contacts.fanout_page_size;
     let (mut owners, more) = store.who_has_page(&news.e164, after.as_deref(), page_size).await?;

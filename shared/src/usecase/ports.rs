@@ -386,10 +386,14 @@ pub trait NotifyProgressStore: Sync {
         expires_at: Timestamp,
     ) -> impl Future<Output = Stored<()>> + Send;
 
-    /// Takes the run for its caller until `until`, unless another holds it still (`false`): one copy of a queued
-    /// page at work at a time.
-    fn claim_run(&self, run: &NotifyRun, now: Timestamp, until: Timestamp)
-    -> impl Future<Output = Stored<bool>> + Send;
+    /// Takes the run for its caller until `until` and returns its progress so far, unless another holds it still
+    /// (`None`): one copy of a queued page at work at a time.
+    fn claim_run(
+        &self,
+        run: &NotifyRun,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> impl Future<Output = Stored<Option<NotifyProgress>>> + Send;
 
     /// Where the page after this run starts: `next` unless an earlier attempt fixed it already (then that one).
     fn fix_next_page(
