@@ -46,6 +46,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The functions of template.yaml by binary name, and hello-world.
 const FUNCTIONS: [&str; 7] = ["login", "verify", "getcontacts", "account", "groups", "compat", "notifier"];
 pub const HELLO_WORLD: &str = "hello-world";
+/// hello-world that builds the SDK configuration and two clients at init: the floor under any function calling AWS.
+const HELLO_WORLD_SDK: &str = "hello-world-sdk";
 /// How section 1 names a binary of `BENCH_BEFORE`.
 const BEFORE: &str = " (before)";
 
@@ -212,7 +214,7 @@ async fn cold_start_subjects(
     let mut subjects: Vec<Subject> = FUNCTIONS
         .iter()
         .filter(chosen)
-        .chain([&HELLO_WORLD])
+        .chain([&HELLO_WORLD, &HELLO_WORLD_SDK])
         .map(|name| Subject {
             name: name.to_string(),
             binary: binaries.join(name).join("bootstrap"),

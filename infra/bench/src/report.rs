@@ -104,7 +104,9 @@ pub fn markdown(
          `CODE_KEY_SECRET_ARN`, `MESIBO_APP_TOKEN_SECRET_ARN`) over HTTPS, round trips these figures do not \
          include. Median of {} starts per binary, round-robin. The first request is then served against the local \
          stack; peak RSS is VmHWM after it (Lambda's \"Max Memory Used\"). Goals: init ≤ 1.5 × hello-world, binary \
-         ≤ 8 MB (10⁶ bytes, the stricter reading), RSS ≤ 30 MB.\n",
+         ≤ 8 MB (10⁶ bytes, the stricter reading), RSS ≤ 30 MB. hello-world-sdk is hello-world that builds the SDK \
+         configuration as the functions do and a DynamoDB and an SNS client, and nothing else: the floor under the \
+         init of any function that calls AWS with clients built at init.\n",
             cold.first().map(|c| c.starts).unwrap_or(0)
         );
         let _ = writeln!(
