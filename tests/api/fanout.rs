@@ -254,3 +254,27 @@ async fn status_changes_past_the_hourly_limit_are_stored_and_told_once_coalesced
     assert_eq!(last.len(), owners.len(), "the held-back changes told once, even if the task comes twice");
     assert!(last.iter().all(|e| e.kind == PROFILE_UPDATED && e.status.as_deref() == Some("status 4")));
 }
+
+/// Pages can trail the stream by minutes: a page of news about an account deleted since tells nobody the deleted
+/// name, status or photo, and queues no further page.
+#[tokio::test]
+async fn pages_of_an_account_deleted_since_tell_nothing_and_end_the_chain() {
+    let (t, mut poller, sink) = app_with(&[("FANOUT_PAGE_SIZE", "100")]).await;
+    let queue = t.fanout_poller().await;
+    let newcomer = random_phone();
+    audience(&t, &newcomer, 250).await;
+    skip_the_stream(&mut poller).await;
+    let token = t.sign_in(newcomer.e164()).await;
+    let joined = poller.poll().await.unwrap();
+    assert!(handle(&t.app, &sink, &queue.sender(), joined).await.batch_item_failures.is_empty());
+    assert_eq!(queue.depth().await.unwrap(), 1, "the first page queued, not yet told");
+
+    t.clock.advance(120);
+    t.login(newcomer.e164()).await;
+    let code = last_sms_code(newcomer.e164()).await.unwrap();
+    let deleted = t.call(HttpCall::post("/deleteaccount").json(&json!({ "code": code })).bearer(&token)).await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.json);
+
+    assert_eq!(drain_queue(&t, &queue, &sink).await, 1, "the first page ran, and queued no second one");
+    assert!(sink.events().is_empty(), "nobody told of a deleted account: {:?}", sink.events().len());
+}

@@ -15,9 +15,9 @@
 //! page starts is fixed by the first attempt (so every retry queues the same page), one copy of a page works at a
 //! time (SQS may deliver a message twice: the second copy finds the page held and is dropped), and a redelivered
 //! page resumes after its last saved round: a repeat is at most one round of [`PAGE_PUBLISHES_AT_ONCE`] × 10
-//! events, with the same ids. Visible profile changes are rate-limited per person
-//! (`PROFILE_FANOUTS_PER_HOUR`): past the limit they are stored and synced as ever, and told once, coalesced, when
-//! the hour ends.
+//! events, with the same ids. A page of an account deleted since tells nothing and ends the chain. Visible profile
+//! changes are rate-limited per person (`PROFILE_FANOUTS_PER_HOUR`): past the limit they are stored and synced as
+//! ever, and told once, coalesced, when the hour ends.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -251,6 +251,13 @@ async fn tell_page(
         info!(kind = news.kind, "fan-out page already at work in another copy: dropped");
         return Ok(());
     };
+    // Pages can trail the stream by minutes: once the account is deleted (or deleted and made anew), its old name,
+    // status and photo are no longer told, and the chain of pages ends here.
+    let profile = store.contact_profiles(std::slice::from_ref(&news.e164)).await?;
+    if !profile.iter().any(|p| !p.deleted && p.created_at <= news.ts) {
+        info!(kind = news.kind, "fan-out page of an account deleted since: dropped");
+        return Ok(());
+    }
     let ttl = now + PROGRESS_TTL_SECONDS;
     let page_size = app.config.contacts.fanout_page_size;
     let (mut owners, more) = store.who_has_page(&news.e164, after.as_deref(), page_size).await?;
