@@ -278,3 +278,40 @@ async fn pages_of_an_account_deleted_since_tell_nothing_and_end_the_chain() {
     assert_eq!(drain_queue(&t, &queue, &sink).await, 1, "the first page ran, and queued no second one");
     assert!(sink.events().is_empty(), "nobody told of a deleted account: {:?}", sink.events().len());
 }
+
+/// An account deleted and made anew while its old pages wait: the old pages tell nothing, the new account's own
+/// pages tell everyone, once.
+#[tokio::test]
+async fn pages_of_an_account_made_anew_since_tell_only_the_new_account() {
+    let (t, mut poller, sink) = app_with(&[("FANOUT_PAGE_SIZE", "100")]).await;
+    let queue = t.fanout_poller().await;
+    let newcomer = random_phone();
+    audience(&t, &newcomer, 250).await;
+    skip_the_stream(&mut poller).await;
+    let token = t.sign_in(newcomer.e164()).await;
+    let old = t.app.store.profile_now(newcomer.e164()).await.unwrap().unwrap().created_at;
+    let joined = poller.poll().await.unwrap();
+    assert!(handle(&t.app, &sink, &queue.sender(), joined).await.batch_item_failures.is_empty());
+
+    t.clock.advance(120);
+    t.login(newcomer.e164()).await;
+    let code = last_sms_code(newcomer.e164()).await.unwrap();
+    let deleted = t.call(HttpCall::post("/deleteaccount").json(&json!({ "code": code })).bearer(&token)).await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.json);
+    t.clock.advance(120);
+    t.sign_in(newcomer.e164()).await;
+    let new = t.app.store.profile_now(newcomer.e164()).await.unwrap().unwrap().created_at;
+    assert!(new > old);
+    loop {
+        let batch = poller.poll().await.unwrap();
+        if batch.records.is_empty() {
+            break;
+        }
+        assert!(handle(&t.app, &sink, &queue.sender(), batch).await.batch_item_failures.is_empty());
+    }
+
+    assert_eq!(drain_queue(&t, &queue, &sink).await, 4, "the old first page, then the new account's three");
+    let events = sink.events();
+    assert_eq!(events.len(), 250, "everyone told once, of the new account");
+    assert!(events.iter().all(|e| e.kind == CONTACT_JOINED && e.ts == new), "nothing of the old account");
+}

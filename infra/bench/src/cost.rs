@@ -39,6 +39,8 @@ pub struct AwsPrices {
     pub dynamodb_read_request_units_per_million: Price,
     pub dynamodb_storage_gb_month: Price,
     pub sns_sms: BTreeMap<String, Price>,
+    /// What SMS by SNS costs beyond the price per message, unpriced: named beside every total it is left out of.
+    pub sns_sms_unpriced: String,
     pub sns_publish_per_million: Price,
     pub secrets_manager_secret_month: Price,
     pub secrets_manager_per_10k_calls: Price,
@@ -69,6 +71,8 @@ pub struct Alternatives {
     pub twilio_verify_per_verification: Price,
     /// Verify's SMS channel fee: Twilio's per-country price of each SMS it sends, on top of each verification.
     pub twilio_sms: BTreeMap<String, Price>,
+    /// What Twilio's SMS costs beyond its price list, unpriced: named beside every total it is left out of.
+    pub twilio_sms_unpriced: String,
     pub identity_platform_sms: BTreeMap<String, Price>,
     pub identity_platform_mau_tiers: MauTiers,
     pub cognito_mau_essentials: CognitoPrice,
@@ -106,6 +110,7 @@ pub struct Usage {
     pub notifier_note: String,
     pub audience_per_user: f64,
     pub audience_note: String,
+    pub hosted_mau_note: String,
     pub secret_reads_per_cold_start: f64,
     pub secrets_per_deployment: f64,
     pub secrets_note: String,
@@ -356,7 +361,8 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
     );
     let _ = writeln!(
         md,
-        "Prices are US dollars, us-east-1, {} Lambda, no free tier. A price the stored sources did not have is shown \
+        "Prices are US dollars, us-east-1, {} Lambda, without AWS's free tier (Cognito's and Identity Platform's \
+         free users, deducted from every bill, are counted). A price the stored sources did not have is shown \
          as **not found** and left out of every total, which then names it: no figure here is a guess.\n",
         usage.architecture
     );
@@ -391,8 +397,13 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
             let _ = writeln!(md, "| {what} | {base} | {} | {unpriced} |", cells.join(" | "));
         };
     let sns = &prices.aws.sns_sms;
-    let sign_ins_unpriced = million_sign_ins.unpriced.join(", ");
-    let users_unpriced = million_users.unpriced.join(", ");
+    // Beyond the bill's own unpriced lines: SMS extras, and SQS, which only fan-outs past one page use.
+    let unpriced = |bill: &Bill| {
+        let extras = ["SQS (fan-outs past one page)", prices.aws.sns_sms_unpriced.as_str()];
+        bill.unpriced.iter().copied().chain(extras).collect::<Vec<_>>().join("; ")
+    };
+    let (sign_ins_unpriced, users_unpriced) = (unpriced(&million_sign_ins), unpriced(&million_users));
+    let twilio_unpriced = &prices.alternatives.twilio_sms_unpriced;
     headline("1 M sign-ins: this backend", Some(million_sign_ins.total()), sns, sms_for_sign_ins, &sign_ins_unpriced);
     headline(
         "1 M monthly active users: this backend",
@@ -402,18 +413,20 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
         &users_unpriced,
     );
     let twilio_sms = &prices.alternatives.twilio_sms;
-    headline("1 M sign-ins: Twilio Verify", twilio.usd.map(|p| p * MILLION), twilio_sms, sms_for_sign_ins, "–");
+    let twilio_sign_ins = twilio.usd.map(|p| p * MILLION);
+    headline("1 M sign-ins: Twilio Verify", twilio_sign_ins, twilio_sms, sms_for_sign_ins, twilio_unpriced);
     headline(
         "1 M monthly active users: Twilio Verify",
         twilio.usd.map(|p| p * sms_sign_ins),
         twilio_sms,
         sms_for_users,
-        "–",
+        twilio_unpriced,
     );
     let identity_platform = Some(identity_platform_mau(tiers, MILLION as u64));
     let google_sms = &prices.alternatives.identity_platform_sms;
     headline("1 M monthly active users: Identity Platform", identity_platform, google_sms, sms_for_users, "–");
-    headline("1 M monthly active users: Cognito Essentials, SMS by SNS", cognito_mau, sns, sms_for_users, "–");
+    let sns_unpriced = &prices.aws.sns_sms_unpriced;
+    headline("1 M monthly active users: Cognito Essentials, SMS by SNS", cognito_mau, sns, sms_for_users, sns_unpriced);
     let _ = writeln!(md);
 
     let _ = writeln!(md, "## This backend, by service\n");
@@ -543,6 +556,7 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
         ("Active users", &usage.per_active_user_note),
         ("Notifier", &usage.notifier_note),
         ("Audience", &usage.audience_note),
+        ("Hosted alternatives' users", &usage.hosted_mau_note),
         ("Secrets", &usage.secrets_note),
         ("Logs", &usage.log_note),
         ("Storage", &usage.storage_note),

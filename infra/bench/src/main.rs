@@ -16,7 +16,7 @@
 //! `BENCH_SECTIONS` (default `cold,work,load,partitions,fanout,cost`) picks sections (`cost` alone needs no stack:
 //! it recomputes docs/COST.md from the last figures); `BENCH_OUTPUT` (default docs/BENCHMARKS.md); `BENCH_RESULTS`
 //! (default docs/bench-results.json); `BENCH_FUNCTIONS` (default all: a comma-separated list) starts only these
-//! functions beside hello-world in section 1; `BENCH_BEFORE` (a directory of binaries built as `BENCH_BINARIES`,
+//! functions beside hello-world and hello-world-sdk in section 1; `BENCH_BEFORE` (a directory of binaries built as `BENCH_BINARIES`,
 //! from another commit): also start its login, beside this one's, for a before/after of section 1 in one run.
 
 mod cold_start;
@@ -47,7 +47,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 const FUNCTIONS: [&str; 7] = ["login", "verify", "getcontacts", "account", "groups", "compat", "notifier"];
 pub const HELLO_WORLD: &str = "hello-world";
 /// hello-world that builds the SDK configuration and two clients at init: the floor under any function calling AWS.
-const HELLO_WORLD_SDK: &str = "hello-world-sdk";
+pub const HELLO_WORLD_SDK: &str = "hello-world-sdk";
 /// How section 1 names a binary of `BENCH_BEFORE`.
 const BEFORE: &str = " (before)";
 

@@ -167,6 +167,10 @@ async fn within_fanout_limit(
     Ok(false)
 }
 
+/// How far apart two instances' clocks may be: a change written by one a second after the account was created by
+/// another may carry an earlier second.
+const CLOCK_SKEW_SECONDS: Timestamp = 1;
+
 /// What a coalesced task's marker is a run of.
 const COALESCED: &str = "coalesced";
 
@@ -252,9 +256,10 @@ async fn tell_page(
         return Ok(());
     };
     // Pages can trail the stream by minutes: once the account is deleted (or deleted and made anew), its old name,
-    // status and photo are no longer told, and the chain of pages ends here.
-    let profile = store.contact_profiles(std::slice::from_ref(&news.e164)).await?;
-    if !profile.iter().any(|p| !p.deleted && p.created_at <= news.ts) {
+    // status and photo are no longer told, and the chain of pages ends here. Read strongly consistent, so that the
+    // first page of a profile created a moment ago finds it.
+    let profile = store.profile_now(&news.e164).await?;
+    if !profile.is_some_and(|p| !p.deleted && p.created_at <= news.ts + CLOCK_SKEW_SECONDS) {
         info!(kind = news.kind, "fan-out page of an account deleted since: dropped");
         return Ok(());
     }

@@ -242,6 +242,10 @@ pub trait ProfileStore: Sync {
     /// Profiles (and tombstones) of whichever of `numbers` have one; any order.
     fn contact_profiles(&self, numbers: &[String]) -> impl Future<Output = Stored<Vec<ContactProfile>>> + Send;
 
+    /// The number's profile (or tombstone) as it is now, read strongly consistent: for work that must neither act on
+    /// an account deleted a moment ago nor miss one created a moment ago.
+    fn profile_now(&self, e164: &str) -> impl Future<Output = Stored<Option<ContactProfile>>> + Send;
+
     /// Everything else kept under the person (code and send state, push devices) and their notification progress;
     /// not the profile and address book, and not the lookup quota, which is not the account's (it outlives the
     /// account, so deleting and signing up again does not reset it). How many items went.

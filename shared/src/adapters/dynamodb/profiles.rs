@@ -156,6 +156,11 @@ impl ProfileStore for DynamoStore {
         Ok(self.batch_get(keys, false).await?.iter().map(contact_profile).collect())
     }
 
+    async fn profile_now(&self, e164: &str) -> Result<Option<ContactProfile>, StoreUnavailable> {
+        let item = self.get(keys::key(keys::user(e164), keys::PROFILE), true, "get profile now").await?;
+        Ok(item.as_ref().map(contact_profile))
+    }
+
     async fn delete_personal_items(&self, phone: &PhoneNumber) -> Result<usize, StoreUnavailable> {
         let (own, progress) = tokio::join!(
             self.query_all(None, "PK = :pk", vec![(":pk", keys::user_value(phone.e164()))]),
