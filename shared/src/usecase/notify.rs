@@ -33,8 +33,8 @@ use crate::model::events::{
 use crate::model::profile::ContactProfile;
 use crate::model::rate_limit::RateLimit;
 use crate::usecase::ports::{
-    ContactStore, EventSink, FanoutQueue, NotifyProgressStore, PROFILES_PER_READ, ProfileStore, PublishFailed,
-    QueueFailed, RateLimitStore, StoreUnavailable,
+    ContactStore, EventSink, FanoutQueue, NotifyProgress, NotifyProgressStore, PROFILES_PER_READ, ProfileStore,
+    PublishFailed, QueueFailed, RateLimitStore, StoreUnavailable,
 };
 use crate::usecase::{Ports, Services};
 
@@ -100,6 +100,10 @@ const PUSH_TIME_BUDGET: Duration = Duration::from_secs(2);
 /// queue's visibility timeout (360 s), so a copy that failed is given again after its claim has lapsed.
 const PAGE_CLAIM_SECONDS: i64 = 120;
 
+/// How far apart two instances' clocks may be: a change written by one a second after the account was created by
+/// another may carry an earlier second.
+const CLOCK_SKEW_SECONDS: Timestamp = 1;
+
 /// Each event also goes to its recipient's devices (at most `max_devices` each, whatever a profile from before the
 /// limit lists), concurrently and within [`PUSH_TIME_BUDGET`]. A dead device endpoint is logged by the sink and
 /// skipped: it must not hold up (or, through stream retries, repeat) everyone else's events.
@@ -156,20 +160,15 @@ async fn within_fanout_limit(
         return Ok(true);
     }
     let due = limit.window_start(now) + limit.window_seconds;
-    // The task is queued first and marked after: a crash between the two queues it twice (told once: the second
-    // finds the first's progress), never not at all.
+    // A repeat of the task (a crash between queueing and marking) is told once: the second finds the first's
+    // progress.
     let marker = NotifyRun::Page { e164: e164.to_owned(), kind: COALESCED, ts: due, after: String::new() };
-    if !store.notify_progress(&marker).await?.next_queued {
-        queue.enqueue(&FanoutTask::Coalesced { e164: e164.to_owned(), due }, (due - now) as u32).await?;
-        store.mark_next_queued(&marker, due + PROGRESS_TTL_SECONDS).await?;
-    }
+    let progress = store.notify_progress(&marker).await?;
+    let task = FanoutTask::Coalesced { e164: e164.to_owned(), due };
+    queue_once(store, queue, &marker, &progress, &task, (due - now) as u32, due + PROGRESS_TTL_SECONDS).await?;
     info!(retry_after = limit.retry_after(now), "profile change over the fan-out limit: coalesced");
     Ok(false)
 }
-
-/// How far apart two instances' clocks may be: a change written by one a second after the account was created by
-/// another may carry an earlier second.
-const CLOCK_SKEW_SECONDS: Timestamp = 1;
 
 /// What a coalesced task's marker is a run of.
 const COALESCED: &str = "coalesced";
@@ -189,12 +188,10 @@ async fn tell_person(
     let page_size = app.config.contacts.fanout_page_size;
     let (owners, more) = store.who_has_page(&news.e164, progress.last_recipient.as_deref(), page_size).await?;
     if more && progress.last_recipient.is_none() {
-        // The stream hands a shard's records to one invocation at a time: queue-then-mark repeats the message only
-        // after a crash between the two, and the page's claim drops the repeat.
-        if !progress.next_queued {
-            queue.enqueue(&FanoutTask::page(news, None), 0).await?;
-            store.mark_next_queued(&run, app.clock.now() + PROGRESS_TTL_SECONDS).await?;
-        }
+        // The stream hands a shard's records to one invocation at a time, so only a crash repeats the first page,
+        // and the page's claim drops the repeat.
+        let ttl = app.clock.now() + PROGRESS_TTL_SECONDS;
+        queue_once(store, queue, &run, &progress, &FanoutTask::page(news, None), 0, ttl).await?;
         info!(kind = news.kind, "audience larger than a page: fan-out queued");
         return Ok(());
     }
@@ -205,6 +202,24 @@ async fn tell_person(
     };
     let sent = publish_to(app, sink, &run, news, &owners, 1).await?;
     info!(kind = news.kind, recipients = sent, resumed = progress.last_recipient.is_some(), "events published");
+    Ok(())
+}
+
+/// Queues `task` for `run`, unless an earlier attempt at the run did (its progress says so). Queued first and marked
+/// after: a crash between the two queues the task twice, never not at all.
+async fn queue_once(
+    store: &impl NotifyProgressStore,
+    queue: &impl FanoutQueue,
+    run: &NotifyRun,
+    progress: &NotifyProgress,
+    task: &FanoutTask,
+    delay_seconds: u32,
+    expires_at: Timestamp,
+) -> Result<(), NotifyError> {
+    if !progress.next_queued {
+        queue.enqueue(task, delay_seconds).await?;
+        store.mark_next_queued(run, expires_at).await?;
+    }
     Ok(())
 }
 
@@ -266,17 +281,14 @@ async fn tell_page(
     let ttl = now + PROGRESS_TTL_SECONDS;
     let page_size = app.config.contacts.fanout_page_size;
     let (mut owners, more) = store.who_has_page(&news.e164, after.as_deref(), page_size).await?;
-    let next = match (progress.next_page, owners.last()) {
+    let next = match (progress.next_page.clone(), owners.last()) {
         (Some(fixed), _) => Some(fixed),
         (None, Some(last)) if more => Some(store.fix_next_page(&run, last, ttl).await?),
         (None, _) => None,
     };
     if let Some(next) = &next {
         owners.retain(|owner| owner <= next);
-        if !progress.next_queued {
-            queue.enqueue(&FanoutTask::page(news, Some(next.clone())), 0).await?;
-            store.mark_next_queued(&run, ttl).await?;
-        }
+        queue_once(store, queue, &run, &progress, &FanoutTask::page(news, Some(next.clone())), 0, ttl).await?;
     }
     owners.retain(|owner| progress.last_recipient.as_ref().is_none_or(|last| owner > last));
     let sent = publish_to(app, sink, &run, news, &owners, PAGE_PUBLISHES_AT_ONCE).await?;
