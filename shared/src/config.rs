@@ -27,10 +27,9 @@ fn bad(name: &'static str, problem: impl Into<String>) -> ConfigError {
 pub struct Config {
     pub table_name: String,
     /// The key of every keyed name (limits, quotas, the code slot): stable for the deployment's life, since a new one
-    /// would reset every limit. Without [`Self::code_key_secret`], also the key of code digests.
+    /// would reset every limit. Without `CODE_KEY_SECRET_ARN` (whose rotated versions `App::start` reads), also the
+    /// key of code digests.
     pub otp_secret: OtpSecret,
-    /// The Secrets Manager secret whose rotated versions code digests are made under (`CODE_KEY_SECRET_ARN`).
-    pub code_key_secret: Option<String>,
     pub app_name: String,
     pub default_region: DefaultRegion,
     /// Regions (`US`, `IN`) whose numbers may sign in; empty allows all.
@@ -246,7 +245,6 @@ impl Config {
         Ok(Self {
             table_name,
             otp_secret,
-            code_key_secret: vars.text("CODE_KEY_SECRET_ARN"),
             default_region,
             allowed_regions,
             allowed_app_ids: vars.list("ALLOWED_APP_IDS"),

@@ -27,8 +27,7 @@ async fn code_key_secret(secrets: &Client) -> String {
 
 /// Another instance of the same deployment (same table and clock) with `CODE_KEY_SECRET_ARN`, started now.
 async fn instance(base: &TestApp, secret_arn: &str, secrets: Client) -> TestApp {
-    let mut config = base.app.config.clone();
-    config.code_key_secret = Some(secret_arn.to_owned());
+    let config = base.app.config.clone();
     let sns = aws_sdk_sns::Client::new(&domain::app::sdk_config().await);
     let app = domain::App::from_clients(config, base.dynamodb.clone(), sns, base.clock.clone());
     let keys = RotatedKeys::read(secrets, secret_arn.to_owned(), base.clock.now()).await;
