@@ -255,10 +255,9 @@ async fn status_changes_past_the_hourly_limit_are_stored_and_told_once_coalesced
     assert!(last.iter().all(|e| e.kind == PROFILE_UPDATED && e.status.as_deref() == Some("status 4")));
 }
 
-/// Pages can trail the stream by minutes: a page of news about an account deleted since tells nobody the deleted
-/// name, status or photo, and queues no further page.
-#[tokio::test]
-async fn pages_of_an_account_deleted_since_tell_nothing_and_end_the_chain() {
+/// A newcomer in 250 address books (pages of 100) has signed in, and the stream record has queued the first page,
+/// not yet told.
+async fn joined_with_pages_queued() -> (TestApp, StreamPoller, RecordingSink, QueuePoller, PhoneNumber, String) {
     let (t, mut poller, sink) = app_with(&[("FANOUT_PAGE_SIZE", "100")]).await;
     let queue = t.fanout_poller().await;
     let newcomer = random_phone();
@@ -268,12 +267,25 @@ async fn pages_of_an_account_deleted_since_tell_nothing_and_end_the_chain() {
     let joined = poller.poll().await.unwrap();
     assert!(handle(&t.app, &sink, &queue.sender(), joined).await.batch_item_failures.is_empty());
     assert_eq!(queue.depth().await.unwrap(), 1, "the first page queued, not yet told");
+    (t, poller, sink, queue, newcomer, token)
+}
 
+/// The account deleted through the API, with a fresh code, two minutes later.
+async fn delete_account(t: &TestApp, phone: &PhoneNumber, token: &str) {
     t.clock.advance(120);
-    t.login(newcomer.e164()).await;
-    let code = last_sms_code(newcomer.e164()).await.unwrap();
-    let deleted = t.call(HttpCall::post("/deleteaccount").json(&json!({ "code": code })).bearer(&token)).await;
+    t.login(phone.e164()).await;
+    let code = last_sms_code(phone.e164()).await.unwrap();
+    let deleted = t.call(HttpCall::post("/deleteaccount").json(&json!({ "code": code })).bearer(token)).await;
     assert_eq!(deleted.status, 200, "{:?}", deleted.json);
+}
+
+/// Pages can trail the stream by minutes: a page of news about an account deleted since tells nobody the deleted
+/// name, status or photo, and queues no further page.
+#[tokio::test]
+async fn pages_of_an_account_deleted_since_tell_nothing_and_end_the_chain() {
+    let (t, _poller, sink, queue, newcomer, token) = joined_with_pages_queued().await;
+
+    delete_account(&t, &newcomer, &token).await;
 
     assert_eq!(drain_queue(&t, &queue, &sink).await, 1, "the first page ran, and queued no second one");
     assert!(sink.events().is_empty(), "nobody told of a deleted account: {:?}", sink.events().len());
@@ -283,21 +295,10 @@ async fn pages_of_an_account_deleted_since_tell_nothing_and_end_the_chain() {
 /// pages tell everyone, once.
 #[tokio::test]
 async fn pages_of_an_account_made_anew_since_tell_only_the_new_account() {
-    let (t, mut poller, sink) = app_with(&[("FANOUT_PAGE_SIZE", "100")]).await;
-    let queue = t.fanout_poller().await;
-    let newcomer = random_phone();
-    audience(&t, &newcomer, 250).await;
-    skip_the_stream(&mut poller).await;
-    let token = t.sign_in(newcomer.e164()).await;
+    let (t, mut poller, sink, queue, newcomer, token) = joined_with_pages_queued().await;
     let old = t.app.store.profile_now(newcomer.e164()).await.unwrap().unwrap().created_at;
-    let joined = poller.poll().await.unwrap();
-    assert!(handle(&t.app, &sink, &queue.sender(), joined).await.batch_item_failures.is_empty());
 
-    t.clock.advance(120);
-    t.login(newcomer.e164()).await;
-    let code = last_sms_code(newcomer.e164()).await.unwrap();
-    let deleted = t.call(HttpCall::post("/deleteaccount").json(&json!({ "code": code })).bearer(&token)).await;
-    assert_eq!(deleted.status, 200, "{:?}", deleted.json);
+    delete_account(&t, &newcomer, &token).await;
     t.clock.advance(120);
     t.sign_in(newcomer.e164()).await;
     let new = t.app.store.profile_now(newcomer.e164()).await.unwrap().unwrap().created_at;
