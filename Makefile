@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .local/venv/bin
 
-.PHONY: dev invoke test install fmt-check clippy lint-template lint-deploy test-all schemathesis sam-build bench cost ci
+.PHONY: dev invoke mesibo-check test install fmt-check clippy lint-template lint-deploy test-all schemathesis sam-build bench cost ci
 
 dev:
 	infra/dev.sh
@@ -15,6 +15,12 @@ EVENT ?= events/login.json
 invoke:
 	cargo build --quiet $(addprefix --bin ,$(FUNCTION_BINS))
 	cargo run --quiet -p local_stack --bin invoke -- $(FN) -e $(EVENT) -n events/env.json
+
+# This backend's calls to mesibo, against a real mesibo account (README, mesibo): two devices signing in, a group of
+# two, a notice, logouts and deletions, with numbers it makes up; every answer is printed and everything it made is
+# removed again.   MESIBO_APP_TOKEN=… [MESIBO_API_URL=https://…/backend/] make mesibo-check
+mesibo-check:
+	cargo run --quiet -p local_stack --bin mesibo-check
 
 test: install fmt-check clippy lint-template test-all schemathesis
 

@@ -62,7 +62,8 @@ impl App {
         let sms = SnsSms::new(sns.clone(), config.sms.clone(), config.app_name.clone());
         let push = SnsPush::new(sns);
         // The address was checked with the configuration; only a machine without root certificates fails here.
-        let mesibo = MesiboClient::from_config(&config.mesibo).expect("mesibo's API client could be set up");
+        let mesibo = MesiboClient::from_config(&config.mesibo, EmfMetrics::new(config.metrics_namespace.clone()))
+            .expect("mesibo's API client could be set up");
         let metrics = EmfMetrics::new(config.metrics_namespace.clone());
         Self { config, store, code_keys, sms, push, mesibo, files: None, metrics, clock }
     }

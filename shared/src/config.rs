@@ -78,6 +78,17 @@ pub struct MesiboConfig {
     pub app_token_secret: Option<String>,
     /// The whole of one call to mesibo, connection included (the connection alone: at most 2 s).
     pub timeout_ms: u64,
+    /// `MESIBO_NOTICES`: whether news (joins, profile and group changes) also goes to the apps as mesibo messages.
+    pub notices: MesiboNotices,
+}
+
+/// How the apps hear news through mesibo (README, mesibo: which app versions need which).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MesiboNotices {
+    /// `legacy`: type-1 messages with a JSON body, as mesibo's backend sent them and the 2021 apps parse them.
+    Legacy,
+    /// `off`: none (mesibo's current Android apps drop type-1 messages, current iOS and web apps show them as chat).
+    Off,
 }
 
 /// mesibo's application token: a secret, never printed.
@@ -418,6 +429,11 @@ fn mesibo(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<MesiboConfig, 
         app_token: vars.text("MESIBO_APP_TOKEN").and_then(MesiboAppToken::new),
         app_token_secret: vars.text("MESIBO_APP_TOKEN_SECRET_ARN"),
         timeout_ms: vars.number(MESIBO_TIMEOUT_MS)? as u64,
+        notices: match vars.text("MESIBO_NOTICES").as_deref() {
+            None | Some("legacy") => MesiboNotices::Legacy,
+            Some("off") => MesiboNotices::Off,
+            Some(other) => return Err(bad("MESIBO_NOTICES", format!("{other:?} is neither legacy nor off"))),
+        },
     })
 }
 
@@ -526,6 +542,9 @@ mod tests {
         assert!(config(&[("MESIBO_API_URL", "http://127.0.0.1:8080/backend/")]).is_ok());
         assert!(config(&[("MESIBO_API_URL", "https://mesibo.internal.example/api.php")]).is_ok());
         assert_eq!(config(&[("MESIBO_TIMEOUT_MS", "6000")]).unwrap_err().name, "MESIBO_TIMEOUT_MS");
+        assert_eq!(config(&[]).unwrap().mesibo.notices, MesiboNotices::Legacy);
+        assert_eq!(config(&[("MESIBO_NOTICES", "off")]).unwrap().mesibo.notices, MesiboNotices::Off);
+        assert_eq!(config(&[("MESIBO_NOTICES", "chat")]).unwrap_err().name, "MESIBO_NOTICES");
     }
 
     #[test]

@@ -65,7 +65,13 @@ async fn the_account_deleted_fixture_drives_the_mesibo_sync() {
     use domain::usecase::ports::{Mesibo, NewMesiboUser, ProfileStore};
     let t = spawn_mesibo_app_with(&[]).await;
     let mesibo = t.app.mesibo.as_ref().unwrap();
-    let user = NewMesiboUser { address: "12015550100", name: "Review Account", app_id: APP_ID, expiry_minutes: 60 };
+    let user = NewMesiboUser {
+        address: "12015550100",
+        name: "Review Account",
+        app_id: APP_ID,
+        expiry_minutes: 60,
+        session: 1,
+    };
     mesibo.add_user(user).await.unwrap();
     // The table as the fixture's record left it: the account's tombstone.
     let phone = domain::PhoneNumber::parse("+12015550100", domain::DefaultRegion::from_iso("US").unwrap()).unwrap();

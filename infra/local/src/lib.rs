@@ -8,6 +8,7 @@
 //! - [`harness`] is what the integration tests and the benchmarks share (calls through the route table, numbers,
 //!   moto's records, a manual clock).
 //! - [`mesibo`] emulates mesibo's backend API (users, groups, messages, faults) for `make dev` and the tests.
+//! - [`mesibo_check`] is `make mesibo-check`: this backend's mesibo calls against a real mesibo account.
 //! - [`sms_voice`] emulates AWS End User Messaging SMS's protect configurations (moto has none) for the tests.
 //! - [`recorder`] records the SDK calls a client makes, for the tests and the benchmarks.
 //! - [`stream`] reads DynamoDB Local's stream for the notifier, as the event-source mapping does in AWS.
@@ -21,6 +22,7 @@ pub mod harness;
 pub mod http_server;
 pub mod iam;
 pub mod mesibo;
+pub mod mesibo_check;
 pub mod queue;
 pub mod recorder;
 pub mod runtime_api;

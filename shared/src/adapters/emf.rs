@@ -12,9 +12,10 @@
 //! | `VerifiesFailed`        | none                 | wrong codes                                             |
 //! | `LimitsHit`             | none, and `Limit`    | requests refused by a limit; `Limit` is its kind only   |
 //! | `LookupsCharged`        | none                 | numbers charged to contact-lookup quotas                |
+//! | `MesiboAccountRefused`  | none, and `Code`     | mesibo calls refused for the app's account; `Code` its code |
 //!
 //! All are `Count`s in the namespace `METRICS_NAMESPACE` (the stack's name). Nothing else goes in a line: no number,
-//! address, token or code, and `Limit` takes a handful of values (a dimension value is a metric of its own).
+//! address, token or code, and `Limit` and `Code` take a handful of values (a dimension value is a metric of its own).
 
 use std::io::Write;
 
@@ -46,19 +47,20 @@ impl EmfMetrics {
     }
 
     fn document(&self, measured: Measured, at: Timestamp) -> Value {
-        let (counts, limit) = match measured {
+        let (counts, dimension) = match measured {
             Measured::CodeSent { new_number } => {
                 (vec![("CodesSent", 1), ("CodesSentToNewNumbers", u64::from(new_number))], None)
             }
             Measured::CodeRight => (vec![("VerifiesSucceeded", 1)], None),
             Measured::CodeWrong => (vec![("VerifiesFailed", 1)], None),
-            Measured::LimitHit { kind } => (vec![("LimitsHit", 1)], Some(kind)),
+            Measured::LimitHit { kind } => (vec![("LimitsHit", 1)], Some(("Limit", kind))),
             Measured::LookupsCharged { numbers } => (vec![("LookupsCharged", numbers)], None),
+            Measured::MesiboAccountRefused { code } => (vec![("MesiboAccountRefused", 1)], Some(("Code", code))),
         };
-        // The empty set gives each metric's total; with `Limit`, also one metric per kind (what an alarm on a kind
-        // and the dashboard's breakdown read).
-        let dimensions = match limit {
-            Some(_) => json!([[], ["Limit"]]),
+        // The empty set gives each metric's total; with a dimension (`Limit`, `Code`), also one metric per value
+        // (what an alarm on a kind and the dashboard's breakdown read).
+        let dimensions = match &dimension {
+            Some((name, _)) => json!([[], [name]]),
             None => json!([[]]),
         };
         let definitions: Vec<Value> = counts.iter().map(|(name, _)| json!({ "Name": name, "Unit": "Count" })).collect();
@@ -71,8 +73,8 @@ impl EmfMetrics {
         for (name, count) in counts {
             document[name] = json!(count);
         }
-        if let Some(kind) = limit {
-            document["Limit"] = json!(kind);
+        if let Some((name, value)) = dimension {
+            document[name] = json!(value);
         }
         document
     }
@@ -139,6 +141,16 @@ mod tests {
                 "Limit": "country-sms",
             })
         );
+    }
+
+    #[test]
+    fn a_refusal_of_the_mesibo_account_is_counted_with_its_code_as_a_dimension_and_a_total() {
+        let lines = recorded(vec![Measured::MesiboAccountRefused { code: "QUOTAEXCEEDED".into() }]);
+        let document: Value = serde_json::from_str(&lines[0]).unwrap();
+        let directive = &document["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], json!([[], ["Code"]]));
+        assert_eq!(directive["Metrics"], json!([{ "Name": "MesiboAccountRefused", "Unit": "Count" }]));
+        assert_eq!((&document["MesiboAccountRefused"], &document["Code"]), (&json!(1), &json!("QUOTAEXCEEDED")));
     }
 
     #[test]

@@ -25,4 +25,6 @@ pub enum Measured {
     LimitHit { kind: String },
     /// Numbers one contact lookup charged to its owner's quota (none are not reported).
     LookupsCharged { numbers: u64 },
+    /// mesibo refused a call for a reason about the app's account (`MESIBO_ACCOUNT_REFUSALS`, a closed set): its code.
+    MesiboAccountRefused { code: String },
 }

@@ -16,5 +16,6 @@ pub mod phone;
 pub mod profile;
 pub mod rate_limit;
 pub mod secrets;
+pub mod sessions;
 pub mod sms_protect;
 pub mod text;

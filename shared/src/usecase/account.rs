@@ -13,8 +13,8 @@ use crate::model::secrets::{OtpCode, fingerprint};
 use crate::usecase::code_attempt::{Guess, check_code};
 use crate::usecase::photos::{self, NewPhoto};
 use crate::usecase::ports::{
-    CodeStore, ContactStore, Device, DeviceStore, GroupStore, Mesibo, MesiboFailed, MesiboUserRef, ProfileStore,
-    PushRegistry, TokenStore,
+    CodeStore, ContactStore, Device, DeviceStore, GroupStore, Mesibo, MesiboFailed, ProfileStore, PushRegistry,
+    TokenStore,
 };
 use crate::usecase::session::Session;
 use crate::usecase::{Ports, Services, device_list, group_edit};
@@ -102,8 +102,9 @@ pub async fn update_profile(
     Ok(ProfileReply { u: OwnProfile::of(&session.phone, profile) })
 }
 
-/// In mesibo mode the token ends at mesibo too. One device: mesibo is told first (it needs the token itself, which is
-/// stored nowhere), and if it cannot be reached nothing changes here and the app can log out again. Every device:
+/// In mesibo mode the token ends at mesibo too. One device: mesibo ends that device's session first (`userset` with
+/// `token.remove` and the session), and if it cannot be reached nothing changes here and the app can log out again;
+/// its session number is then free for the next sign-in. Every device:
 /// the kill switch must not wait for mesibo, so the tokens end here at once and the profile notes it, and the
 /// `mesibo` function ends every token there from the table's stream, retrying until mesibo answers.
 pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logout) -> Result<LogoutReply, ApiError> {
@@ -112,13 +113,12 @@ pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logo
         if command.all {
             app.store.mark_signed_out(phone, app.clock.now()).await?;
         } else {
-            let profile = app.store.profile(phone).await?;
-            let user = MesiboUserRef::of(profile.and_then(|p| p.mesibo_uid), phone.e164());
-            match mesibo.delete_tokens(user, Some(&session.presented)).await {
+            // That device's session (a token from before sessions: the user's tokens, as mesibo's helper ends them).
+            match mesibo.end_session(phone.digits(), session.mesibo_session).await {
                 Ok(()) | Err(MesiboFailed::UnknownUser) => {}
                 Err(failure) if failure.may_pass_later() => return Err(ApiError::MesiboFail),
-                // No such token there (one from standalone mode), or a server without token deletion: it ends here.
-                Err(failure) => warn!(phone = %phone, error = %failure, "mesibo did not end the token"),
+                // A refusal that will not pass (a token from standalone mode): it ends here.
+                Err(failure) => warn!(phone = %phone, error = %failure, "mesibo did not end the session"),
             }
         }
     }
@@ -133,6 +133,15 @@ pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logo
         }
     };
     app.store.revoke_tokens(&tokens).await?;
+    if app.mesibo.is_some() {
+        // The session numbers are free for the next sign-ins (the stream ends every session at mesibo after `all`).
+        let signed_out = session.mesibo_session.map(|number| [(number, session.token.clone())]);
+        match (command.all, &signed_out) {
+            (true, _) => app.store.release_sessions(phone, None).await?,
+            (false, Some(one)) => app.store.release_sessions(phone, Some(one)).await?,
+            (false, None) => {}
+        }
+    }
     // Again, now that the tokens are gone: a /setnotify with one of them may have added a device between the two
     // steps (none can add one from now on: a device is added only while its token is live).
     let late = [session.token.as_str()];

@@ -2,22 +2,32 @@
 //! function's stream reader and the next sign-in of the number share (whichever comes first does it, and notes it
 //! done on the profile).
 
+use futures::future::join_all;
 use tracing::error;
 
 use crate::model::profile::ContactProfile;
-use crate::usecase::ports::{Mesibo, MesiboFailed, MesiboUserRef};
+use crate::model::sessions::MAX_SESSIONS;
+use crate::usecase::ports::{Mesibo, MesiboFailed};
 
-/// `userdel` for a deleted account, `deltoken` (every token) for a logout everywhere. A user mesibo does not know
-/// has nothing left to end; a server without token deletion is said once per call.
+/// `userdel` for a deleted account; for a logout everywhere, `userset` ending every session: each of the numbers a
+/// device may hold, and once without a session as mesibo's helper ends a user's tokens (which also ends a token from
+/// before sessions). A refusal that will not pass by waiting (mesibo never answers it otherwise) is logged and taken
+/// as done, so that it never holds up the stream nor a later sign-in of the number; no answer, or a refusal about the
+/// app's account, is the caller's to retry.
 pub async fn tell_cleanup(mesibo: &impl Mesibo, profile: &ContactProfile) -> Result<(), MesiboFailed> {
-    let user = MesiboUserRef::of(profile.mesibo_uid, &profile.e164);
-    let outcome = if profile.deleted { mesibo.delete_user(user).await } else { mesibo.delete_tokens(user, None).await };
+    let address = profile.e164.trim_start_matches('+');
+    let outcome = if profile.deleted {
+        mesibo.delete_user(address).await
+    } else {
+        let sessions = std::iter::once(None).chain((1..=MAX_SESSIONS).map(Some));
+        let ended = join_all(sessions.map(|session| mesibo.end_session(address, session))).await;
+        ended.into_iter().find(Result::is_err).unwrap_or(Ok(()))
+    };
     match outcome {
-        Ok(()) | Err(MesiboFailed::UnknownUser) => Ok(()),
-        Err(MesiboFailed::Refused(code)) if code == "BADOP" => {
-            error!("this mesibo server cannot end tokens (README, mesibo): they lapse at their expiry");
+        Err(failure @ MesiboFailed::Refused(_)) if !failure.may_pass_later() => {
+            error!(error = %failure, deleted = profile.deleted, "mesibo refused the clean-up: taken as done (README, mesibo)");
             Ok(())
         }
-        Err(failure) => Err(failure),
+        other => other,
     }
 }

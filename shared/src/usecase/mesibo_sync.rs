@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{error, info, warn};
 
+use crate::config::MesiboNotices;
 use crate::model::clock::Timestamp;
 use crate::model::events::{AppNotice, Channel, GroupNews, NotifyRun, PROGRESS_TTL_SECONDS, ProfileNews, TableChange};
 use crate::model::group::{Group, GroupRole};
@@ -74,8 +75,8 @@ pub async fn sync<P: Ports>(
         TableChange::Group { old, new } => {
             settle(mirror_group(app, mesibo, old.as_ref(), new).await)?;
             let (news, told) = GroupNews::from_change(old.as_ref(), new);
-            let sender = owner(new).or_else(|| old.as_ref().and_then(owner));
-            message_group(app, mesibo, &news, &told, sender).await
+            let owner = owner(new).or_else(|| old.as_ref().and_then(owner));
+            message_group(app, mesibo, &news, &told, owner).await
         }
         TableChange::Other => Ok(()),
     }
@@ -226,7 +227,29 @@ async fn edit(mesibo: &impl Mesibo, gid: u64, batch: &[String], delete: bool) ->
 }
 
 fn owner(group: &Group) -> Option<String> {
-    group.members.iter().find(|m| m.role == GroupRole::Owner).map(|m| address(&m.e164))
+    group.members.iter().find(|m| m.role == GroupRole::Owner).map(|m| m.e164.clone())
+}
+
+/// Who a group's news comes from: its owner, or, when the owner's account is gone (a group deleted or handed over
+/// with its owner's account), a current member who is still here. mesibo's `forced` message makes a missing sender
+/// a user, so a deleted person must never be one: mesibo would hold them again after their `userdel`.
+async fn live_sender<P: Ports>(
+    app: &Services<P>,
+    owner: Option<String>,
+    current: &[String],
+) -> Result<Option<String>, StoreUnavailable> {
+    let mut candidates: Vec<String> = vec![];
+    for e164 in owner.into_iter().chain(current.iter().cloned()) {
+        if !candidates.contains(&e164) && candidates.len() < PROFILES_PER_READ {
+            candidates.push(e164);
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let profiles = app.store.contact_profiles(&candidates).await?;
+    let live = |e164: &String| profiles.iter().any(|p| p.e164 == *e164 && !p.deleted);
+    Ok(candidates.into_iter().find(live).map(|e164| address(&e164)))
 }
 
 /// A notification is worth retrying only if mesibo may take it later; a refused one is logged and passed over.
@@ -243,6 +266,9 @@ fn sent(outcome: Result<(), MesiboFailed>) -> Result<(), SyncError> {
 
 /// The news as one mesibo message per hundred of the registered users who have the number.
 async fn message_person<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, news: &ProfileNews) -> Result<(), SyncError> {
+    if app.config.mesibo.notices == MesiboNotices::Off {
+        return Ok(());
+    }
     let store = &app.store;
     let run = NotifyRun::Person { e164: news.e164.clone(), kind: news.kind, ts: news.ts, channel: Channel::Mesibo };
     let progress = store.notify_progress(&run).await?;
@@ -265,16 +291,19 @@ async fn message_person<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, news: &
     Ok(())
 }
 
-/// The group's news to everyone told, from the group's owner (mesibo sends only from a user it knows). mesibo does
-/// not deliver a message to its own sender, so the owner's copy comes from another current member.
+/// The group's news to everyone told, from the group's owner while they are here ([`live_sender`]). mesibo does not
+/// deliver a message to its own sender, so the sender's copy comes from another current member.
 async fn message_group<P: Ports>(
     app: &Services<P>,
     mesibo: &P::Mesibo,
     news: &GroupNews,
     told: &[String],
-    sender: Option<String>,
+    owner: Option<String>,
 ) -> Result<(), SyncError> {
-    let Some(from) = sender else { return Ok(()) };
+    if app.config.mesibo.notices == MesiboNotices::Off {
+        return Ok(());
+    }
+    let Some(from) = live_sender(app, owner, &news.current).await? else { return Ok(()) };
     let store = &app.store;
     let run = NotifyRun::Group { gid: news.gid, ts: news.ts, channel: Channel::Mesibo };
     let progress = store.notify_progress(&run).await?;
@@ -282,14 +311,14 @@ async fn message_group<P: Ports>(
         told.iter().filter(|m| progress.last_recipient.as_ref().is_none_or(|last| *m > last)).collect();
     let body = serde_json::to_string(&AppNotice::group(news)).expect("a notice serialises");
     let ttl = app.clock.now() + PROGRESS_TTL_SECONDS;
-    let for_owner = news.current.iter().map(|e164| address(e164)).find(|a| *a != from);
+    let for_sender = news.current.iter().map(|e164| address(e164)).find(|a| *a != from);
     for batch in pending.chunks(MESIBO_RECIPIENTS_PER_MESSAGE) {
-        let (owner, to): (Vec<String>, Vec<String>) = batch.iter().map(|e164| address(e164)).partition(|a| *a == from);
+        let (sender, to): (Vec<String>, Vec<String>) = batch.iter().map(|e164| address(e164)).partition(|a| *a == from);
         if !to.is_empty() {
             sent(mesibo.send_message(&MesiboMessage { from: &from, to: &to, body: &body }).await)?;
         }
-        if let (false, Some(other)) = (owner.is_empty(), &for_owner) {
-            sent(mesibo.send_message(&MesiboMessage { from: other, to: &owner, body: &body }).await)?;
+        if let (false, Some(other)) = (sender.is_empty(), &for_sender) {
+            sent(mesibo.send_message(&MesiboMessage { from: other, to: &sender, body: &body }).await)?;
         }
         store.save_notify_progress(&run, batch.last().expect("chunks are not empty"), ttl).await?;
     }

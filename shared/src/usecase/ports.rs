@@ -19,6 +19,7 @@ use crate::model::phone::PhoneNumber;
 use crate::model::profile::{ContactProfile, Profile, ShownPhoto};
 use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::{AccessToken, CodeKey, OtpCode, TokenHash};
+use crate::model::sessions::SessionSlot;
 
 /// The store could not be reached or refused the call (after the SDK's retries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -67,6 +68,9 @@ pub struct SignIn<'a> {
     pub now: Timestamp,
     /// `Some` for a first sign-in: the profile to create. `None`: the profile must still exist.
     pub new_profile: Option<&'a Profile>,
+    /// mesibo mode: the session number this sign-in claimed (`TokenStore::claim_session`) and its claim, which the
+    /// token is bound to only if the claim still holds it.
+    pub session: Option<(u32, &'a str)>,
     /// mesibo's id of the user, to keep on an existing profile that lacks it (a new profile carries its own).
     pub set_mesibo_uid: Option<u64>,
 }
@@ -77,6 +81,8 @@ pub enum SignInError {
     CodeGone,
     #[error("the profile was created or deleted meanwhile")]
     ProfileChanged,
+    #[error("another sign-in took the session number meanwhile")]
+    SessionTaken,
     #[error(transparent)]
     Unavailable(#[from] StoreUnavailable),
 }
@@ -86,6 +92,20 @@ pub struct TokenRecord {
     pub phone: String,
     pub issued_at: Timestamp,
     pub expires_at: Timestamp,
+    /// mesibo mode: the device's session number at mesibo (none on tokens of standalone mode, or from before).
+    pub session: Option<u32>,
+}
+
+/// A sign-in's claim on a session number (`model::sessions`).
+#[derive(Debug, Clone)]
+pub struct SessionClaim<'a> {
+    pub number: u32,
+    /// Random, the sign-in's own: the token is bound to the number only while it holds it.
+    pub claim: &'a str,
+    /// The slot as read, when the number was taken before: taken only if it is unchanged since.
+    pub replacing: Option<&'a SessionSlot>,
+    /// The token of a device signed out to make room: revoked with the claim.
+    pub evicted: Option<TokenHash>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -261,6 +281,30 @@ pub trait TokenStore: Sync {
 
     /// A revoked token is an unknown token from then on.
     fn revoke_tokens(&self, hashes: &[TokenHash]) -> impl Future<Output = Stored<()>> + Send;
+
+    /// The person's mesibo session numbers as taken now (read consistently).
+    fn sessions(&self, phone: &PhoneNumber) -> impl Future<Output = Stored<Vec<SessionSlot>>> + Send;
+
+    /// Takes a session number for a sign-in, with the evicted device's token if any; `false`: another sign-in took
+    /// it since it was read.
+    fn claim_session(
+        &self,
+        phone: &PhoneNumber,
+        claim: &SessionClaim<'_>,
+        now: Timestamp,
+    ) -> impl Future<Output = Stored<bool>> + Send;
+
+    /// Gives back a number this sign-in claimed but did not bind a token to (it failed): only while the claim is
+    /// still the one named.
+    fn abandon_claim(&self, phone: &PhoneNumber, number: u32, claim: &str) -> impl Future<Output = Stored<()>> + Send;
+
+    /// Gives session numbers back (logout): each only while the token bound to it is the one named; `None`: every
+    /// number of the person.
+    fn release_sessions(
+        &self,
+        phone: &PhoneNumber,
+        sessions: Option<&[(u32, TokenHash)]>,
+    ) -> impl Future<Output = Stored<()>> + Send;
 }
 
 /// The contact graph: address-book edges, who has whom, and the lookup quota.
@@ -603,25 +647,37 @@ pub enum MesiboFailed {
     Refused(String),
 }
 
+/// mesibo's codes for a refusal about the app's account, not the call: a wrong or breached app token, a quota, the
+/// credits or the trial spent (mesibo/on-premise's error codes). Nothing works until the operator acts, so each is
+/// logged as an error and counted (`MesiboAccountRefused`, with an alarm), and the call may pass once they have.
+pub const MESIBO_ACCOUNT_REFUSALS: &[&str] =
+    &["AUTHFAIL", "TOKENBREACH", "QUOTAEXCEEDED", "CREDITSEXCEEDED", "UNUSEDTRIALUSERS"];
+
 impl MesiboFailed {
-    /// Trying again later may help: no answer, or the app token refused (the operator fixes it).
+    /// Trying again later may help: no answer, a refusal about the app's account (the operator fixes it), or
+    /// mesibo's rate limit.
     pub fn may_pass_later(&self) -> bool {
         match self {
             Self::Unreachable => true,
             Self::UnknownUser | Self::UnknownGroup => false,
-            Self::Refused(code) => matches!(code.as_str(), "AUTHFAIL" | "TOKENBREACH"),
+            Self::Refused(code) => self.is_the_accounts() || code == "RATELIMITED",
         }
+    }
+
+    /// A refusal about the app's account ([`MESIBO_ACCOUNT_REFUSALS`]).
+    pub fn is_the_accounts(&self) -> bool {
+        matches!(self, Self::Refused(code) if MESIBO_ACCOUNT_REFUSALS.contains(&code.as_str()))
     }
 }
 
-/// A user as mesibo knows them, with a new access token for one app.
+/// A user as mesibo knows them, with a new access token for one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MesiboUser {
     pub uid: u64,
     pub token: AccessToken,
 }
 
-/// Who to add (or whose token to renew) at mesibo.
+/// Who to add (or whose session to renew) at mesibo.
 #[derive(Debug, Clone, Copy)]
 pub struct NewMesiboUser<'a> {
     /// E.164 digits without `+`: the address mesibo apps use for a person.
@@ -629,23 +685,8 @@ pub struct NewMesiboUser<'a> {
     pub name: &'a str,
     pub app_id: &'a str,
     pub expiry_minutes: i64,
-}
-
-/// A user at mesibo: by uid when known, else by address.
-#[derive(Debug, Clone, Copy)]
-pub enum MesiboUserRef<'a> {
-    Uid(u64),
-    Address(&'a str),
-}
-
-impl<'a> MesiboUserRef<'a> {
-    /// How mesibo knows a person: by the uid it gave at sign-in, else (signed up before mesibo mode) by address.
-    pub fn of(uid: Option<u64>, e164: &'a str) -> Self {
-        match uid {
-            Some(uid) => Self::Uid(uid),
-            None => Self::Address(e164.trim_start_matches('+')),
-        }
-    }
+    /// The device's session (`model::sessions`): mesibo keeps one token per user session.
+    pub session: u32,
 }
 
 /// A transient backend notification (mesibo's `message`): `body` is JSON the apps parse.
@@ -664,20 +705,20 @@ pub const MESIBO_RECIPIENTS_PER_MESSAGE: usize = 100;
 /// Members named in one `groupeditmembers` call.
 pub const MESIBO_MEMBERS_PER_EDIT: usize = 200;
 
-/// mesibo's backend API: users, groups and messages at the real-time service. Only in mesibo mode.
+/// mesibo's backend API: users, groups and messages at the real-time service. Only in mesibo mode. Users are named by
+/// address (E.164 digits without `+`), as mesibo's helper names them.
 pub trait Mesibo: Sync {
-    /// Creates the user if new and issues an access token (calling it again issues another).
+    /// Creates the user if new and issues the token of one session (replacing that session's earlier token, or
+    /// handing it back while it lives).
     fn add_user(&self, user: NewMesiboUser<'_>) -> impl Future<Output = Result<MesiboUser, MesiboFailed>> + Send;
 
     /// Deletes the user and every token of theirs; an unknown user is already deleted.
-    fn delete_user(&self, user: MesiboUserRef<'_>) -> impl Future<Output = Result<(), MesiboFailed>> + Send;
+    fn delete_user(&self, address: &str) -> impl Future<Output = Result<(), MesiboFailed>> + Send;
 
-    /// Ends one token (`Some`) or every token of the user (`None`) at mesibo; the user stays.
-    fn delete_tokens(
-        &self,
-        user: MesiboUserRef<'_>,
-        token: Option<&AccessToken>,
-    ) -> impl Future<Output = Result<(), MesiboFailed>> + Send;
+    /// Ends the token of one session (`Some`) or, as mesibo's helper does, the user's tokens (`None`) at mesibo; the
+    /// user stays. An unknown user has none left.
+    fn end_session(&self, address: &str, session: Option<u32>)
+    -> impl Future<Output = Result<(), MesiboFailed>> + Send;
 
     /// A new group; mesibo's gid is the group's id everywhere.
     fn add_group(&self, name: &str) -> impl Future<Output = Result<u64, MesiboFailed>> + Send;

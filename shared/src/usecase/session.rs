@@ -12,8 +12,8 @@ use crate::usecase::{Ports, Services};
 pub struct Session {
     pub phone: PhoneNumber,
     pub token: TokenHash,
-    /// The token itself, for the one operation that must name it elsewhere (logout, at mesibo). Never stored.
-    pub presented: AccessToken,
+    /// mesibo mode: the device's session number at mesibo, which logout ends there (none on tokens from before).
+    pub mesibo_session: Option<u32>,
 }
 
 /// Missing, malformed, unknown and expired tokens all answer `AUTHFAIL`, alike.
@@ -30,5 +30,5 @@ pub async fn authenticate(
     }
     let region = app.config.default_region;
     let phone = PhoneNumber::parse(&record.phone, region).ok_or(ApiError::AuthFail)?;
-    Ok(Session { phone, token: hash, presented: token })
+    Ok(Session { phone, token: hash, mesibo_session: record.session })
 }

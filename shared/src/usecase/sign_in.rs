@@ -8,20 +8,22 @@ use crate::error::ApiError;
 use crate::model::client_address::ClientAddress;
 use crate::model::clock::Timestamp;
 use crate::model::code::{CodeSlot, NewCode};
+use crate::model::devices::registered_with;
 use crate::model::links::Links;
 use crate::model::measured::{self, Measured};
 use crate::model::phone::PhoneNumber;
 use crate::model::profile::ContactProfile;
 use crate::model::profile::Profile;
 use crate::model::rate_limit::RateLimit;
-use crate::model::secrets::{AccessToken, CodeDigest, OtpCode};
-use crate::usecase::code_attempt::{Guess, check_code};
+use crate::model::secrets::{AccessToken, CodeDigest, OtpCode, TokenHash, random_name};
+use crate::model::sessions::{self, Pick};
+use crate::usecase::code_attempt::{Guess, RightCode, check_code};
 use crate::usecase::mesibo_cleanup::tell_cleanup;
 use crate::usecase::ports::{
-    CodeKeys, CodeStore, Mesibo, MesiboFailed, MesiboUser, MesiboUserRef, Metrics, NewMesiboUser, ProfileStore,
-    PutCodeError, RateLimitStore, SignIn, SignInError, SmsGateway, StoreUnavailable, TokenStore,
+    CodeKeys, CodeStore, Mesibo, MesiboFailed, MesiboUser, Metrics, NewMesiboUser, ProfileStore, PutCodeError,
+    RateLimitStore, SessionClaim, SignIn, SignInError, SmsGateway, StoreUnavailable, TokenStore,
 };
-use crate::usecase::{Ports, Services};
+use crate::usecase::{Ports, Services, device_list};
 
 /// Send a code to `phone` (admitted: a valid number of an allowed country, from an allowed app).
 #[derive(Debug)]
@@ -187,12 +189,61 @@ async fn refused(
     ApiError::SmsBudget { retry_after: reached.retry_after(now) }
 }
 
-/// `useradd`; first, if the number's deletion or sign-out everywhere has not reached mesibo yet (the stream is behind),
-/// that: otherwise the stream's late `userdel` / `deltoken` would end the token issued now.
+/// Claims on a session number tried before a sign-in gives up: each lost one means another sign-in of the person took
+/// a number meanwhile, so this many concurrent sign-ins of one person all get one.
+const SESSION_CLAIMS: u32 = sessions::MAX_SESSIONS + 1;
+
+/// The session number a mesibo sign-in took, and the device it signed out to make room, if any.
+struct ClaimedSession {
+    number: u32,
+    claim: String,
+    /// Taken before (so mesibo may still hold a token for it).
+    reused: bool,
+    evicted: Option<TokenHash>,
+}
+
+/// Takes a session number for this sign-in (`model::sessions`): a free one, else a stale one, else the device signed
+/// in longest ago is signed out here (its token revoked with the claim) to make room.
+async fn claim_session(
+    app: &Services<impl Ports>,
+    phone: &PhoneNumber,
+    now: Timestamp,
+) -> Result<ClaimedSession, ApiError> {
+    for _ in 0..SESSION_CLAIMS {
+        let slots = app.store.sessions(phone).await?;
+        let pick = sessions::pick(&slots, now);
+        let evicted = match &pick {
+            Pick::Evict(slot) => slot.token.clone().map(TokenHash::from_stored),
+            Pick::Free(_) | Pick::Stale(_) => None,
+        };
+        let claim = random_name();
+        let request = SessionClaim {
+            number: pick.number(),
+            claim: &claim,
+            replacing: pick.replacing(),
+            evicted: evicted.clone(),
+        };
+        if app.store.claim_session(phone, &request, now).await? {
+            if evicted.is_some() {
+                info!(phone = %phone, session = pick.number(), "a ninth device: the one signed in longest ago ends");
+            }
+            let reused = pick.replacing().is_some();
+            return Ok(ClaimedSession { number: pick.number(), claim, reused, evicted });
+        }
+    }
+    warn!(phone = %phone, "sign-in gave up: other sign-ins of the person kept taking the session numbers");
+    Err(ApiError::Unavailable)
+}
+
+/// `useradd` of the claimed session; first, if the number's deletion or sign-out everywhere has not reached mesibo yet
+/// (the stream is behind), that: otherwise the stream's late `userdel` / `userset` would end the token issued now.
+/// A session number taken before may still hold a token at mesibo (a device evicted, a sign-in that died), which
+/// mesibo would hand back: it is ended first.
 async fn register_at_mesibo<P: Ports>(
     app: &Services<P>,
     mesibo: &P::Mesibo,
     user: NewMesiboUser<'_>,
+    reused: bool,
     record: Option<&ContactProfile>,
 ) -> Result<MesiboUser, MesiboFailed> {
     if let Some(record) = record
@@ -205,7 +256,29 @@ async fn register_at_mesibo<P: Ports>(
             return Err(MesiboFailed::Unreachable);
         }
     }
+    if reused {
+        mesibo.end_session(user.address, Some(user.session)).await?;
+    }
     mesibo.add_user(user).await
+}
+
+/// A sign-in that stopped after its code was found right: the code stays usable (the person retries once mesibo
+/// answers), and the session number it claimed is free again at once, or the retry would take another one.
+async fn give_back(
+    app: &Services<impl Ports>,
+    phone: &PhoneNumber,
+    right: &RightCode,
+    claimed: Option<&ClaimedSession>,
+) {
+    if app.store.release_attempt(&right.slot, &right.attempt).await.is_err() {
+        warn!(phone = %phone, "could not give back the attempt");
+    }
+    right.forgive(app).await;
+    if let Some(claimed) = claimed
+        && app.store.abandon_claim(phone, claimed.number, &claimed.claim).await.is_err()
+    {
+        warn!(phone = %phone, "could not give back the session number; it is free again in a minute");
+    }
 }
 
 /// Checks a code and signs the person in, creating the user on first sign-in.
@@ -235,24 +308,28 @@ pub async fn verify_code(
     let (existing, record) = profile?;
 
     let name = existing.as_ref().map_or(name, |profile| profile.name.clone());
-    let (token, mesibo_uid) = match (&app.mesibo, app_id.as_deref()) {
+    let (token, mesibo_uid, session) = match (&app.mesibo, app_id.as_deref()) {
         (Some(mesibo), Some(app_id)) => {
+            let session = match claim_session(app, &phone, now).await {
+                Ok(session) => session,
+                Err(e) => {
+                    give_back(app, &phone, &right, None).await;
+                    return Err(e);
+                }
+            };
             let expiry_minutes = app.config.token_ttl_days * 24 * 60;
-            let user = NewMesiboUser { address: phone.digits(), name: &name, app_id, expiry_minutes };
-            match register_at_mesibo(app, mesibo, user, record.as_ref()).await {
-                Ok(MesiboUser { uid, token }) => (token, Some(uid)),
+            let user =
+                NewMesiboUser { address: phone.digits(), name: &name, app_id, expiry_minutes, session: session.number };
+            match register_at_mesibo(app, mesibo, user, session.reused, record.as_ref()).await {
+                Ok(MesiboUser { uid, token }) => (token, Some(uid), Some(session)),
                 Err(failure) => {
-                    // The code was right and stays usable: the person retries once mesibo answers.
                     warn!(phone = %phone, error = %failure, "sign-in stopped: mesibo did not add the user");
-                    if app.store.release_attempt(slot, attempt).await.is_err() {
-                        warn!(phone = %phone, "could not give back the attempt");
-                    }
-                    right.forgive(app).await;
+                    give_back(app, &phone, &right, Some(&session)).await;
                     return Err(ApiError::MesiboFail);
                 }
             }
         }
-        _ => (AccessToken::generate(), None),
+        _ => (AccessToken::generate(), None, None),
     };
     let new_profile = existing.is_none().then(|| Profile::new(phone.clone(), name, now, mesibo_uid));
     let sign_in = SignIn {
@@ -264,21 +341,41 @@ pub async fn verify_code(
         now,
         new_profile: new_profile.as_ref(),
         set_mesibo_uid: mesibo_uid.filter(|_| existing.as_ref().is_some_and(|p| p.mesibo_uid != mesibo_uid)),
+        session: session.as_ref().map(|s| (s.number, s.claim.as_str())),
     };
     let (signed_in, ()) = tokio::join!(app.store.sign_in(sign_in), right.forgive(app));
     if let Err(e) = signed_in {
         // mesibo's token must not outlive a sign-in that did not happen here; unless it is one this person already
         // holds (mesibo handed out a live token again): that one must keep working.
-        if let (Some(mesibo), Some(uid)) = (&app.mesibo, mesibo_uid)
+        if let (Some(mesibo), Some(session)) = (&app.mesibo, &session)
             && matches!(app.store.token(&token.hash()).await, Ok(None))
-            && mesibo.delete_tokens(MesiboUserRef::Uid(uid), Some(&token)).await.is_err()
+            && mesibo.end_session(phone.digits(), Some(session.number)).await.is_err()
         {
             warn!(phone = %phone, "could not withdraw mesibo's token of a failed sign-in; it expires unused");
         }
+        if let Some(session) = &session
+            && app.store.abandon_claim(&phone, session.number, &session.claim).await.is_err()
+        {
+            warn!(phone = %phone, "could not give back the session number; it is free again in a minute");
+        }
         return Err(match e {
             SignInError::CodeGone | SignInError::ProfileChanged => ApiError::CodeExpired,
+            SignInError::SessionTaken => {
+                if app.store.release_attempt(slot, attempt).await.is_err() {
+                    warn!(phone = %phone, "could not give back the attempt");
+                }
+                ApiError::Unavailable
+            }
             SignInError::Unavailable(e) => e.into(),
         });
+    }
+    if let Some(evicted) = session.as_ref().and_then(|s| s.evicted.as_ref()) {
+        // The device signed out to make room receives no more pushes either (its token is gone already).
+        let gone = [evicted.as_str()];
+        let removed = device_list::change(app, phone.e164(), None, now, |list| registered_with(list, &gone)).await;
+        if removed.is_err() {
+            warn!(phone = %phone, "the push devices of a device signed out to make room remain until its next sign-out");
+        }
     }
     let new_user = new_profile.is_some();
     let profile = new_profile.or(existing).expect("either the existing or the new profile");

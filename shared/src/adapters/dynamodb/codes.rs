@@ -243,6 +243,9 @@ impl CodeStore for DynamoStore {
             (keys::GSI1PK.into(), s(user.clone())),
             (keys::GSI1SK.into(), s(keys::token_by_user(sign_in.now, hash))),
         ]);
+        if let Some((number, _)) = sign_in.session {
+            token_item.insert(attr::SESSION.into(), n(i64::from(number)));
+        }
         // A token is new, or (mesibo mode: mesibo may hand out a user's live token again) already this person's.
         let store_token = Put::builder()
             .table_name(&self.table)
@@ -287,14 +290,31 @@ impl CodeStore for DynamoStore {
                 )
                 .build(),
         };
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(consume_code).build())
-            .transact_items(TransactWriteItem::builder().put(store_token).build())
-            .transact_items(profile_step)
-            .send()
-            .await;
+        // mesibo mode: the token is bound to the session number this sign-in claimed, while the claim holds it.
+        let bind_session = sign_in.session.map(|(number, claim)| {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::key(keys::user(sign_in.phone.e164()), keys::session(number))))
+                .update_expression("SET #token = :token, #expires = :expires, #ttl = :expires")
+                .condition_expression("#claim = :claim")
+                .expression_attribute_names("#token", attr::TOKEN_HASH)
+                .expression_attribute_names("#expires", attr::EXPIRES_AT)
+                .expression_attribute_names("#ttl", keys::TTL)
+                .expression_attribute_names("#claim", attr::CLAIM)
+                .expression_attribute_values(":token", s(hash))
+                .expression_attribute_values(":expires", n(sign_in.token_expires_at))
+                .expression_attribute_values(":claim", s(claim))
+                .build()
+                .expect("key, table and expression are set");
+            TransactWriteItem::builder().update(update).build()
+        });
+        let mut steps = vec![
+            TransactWriteItem::builder().update(consume_code).build(),
+            TransactWriteItem::builder().put(store_token).build(),
+            profile_step,
+        ];
+        steps.extend(bind_session);
+        let result = self.client.transact_write_items().set_transact_items(Some(steps)).send().await;
         let error = match result {
             Ok(_) => return Ok(()),
             Err(error) => error,
@@ -302,6 +322,7 @@ impl CodeStore for DynamoStore {
         match failed_conditions(&error) {
             Some(failed) if failed[0] => Err(SignInError::CodeGone),
             Some(failed) if failed.get(2) == Some(&true) => Err(SignInError::ProfileChanged),
+            Some(failed) if failed.get(3) == Some(&true) => Err(SignInError::SessionTaken),
             _ => Err(unavailable("sign in", error).into()),
         }
     }

@@ -20,6 +20,7 @@ pub const CONTACT_PREFIX: &str = "CONTACT#";
 pub const DEVICE_PREFIX: &str = "DEVICE#";
 pub const TOKEN: &str = "TOKEN";
 pub const TOKEN_PREFIX: &str = "TOKEN#";
+pub const SESSION_PREFIX: &str = "SESSION#";
 pub const GROUP: &str = "GROUP";
 const USER_PREFIX: &str = "USER#";
 const GROUP_PREFIX: &str = "GROUP#";
@@ -76,6 +77,13 @@ pub mod attr {
     pub const REGISTERED_WITH: &str = "registered_with";
     /// A profile's: bumped by every change of the person's devices (their optimistic lock).
     pub const DEVICES_VERSION: &str = "devices_version";
+    /// A token's: its mesibo session number.
+    pub const SESSION: &str = "session";
+    /// A session number's: the claim of the sign-in that took it, and when.
+    pub const CLAIM: &str = "claim";
+    pub const CLAIMED_AT: &str = "claimed_at";
+    /// A session number's: the hash of the token bound to it.
+    pub const TOKEN_HASH: &str = "token_hash";
 }
 
 pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
@@ -98,6 +106,11 @@ pub fn user_number(key: &str) -> Option<&str> {
 
 pub fn token(hash: &str) -> String {
     format!("{TOKEN_PREFIX}{hash}")
+}
+
+/// `SESSION#<number>` under the user: one of the person's mesibo session numbers (`model::sessions`).
+pub fn session(number: u32) -> String {
+    format!("{SESSION_PREFIX}{number}")
 }
 
 /// GSI1 sort key of a token under its user: by issue time, then a prefix of the hash for uniqueness.

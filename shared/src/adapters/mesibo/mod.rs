@@ -17,9 +17,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tracing::{error, info, warn};
 
+use crate::adapters::emf::EmfMetrics;
 use crate::config::{MesiboAppToken, MesiboConfig};
+use crate::model::clock::Timestamp;
+use crate::model::measured::Measured;
 use crate::model::secrets::AccessToken;
-use crate::usecase::ports::{Mesibo, MesiboFailed, MesiboMessage, MesiboUser, MesiboUserRef, NewMesiboUser};
+use crate::usecase::ports::{Mesibo, MesiboFailed, MesiboMessage, MesiboUser, Metrics, NewMesiboUser};
+pub use wire::GROUP_DURATION_SECONDS;
 use wire::{Answer, Call};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -33,7 +37,14 @@ pub struct MesiboClient {
     url: hyper::Uri,
     app_token: MesiboAppToken,
     timeout: Duration,
+    /// Where a refusal about the app's account is counted, for the operator's alarm.
+    metrics: EmfMetrics,
+    /// Shown every answer's body as it came (`make mesibo-check` prints them); `None` in the functions.
+    answers: Option<AnswerObserver>,
 }
+
+/// Called with the operation and the body of each answer mesibo gave (it may hold a user's token).
+pub type AnswerObserver = Box<dyn Fn(&'static str, &[u8]) + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MesiboSetupError {
@@ -45,7 +56,7 @@ pub enum MesiboSetupError {
 
 impl MesiboClient {
     /// `None` in standalone mode (no app token).
-    pub fn from_config(config: &MesiboConfig) -> Result<Option<Self>, MesiboSetupError> {
+    pub fn from_config(config: &MesiboConfig, metrics: EmfMetrics) -> Result<Option<Self>, MesiboSetupError> {
         let Some(app_token) = config.app_token.clone() else { return Ok(None) };
         let url: hyper::Uri = config.api_url.parse().map_err(|_| MesiboSetupError::BadUrl)?;
         let mut http = HttpConnector::new();
@@ -61,7 +72,14 @@ impl MesiboClient {
         // Short-lived idle connections: a Lambda instance frozen between requests must not wake up to a pooled
         // connection the server has long closed (a one-shot call like useradd would fail on it).
         let http = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(15)).build(https);
-        Ok(Some(Self { http, url, app_token, timeout: Duration::from_millis(config.timeout_ms) }))
+        let timeout = Duration::from_millis(config.timeout_ms);
+        Ok(Some(Self { http, url, app_token, timeout, metrics, answers: None }))
+    }
+
+    /// Shows `observer` the body of every answer (an operator's check of a mesibo account: `make mesibo-check`).
+    pub fn observing_answers(mut self, observer: AnswerObserver) -> Self {
+        self.answers = Some(observer);
+        self
     }
 
     /// Sends the call (again, for an idempotent one whose answer was lost, while time is left) and reads the answer.
@@ -92,9 +110,14 @@ impl MesiboClient {
             Err(failure @ (MesiboFailed::UnknownUser | MesiboFailed::UnknownGroup)) => {
                 info!(op = call.op(), "{failure}")
             }
-            // A wrong app token or a breached one: nothing works until the operator acts.
-            Err(MesiboFailed::Refused(code)) if code == "AUTHFAIL" || code == "TOKENBREACH" => {
-                error!(op = call.op(), code, "mesibo refused the app token: check MESIBO_APP_TOKEN (README, mesibo)")
+            // The app token wrong or breached, a quota, the credits or the trial spent: nothing works until the
+            // operator acts, so it is said as an error and counted (the MesiboAccountRefused alarm).
+            Err(failure @ MesiboFailed::Refused(code)) if failure.is_the_accounts() => {
+                error!(
+                    op = call.op(),
+                    code, "mesibo refused the app's account: check MESIBO_APP_TOKEN and the account (README, mesibo)"
+                );
+                self.metrics.record(Measured::MesiboAccountRefused { code: code.clone() }, unix_now());
             }
             Err(MesiboFailed::Refused(code)) => warn!(op = call.op(), code, "mesibo refused the call"),
         }
@@ -103,14 +126,17 @@ impl MesiboClient {
 
     async fn send(&self, call: &Call<'_>) -> Result<Answer, MesiboFailed> {
         let request = hyper::Request::post(self.url.clone())
-            .header(hyper::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(hyper::header::CONTENT_TYPE, "application/json")
             .header(hyper::header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::from(call.form(self.app_token.expose()))))
+            .body(Full::new(Bytes::from(call.body(self.app_token.expose()))))
             .map_err(|_| MesiboFailed::Unreachable)?;
         let response = self.http.request(request).await.map_err(|_| MesiboFailed::Unreachable)?;
         let status = response.status();
         let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES).collect().await;
         let body = body.map_err(|_| MesiboFailed::Unreachable)?.to_bytes();
+        if let Some(observer) = &self.answers {
+            observer(call.op(), &body);
+        }
         // mesibo does not document its HTTP statuses: a server error is no answer, anything else is read.
         if status.is_server_error() {
             return Err(MesiboFailed::Unreachable);
@@ -126,6 +152,10 @@ fn jittered_pause(attempt: u32) -> Duration {
     let base = 100u64 << (attempt - 1).min(4);
     let factor = 500 + u64::from(u16::from_le_bytes(random)) * 500 / u64::from(u16::MAX);
     Duration::from_millis(base * factor / 1000)
+}
+
+fn unix_now() -> Timestamp {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as Timestamp)
 }
 
 /// A delete that found nothing to delete did what it was asked.
@@ -149,13 +179,12 @@ impl Mesibo for MesiboClient {
         }
     }
 
-    async fn delete_user(&self, user: MesiboUserRef<'_>) -> Result<(), MesiboFailed> {
-        deleted(self.call(Call::DeleteUser(user)).await)
+    async fn delete_user(&self, address: &str) -> Result<(), MesiboFailed> {
+        deleted(self.call(Call::DeleteUser { address }).await)
     }
 
-    async fn delete_tokens(&self, user: MesiboUserRef<'_>, token: Option<&AccessToken>) -> Result<(), MesiboFailed> {
-        let token = token.map(AccessToken::as_str);
-        deleted(self.call(Call::DeleteTokens { user, token }).await)
+    async fn end_session(&self, address: &str, session: Option<u32>) -> Result<(), MesiboFailed> {
+        deleted(self.call(Call::EndSession { address, session }).await)
     }
 
     async fn add_group(&self, name: &str) -> Result<u64, MesiboFailed> {
