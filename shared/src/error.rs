@@ -15,7 +15,7 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("not a valid phone number")]
     BadPhone,
-    #[error("this app id is not allowed")]
+    #[error("this app id is not allowed (mesibo mode: it must be dotted and not a number, such as com.example.app)")]
     BadAppId,
     #[error("sign-in from this country is not enabled")]
     CountryBlocked,

@@ -41,7 +41,17 @@ pub fn verify_code(
     let code = one_time_code(config, params)?;
     let name = params.text("name").map(profile_name).transpose()?.unwrap_or_default();
     let app_id = params.text("appid").map(app_id).transpose()?;
+    if config.mesibo_mode() && app_id.as_deref().is_some_and(|id| !mesibo_takes(id)) {
+        return Err(ApiError::BadAppId);
+    }
     Ok(VerifyCode { phone, code, name, address, app_id, links })
+}
+
+/// mesibo issues tokens only for an app id that is dotted and not a number (mesibo/on-premise's refusal: "appid
+/// should be non-numeric and dotted (for example, com.example.xyz)", `BADVALUE`): refused here first, as bad input.
+fn mesibo_takes(app_id: &str) -> bool {
+    let dotted = app_id.split('.').count() > 1 && app_id.split('.').all(|part| !part.is_empty());
+    dotted && !app_id.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
 
 /// An Android package name, an iOS bundle id, or any other app name mesibo accepts: printable, no separators.
@@ -322,6 +332,16 @@ mod tests {
         config.allowed_app_ids = vec!["com.example".into()];
         assert_eq!(sign_in_phone(&config, &params(&[("phone", "+919876543210")])), Err(ApiError::BadAppId));
         assert!(sign_in_phone(&config, &params(&[("phone", "+919876543210"), ("appid", "com.example")])).is_ok());
+    }
+
+    #[test]
+    fn mesibo_takes_dotted_app_ids_that_are_no_numbers() {
+        for taken in ["com.example.xyz", "com.mesibo.jsdemo", "a.b", "app.v2"] {
+            assert!(mesibo_takes(taken), "{taken}");
+        }
+        for refused in ["example", "12345", "1.2", "com.", ".com", "a..b", ""] {
+            assert!(!mesibo_takes(refused), "{refused}");
+        }
     }
 
     #[test]

@@ -39,10 +39,11 @@ impl SessionSlot {
 /// The session number a new sign-in takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pick<'a> {
-    /// Never taken (or given back at logout).
+    /// Never taken, or given back at logout (which ended it at mesibo).
     Free(u32),
-    /// Taken before, with no device on it now. mesibo may still hold a token for it, so it is ended there first
-    /// (mesibo hands a session's live token back to the next `useradd` of it).
+    /// Taken before, with no device on it now: a token that expired, a sign-in that failed or died. mesibo may still
+    /// hold a token for it, so it is ended there first (mesibo hands a session's live token back to the next
+    /// `useradd` of it, and that token must not be one another device held).
     Stale(&'a SessionSlot),
     /// Every number has a device: the one signed in longest ago goes (its token ends here and at mesibo).
     Evict(&'a SessionSlot),
@@ -65,20 +66,21 @@ impl Pick<'_> {
     }
 }
 
-/// The lowest free number; else the stale slot claimed longest ago; else the live one claimed longest ago.
+/// The stale slot claimed longest ago (numbers stay few and low); else the lowest free number; else the live one
+/// claimed longest ago.
 pub fn pick(slots: &[SessionSlot], now: Timestamp) -> Pick<'_> {
-    if let Some(free) = (1..=MAX_SESSIONS).find(|n| slots.iter().all(|s| s.number != *n)) {
-        return Pick::Free(free);
-    }
     let oldest = |live: bool| {
         slots
             .iter()
             .filter(|s| (1..=MAX_SESSIONS).contains(&s.number) && s.live(now) == live)
             .min_by_key(|s| (s.claimed_at, s.number))
     };
-    match oldest(false) {
-        Some(stale) => Pick::Stale(stale),
-        None => Pick::Evict(oldest(true).expect("every number is taken, so one is live or stale")),
+    if let Some(stale) = oldest(false) {
+        return Pick::Stale(stale);
+    }
+    match (1..=MAX_SESSIONS).find(|n| slots.iter().all(|s| s.number != *n)) {
+        Some(free) => Pick::Free(free),
+        None => Pick::Evict(oldest(true).expect("every number is taken and none is stale, so each is live")),
     }
 }
 
@@ -91,14 +93,14 @@ mod tests {
     }
 
     #[test]
-    fn the_lowest_free_number_first() {
+    fn the_lowest_free_number_when_none_is_stale() {
         assert_eq!(pick(&[], 1000), Pick::Free(1));
         let slots = [slot(1, 10, Some("a"), Some(5000)), slot(3, 20, Some("b"), Some(5000))];
         assert_eq!(pick(&slots, 1000), Pick::Free(2));
     }
 
     #[test]
-    fn with_every_number_taken_a_stale_one_before_a_live_one_and_the_oldest_of_either() {
+    fn a_stale_number_before_a_free_one_and_the_longest_signed_in_device_last() {
         let mut slots: Vec<SessionSlot> =
             (1..=MAX_SESSIONS).map(|n| slot(n, 100 * i64::from(n), Some("t"), Some(5000))).collect();
         assert_eq!(pick(&slots, 1000).replacing().map(|s| s.number), Some(1), "the longest signed in goes");
@@ -110,5 +112,7 @@ mod tests {
         assert_eq!(picked.number(), 7, "an unfinished claim older than a minute, claimed before the expired token");
         slots[6].claimed_at = 990;
         assert_eq!(pick(&slots, 1000).number(), 6, "a claim under a minute old is a sign-in still under way");
+        slots.truncate(6);
+        assert!(matches!(pick(&slots, 1000), Pick::Stale(s) if s.number == 6), "stale before free");
     }
 }

@@ -202,7 +202,7 @@ struct ClaimedSession {
     evicted: Option<TokenHash>,
 }
 
-/// Takes a session number for this sign-in (`model::sessions`): a free one, else a stale one, else the device signed
+/// Takes a session number for this sign-in (`model::sessions`): a stale one, else a free one, else the device signed
 /// in longest ago is signed out here (its token revoked with the claim) to make room.
 async fn claim_session(
     app: &Services<impl Ports>,
@@ -263,7 +263,8 @@ async fn register_at_mesibo<P: Ports>(
 }
 
 /// A sign-in that stopped after its code was found right: the code stays usable (the person retries once mesibo
-/// answers), and the session number it claimed is free again at once, or the retry would take another one.
+/// answers), and the session number it claimed is given back at once as stale (ended at mesibo before it is used
+/// again), or the retry would take another one.
 async fn give_back(
     app: &Services<impl Ports>,
     phone: &PhoneNumber,

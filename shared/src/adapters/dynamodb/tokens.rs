@@ -117,7 +117,27 @@ impl TokenStore for DynamoStore {
     }
 
     async fn abandon_claim(&self, phone: &PhoneNumber, number: u32, claim: &str) -> Result<(), StoreUnavailable> {
-        self.delete_session_if(phone, number, (attr::CLAIM, claim)).await
+        // Stale from now on, not deleted: mesibo may have issued the session's token before the sign-in failed.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::key(keys::user(phone.e164()), keys::session(number))))
+            .update_expression("SET #at = :stale REMOVE #token")
+            .condition_expression("#claim = :claim")
+            .expression_attribute_names("#at", attr::CLAIMED_AT)
+            .expression_attribute_names("#token", attr::TOKEN_HASH)
+            .expression_attribute_names("#claim", attr::CLAIM)
+            .expression_attribute_values(":stale", n(0))
+            .expression_attribute_values(":claim", s(claim))
+            .send()
+            .await;
+        match result {
+            // Another sign-in holds the number by now: it is not this one's to give back.
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable("give back session", e)),
+        }
     }
 
     async fn release_sessions(
@@ -131,38 +151,28 @@ impl TokenStore for DynamoStore {
             return self.batch_write(keys.collect()).await;
         };
         for (number, token) in sessions {
-            self.delete_session_if(phone, *number, (attr::TOKEN_HASH, token.as_str())).await?;
+            let result = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(keys::key(keys::user(phone.e164()), keys::session(*number))))
+                .condition_expression("#token = :token")
+                .expression_attribute_names("#token", attr::TOKEN_HASH)
+                .expression_attribute_values(":token", s(token.as_str()))
+                .send()
+                .await;
+            match result {
+                // Another sign-in holds the number by now: it is not this token's to give back.
+                Ok(_) => {}
+                Err(e) if condition_failed(&e) => {}
+                Err(e) => return Err(unavailable("give back session", e)),
+            }
         }
         Ok(())
     }
 }
 
 impl DynamoStore {
-    /// Deletes the session number only while `attribute` still has `value`: otherwise another sign-in holds it by
-    /// now, and it is not this one's to give back.
-    async fn delete_session_if(
-        &self,
-        phone: &PhoneNumber,
-        number: u32,
-        (attribute, value): (&str, &str),
-    ) -> Result<(), StoreUnavailable> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::key(keys::user(phone.e164()), keys::session(number))))
-            .condition_expression("#held = :value")
-            .expression_attribute_names("#held", attribute)
-            .expression_attribute_values(":value", s(value))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(unavailable("give back session", e)),
-        }
-    }
-
     async fn session_items(&self, phone: &PhoneNumber) -> Result<Vec<Item>, StoreUnavailable> {
         let out = self
             .client
