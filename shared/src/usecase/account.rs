@@ -112,12 +112,13 @@ pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logo
     if let Some(mesibo) = &app.mesibo {
         if command.all {
             app.store.mark_signed_out(phone, app.clock.now()).await?;
-        } else {
-            // That device's session (a token from before sessions: the user's tokens, as mesibo's helper ends them).
-            match mesibo.end_session(phone.digits(), session.mesibo_session).await {
+        } else if ends_a_session_of_its_own(app, session).await? {
+            // That device's session; a token from before sessions had mesibo's session 0.
+            match mesibo.end_session(phone.digits(), Some(session.mesibo_session.unwrap_or(0))).await {
                 Ok(()) | Err(MesiboFailed::UnknownUser) => {}
                 Err(failure) if failure.may_pass_later() => return Err(ApiError::MesiboFail),
-                // A refusal that will not pass (a token from standalone mode): it ends here.
+                // A refusal that will not pass: the number is given back all the same (the next sign-in that takes
+                // it ends it at mesibo first).
                 Err(failure) => warn!(phone = %phone, error = %failure, "mesibo did not end the session"),
             }
         }
@@ -156,6 +157,14 @@ pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logo
         });
     info!(phone = %phone, revoked = tokens.len(), devices, "signed out");
     Ok(LogoutReply { revoked: tokens.len() })
+}
+
+/// Whether the device's session number is still its own: a ninth device may have taken it over a moment ago (its
+/// token then ends here with the claim), and ending it at mesibo would end the new device's token.
+async fn ends_a_session_of_its_own(app: &Services<impl Ports>, session: &Session) -> Result<bool, ApiError> {
+    let Some(number) = session.mesibo_session else { return Ok(true) };
+    let slots = app.store.sessions(&session.phone).await?;
+    Ok(slots.iter().any(|slot| slot.number == number && slot.token.as_deref() == Some(session.token.as_str())))
 }
 
 /// Removes the profile (leaving a tombstone for contacts' deltas), every token, the address book, group memberships

@@ -21,7 +21,12 @@ pub async fn tell_cleanup(mesibo: &impl Mesibo, profile: &ContactProfile) -> Res
     } else {
         let sessions = std::iter::once(None).chain((1..=MAX_SESSIONS).map(Some));
         let ended = join_all(sessions.map(|session| mesibo.end_session(address, session))).await;
-        ended.into_iter().find(Result::is_err).unwrap_or(Ok(()))
+        // One that may pass later is the one to report: the clean-up is then retried, not taken as done.
+        let failures: Vec<MesiboFailed> = ended.into_iter().filter_map(Result::err).collect();
+        match failures.iter().position(MesiboFailed::may_pass_later).or((!failures.is_empty()).then_some(0)) {
+            Some(index) => Err(failures[index].clone()),
+            None => Ok(()),
+        }
     };
     match outcome {
         Err(failure @ MesiboFailed::Refused(_)) if !failure.may_pass_later() => {

@@ -295,8 +295,9 @@ pub trait TokenStore: Sync {
     ) -> impl Future<Output = Stored<bool>> + Send;
 
     /// Gives back a number this sign-in claimed but did not bind a token to (it failed), as stale (mesibo may hold a
-    /// token for it): only while the claim is still the one named.
-    fn abandon_claim(&self, phone: &PhoneNumber, number: u32, claim: &str) -> impl Future<Output = Stored<()>> + Send;
+    /// token for it): only while the claim is still the one named. `false`: another sign-in holds it by now.
+    fn abandon_claim(&self, phone: &PhoneNumber, number: u32, claim: &str)
+    -> impl Future<Output = Stored<bool>> + Send;
 
     /// Gives session numbers back (logout): each only while the token bound to it is the one named; `None`: every
     /// number of the person.

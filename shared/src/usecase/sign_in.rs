@@ -193,17 +193,14 @@ async fn refused(
 /// a number meanwhile, so this many concurrent sign-ins of one person all get one.
 const SESSION_CLAIMS: u32 = sessions::MAX_SESSIONS + 1;
 
-/// The session number a mesibo sign-in took, and the device it signed out to make room, if any.
+/// The session number a mesibo sign-in took.
 struct ClaimedSession {
     number: u32,
     claim: String,
-    /// Taken before (so mesibo may still hold a token for it).
-    reused: bool,
-    evicted: Option<TokenHash>,
 }
 
 /// Takes a session number for this sign-in (`model::sessions`): a stale one, else a free one, else the device signed
-/// in longest ago is signed out here (its token revoked with the claim) to make room.
+/// in longest ago is signed out here (its token revoked with the claim, its push devices right after) to make room.
 async fn claim_session(
     app: &Services<impl Ports>,
     phone: &PhoneNumber,
@@ -224,11 +221,17 @@ async fn claim_session(
             evicted: evicted.clone(),
         };
         if app.store.claim_session(phone, &request, now).await? {
-            if evicted.is_some() {
+            if let Some(evicted) = &evicted {
                 info!(phone = %phone, session = pick.number(), "a ninth device: the one signed in longest ago ends");
+                // Its token is gone already; it receives no more pushes either.
+                let gone = [evicted.as_str()];
+                let removed =
+                    device_list::change(app, phone.e164(), None, now, |list| registered_with(list, &gone)).await;
+                if removed.is_err() {
+                    warn!(phone = %phone, "the push devices of a device signed out to make room remain until a sign-out");
+                }
             }
-            let reused = pick.replacing().is_some();
-            return Ok(ClaimedSession { number: pick.number(), claim, reused, evicted });
+            return Ok(ClaimedSession { number: pick.number(), claim });
         }
     }
     warn!(phone = %phone, "sign-in gave up: other sign-ins of the person kept taking the session numbers");
@@ -237,13 +240,14 @@ async fn claim_session(
 
 /// `useradd` of the claimed session; first, if the number's deletion or sign-out everywhere has not reached mesibo yet
 /// (the stream is behind), that: otherwise the stream's late `userdel` / `userset` would end the token issued now.
-/// A session number taken before may still hold a token at mesibo (a device evicted, a sign-in that died), which
-/// mesibo would hand back: it is ended first.
+/// Then the session itself is ended at mesibo, whatever this backend knows of it: mesibo hands a session's live
+/// token back to the next `useradd` of it, and a session may hold one this backend revoked (a device evicted or
+/// signed out while mesibo could not be told, a sign-in that died after mesibo answered). Handed back, it would let
+/// that old device in again, here and at mesibo; ended first, every sign-in gets a token of its own.
 async fn register_at_mesibo<P: Ports>(
     app: &Services<P>,
     mesibo: &P::Mesibo,
     user: NewMesiboUser<'_>,
-    reused: bool,
     record: Option<&ContactProfile>,
 ) -> Result<MesiboUser, MesiboFailed> {
     if let Some(record) = record
@@ -256,9 +260,7 @@ async fn register_at_mesibo<P: Ports>(
             return Err(MesiboFailed::Unreachable);
         }
     }
-    if reused {
-        mesibo.end_session(user.address, Some(user.session)).await?;
-    }
+    mesibo.end_session(user.address, Some(user.session)).await?;
     mesibo.add_user(user).await
 }
 
@@ -278,7 +280,7 @@ async fn give_back(
     if let Some(claimed) = claimed
         && app.store.abandon_claim(phone, claimed.number, &claimed.claim).await.is_err()
     {
-        warn!(phone = %phone, "could not give back the session number; it is free again in a minute");
+        warn!(phone = %phone, "could not give back the session number; it is stale again in a minute");
     }
 }
 
@@ -321,7 +323,7 @@ pub async fn verify_code(
             let expiry_minutes = app.config.token_ttl_days * 24 * 60;
             let user =
                 NewMesiboUser { address: phone.digits(), name: &name, app_id, expiry_minutes, session: session.number };
-            match register_at_mesibo(app, mesibo, user, session.reused, record.as_ref()).await {
+            match register_at_mesibo(app, mesibo, user, record.as_ref()).await {
                 Ok(MesiboUser { uid, token }) => (token, Some(uid), Some(session)),
                 Err(failure) => {
                     warn!(phone = %phone, error = %failure, "sign-in stopped: mesibo did not add the user");
@@ -346,18 +348,20 @@ pub async fn verify_code(
     };
     let (signed_in, ()) = tokio::join!(app.store.sign_in(sign_in), right.forgive(app));
     if let Err(e) = signed_in {
-        // mesibo's token must not outlive a sign-in that did not happen here; unless it is one this person already
-        // holds (mesibo handed out a live token again): that one must keep working.
-        if let (Some(mesibo), Some(session)) = (&app.mesibo, &session)
-            && matches!(app.store.token(&token.hash()).await, Ok(None))
-            && mesibo.end_session(phone.digits(), Some(session.number)).await.is_err()
-        {
-            warn!(phone = %phone, "could not withdraw mesibo's token of a failed sign-in; it expires unused");
-        }
-        if let Some(session) = &session
-            && app.store.abandon_claim(&phone, session.number, &session.claim).await.is_err()
-        {
-            warn!(phone = %phone, "could not give back the session number; it is free again in a minute");
+        // The session number goes back as stale (ended at mesibo before its next use). mesibo's token must not
+        // outlive a sign-in that did not happen here: it is ended now too, unless another sign-in holds the number
+        // by now (ending it would end that one's token), or the token is one this person already holds.
+        if let (Some(mesibo), Some(session)) = (&app.mesibo, &session) {
+            let held = app.store.abandon_claim(&phone, session.number, &session.claim).await;
+            if held.is_err() {
+                warn!(phone = %phone, "could not give back the session number; it is stale again in a minute");
+            }
+            if matches!(held, Ok(true))
+                && matches!(app.store.token(&token.hash()).await, Ok(None))
+                && mesibo.end_session(phone.digits(), Some(session.number)).await.is_err()
+            {
+                warn!(phone = %phone, "could not withdraw mesibo's token of a failed sign-in; the next sign-in ends it");
+            }
         }
         return Err(match e {
             SignInError::CodeGone | SignInError::ProfileChanged => ApiError::CodeExpired,
@@ -369,14 +373,6 @@ pub async fn verify_code(
             }
             SignInError::Unavailable(e) => e.into(),
         });
-    }
-    if let Some(evicted) = session.as_ref().and_then(|s| s.evicted.as_ref()) {
-        // The device signed out to make room receives no more pushes either (its token is gone already).
-        let gone = [evicted.as_str()];
-        let removed = device_list::change(app, phone.e164(), None, now, |list| registered_with(list, &gone)).await;
-        if removed.is_err() {
-            warn!(phone = %phone, "the push devices of a device signed out to make room remain until its next sign-out");
-        }
     }
     let new_user = new_profile.is_some();
     let profile = new_profile.or(existing).expect("either the existing or the new profile");

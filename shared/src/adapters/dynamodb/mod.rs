@@ -14,6 +14,9 @@
 //! | sign in: consume code, add token, create profile | TransactWriteItems          | the code, the token and the profile             | table |
 //! | who owns a token                                 | GetItem (consistent)        | PK=`TOKEN#<sha256 hex>`, SK=`TOKEN`              | table |
 //! | every token of a user                            | Query                       | GSI1PK=`USER#<e164>`, GSI1SK begins `TOKEN#`     | GSI1  |
+//! | a user's mesibo session numbers (mesibo mode)    | Query (consistent)          | PK=`USER#<e164>`, SK begins `SESSION#`           | table |
+//! | claim a session number (a ninth device: its token revoked with it) | PutItem if absent or its claim unchanged (TransactWriteItems with the token's Delete) | PK=`USER#<e164>`, SK=`SESSION#<n>` | table |
+//! | bind the token to it (in the sign-in transaction), give it back (logout) | Update / DeleteItem on its claim or token | PK=`USER#<e164>`, SK=`SESSION#<n>` | table |
 //! | a user's address book                            | Query (pages)               | PK=`USER#<owner>`, SK begins `CONTACT#`          | table |
 //! | add / remove address-book entries                | BatchWriteItem (≤ 25 items) | PK=`USER#<owner>`, SK=`CONTACT#<number>`         | table |
 //! | who has number X in their address book           | Query (pages)               | GSI1PK=`HASCONTACT#<number>`, GSI1SK=`USER#<owner>` | GSI1 |

@@ -68,11 +68,24 @@ impl TokenStore for DynamoStore {
             (attr::CLAIMED_AT.into(), n(now)),
             (keys::TTL.into(), n(now + CLAIM_TTL_SECONDS)),
         ]);
-        let seen = claim.replacing.map(|slot| s(&slot.claim));
-        // Taken only as it was read: never taken, or still under the claim that was read.
-        let condition = if seen.is_some() { "#claim = :seen" } else { "attribute_not_exists(PK)" };
-        let names = seen.as_ref().map(|_| HashMap::from([("#claim".to_owned(), attr::CLAIM.to_owned())]));
-        let values = seen.map(|seen| HashMap::from([(":seen".to_owned(), seen)]));
+        // Taken only as it was read: never taken; or under the claim that was read, with the token that was read
+        // (a sign-in binding its token meanwhile makes the number live, and its device must not be passed over).
+        let (condition, names, values) = match claim.replacing {
+            None => ("attribute_not_exists(PK)", None, None),
+            Some(seen) => {
+                let mut names = HashMap::from([("#claim".to_owned(), attr::CLAIM.to_owned())]);
+                names.insert("#token".to_owned(), attr::TOKEN_HASH.to_owned());
+                let mut values = HashMap::from([(":seen".to_owned(), s(&seen.claim))]);
+                let condition = match &seen.token {
+                    Some(token) => {
+                        values.insert(":token".to_owned(), s(token));
+                        "#claim = :seen AND #token = :token"
+                    }
+                    None => "#claim = :seen AND attribute_not_exists(#token)",
+                };
+                (condition, Some(names), Some(values))
+            }
+        };
         let Some(evicted) = &claim.evicted else {
             let request = self
                 .client
@@ -116,7 +129,7 @@ impl TokenStore for DynamoStore {
         }
     }
 
-    async fn abandon_claim(&self, phone: &PhoneNumber, number: u32, claim: &str) -> Result<(), StoreUnavailable> {
+    async fn abandon_claim(&self, phone: &PhoneNumber, number: u32, claim: &str) -> Result<bool, StoreUnavailable> {
         // Stale from now on, not deleted: mesibo may have issued the session's token before the sign-in failed.
         let result = self
             .client
@@ -133,9 +146,9 @@ impl TokenStore for DynamoStore {
             .send()
             .await;
         match result {
+            Ok(_) => Ok(true),
             // Another sign-in holds the number by now: it is not this one's to give back.
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(unavailable("give back session", e)),
         }
     }
