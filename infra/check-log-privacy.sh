@@ -25,7 +25,13 @@ logs = "\n".join(content(line) for line in raw) + "\n"
 secrets = {s for s in (d / "secrets.txt").read_text().split() if len(s) >= 6}
 # A number is also leaked as its digits without "+".
 secrets |= {s[1:] for s in secrets if s.startswith("+")}
-leaks = sorted(s for s in secrets if s in logs)
+# A secret made of digits (a code, a number) leaks only as a whole run of digits: a code that happens to stand inside
+# a longer number (a random gid, a timestamp) is not that code.
+import re
+digit_runs = set(re.findall(r"\d+", logs))
+def leaked(secret):
+    return secret in digit_runs if secret.isdigit() else secret in logs
+leaks = sorted(s for s in secrets if leaked(s))
 lines = logs.count("\n")
 if leaks:
     print(f"log privacy: {len(leaks)} secrets appear in {lines} log lines, e.g. {leaks[:5]}")
