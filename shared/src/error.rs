@@ -43,7 +43,7 @@ pub enum ApiError {
     NoOp,
     #[error("unknown or unsupported operation")]
     BadOp,
-    #[error("you are not a member of this group")]
+    #[error("that number is not a member of this group")]
     NotMember,
     #[error("only the group's owner and admins may do that, and nobody may demote or remove the owner")]
     NotAdmin,

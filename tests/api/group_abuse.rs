@@ -268,3 +268,18 @@ async fn group_updated_events_stay_within_the_notices_of_the_day() {
     assert!(events.iter().all(|e| e.kind == "group_updated"), "{events:?}");
     assert_eq!(events.len(), 8, "the creation and one rename, 4 people each: {events:?}");
 }
+
+#[tokio::test]
+async fn a_member_list_far_over_the_cap_is_refused_before_any_number_is_read() {
+    let t = spawn_app().await;
+    let owner = person(&t).await;
+    // 19,000 valid numbers, about as many as the route's 256 KB take: reading each took seconds in all.
+    let list: Vec<String> = (0..19_000).map(|i| format!("201{:07}", 2_000_000 + i)).collect();
+    let list = list.join(",");
+    let started = std::time::Instant::now();
+    let reply = t.call(HttpCall::post("/setgroup").form(&[("name", "G"), ("m", &list)]).bearer(&owner.token)).await;
+    let took = started.elapsed();
+    assert_eq!((reply.status, reply.error()), (400, "TOOMANY"), "{:?}", reply.json);
+    assert!(took < std::time::Duration::from_millis(1500), "refused before reading the numbers: {took:?}");
+    assert_eq!(stored_groups(&t).await, 0);
+}

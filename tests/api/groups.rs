@@ -65,7 +65,7 @@ async fn group_lifecycle_with_members_string_and_tombstones() {
     );
     let tombstone = group_in_delta(&t, &ann, cursor, &gid).await.expect("a removed member gets a tombstone");
     assert_eq!(tombstone["deleted"], "1");
-    assert_eq!(op(&t, &ann, "/getgroup", json!({ "gid": gid })).await.error(), "NOTMEMBER");
+    assert_eq!(op(&t, &ann, "/getgroup", json!({ "gid": gid })).await.error(), "BADGROUP", "as if there were none");
 
     t.clock.advance(1);
     let left = op(&t, &cat, "/delgroup", json!({ "gid": gid })).await;
@@ -97,8 +97,9 @@ async fn role_rules_hold() {
         (&member, "/setadmin", json!({ "gid": gid, "m": member.phone.e164(), "admin": 1 }), 403, "NOTADMIN"),
         (&admin, "/setadmin", json!({ "gid": gid, "m": owner.phone.e164(), "admin": 0 }), 403, "NOTADMIN"),
         (&admin, "/editmembers", json!({ "gid": gid, "m": owner.phone.e164(), "delete": 1 }), 403, "NOTADMIN"),
-        (&outsider, "/getgroup", json!({ "gid": gid }), 403, "NOTMEMBER"),
-        (&outsider, "/editmembers", json!({ "gid": gid, "m": outsider.phone.e164() }), 403, "NOTMEMBER"),
+        (&outsider, "/getgroup", json!({ "gid": gid }), 400, "BADGROUP"),
+        (&outsider, "/editmembers", json!({ "gid": gid, "m": outsider.phone.e164() }), 400, "BADGROUP"),
+        (&outsider, "/delgroup", json!({ "gid": gid }), 400, "BADGROUP"),
         (&admin, "/setadmin", json!({ "gid": gid, "m": outsider.phone.e164(), "admin": 1 }), 403, "NOTMEMBER"),
         (&owner, "/getgroup", json!({ "gid": "999999" }), 400, "BADGROUP"),
         (&owner, "/getgroup", json!({ "gid": "abc" }), 400, "BADGROUP"),
@@ -107,6 +108,14 @@ async fn role_rules_hold() {
     for (who, path, body, status, error) in cases {
         let reply = op(&t, who, path, body.clone()).await;
         assert_eq!((reply.status, reply.error()), (status, error), "{path} {body}");
+    }
+    // An outsider cannot tell a group that exists from one that does not: the same answer, word for word.
+    let answer = |reply: Reply| (reply.status, reply.json["error"].clone(), reply.json["errmsg"].clone());
+    for path in ["/getgroup", "/editmembers", "/setgroup", "/setadmin", "/delgroup"] {
+        let body = |gid: &str| json!({ "gid": gid, "m": outsider.phone.e164(), "name": "x", "admin": 1 });
+        let existing = answer(op(&t, &outsider, path, body(&gid)).await);
+        let missing = answer(op(&t, &outsider, path, body("987654321")).await);
+        assert_eq!(existing, missing, "{path}");
     }
     let group = op(&t, &member, "/getgroup", json!({ "gid": gid })).await;
     assert_eq!(group.json["members"], members(&[&owner, &admin, &member], 2), "nothing changed");

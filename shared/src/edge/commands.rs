@@ -258,6 +258,12 @@ fn gid(params: &Params) -> Result<u64, ApiError> {
 fn members(config: &Config, session: &Session, params: &Params) -> Result<Vec<String>, ApiError> {
     let mut raw = params.list("m")?;
     raw.extend(params.list("members")?);
+    // Counted before any number is read: reading one costs far more than splitting the list, and a list of tens of
+    // thousands would otherwise hold the function for seconds before the cap refused it. Room is left for the caller
+    // and for as many repeats again as the cap (apps send a member twice at times).
+    if raw.len() > 2 * config.max_group_members {
+        return Err(ApiError::TooMany(config.max_group_members));
+    }
     let region = session.phone.home_region();
     let mut seen = HashSet::new();
     let mut numbers = vec![];

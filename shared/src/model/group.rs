@@ -119,10 +119,11 @@ impl Group {
         self.members.iter().find(|m| m.e164 == e164).map(|m| m.role)
     }
 
-    /// The caller's role, if it lets them change the group.
+    /// The caller's role, if it lets them change the group. Someone not in it is told what a group that does not
+    /// exist answers, so that nobody learns which gids exist.
     pub fn require_admin(&self, e164: &str) -> Result<GroupRole, ApiError> {
         match self.role_of(e164) {
-            None => Err(ApiError::NotMember),
+            None => Err(ApiError::BadGroup),
             Some(GroupRole::Member) => Err(ApiError::NotAdmin),
             Some(role) => Ok(role),
         }
@@ -192,7 +193,7 @@ impl Group {
 
     /// `delgroup`: the owner deletes the group; anyone else leaves it.
     pub fn delete_or_leave(&mut self, e164: &str) -> Result<(), ApiError> {
-        match self.role_of(e164).ok_or(ApiError::NotMember)? {
+        match self.role_of(e164).ok_or(ApiError::BadGroup)? {
             GroupRole::Owner => self.deleted = true,
             _ => self.members.retain(|m| m.e164 != e164),
         }

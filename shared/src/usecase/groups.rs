@@ -180,7 +180,8 @@ pub async fn get_group(
     GroupId(gid): GroupId,
 ) -> Result<GroupReply, ApiError> {
     let group = app.store.group(gid).await?.filter(|g| !g.deleted).ok_or(ApiError::BadGroup)?;
-    group.role_of(session.phone.e164()).ok_or(ApiError::NotMember)?;
+    // Someone not in it gets what a missing group answers: nobody learns which gids exist.
+    group.role_of(session.phone.e164()).ok_or(ApiError::BadGroup)?;
     Ok(GroupReply::from(&group))
 }
 
