@@ -865,3 +865,49 @@ async fn signing_in_again_before_the_stream_told_mesibo_of_a_logout_everywhere_o
     assert!(t.mesibo().token_works(&again), "the late deletion record leaves the new account alone");
     assert!(t.mesibo().user(me.digits()).is_some());
 }
+
+#[tokio::test]
+async fn signing_up_again_soon_after_a_deletion_is_no_join_notice_but_a_month_later_it_is() {
+    let t = spawn_mesibo_app_with(&[("APP_NAME", "Chatter")]).await;
+    let mut stream = poller(&t).await;
+    let (ann, cycler) = (person(&t).await, random_phone());
+    post(&t, "/getcontacts", &ann.token, json!({ "phones": [cycler.e164()] })).await;
+    let mut token = t.sign_in(cycler.e164()).await;
+    assert!(sync(&t, stream.poll().await.unwrap()).await);
+    let events_told_to_ann = |from: usize| {
+        let messages = t.mesibo().messages()[from..].to_vec();
+        messages
+            .iter()
+            .filter(|m| m.to.iter().any(|to| to == ann.phone.digits()))
+            .map(|m| {
+                let body: Value = serde_json::from_str(&m.body).unwrap();
+                (body["event"].as_str().unwrap().to_owned(), body["subject"].as_str().unwrap().to_owned())
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(events_told_to_ann(0), [("contact_joined".to_owned(), "%NAME% is on Chatter now".to_owned())]);
+
+    // Deleted and signed up again, twice in an hour: Ann's app learns the number is back, with no notice to show.
+    for _ in 0..2 {
+        let before = t.mesibo().messages().len();
+        t.clock.advance(601);
+        t.login(cycler.e164()).await;
+        let code = last_sms_code(cycler.e164()).await.unwrap();
+        assert_eq!(post(&t, "/deleteaccount", &token, json!({ "code": code })).await.status, 200);
+        t.clock.advance(601);
+        token = t.sign_in(cycler.e164()).await;
+        assert!(sync(&t, stream.poll().await.unwrap()).await);
+        assert_eq!(events_told_to_ann(before), [("profile_updated".to_owned(), String::new())]);
+    }
+
+    // A month after the deletion, coming back is news again.
+    let before = t.mesibo().messages().len();
+    t.clock.advance(601);
+    t.login(cycler.e164()).await;
+    let code = last_sms_code(cycler.e164()).await.unwrap();
+    assert_eq!(post(&t, "/deleteaccount", &token, json!({ "code": code })).await.status, 200);
+    t.clock.advance(domain::model::events::REJOIN_QUIET_SECONDS + 60);
+    t.sign_in(cycler.e164()).await;
+    assert!(sync(&t, stream.poll().await.unwrap()).await);
+    assert_eq!(events_told_to_ann(before), [("contact_joined".to_owned(), "%NAME% is on Chatter now".to_owned())]);
+}

@@ -42,6 +42,12 @@ pub struct ContactEvent {
 }
 
 pub const CONTACT_JOINED: &str = "contact_joined";
+
+/// A number that signs up again this soon after its account was deleted is not announced as joining ("X is on … now")
+/// but as a profile change: its contacts' apps learn it is back, silently. Deleting and signing up again would
+/// otherwise put a visible notice on every contact's phone each cycle (two codes a cycle, a dozen notices an hour);
+/// a month is longer than such a campaign is worth, and someone who really left and comes back later is news again.
+pub const REJOIN_QUIET_SECONDS: i64 = 30 * 86_400;
 pub const PROFILE_UPDATED: &str = "profile_updated";
 pub const GROUP_UPDATED: &str = "group_updated";
 
@@ -112,14 +118,18 @@ impl GroupNews {
 }
 
 impl ProfileNews {
-    /// News in a profile write: a first sign-in (`inserted`, or a tombstone becoming a profile again), or a change to
-    /// what contacts see. A deletion, and a write that changes nothing visible, is no news.
+    /// News in a profile write: a first sign-in (`inserted`, or a tombstone becoming a profile again, unless within
+    /// [`REJOIN_QUIET_SECONDS`] of the deletion: then a profile change), or a change to what contacts see. A
+    /// deletion, and a write that changes nothing visible, is no news.
     pub fn from_change(inserted: bool, old: Option<&ContactProfile>, new: &ContactProfile) -> Option<Self> {
         if new.deleted {
             return None;
         }
         let (kind, ts) = match old {
             _ if inserted => (CONTACT_JOINED, new.created_at),
+            Some(old) if old.deleted && new.created_at - old.updated_at < REJOIN_QUIET_SECONDS => {
+                (PROFILE_UPDATED, new.created_at)
+            }
             Some(old) if old.deleted => (CONTACT_JOINED, new.created_at),
             Some(old) if old.visible() != new.visible() => (PROFILE_UPDATED, new.updated_at),
             _ => return None,
