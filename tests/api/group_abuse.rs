@@ -283,3 +283,26 @@ async fn a_member_list_far_over_the_cap_is_refused_before_any_number_is_read() {
     assert!(took < std::time::Duration::from_millis(1500), "refused before reading the numbers: {took:?}");
     assert_eq!(stored_groups(&t).await, 0);
 }
+
+#[tokio::test]
+async fn someone_who_left_may_be_added_again_by_a_person_in_her_own_address_book_and_by_nobody_else() {
+    let t = spawn_app().await;
+    let (owner, friend, stranger) = (person(&t).await, person(&t).await, person(&t).await);
+    let (f, s) = (friend.phone.e164(), stranger.phone.e164());
+    add_to_address_book(&t, &owner.token, &[f, s]).await;
+    // The friend has the owner in her address book; the stranger does not.
+    add_to_address_book(&t, &friend.token, &[owner.phone.e164()]).await;
+    let gid = new_group(&t, &owner, &[f, s]).await;
+    for who in [&friend, &stranger] {
+        assert_eq!(op(&t, who, "/delgroup", json!({ "gid": gid })).await.status, 200, "leaves");
+    }
+
+    // mesibo's apps' own flow: the owner then makes a new group with her.
+    let with_friend = op(&t, &owner, "/setgroup", json!({ "name": "Again", "m": [f] })).await;
+    assert_eq!(with_friend.status, 200, "she knows the owner: {:?}", with_friend.json);
+    assert_eq!(op(&t, &owner, "/editmembers", json!({ "gid": gid, "m": f })).await.status, 200, "and the old one");
+    let with_stranger = op(&t, &owner, "/setgroup", json!({ "name": "Again", "m": [s] })).await;
+    assert_eq!((with_stranger.status, with_stranger.error()), (403, "RECENTLYLEFT"), "the bar still holds for him");
+    let both = op(&t, &owner, "/editmembers", json!({ "gid": gid, "m": [s] })).await;
+    assert_eq!(both.error(), "RECENTLYLEFT");
+}

@@ -39,10 +39,11 @@ pub async fn admit_change(
 
 /// Before `newcomers` join a group through `by` (and, `creating`, before the group is created): each is in `by`'s
 /// address book (as the apps pick members, from the synced contacts) and not barred from being added by `by` again
-/// ([`crate::model::group::READD_BAR_SECONDS`] after leaving or being removed); then they, the `reach` people the
-/// change tells (members before and after, owner included) and the new group are taken from `by`'s allowances of the
-/// day, all or nothing. Refused: nothing is stored or counted. The refusals name nobody, and depend only on `by`'s
-/// own address book and groups, so they tell nothing about who is registered.
+/// ([`crate::model::group::READD_BAR_SECONDS`] after leaving or being removed), unless the newcomer has `by` in her
+/// own address book; then they, the `reach` people the change tells (members before and after, owner included) and
+/// the new group are taken from `by`'s allowances of the day, all or nothing. Refused: nothing is stored or counted.
+/// The refusals name nobody, and depend only on `by`'s own address book and groups (and, for someone who left one of
+/// them, whether she has `by`'s number), so they tell nothing about who is registered.
 pub async fn admit(
     app: &Services<impl Ports>,
     by: &PhoneNumber,
@@ -59,8 +60,13 @@ pub async fn admit(
         }
         let adder = adder_name(secret, me);
         let bars: Vec<String> = newcomers.iter().map(|member| readd_bar_name(secret, &adder, member)).collect();
-        if !app.store.readding_barred(&bars, now).await?.is_empty() {
-            return Err(ApiError::RecentlyLeft);
+        let barred = app.store.readding_barred(&bars, now).await?;
+        for (member, _) in newcomers.iter().zip(&bars).filter(|(_, bar)| barred.contains(bar)) {
+            // As WhatsApp's "my contacts may add me to groups": the bar keeps away people she does not know, and
+            // lets through someone she has in her own address book (she left a group, then a friend makes another).
+            if app.store.in_address_book(member, &[me.to_owned()]).await?.is_empty() {
+                return Err(ApiError::RecentlyLeft);
+            }
         }
         if newcomers.len() as i64 > limits.group_member_adds_per_day {
             return Err(ApiError::TooMany(limits.group_member_adds_per_day as usize));
