@@ -75,7 +75,7 @@ async fn the_account_deleted_fixture_drives_the_mesibo_sync() {
     mesibo.add_user(user).await.unwrap();
     // The table as the fixture's record left it: the account's tombstone.
     let phone = domain::PhoneNumber::parse("+12015550100", domain::DefaultRegion::from_iso("US").unwrap()).unwrap();
-    t.app.store.tombstone_profile(&phone, None, 1_795_687_200).await.unwrap();
+    t.app.store.tombstone_profile(&phone, 1_795_687_200).await.unwrap();
     let event: domain::adapters::dynamodb::stream::StreamEvent =
         serde_json::from_str(&fixture("mesibo-account-deleted.json")).expect("a DynamoDB Streams event");
     assert!(domain::edge::stream::handle_mesibo(&t.app, mesibo, event).await.batch_item_failures.is_empty());

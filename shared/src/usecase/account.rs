@@ -136,10 +136,11 @@ pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logo
     app.store.revoke_tokens(&tokens).await?;
     if app.mesibo.is_some() {
         // The session numbers are free for the next sign-ins (the stream ends every session at mesibo after `all`).
-        let signed_out = session.mesibo_session.map(|number| [(number, session.token.clone())]);
-        match (command.all, &signed_out) {
+        match (command.all, session.mesibo_session) {
             (true, _) => app.store.release_sessions(phone, None).await?,
-            (false, Some(one)) => app.store.release_sessions(phone, Some(one)).await?,
+            (false, Some(number)) => {
+                app.store.release_sessions(phone, Some(&[(number, session.token.clone())])).await?
+            }
             (false, None) => {}
         }
     }
@@ -186,11 +187,9 @@ pub async fn delete_account(
         return Err(ApiError::CodeExpired);
     }
     let store = &app.store;
-    // The tombstone first: from here on the account is gone, and every step below can simply be retried. It keeps
-    // mesibo's uid (read from the profile, or from the tombstone of a repeated deletion) for mesibo's deletion.
+    // The tombstone first: from here on the account is gone, and every step below can simply be retried.
     let profile = store.contact_profiles(&[phone.e164().to_owned()]).await?.pop();
-    let mesibo_uid = profile.as_ref().and_then(|p| p.mesibo_uid).filter(|_| app.mesibo.is_some());
-    store.tombstone_profile(phone, mesibo_uid, now).await?;
+    store.tombstone_profile(phone, now).await?;
     if let Some(profile) = &profile {
         photos::discard(app, &profile.photo).await;
     }

@@ -5,6 +5,7 @@
 use futures::future::join_all;
 use tracing::error;
 
+use crate::model::phone::mesibo_address;
 use crate::model::profile::ContactProfile;
 use crate::model::sessions::MAX_SESSIONS;
 use crate::usecase::ports::{Mesibo, MesiboFailed};
@@ -15,18 +16,16 @@ use crate::usecase::ports::{Mesibo, MesiboFailed};
 /// as done, so that it never holds up the stream nor a later sign-in of the number; no answer, or a refusal about the
 /// app's account, is the caller's to retry.
 pub async fn tell_cleanup(mesibo: &impl Mesibo, profile: &ContactProfile) -> Result<(), MesiboFailed> {
-    let address = profile.e164.trim_start_matches('+');
+    let address = mesibo_address(&profile.e164);
     let outcome = if profile.deleted {
-        mesibo.delete_user(address).await
+        mesibo.delete_user(&address).await
     } else {
         let sessions = std::iter::once(None).chain((1..=MAX_SESSIONS).map(Some));
-        let ended = join_all(sessions.map(|session| mesibo.end_session(address, session))).await;
+        let ended = join_all(sessions.map(|session| mesibo.end_session(&address, session))).await;
         // One that may pass later is the one to report: the clean-up is then retried, not taken as done.
         let failures: Vec<MesiboFailed> = ended.into_iter().filter_map(Result::err).collect();
-        match failures.iter().position(MesiboFailed::may_pass_later).or((!failures.is_empty()).then_some(0)) {
-            Some(index) => Err(failures[index].clone()),
-            None => Ok(()),
-        }
+        let reported = failures.iter().find(|failure| failure.may_pass_later()).or(failures.first());
+        reported.map_or(Ok(()), |failure| Err(failure.clone()))
     };
     match outcome {
         Err(failure @ MesiboFailed::Refused(_)) if !failure.may_pass_later() => {

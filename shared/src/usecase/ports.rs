@@ -250,14 +250,9 @@ pub trait ProfileStore: Sync {
     /// `ContactProfile::mesibo_cleanup_due`); never moves the note back.
     fn confirm_mesibo_cleanup(&self, e164: &str, at: Timestamp) -> impl Future<Output = Stored<()>> + Send;
 
-    /// Replaces the profile by a tombstone: the number and when it went, nothing else but (mesibo mode) mesibo's uid,
-    /// which mesibo's user deletion needs.
-    fn tombstone_profile(
-        &self,
-        phone: &PhoneNumber,
-        mesibo_uid: Option<u64>,
-        now: Timestamp,
-    ) -> impl Future<Output = Stored<()>> + Send;
+    /// Replaces the profile by a tombstone: the number and when it went, nothing else (mesibo's user deletion names
+    /// the user by address).
+    fn tombstone_profile(&self, phone: &PhoneNumber, now: Timestamp) -> impl Future<Output = Stored<()>> + Send;
 
     /// Profiles (and tombstones) of whichever of `numbers` have one; any order.
     fn contact_profiles(&self, numbers: &[String]) -> impl Future<Output = Stored<Vec<ContactProfile>>> + Send;

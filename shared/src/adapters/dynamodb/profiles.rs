@@ -133,19 +133,13 @@ impl ProfileStore for DynamoStore {
         }
     }
 
-    async fn tombstone_profile(
-        &self,
-        phone: &PhoneNumber,
-        mesibo_uid: Option<u64>,
-        now: Timestamp,
-    ) -> Result<(), StoreUnavailable> {
+    async fn tombstone_profile(&self, phone: &PhoneNumber, now: Timestamp) -> Result<(), StoreUnavailable> {
         let mut item = keys::key(keys::user(phone.e164()), keys::PROFILE);
         item.extend([
             (attr::PHONE.into(), s(phone.e164())),
             (attr::DELETED_AT.into(), n(now)),
             (attr::UPDATED_AT.into(), n(now)),
         ]);
-        item.extend(mesibo_uid.map(|uid| (attr::MESIBO_UID.into(), n(uid as i64))));
         let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
         request.send().await.map_err(|e| unavailable("tombstone", e))?;
         Ok(())
