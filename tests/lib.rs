@@ -78,6 +78,7 @@ pub async fn spawn_mesibo_app_with(vars: &[(&str, &str)]) -> TestApp {
         ("MESIBO_API_URL", mesibo.url.as_str()),
         ("MESIBO_APP_TOKEN", mesibo.app_token.as_str()),
         ("MESIBO_TIMEOUT_MS", "1500"),
+        ("MESIBO_NOTICES", "legacy"),
     ];
     all.extend_from_slice(vars);
     let mut t = spawn_app_with(&all).await;
@@ -95,6 +96,8 @@ fn base_vars(table: &str) -> HashMap<String, String> {
         ("UPLOAD_URL", "https://upload.example.com/"),
         ("FILE_URL", "https://files.example.com/"),
         ("DOWNLOAD_URL", "https://media.example.com/"),
+        // As the template sets it for the notifier of a deployment without mesibo.
+        ("MESIBO_NOTICES", "off"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

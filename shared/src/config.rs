@@ -315,6 +315,13 @@ impl Config {
         self.mesibo.app_token.is_some()
     }
 
+    /// News also goes to the apps as mesibo messages (`MESIBO_NOTICES=legacy`), so the notifier records what it
+    /// tells for the mesibo sync. The notifier reads no mesibo secret: the template sets its `MESIBO_NOTICES` to
+    /// `off` unless in mesibo mode.
+    pub fn mesibo_notices(&self) -> bool {
+        self.mesibo.notices == MesiboNotices::Legacy
+    }
+
     /// Whether this number's region may sign in (non-geographic numbers belong to none listed).
     pub fn allows_region_of(&self, phone: &PhoneNumber) -> bool {
         self.allowed_regions.is_empty() || phone.region().is_some_and(|region| self.allowed_regions.contains(&region))

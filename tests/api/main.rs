@@ -30,3 +30,4 @@ mod sms_numbers;
 mod sms_protect;
 mod stress;
 mod text_abuse;
+mod upload_abuse;

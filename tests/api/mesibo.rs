@@ -29,6 +29,14 @@ async fn sync(t: &TestApp, event: StreamEvent) -> bool {
     handle_mesibo(&t.app, t.app.mesibo.as_ref().unwrap(), event).await.batch_item_failures.is_empty()
 }
 
+/// The notifier over a batch (its events to a scratch topic), then the mesibo function over the batch and over the
+/// news the notifier recorded as told: true if every record went through.
+async fn notify_and_sync(t: &TestApp, stream: &mut StreamPoller, event: StreamEvent) -> bool {
+    let sink = SnsEvents::new(t.app.sns_client(), scratch_topic().await);
+    let notified = handle(&t.app, &sink, &t.fanout_queue().await, event.clone()).await.batch_item_failures.is_empty();
+    notified && sync(t, event).await && sync(t, stream.poll().await.unwrap()).await
+}
+
 /// A new group of `owner`'s with `members`, through the route: its gid (mesibo's).
 async fn new_group(t: &TestApp, owner: &Person, name: &str, members: &[&Person]) -> u64 {
     let numbers: Vec<&str> = members.iter().map(|p| p.phone.e164()).collect();
@@ -619,9 +627,16 @@ async fn a_new_users_join_reaches_exactly_the_users_who_have_the_number_as_one_m
     t.sign_in(newcomer.e164()).await;
     // The first delivery times out: the record fails and is retried, and the message goes once.
     t.mesibo().fail(Fault::Timeout, Some("message"), Some(1));
-    let event = stream.poll().await.unwrap();
-    assert!(!sync(&t, event.clone()).await);
-    assert!(sync(&t, event).await);
+    let sink = SnsEvents::new(t.app.sns_client(), scratch_topic().await);
+    assert!(
+        handle(&t.app, &sink, &t.fanout_queue().await, stream.poll().await.unwrap())
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    let told = stream.poll().await.unwrap();
+    assert!(!sync(&t, told.clone()).await);
+    assert!(sync(&t, told).await);
 
     let messages = t.mesibo().messages()[before..].to_vec();
     assert_eq!(messages.len(), 1, "{messages:?}");
@@ -646,7 +661,8 @@ async fn a_new_users_join_reaches_exactly_the_users_who_have_the_number_as_one_m
     let newcomer_token = t.sign_in(newcomer.e164()).await;
     t.clock.advance(5);
     post(&t, "/profile", &newcomer_token, json!({ "status": "climbing" })).await;
-    assert!(sync(&t, stream.poll().await.unwrap()).await);
+    let event = stream.poll().await.unwrap();
+    assert!(notify_and_sync(&t, &mut stream, event).await);
     let messages = t.mesibo().messages()[before + 1..].to_vec();
     assert_eq!(messages.len(), 1, "{messages:?}");
     let body: Value = serde_json::from_str(&messages[0].body).unwrap();
@@ -873,7 +889,8 @@ async fn signing_up_again_soon_after_a_deletion_is_no_join_notice_but_a_month_la
     let (ann, cycler) = (person(&t).await, random_phone());
     post(&t, "/getcontacts", &ann.token, json!({ "phones": [cycler.e164()] })).await;
     let mut token = t.sign_in(cycler.e164()).await;
-    assert!(sync(&t, stream.poll().await.unwrap()).await);
+    let event = stream.poll().await.unwrap();
+    assert!(notify_and_sync(&t, &mut stream, event).await);
     let events_told_to_ann = |from: usize| {
         let messages = t.mesibo().messages()[from..].to_vec();
         messages
@@ -896,7 +913,8 @@ async fn signing_up_again_soon_after_a_deletion_is_no_join_notice_but_a_month_la
         assert_eq!(post(&t, "/deleteaccount", &token, json!({ "code": code })).await.status, 200);
         t.clock.advance(601);
         token = t.sign_in(cycler.e164()).await;
-        assert!(sync(&t, stream.poll().await.unwrap()).await);
+        let event = stream.poll().await.unwrap();
+        assert!(notify_and_sync(&t, &mut stream, event).await);
         assert_eq!(events_told_to_ann(before), [("profile_updated".to_owned(), String::new())]);
     }
 
@@ -908,6 +926,58 @@ async fn signing_up_again_soon_after_a_deletion_is_no_join_notice_but_a_month_la
     assert_eq!(post(&t, "/deleteaccount", &token, json!({ "code": code })).await.status, 200);
     t.clock.advance(domain::model::events::REJOIN_QUIET_SECONDS + 60);
     t.sign_in(cycler.e164()).await;
-    assert!(sync(&t, stream.poll().await.unwrap()).await);
+    let event = stream.poll().await.unwrap();
+    assert!(notify_and_sync(&t, &mut stream, event).await);
     assert_eq!(events_told_to_ann(before), [("contact_joined".to_owned(), "%NAME% is on Chatter now".to_owned())]);
+}
+
+#[tokio::test]
+async fn mesibo_notices_of_profile_changes_keep_the_hourly_limit_and_coalescing_of_events() {
+    use domain::model::events::FanoutTask;
+    use domain::usecase::notify::fan_out;
+    let t = spawn_mesibo_app_with(&[("PROFILE_FANOUTS_PER_HOUR", "2")]).await;
+    let mut stream = poller(&t).await;
+    let queue = t.fanout_poller().await;
+    let (ann, ben) = (person(&t).await, person(&t).await);
+    let star = person(&t).await;
+    for who in [&ann, &ben] {
+        post(&t, "/getcontacts", &who.token, json!({ "phones": [star.phone.e164()] })).await;
+    }
+    stream.poll().await.unwrap();
+    let now = t.clock.now();
+    t.clock.advance(3600 - now.rem_euclid(3600) + 1);
+    let sink = SnsEvents::new(t.app.sns_client(), scratch_topic().await);
+    let before = t.mesibo().messages().len();
+    let statuses_told = || -> Vec<String> {
+        let messages = t.mesibo().messages()[before..].to_vec();
+        let bodies = messages.iter().map(|m| serde_json::from_str::<Value>(&m.body).unwrap());
+        bodies.map(|b| b["status"].as_str().unwrap_or_default().to_owned()).collect()
+    };
+
+    // Twelve changes a second apart: two told at once, on every channel; the rest held back.
+    for i in 0..12 {
+        t.clock.advance(1);
+        post(&t, "/profile", &star.token, json!({ "status": format!("status {i}") })).await;
+        let event = stream.poll().await.unwrap();
+        assert!(handle(&t.app, &sink, &queue.sender(), event.clone()).await.batch_item_failures.is_empty());
+        assert!(sync(&t, event).await);
+        assert!(sync(&t, stream.poll().await.unwrap()).await);
+    }
+    assert_eq!(statuses_told(), ["status 0", "status 1"], "one message per change told, to both contacts");
+    assert_eq!(queue.depth().await.unwrap(), 1, "one coalesced task for the ten held back");
+
+    // At the hour's end the coalesced task tells the latest status, to mesibo's apps as well.
+    let due = t.clock.now() - t.clock.now().rem_euclid(3600) + 3600;
+    t.clock.advance(due - t.clock.now());
+    let coalesced = FanoutTask::Coalesced { e164: star.phone.e164().to_owned(), due };
+    fan_out(&t.app, &sink, &queue.sender(), coalesced.clone()).await.unwrap();
+    fan_out(&t.app, &sink, &queue.sender(), coalesced).await.unwrap();
+    assert!(sync(&t, stream.poll().await.unwrap()).await);
+    assert_eq!(statuses_told(), ["status 0", "status 1", "status 11"]);
+    let last = t.mesibo().messages().pop().unwrap();
+    let mut to = last.to.clone();
+    to.sort();
+    let mut expected = vec![ann.phone.digits().to_owned(), ben.phone.digits().to_owned()];
+    expected.sort();
+    assert_eq!(to, expected);
 }

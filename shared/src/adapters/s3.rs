@@ -9,7 +9,10 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use tracing::error;
 
-use crate::usecase::ports::{DirectUpload, FileArea, FileStore, FilesUnavailable};
+use crate::usecase::ports::{DirectUpload, FileArea, FileStart, FileStore, FilesUnavailable};
+
+/// S3's answer to a read or copy conditioned on a version the object no longer has.
+const PRECONDITION_FAILED: u16 = 412;
 
 #[derive(Clone)]
 pub struct S3Files {
@@ -31,6 +34,10 @@ pub fn key(area: FileArea, name: &str) -> String {
         FileArea::Pending => "pending",
     };
     format!("{prefix}/{name}")
+}
+
+fn unquoted(etag: &str) -> &str {
+    etag.trim_matches('"')
 }
 
 fn unavailable(operation: &'static str, e: impl std::error::Error) -> FilesUnavailable {
@@ -78,48 +85,70 @@ impl FileStore for S3Files {
         area: FileArea,
         name: &str,
         max_bytes: u64,
-    ) -> Result<Option<(Vec<u8>, u64)>, FilesUnavailable> {
+        version: Option<&str>,
+    ) -> Result<Option<FileStart>, FilesUnavailable> {
         let result = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key(area, name))
             .range(format!("bytes=0-{}", max_bytes.saturating_sub(1)))
+            .set_if_match(version.map(str::to_owned))
             .send()
             .await;
         let out = match result {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == PRECONDITION_FAILED) => return Ok(None),
             // An empty object has no byte 0: S3 answers 416 to the range.
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => return Ok(Some((vec![], 0))),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                let version = e.raw_response().and_then(|r| r.headers().get("etag")).unwrap_or_default().to_owned();
+                return Ok(Some(FileStart { bytes: vec![], size: 0, version }));
+            }
             Err(e) => return Err(unavailable("get", e)),
         };
-        let total = out
+        let size = out
             .content_range()
             .and_then(|range| range.rsplit('/').next()?.parse().ok())
             .or(out.content_length().and_then(|n| u64::try_from(n).ok()))
             .unwrap_or(0);
+        let version = out.e_tag().unwrap_or_default().to_owned();
         let bytes = out.body.collect().await.map_err(|e| unavailable("get body", e))?.into_bytes().to_vec();
-        Ok(Some((bytes, total)))
+        Ok(Some(FileStart { bytes, size, version }))
     }
 
     async fn copy(
         &self,
         (from, from_name): (FileArea, &str),
+        version: &str,
         (to, to_name): (FileArea, &str),
         content_type: &str,
-    ) -> Result<(), FilesUnavailable> {
-        self.client
+    ) -> Result<bool, FilesUnavailable> {
+        let result = self
+            .client
             .copy_object()
             .bucket(&self.bucket)
             .copy_source(format!("{}/{}", self.bucket, key(from, from_name)))
+            .copy_source_if_match(version)
             .key(key(to, to_name))
             .content_type(content_type)
             .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
             .send()
-            .await
-            .map_err(|e| unavailable("copy", e))?;
-        Ok(())
+            .await;
+        let copied = match result {
+            Ok(out) => out.copy_object_result().and_then(|r| r.e_tag()).map(unquoted).map(str::to_owned),
+            Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), PRECONDITION_FAILED | 404)) => {
+                return Ok(false);
+            }
+            Err(e) => return Err(unavailable("copy", e)),
+        };
+        // The copy's ETag is its content's MD5 (one-part objects, SSE-S3), as the source's was: compared as well, so
+        // the guarantee also holds on S3-compatible stores that ignore copy conditions.
+        if copied.as_deref() == Some(unquoted(version)) {
+            return Ok(true);
+        }
+        self.delete(to, to_name).await?;
+        Ok(false)
     }
 
     async fn upload_url(

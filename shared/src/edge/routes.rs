@@ -273,7 +273,7 @@ pub async fn run(app: &Services<impl Ports>, operation: Operation, input: &Input
                         Ok(Outcome::Upload(files::upload(app, me, *upload, now).await?))
                     }
                     commands::UploadRequest::StartDirect { size } => {
-                        Ok(Outcome::DirectUpload(files::start_direct_upload(app, me, size).await?))
+                        Ok(Outcome::DirectUpload(files::start_direct_upload(app, me, size, now).await?))
                     }
                     commands::UploadRequest::FinishDirect { uploaded } => Ok(Outcome::Upload(
                         files::finish_direct_upload(app, me, &uploaded, input.links.clone(), now).await?,

@@ -174,6 +174,8 @@ pub enum TableChange {
     Profile { inserted: bool, old: Option<ContactProfile>, new: ContactProfile },
     /// A group item was written.
     Group { old: Option<Group>, new: Group },
+    /// The notifier told a person's news (within the fan-out limit, or coalesced): the mesibo sync tells it too.
+    Told(ProfileNews),
     /// Anything else (deletions, other items): nothing to tell.
     Other,
 }

@@ -6,7 +6,7 @@ use tracing::{info, warn};
 
 use super::group_admission;
 use super::photos::{self, NewPhoto, take_upload};
-use super::ports::{DirectUpload, FileArea, FileStore};
+use super::ports::{DirectUpload, FileArea, FileStore, PendingUploadStore};
 use super::session::Session;
 use super::{Ports, Services};
 use crate::error::ApiError;
@@ -18,6 +18,8 @@ use crate::model::secrets::random_name;
 
 /// A presigned upload must start within this many seconds.
 const DIRECT_UPLOAD_SECONDS: u64 = 900;
+/// A started upload can be stored this long (the bucket's lifecycle empties the pending area after a day).
+const PENDING_UPLOAD_SECONDS: i64 = 86_400;
 /// A download link (where `/files/<name>` redirects) works this long; clients cache what they fetched.
 pub const DOWNLOAD_LINK_SECONDS: u64 = 3600;
 /// Pictures uploaded directly are re-encoded here, so they are read whole: at most this large.
@@ -155,18 +157,21 @@ async fn store_attachment(app: &Services<impl Ports>, bytes: Vec<u8>, now: Times
     Ok(name)
 }
 
-/// A direct upload of up to `size` bytes (at most the configured maximum), for files too large for a request.
+/// A direct upload of up to `size` bytes (at most the configured maximum), for files too large for a request. It is
+/// charged here, once, and bound to the caller: only she can store it, once.
 pub async fn start_direct_upload(
     app: &Services<impl Ports>,
     session: &Session,
     size: u64,
+    now: Timestamp,
 ) -> Result<DirectUploadReply, ApiError> {
     let (files, config) = app.files.as_ref().zip(app.config.files.as_ref()).ok_or(ApiError::BadOp)?;
     if size > config.max_upload_bytes {
         return Err(ApiError::TooLarge(config.max_upload_bytes as usize));
     }
-    take_upload(app, &session.phone, app.clock.now()).await?;
+    take_upload(app, &session.phone, now).await?;
     let pending = PendingUpload::generate();
+    app.store.hold_upload(&pending.0, &session.phone, now + PENDING_UPLOAD_SECONDS).await?;
     let upload = files.upload_url(FileArea::Pending, &pending.0, size, DIRECT_UPLOAD_SECONDS).await?;
     info!(phone = %session.phone, size, "direct upload started");
     Ok(DirectUploadReply {
@@ -179,6 +184,10 @@ pub async fn start_direct_upload(
 
 /// A direct upload has arrived: what it is decides whether it is kept (pictures are re-encoded like any
 /// attachment). Until then it sits in the pending area, which the bucket empties after a day.
+///
+/// The upload is taken first, atomically and only by the account that started it, so it is stored at most once
+/// whatever the concurrency; it is given back when it cannot be finished yet (not arrived, storage failing), so the
+/// client can try again. What is stored is the version that was checked: a file replaced meanwhile is refused.
 pub async fn finish_direct_upload(
     app: &Services<impl Ports>,
     session: &Session,
@@ -186,44 +195,67 @@ pub async fn finish_direct_upload(
     links: Links,
     now: Timestamp,
 ) -> Result<UploadReply, ApiError> {
-    let (files, config) = app.files.as_ref().zip(app.config.files.as_ref()).ok_or(ApiError::BadOp)?;
+    let (files, max_bytes) =
+        app.files.as_ref().zip(app.config.files.as_ref().map(|c| c.max_upload_bytes)).ok_or(ApiError::BadOp)?;
     let pending = PendingUpload::parse(uploaded).ok_or(ApiError::NoSuchFile)?;
-    let (start, size) =
-        files.read_start(FileArea::Pending, &pending.0, SNIFF_BYTES).await?.ok_or(ApiError::NoSuchFile)?;
-    let refuse = |e: ApiError| async {
-        let _ = files.delete(FileArea::Pending, &pending.0).await;
-        Err(e)
+    let Some(expires_at) = app.store.take_upload_hold(&pending.0, &session.phone, now).await? else {
+        return Err(ApiError::NoSuchFile);
     };
-    if size > config.max_upload_bytes {
-        return refuse(ApiError::TooLarge(config.max_upload_bytes as usize)).await;
+    match check_and_store(app, files, max_bytes, &pending, now).await {
+        Ok((name, size)) => {
+            forget_pending(files, &pending).await;
+            info!(phone = %session.phone, size, "direct upload stored");
+            Ok(attachment_reply(name, links))
+        }
+        Err(e @ (ApiError::NoSuchFile | ApiError::FilesUnavailable | ApiError::Unavailable)) => {
+            if app.store.hold_upload(&pending.0, &session.phone, expires_at).await.is_err() {
+                warn!("could not give back a direct upload that failed for now; it has to be started again");
+            }
+            Err(e)
+        }
+        Err(refused) => {
+            forget_pending(files, &pending).await;
+            Err(refused)
+        }
     }
-    let Some(file_type) = FileType::sniff(&start) else {
-        return refuse(ApiError::UnsupportedFile).await;
-    };
-    let name = if file_type.is_recoded() {
-        if size > MAX_DIRECT_PICTURE_BYTES {
-            return refuse(ApiError::TooLarge(MAX_DIRECT_PICTURE_BYTES as usize)).await;
-        }
-        let (whole, _) = files.read_start(FileArea::Pending, &pending.0, size).await?.ok_or(ApiError::NoSuchFile)?;
-        match store_attachment(app, whole, now).await {
-            Ok(name) => name,
-            Err(e) => return refuse(e).await,
-        }
-    } else {
-        let name = FileName::generate(FilePurpose::Attachment, file_type, now);
-        files.copy((FileArea::Pending, &pending.0), (FileArea::Attachments, name.as_str()), file_type.mime).await?;
-        name
-    };
-    forget_pending(files, &pending).await;
-    info!(phone = %session.phone, size, "direct upload stored");
-    Ok(attachment_reply(name, links))
 }
 
-/// A checked direct upload's pending copy: once stored, its deletion is no longer the request's business (the
+/// The stored attachment's name and the upload's size, or why it is not kept.
+async fn check_and_store(
+    app: &Services<impl Ports>,
+    files: &impl FileStore,
+    max_bytes: u64,
+    pending: &PendingUpload,
+    now: Timestamp,
+) -> Result<(FileName, u64), ApiError> {
+    let start =
+        files.read_start(FileArea::Pending, &pending.0, SNIFF_BYTES, None).await?.ok_or(ApiError::NoSuchFile)?;
+    if start.size > max_bytes {
+        return Err(ApiError::TooLarge(max_bytes as usize));
+    }
+    let file_type = FileType::sniff(&start.bytes).ok_or(ApiError::UnsupportedFile)?;
+    let changed = ApiError::BadRequest("the file changed while it was being checked: upload it again");
+    if file_type.is_recoded() {
+        if start.size > MAX_DIRECT_PICTURE_BYTES {
+            return Err(ApiError::TooLarge(MAX_DIRECT_PICTURE_BYTES as usize));
+        }
+        let whole = files.read_start(FileArea::Pending, &pending.0, start.size, Some(&start.version)).await?;
+        let name = store_attachment(app, whole.ok_or(changed)?.bytes, now).await?;
+        return Ok((name, start.size));
+    }
+    let name = FileName::generate(FilePurpose::Attachment, file_type, now);
+    let from = (FileArea::Pending, pending.0.as_str());
+    match files.copy(from, &start.version, (FileArea::Attachments, name.as_str()), file_type.mime).await? {
+        true => Ok((name, start.size)),
+        false => Err(changed),
+    }
+}
+
+/// A direct upload's pending copy, once stored or refused: its deletion is no longer the request's business (the
 /// bucket's lifecycle removes what is left after a day).
 async fn forget_pending(files: &impl FileStore, pending: &PendingUpload) {
     if files.delete(FileArea::Pending, &pending.0).await.is_err() {
-        warn!("could not delete a stored direct upload's pending copy; the bucket's lifecycle will");
+        warn!("could not delete a direct upload's pending copy; the bucket's lifecycle will");
     }
 }
 

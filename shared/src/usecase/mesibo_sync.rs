@@ -5,8 +5,9 @@
 //!
 //! - A group written: mesibo's copy is brought to the group's *current* state in the table (name, members in,
 //!   everyone who left out, or deleted), then members old and new get the news as a mesibo message.
-//! - A profile: a first sign-in or a change of name, status or photo goes as a mesibo message to the users who have
-//!   the number; an account deleted (a tombstone) deletes the user at mesibo; every token revoked (logout on every
+//! - A person's news the notifier told (a first sign-in, a change of name, status or photo, within the fan-out limit
+//!   or coalesced: its `TOLD` record) goes as a mesibo message to the users who have the number.
+//! - A profile: an account deleted (a tombstone) deletes the user at mesibo; every token revoked (logout on every
 //!   device) ends every token at mesibo.
 //!
 //! Every mesibo call here is idempotent (adding a member, removing one, setting a name, deleting), or has saved
@@ -56,7 +57,7 @@ pub async fn sync<P: Ports>(
 ) -> Result<(), SyncError> {
     let settle = |outcome: Result<(), SyncError>| settle(app, outcome, written_at);
     match change {
-        TableChange::Profile { inserted, old, new } => {
+        TableChange::Profile { old, new, .. } => {
             let cleanup = match old {
                 Some(old) => {
                     (new.deleted && !old.deleted)
@@ -64,14 +65,12 @@ pub async fn sync<P: Ports>(
                 }
                 None => false,
             };
-            if cleanup {
-                settle(clean_up(app, mesibo, &new.e164).await)?;
-            }
-            match ProfileNews::from_change(*inserted, old.as_ref(), new) {
-                Some(news) => message_person(app, mesibo, &news).await,
-                None => Ok(()),
+            match cleanup {
+                true => settle(clean_up(app, mesibo, &new.e164).await),
+                false => Ok(()),
             }
         }
+        TableChange::Told(news) => message_person(app, mesibo, news).await,
         TableChange::Group { old, new } => {
             settle(mirror_group(app, mesibo, old.as_ref(), new).await)?;
             let (news, told) = GroupNews::from_change(old.as_ref(), new);

@@ -17,7 +17,8 @@
 //! page resumes after its last saved round: a repeat is at most one round of [`PAGE_PUBLISHES_AT_ONCE`] × 10
 //! events, with the same ids. A page of an account deleted since tells nothing and ends the chain. Visible profile
 //! changes are rate-limited per person (`PROFILE_FANOUTS_PER_HOUR`): past the limit they are stored and synced as
-//! ever, and told once, coalesced, when the hour ends.
+//! ever, and told once, coalesced, when the hour ends. What is told is also recorded (mesibo mode, with notices), and
+//! the mesibo sync tells mesibo's apps from that record: one limit and one coalescing for every channel.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -64,7 +65,7 @@ pub async fn notify(
             let (news, told) = GroupNews::from_change(old.as_ref(), new);
             notify_group(app, sink, &news, &told).await
         }
-        TableChange::Other => Ok(()),
+        TableChange::Told(_) | TableChange::Other => Ok(()),
     }
 }
 
@@ -185,6 +186,10 @@ async fn tell_person(
     let store = &app.store;
     let run = NotifyRun::Person { e164: news.e164.clone(), kind: news.kind, ts: news.ts, channel: Channel::Events };
     let progress = store.notify_progress(&run).await?;
+    if app.config.mesibo_notices() && progress.last_recipient.is_none() {
+        // mesibo's apps hear the same news, under the same limit and coalescing, from the mesibo sync.
+        store.record_told(news, app.clock.now() + PROGRESS_TTL_SECONDS).await?;
+    }
     let page_size = app.config.contacts.fanout_page_size;
     let (owners, more) = store.who_has_page(&news.e164, progress.last_recipient.as_deref(), page_size).await?;
     if more && progress.last_recipient.is_none() {

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::code::{CodeRecord, CodeSlot, NewCode, ReservedAttempt};
 use crate::model::devices::RegisteredDevice;
+use crate::model::events::ProfileNews;
 use crate::model::events::{ContactEvent, FanoutTask, NotifyRun};
 use crate::model::group::{Group, MemberChange, Membership};
 use crate::model::lookup_quota::{Charge, LookupDay};
@@ -419,6 +420,27 @@ pub trait DeviceStore: Sync {
     ) -> impl Future<Output = Result<(), ChangeDevicesError>> + Send;
 }
 
+/// Direct uploads started and not yet stored, each bound to the account that was charged for it.
+pub trait PendingUploadStore: Sync {
+    /// Records an upload `owner` started (and was charged for), until `expires_at`.
+    fn hold_upload(
+        &self,
+        upload: &str,
+        owner: &PhoneNumber,
+        expires_at: Timestamp,
+    ) -> impl Future<Output = Stored<()>> + Send;
+
+    /// Takes the upload for `owner`, atomically, and tells until when it was held: `None` if there is none (or it
+    /// expired), it is someone else's, or another request took it first. Whoever took it either stores it or gives
+    /// it back with [`Self::hold_upload`].
+    fn take_upload_hold(
+        &self,
+        upload: &str,
+        owner: &PhoneNumber,
+        now: Timestamp,
+    ) -> impl Future<Output = Stored<Option<Timestamp>>> + Send;
+}
+
 /// Resume points of the notifier.
 pub trait NotifyProgressStore: Sync {
     fn notify_progress(&self, run: &NotifyRun) -> impl Future<Output = Stored<NotifyProgress>> + Send;
@@ -449,11 +471,23 @@ pub trait NotifyProgressStore: Sync {
 
     /// The run's next page (or first page) is on the queue.
     fn mark_next_queued(&self, run: &NotifyRun, expires_at: Timestamp) -> impl Future<Output = Stored<()>> + Send;
+
+    /// Records a person's news as told (kept until `expires_at`), so that the mesibo sync tells it as well: written
+    /// once per news (writing it again changes nothing, and the stream then carries nothing).
+    fn record_told(&self, news: &ProfileNews, expires_at: Timestamp) -> impl Future<Output = Stored<()>> + Send;
 }
 
 /// The whole table, as the composition root hands it to the use cases.
 pub trait Store:
-    CodeStore + ProfileStore + TokenStore + ContactStore + GroupStore + RateLimitStore + DeviceStore + NotifyProgressStore
+    CodeStore
+    + ProfileStore
+    + TokenStore
+    + ContactStore
+    + GroupStore
+    + RateLimitStore
+    + DeviceStore
+    + NotifyProgressStore
+    + PendingUploadStore
 {
 }
 
@@ -466,6 +500,7 @@ impl<T> Store for T where
         + RateLimitStore
         + DeviceStore
         + NotifyProgressStore
+        + PendingUploadStore
 {
 }
 
@@ -528,6 +563,15 @@ pub struct DirectUpload {
     pub headers: std::collections::BTreeMap<String, String>,
 }
 
+/// The start of a stored file, and what identifies the whole of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStart {
+    pub bytes: Vec<u8>,
+    pub size: u64,
+    /// Changes whenever the file is written again (S3's ETag).
+    pub version: String,
+}
+
 /// Photos and attachments (S3). Names are [`crate::model::media::FileName`]s; an area is a prefix.
 pub trait FileStore: Sync {
     fn put(
@@ -541,21 +585,25 @@ pub trait FileStore: Sync {
     /// Gone already counts as deleted.
     fn delete(&self, area: FileArea, name: &str) -> impl Future<Output = Result<(), FilesUnavailable>> + Send;
 
-    /// Up to `max_bytes` from the start of the file, and its whole size; `None` if there is no such file.
+    /// Up to `max_bytes` from the start of the file, its whole size and its version; `None` if there is no such
+    /// file, or (with `version`) if it is no longer that version.
     fn read_start(
         &self,
         area: FileArea,
         name: &str,
         max_bytes: u64,
-    ) -> impl Future<Output = Result<Option<(Vec<u8>, u64)>, FilesUnavailable>> + Send;
+        version: Option<&str>,
+    ) -> impl Future<Output = Result<Option<FileStart>, FilesUnavailable>> + Send;
 
-    /// Copies a file to another area and name, as `content_type`.
+    /// Copies a file to another area and name, as `content_type`, if it is still `version`: `false` if it is not
+    /// (or is gone).
     fn copy(
         &self,
         from: (FileArea, &str),
+        version: &str,
         to: (FileArea, &str),
         content_type: &str,
-    ) -> impl Future<Output = Result<(), FilesUnavailable>> + Send;
+    ) -> impl Future<Output = Result<bool, FilesUnavailable>> + Send;
 
     /// A PUT the client sends itself, of exactly `size` bytes, valid for `expires_in` seconds.
     fn upload_url(

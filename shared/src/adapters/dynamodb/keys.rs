@@ -22,9 +22,12 @@ pub const TOKEN: &str = "TOKEN";
 pub const TOKEN_PREFIX: &str = "TOKEN#";
 pub const SESSION_PREFIX: &str = "SESSION#";
 pub const GROUP: &str = "GROUP";
+// The sort key of a person's news told (`told`), which the mesibo sync reads from the stream.
+pub const TOLD: &str = "TOLD";
 const USER_PREFIX: &str = "USER#";
 const GROUP_PREFIX: &str = "GROUP#";
 const LEFT_PREFIX: &str = "LEFT#";
+const UPLOAD_PREFIX: &str = "UPLOAD#";
 // Sort keys of a lookup quota's days (under `QUOTA#<keyed name>`, not under the user).
 pub const LOOKUPS_PREFIX: &str = "LOOKUPS#";
 
@@ -84,6 +87,10 @@ pub mod attr {
     pub const CLAIMED_AT: &str = "claimed_at";
     /// A session number's: the hash of the token bound to it.
     pub const TOKEN_HASH: &str = "token_hash";
+    /// A news told's kind (`contact_joined`, `profile_updated`).
+    pub const KIND: &str = "kind";
+    /// A pending direct upload's: the account that started it (a `USER#<e164>` key).
+    pub const OWNER: &str = "owner";
 }
 
 pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
@@ -209,6 +216,17 @@ pub fn notify_run(run: &NotifyRun) -> Item {
             format!("RUN#{}#{ts}{}", crate::model::events::GROUP_UPDATED, channel(via)),
         ),
     }
+}
+
+/// `UPLOAD#<fingerprint of the upload id>`, `PENDING`: a direct upload not yet stored.
+pub fn pending_upload(fingerprint: &str) -> Item {
+    key(format!("{UPLOAD_PREFIX}{fingerprint}"), "PENDING")
+}
+
+/// `TOLD#USER#<e164>#<kind>#<ts>`, [`TOLD`]: a person's news the notifier told (within the fan-out limit, or
+/// coalesced), for the mesibo sync to tell as well. One partition per news: the stream filter matches the sort key.
+pub fn told(e164: &str, kind: &str, ts: i64) -> Item {
+    key(format!("TOLD#{}#{kind}#{ts}", user(e164)), TOLD)
 }
 
 /// `READD#<keyed name of the pair>`: one person may not add another to a group again until the item's `expires_at`

@@ -37,6 +37,8 @@
 //! | are these numbers in the adder's address book    | BatchGetItem (≤ 100 keys)   | PK=`USER#<owner>`, SK=`CONTACT#<number>`         | table |
 //! | bar on re-adding someone who left (7 days)       | BatchWriteItem / BatchGetItem | PK=`READD#<keyed name of adder and member>`, SK=`BAR` | table |
 //! | take a day's group and member-add allowance      | TransactWriteItems of conditional ADDs | PK=`LIMIT#…`, SK=`WINDOW#<start>` | table |
+//! | a direct upload started (its owner)              | PutItem                     | PK=`UPLOAD#<fingerprint of its id>`, SK=`PENDING` | table |
+//! | take it to store it (once, by its owner only)    | DeleteItem if owner matches | PK=`UPLOAD#<fingerprint of its id>`, SK=`PENDING` | table |
 //!
 //! A lookup-quota day holds `count` and `charged`, a binary set of 8-byte keyed tags of the numbers charged that day
 //! (never more than the budget: ≤ 30,000 × 9 bytes, see `model::lookup_quota`). Its partition is not the user's, so
@@ -44,7 +46,7 @@
 //!
 //! A group member's `added_by` is a keyed name of the adder's number, never the number (the group may outlive them).
 //!
-//! Expiring items (codes, tokens, counters, quota days, resume points, re-add bars) carry `ttl` (unix seconds) so DynamoDB removes
+//! Expiring items (codes, tokens, counters, quota days, resume points, re-add bars, pending uploads) carry `ttl` (unix seconds) so DynamoDB removes
 //! them eventually; the code never relies on it and always compares times itself.
 
 use aws_sdk_dynamodb::Client;
@@ -66,6 +68,7 @@ mod progress;
 mod rate_limits;
 pub mod stream;
 mod tokens;
+mod uploads;
 
 use crate::usecase::ports::StoreUnavailable;
 use item::Item;

@@ -11,7 +11,7 @@ use super::item::{get_s, n, s};
 use super::keys::{self, attr};
 use super::{DynamoStore, condition_failed, unavailable};
 use crate::model::clock::Timestamp;
-use crate::model::events::NotifyRun;
+use crate::model::events::{NotifyRun, ProfileNews};
 use crate::usecase::ports::{NotifyProgress, NotifyProgressStore, StoreUnavailable};
 
 impl DynamoStore {
@@ -94,6 +94,25 @@ impl NotifyProgressStore for DynamoStore {
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .expression_attribute_values(":ttl", n(expires_at));
         request.send().await.map_err(|e| unavailable("mark next fan-out page queued", e))?;
+        Ok(())
+    }
+
+    async fn record_told(&self, news: &ProfileNews, expires_at: Timestamp) -> Result<(), StoreUnavailable> {
+        let mut item = keys::told(&news.e164, news.kind, news.ts);
+        for (name, value) in [
+            (attr::PHONE, &news.e164),
+            (attr::NAME, &news.name),
+            (attr::STATUS, &news.status),
+            (attr::PHOTO, &news.photo),
+            (attr::TN, &news.tn),
+        ] {
+            item.insert(name.into(), s(value));
+        }
+        item.insert(attr::KIND.into(), s(news.kind));
+        item.insert(attr::UPDATED_AT.into(), n(news.ts));
+        item.insert(keys::TTL.into(), n(expires_at));
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        request.send().await.map_err(|e| unavailable("record news told", e))?;
         Ok(())
     }
 }

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::groups::group_from;
-use super::item::{Item, get_s};
+use super::item::{Item, get_n, get_s};
 use super::keys::{self, attr};
 use super::profiles::contact_profile;
 use crate::model::clock::Timestamp;
-use crate::model::events::TableChange;
+use crate::model::events::{ProfileNews, TableChange};
 
 /// The part of a DynamoDB Streams Lambda event the notifier reads.
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +88,21 @@ impl StreamRecord {
                 TableChange::Group {
                     old: old.contains_key(attr::MEMBERS).then(|| group_from(&old)),
                     new: group_from(&new),
+                }
+            }
+            keys::TOLD if self.event_name == "INSERT" => {
+                let text = |name: &str| get_s(&new, name);
+                let (kind, e164, ts) = (text(attr::KIND), text(attr::PHONE), get_n(&new, attr::UPDATED_AT));
+                match ProfileNews::from_page(
+                    &kind,
+                    &e164,
+                    &text(attr::NAME),
+                    &text(attr::STATUS),
+                    &text(attr::PHOTO),
+                    ts,
+                ) {
+                    Some(news) => TableChange::Told(ProfileNews { tn: text(attr::TN), ..news }),
+                    None => TableChange::Other,
                 }
             }
             _ => TableChange::Other,

@@ -1,0 +1,130 @@
+//! Direct uploads (a presigned PUT, then `uploaded=<id>`) are stored once per charge, only by the account that
+//! started them, and as the version that was checked (issue 24, item 1).
+
+use domain::adapters::s3::S3Files;
+use domain::usecase::ports::{FileArea, FileStore};
+use integration_tests::*;
+use local_stack::apigw::HttpCall;
+use local_stack::harness::http_raw;
+use serde_json::Value;
+
+fn files_vars(uploads_per_hour: &str) -> [(&'static str, String); 4] {
+    [
+        ("UPLOADS_PER_HOUR", uploads_per_hour.to_owned()),
+        ("UPLOAD_URL", String::new()),
+        ("FILE_URL", String::new()),
+        ("DOWNLOAD_URL", String::new()),
+    ]
+}
+
+async fn files_app(uploads_per_hour: &str) -> TestApp {
+    let vars = files_vars(uploads_per_hour);
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    spawn_app_with(&vars).await
+}
+
+fn bucket(t: &TestApp) -> String {
+    t.app.config.files.as_ref().expect("files are on").bucket.clone()
+}
+
+async fn s3() -> aws_sdk_s3::Client {
+    domain::app::s3_client(&domain::app::sdk_config().await)
+}
+
+/// How many attachments the bucket holds.
+async fn stored_attachments(t: &TestApp) -> usize {
+    let listed = s3().await.list_objects_v2().bucket(bucket(t)).prefix("attachments/").send().await.unwrap();
+    listed.contents().len()
+}
+
+const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n";
+
+/// Starts a direct upload of `PDF`: the reply.
+async fn start(t: &TestApp, token: &str) -> Reply {
+    t.call(HttpCall::post("/upload").form(&[("size", &PDF.len().to_string())]).bearer(token)).await
+}
+
+/// Sends `body` with the presigned PUT of a started upload.
+async fn put(started: &Value, body: &[u8]) -> u16 {
+    let upload = &started["upload"];
+    let headers: Vec<(String, String)> = upload["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    http_raw("PUT", upload["url"].as_str().unwrap(), &headers, body).await.0
+}
+
+async fn finish(t: &TestApp, token: &str, uploaded: &str) -> Reply {
+    t.call(HttpCall::post("/upload").form(&[("uploaded", uploaded)]).bearer(token)).await
+}
+
+#[tokio::test]
+async fn a_direct_upload_is_stored_once_by_the_account_that_started_it() {
+    let t = files_app("3").await;
+    let (me, thief) = (t.sign_in(random_phone().e164()).await, t.sign_in(random_phone().e164()).await);
+    let started = start(&t, &me).await;
+    assert_eq!(started.status, 200, "{:?}", started.json);
+    let uploaded = started.json["uploaded"].as_str().unwrap().to_owned();
+
+    let early = finish(&t, &me, &uploaded).await;
+    assert_eq!((early.status, early.error()), (404, "NOTFOUND"), "nothing arrived yet: {:?}", early.json);
+    assert_eq!(put(&started.json, PDF).await, 200);
+
+    let stolen = finish(&t, &thief, &uploaded).await;
+    assert_eq!((stolen.status, stolen.error()), (404, "NOTFOUND"), "another account: {:?}", stolen.json);
+    assert_eq!(stored_attachments(&t).await, 0);
+
+    // Eight finishes at once (the upload was given back after the early one): one stores it, the rest find nothing.
+    let finishes = (0..8).map(|_| finish(&t, &me, &uploaded));
+    let replies = futures::future::join_all(finishes).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 404).count(), 7, "{statuses:?}");
+    assert_eq!(stored_attachments(&t).await, 1);
+
+    // The presigned PUT still works for a while: sending it again stores nothing more.
+    assert_eq!(put(&started.json, PDF).await, 200);
+    let again = finish(&t, &me, &uploaded).await;
+    assert_eq!((again.status, again.error()), (404, "NOTFOUND"), "{:?}", again.json);
+    assert_eq!(stored_attachments(&t).await, 1, "one stored file per charge");
+
+    // The hour's other two uploads are left, and no more.
+    for _ in 0..2 {
+        assert_eq!(start(&t, &me).await.status, 200);
+    }
+    let over = start(&t, &me).await;
+    assert_eq!((over.status, over.error()), (429, "RATELIMIT"), "{:?}", over.json);
+    let holds = t.items_with_sk_prefix("PENDING").await;
+    assert_eq!(holds.len(), 2, "the two started uploads are held, the stored one is not: {holds:?}");
+    assert!(holds.iter().all(|item| !format!("{item:?}").contains(&uploaded)), "ids are kept as fingerprints");
+}
+
+#[tokio::test]
+async fn a_refused_direct_upload_is_gone_and_a_file_replaced_after_its_check_is_not_copied() {
+    let t = files_app("10").await;
+    let me = t.sign_in(random_phone().e164()).await;
+    let started = start(&t, &me).await;
+    let uploaded = started.json["uploaded"].as_str().unwrap().to_owned();
+    let mut script = b"<html><script>alert(1)</script>".to_vec();
+    script.resize(PDF.len(), b' ');
+    assert_eq!(put(&started.json, &script).await, 200);
+    let refused = finish(&t, &me, &uploaded).await;
+    assert_eq!((refused.status, refused.error()), (415, "BADFILETYPE"), "{:?}", refused.json);
+    assert_eq!(put(&started.json, PDF).await, 200);
+    let after = finish(&t, &me, &uploaded).await;
+    assert_eq!((after.status, after.error()), (404, "NOTFOUND"), "a refused upload is not checked again");
+    assert_eq!(stored_attachments(&t).await, 0);
+
+    // The copy is conditioned on the version that was checked.
+    let files = S3Files::new(s3().await, bucket(&t));
+    files.put(FileArea::Pending, "swapped", PDF.to_vec(), "application/octet-stream").await.unwrap();
+    let checked = files.read_start(FileArea::Pending, "swapped", 8192, None).await.unwrap().unwrap();
+    files.put(FileArea::Pending, "swapped", script.clone(), "application/octet-stream").await.unwrap();
+    let copied = files.copy((FileArea::Pending, "swapped"), &checked.version, (FileArea::Attachments, "x.pdf"), "a/b");
+    assert!(!copied.await.unwrap(), "a file replaced after its check is not copied");
+    let read = files.read_start(FileArea::Pending, "swapped", 1 << 20, Some(&checked.version)).await.unwrap();
+    assert_eq!(read, None, "nor read whole");
+    assert_eq!(stored_attachments(&t).await, 0);
+}
