@@ -168,3 +168,53 @@ fn the_template_wires_the_front_door_into_the_functions_only_when_it_is_on() {
         }
     }
 }
+
+/// api.php sign-ins spelled so that the front door's sign-in rule would miss them (issue 24, item 5) are refused
+/// before any SMS; the spellings mesibo's apps use still sign in.
+#[tokio::test]
+async fn api_php_sign_ins_the_front_doors_sign_in_rule_would_miss_are_refused_and_send_nothing() {
+    let t = spawn_app().await;
+    let api = || HttpCall::post("/api.php");
+    let json_body = |body: &str| {
+        let mut call = api();
+        call.headers.push(("content-type".into(), "application/json".into()));
+        call.body = body.as_bytes().to_vec();
+        call
+    };
+    let hidden: Vec<(&str, Box<dyn Fn(&str) -> HttpCall>)> = vec![
+        ("multipart", Box::new(|phone: &str| api().multipart(&[("op", "login"), ("phone", phone)], &[]))),
+        ("JSON escape", Box::new(move |phone: &str| json_body(&format!(r#"{{"op":"\u006cogin","phone":"{phone}"}}"#)))),
+        (
+            "17 KB of padding",
+            Box::new(|phone: &str| api().form(&[("pad", &"x".repeat(17 * 1024)), ("op", "login"), ("phone", phone)])),
+        ),
+    ];
+    for (how, call) in &hidden {
+        let phone = random_phone();
+        let reply = t.call(call(phone.digits())).await;
+        assert_eq!(
+            (reply.status, reply.json["result"].as_str(), reply.error()),
+            (200, Some("FAIL"), "BADREQUEST"),
+            "{how}"
+        );
+        assert!(sms_to(phone.e164()).await.is_empty(), "{how}: no code sent");
+    }
+    let seen: Vec<(&str, Box<dyn Fn(&str) -> HttpCall>)> = vec![
+        ("query", Box::new(|phone: &str| api().query(&[("op", "login"), ("phone", phone)]))),
+        ("form", Box::new(|phone: &str| api().form(&[("op", "login"), ("phone", phone)]))),
+        ("JSON", Box::new(move |phone: &str| json_body(&format!(r#"{{"op":"login","phone":"{phone}"}}"#)))),
+    ];
+    for (how, call) in &seen {
+        let phone = random_phone();
+        let reply = t.call(call(phone.digits())).await;
+        assert_eq!(reply.json["result"], "OK", "{how}: {:?}", reply.json);
+        assert_eq!(sms_to(phone.e164()).await.len(), 1, "{how}");
+    }
+    // What the check mirrors is what the rule says.
+    let template = std::fs::read_to_string(format!("{}/../template.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let rule =
+        &template[template.find("Name: SignInPerClient").unwrap()..template.find("Name: AnyRoutePerClient").unwrap()];
+    assert_eq!(rule.matches("SearchString: op=login").count(), 2, "query string and body");
+    assert!(rule.contains("SearchString: '\"login\"'") && rule.contains("OversizeHandling: CONTINUE"));
+    assert_eq!(rule.matches("Type: URL_DECODE").count(), 2);
+}
