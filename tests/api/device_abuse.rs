@@ -215,3 +215,37 @@ async fn one_profile_change_pushes_to_devices_concurrently_and_within_a_time_bou
     assert_eq!(hanging.attempted.load(Ordering::SeqCst), 10, "every push was started");
     assert_eq!(hanging.pushed.load(Ordering::SeqCst), 0, "none of them answered");
 }
+
+/// A device token has one owner (issue 24, item 4): SNS hands the same endpoint to every account that registers a
+/// token it knows, so registering it moves the device, and a logout never deletes an endpoint another account uses.
+#[tokio::test]
+async fn a_device_token_registered_by_a_second_account_moves_to_it_and_its_logout_leaves_the_other_alone() {
+    let application = fcm_application().await;
+    let t = spawn_app_with(&[("PUSH_FCM_APPLICATION_ARN", &application)]).await;
+    let (first, second) = (person(&t).await, person(&t).await);
+    assert_eq!(register(&t, &first.token, "shared-device").await.status, 200);
+    let endpoint = profile_endpoints(&t, &first).await;
+    assert_eq!(endpoint.len(), 1);
+
+    assert_eq!(register(&t, &second.token, "shared-device").await.status, 200);
+    assert_eq!(profile_endpoints(&t, &second).await, endpoint, "SNS's one endpoint for the token");
+    assert!(profile_endpoints(&t, &first).await.is_empty(), "the first account's events no longer go to it");
+    assert!(stored_device_tokens(&t, &first).await.is_empty());
+
+    // The second account signs out: the endpoint is its own, and goes.
+    assert_eq!(post(&t, "/logout", &second.token, json!({})).await.status, 200);
+    assert!(sns_endpoint_tokens(&application).await.is_empty());
+
+    // Back to the first, then the second registers it and the first signs out: the second's endpoint stays.
+    assert_eq!(register(&t, &first.token, "shared-device").await.status, 200);
+    t.clock.advance(120);
+    let second = Person { token: t.sign_in(second.phone.e164()).await, ..second };
+    assert_eq!(register(&t, &second.token, "shared-device").await.status, 200);
+    assert_eq!(register(&t, &first.token, "own-device").await.status, 200);
+    assert_eq!(post(&t, "/logout", &first.token, json!({})).await.status, 200);
+    assert_eq!(sns_endpoint_tokens(&application).await, BTreeSet::from(["shared-device".to_owned()]));
+    assert_eq!(profile_endpoints(&t, &second).await.len(), 1, "the second account's device still receives");
+    let owners = t.items_with_sk_prefix("OWNER").await;
+    assert_eq!(owners.len(), 1, "one owner item, the second's: {owners:?}");
+    assert_eq!(owners[0]["owner"].as_s().unwrap(), &format!("USER#{}", second.phone.e164()));
+}

@@ -196,7 +196,7 @@ pub async fn delete_account(
     let tokens = store.tokens_of(phone).await?;
     store.revoke_tokens(&tokens).await?;
     // Their items go with the other personal items below; their endpoints must go too, or they would keep receiving.
-    device_list::delete_endpoints(app, &store.devices(phone.e164()).await?.devices).await;
+    device_list::delete_endpoints(app, phone.e164(), &store.devices(phone.e164()).await?.devices).await;
     let memberships = store.memberships_of(phone.e164()).await?;
     for membership in memberships.iter().filter(|m| !m.left) {
         let leave = |group: &mut Group| {
@@ -251,9 +251,11 @@ pub async fn set_notify(
         Ok(replaced) => replaced,
         Err(refusal) => {
             // Signed out meanwhile: an endpoint no stored device points at would receive nothing, forever.
+            // The endpoint may be another account's, if the token is theirs: then it stays.
             if let (ApiError::AuthFail, Some(endpoint)) = (&refusal, &endpoint)
                 && let Ok(list) = app.store.devices(session.phone.e164()).await
                 && list.devices.iter().all(|d| d.endpoint.as_ref() != Some(endpoint))
+                && let Ok(true) = app.store.disown_device_token(digest, session.phone.e164()).await
                 && app.push.delete_endpoint(endpoint).await.is_err()
             {
                 warn!(phone = %session.phone, "the endpoint of a device registered during sign-out remains");
@@ -261,6 +263,15 @@ pub async fn set_notify(
             return Err(refusal);
         }
     };
+    // One owner per device token: registered here, it leaves the account that had it (whose events would otherwise
+    // reach this device, and whose logout would delete the endpoint both share).
+    if let Some(previous) = app.store.own_device_token(digest, session.phone.e164()).await? {
+        device_list::change(app, &previous, None, now, |list| {
+            list.iter().filter(|d| d.token_digest == digest).collect()
+        })
+        .await?;
+        info!(phone = %session.phone, "device token moved from another account");
+    }
     info!(
         phone = %session.phone, platform = platform.name(), endpoint = endpoint.is_some(), replaced,
         "device registered"

@@ -1,7 +1,8 @@
 //! The one way a person's push devices change: read the list at its version, decide who goes (a rule of
 //! `model::devices`), write the change only if the version is unchanged, and on a conflict start again from the new
 //! list. Concurrent registrations serialise, so the limit holds however many race. The platform endpoints of the
-//! devices that went are deleted afterwards, so nothing more reaches them.
+//! devices that went are deleted afterwards, so nothing more reaches them, unless their token has moved to another
+//! account (a device token has one owner: registering it moves it).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -86,17 +87,26 @@ pub async fn change(
             Err(ChangeDevicesError::Unavailable(e)) => return Err(e.into()),
         }
     }
-    delete_endpoints(app, &removed).await;
+    delete_endpoints(app, owner, &removed).await;
     Ok(removed.len())
 }
 
-/// Deletes the platform endpoints of devices that are gone. A failure leaves an endpoint nobody pushes to any more
-/// (the profile no longer lists it): logged, not the request's failure.
-pub async fn delete_endpoints(app: &Services<impl Ports>, devices: &[RegisteredDevice]) {
-    let deletions: Vec<_> =
-        devices.iter().filter_map(|d| d.endpoint.as_deref()).map(|e| app.push.delete_endpoint(e)).collect();
-    let results: Vec<_> = stream::iter(deletions).buffer_unordered(ENDPOINT_DELETIONS_AT_ONCE).collect().await;
-    let failed = results.iter().filter(|r| r.is_err()).count();
+/// Deletes the platform endpoints of `owner`'s devices that are gone, unless a device token has moved to another
+/// account since (SNS gives one endpoint per token, so it is theirs now). A failure leaves an endpoint nobody pushes
+/// to any more (the profile no longer lists it): logged, not the request's failure.
+pub async fn delete_endpoints(app: &Services<impl Ports>, owner: &str, devices: &[RegisteredDevice]) {
+    let deletions = devices.iter().filter_map(|d| Some((d.token_digest.as_str(), d.endpoint.as_deref()?)));
+    let deletions: Vec<_> = deletions
+        .map(|(digest, endpoint)| async move {
+            match app.store.disown_device_token(digest, owner).await {
+                Ok(true) => app.push.delete_endpoint(endpoint).await.is_ok(),
+                Ok(false) => true,
+                Err(_) => false,
+            }
+        })
+        .collect();
+    let results: Vec<bool> = stream::iter(deletions).buffer_unordered(ENDPOINT_DELETIONS_AT_ONCE).collect().await;
+    let failed = results.iter().filter(|deleted| !**deleted).count();
     if failed > 0 {
         warn!(failed, "platform endpoints of removed devices could not be deleted");
     }

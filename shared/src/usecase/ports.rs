@@ -418,6 +418,13 @@ pub trait DeviceStore: Sync {
         owner: &str,
         change: DeviceChange<'_>,
     ) -> impl Future<Output = Result<(), ChangeDevicesError>> + Send;
+
+    /// Makes `owner` the one owner of a device token (by its digest): the previous owner, if another.
+    fn own_device_token(&self, digest: &str, owner: &str) -> impl Future<Output = Stored<Option<String>>> + Send;
+
+    /// Gives up `owner`'s ownership of a device token: `false` if someone else owns it now (then its endpoint is
+    /// theirs, not to be deleted).
+    fn disown_device_token(&self, digest: &str, owner: &str) -> impl Future<Output = Stored<bool>> + Send;
 }
 
 /// Direct uploads started and not yet stored, each bound to the account that was charged for it.

@@ -1,11 +1,11 @@
 //! Push devices, kept under their owner (so account deletion removes them); their endpoints also on the profile,
 //! whose `devices_version` every change of the list bumps, so concurrent changes cannot exceed the limit.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::item::{Item, get_n, get_s, n, s};
 use super::keys::{self, attr};
-use super::{DynamoStore, failed_conditions, unavailable};
+use super::{DynamoStore, condition_failed, failed_conditions, unavailable};
 use crate::model::devices::RegisteredDevice;
 use crate::usecase::ports::{ChangeDevicesError, DeviceChange, DeviceList, DeviceStore, StoreUnavailable};
 
@@ -56,6 +56,41 @@ impl DeviceStore for DynamoStore {
                 Err(ChangeDevicesError::Conflict)
             }
             Err(error) => Err(unavailable("change devices", error).into()),
+        }
+    }
+
+    async fn own_device_token(&self, digest: &str, owner: &str) -> Result<Option<String>, StoreUnavailable> {
+        let mut item = keys::device_token_owner(digest);
+        item.insert(attr::OWNER.into(), keys::user_value(owner));
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| unavailable("own device token", e))?;
+        let previous = out.attributes.map(|old| get_s(&old, attr::OWNER));
+        Ok(previous.and_then(|key| keys::user_number(&key).map(str::to_owned)).filter(|previous| previous != owner))
+    }
+
+    async fn disown_device_token(&self, digest: &str, owner: &str) -> Result<bool, StoreUnavailable> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::device_token_owner(digest)))
+            // No owner item: a device registered before owners were kept, its endpoint nobody else's.
+            .condition_expression("attribute_not_exists(#owner) OR #owner = :owner")
+            .expression_attribute_names("#owner", attr::OWNER)
+            .expression_attribute_values(":owner", keys::user_value(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable("disown device token", e)),
         }
     }
 }

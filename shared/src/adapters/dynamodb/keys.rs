@@ -155,6 +155,11 @@ pub fn device(token_digest: &str) -> String {
     format!("{DEVICE_PREFIX}{token_digest}")
 }
 
+/// `PUSHTOKEN#<token digest>`, `OWNER`: who a device token (and so its platform endpoint) belongs to.
+pub fn device_token_owner(token_digest: &str) -> Item {
+    key(format!("PUSHTOKEN#{token_digest}"), "OWNER")
+}
+
 pub fn group(gid: u64) -> String {
     format!("{GROUP_PREFIX}{gid}")
 }

@@ -24,6 +24,7 @@
 //! | give a failed request's charge back              | UpdateItem ADD + DELETE     | PK=`QUOTA#<keyed name of e164>`, SK=`LOOKUPS#<day>` | table |
 //! | a user's push devices (deleted with the account) | Query (consistent)          | PK=`USER#<e164>`, SK begins `DEVICE#`            | table |
 //! | add / remove devices, within the limit           | TransactWriteItems: the profile's `devices_version` (cond.) and `push_endpoints`, the devices | PK=`USER#<e164>`, SK=`PROFILE` / `DEVICE#<token digest>` | table |
+//! | who owns a device token (one owner: registering it elsewhere moves it) | PutItem (old image) / DeleteItem if owner matches | PK=`PUSHTOKEN#<token digest>`, SK=`OWNER` | table |
 //! | a group and its members, in order                | GetItem / BatchGetItem      | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
 //! | change a group                                   | PutItem if version matches  | PK=`GROUP#<gid>`, SK=`GROUP`                     | table |
 //! | who belongs to a group (or left it)              | BatchWriteItem              | PK=`GROUP#<gid>`, SK=`MEMBER#<e164>`             | table |
