@@ -128,3 +128,67 @@ async fn a_refused_direct_upload_is_gone_and_a_file_replaced_after_its_check_is_
     assert_eq!(read, None, "nor read whole");
     assert_eq!(stored_attachments(&t).await, 0);
 }
+
+/// A GIF with an XMP block holding GPS, as some editors write them.
+fn gif_with_gps() -> Vec<u8> {
+    let packet = b"<x:xmpmeta><exif:GPSLatitude>48,51.5N</exif:GPSLatitude></x:xmpmeta>";
+    let mut gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xff\x0bXMP DataXMP".to_vec();
+    gif.push(packet.len() as u8);
+    gif.extend_from_slice(packet);
+    gif.extend_from_slice(b"\x00!\xfe\x05home!\x00");
+    gif.extend_from_slice(b"!\xf9\x04\x01\x0a\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;");
+    gif
+}
+
+/// Follows a download link: the redirect's headers, then the file's headers and bytes.
+async fn download(t: &TestApp, url: &str) -> (Vec<(String, String)>, Vec<(String, String)>, Vec<u8>) {
+    let path = &url[url.find("/files/").unwrap()..];
+    let reply = t.call(HttpCall { method: "GET".into(), ..HttpCall::post(path) }).await;
+    assert_eq!(reply.status, 302, "{url}: {:?}", reply.json);
+    let redirect: Vec<(String, String)> =
+        reply.headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned())).collect();
+    let location = reply.headers["location"].to_str().unwrap().to_owned();
+    let (status, headers, bytes) = http_raw("GET", &location, &[], &[]).await;
+    assert_eq!(status, 200, "{location}");
+    (redirect, headers, bytes)
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn gifs_lose_their_metadata_either_way_and_downloads_are_attachments_of_the_sniffed_type() {
+    let t = files_app("10").await;
+    let me = t.sign_in(random_phone().e164()).await;
+    let contains = |bytes: &[u8], needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+
+    let sent = t
+        .call(
+            HttpCall::post("/upload").multipart(&[("token", &me)], &[("photo", "a.gif", "image/gif", &gif_with_gps())]),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{:?}", sent.json);
+    let (redirect, headers, bytes) = download(&t, sent.json["file"].as_str().unwrap()).await;
+    assert!(bytes.starts_with(b"GIF89a") && !contains(&bytes, b"GPSLatitude") && !contains(&bytes, b"home"));
+    assert_eq!(header(&redirect, "x-content-type-options"), Some("nosniff"));
+    assert_eq!(header(&headers, "content-type"), Some("image/gif"));
+    assert!(header(&headers, "content-disposition").is_some_and(|d| d.starts_with("attachment")), "{headers:?}");
+
+    // A GIF sent straight to storage is cleaned the same way.
+    let gif = gif_with_gps();
+    let started = t.call(HttpCall::post("/upload").form(&[("size", &gif.len().to_string())]).bearer(&me)).await;
+    assert_eq!(put(&started.json, &gif).await, 200);
+    let done = finish(&t, &me, started.json["uploaded"].as_str().unwrap()).await;
+    assert_eq!(done.status, 200, "{:?}", done.json);
+    let (_, _, bytes) = download(&t, done.json["file"].as_str().unwrap()).await;
+    assert!(bytes.starts_with(b"GIF89a") && !contains(&bytes, b"GPSLatitude"));
+
+    // A text file is checked for markup throughout, not only at its start.
+    let mut note = "a plain note\n".repeat(60).into_bytes();
+    note.extend_from_slice(b"<script>alert(1)</script>");
+    let refused = t
+        .call(HttpCall::post("/upload").multipart(&[("token", &me)], &[("photo", "a.txt", "text/plain", &note)]))
+        .await;
+    assert_eq!((refused.status, refused.error()), (415, "BADFILETYPE"), "{:?}", refused.json);
+}

@@ -171,12 +171,21 @@ impl FileStore for S3Files {
         Ok(DirectUpload { url: request.uri().to_owned(), method: "PUT", headers })
     }
 
-    async fn download_url(&self, area: FileArea, name: &str, expires_in: u64) -> Result<String, FilesUnavailable> {
+    async fn download_url(
+        &self,
+        area: FileArea,
+        name: &str,
+        content_type: &str,
+        expires_in: u64,
+    ) -> Result<String, FilesUnavailable> {
+        // S3 sends no X-Content-Type-Options; the type and disposition it is told to answer with are signed here.
         let request = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key(area, name))
+            .response_content_type(content_type)
+            .response_content_disposition(format!("attachment; filename=\"{name}\""))
             .presigned(presigning(expires_in)?)
             .await
             .map_err(|e| unavailable("presign get", e))?;

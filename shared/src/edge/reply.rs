@@ -60,6 +60,7 @@ pub fn redirect(location: &str, max_age: u64) -> Response<Body> {
         .status(302)
         .header("location", location)
         .header("cache-control", format!("private, max-age={max_age}"))
+        .header("x-content-type-options", "nosniff")
         .body(Body::Empty)
         .expect("status and headers are valid")
 }

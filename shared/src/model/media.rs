@@ -49,7 +49,8 @@ impl FileType {
         // A file's start may end inside a character: only an invalid sequence before the end makes it no text.
         let utf8 = std::str::from_utf8(bytes).map_or_else(|e| e.error_len().is_none(), |_| true);
         let text = !bytes.is_empty() && !bytes.contains(&0) && utf8;
-        let markup = bytes.iter().take(512).any(|b| *b == b'<');
+        // Checked throughout what was read (a direct upload's first 8 KB; its downloads are attachments anyway).
+        let markup = bytes.contains(&b'<');
         (text && !markup).then_some(Self::TEXT)
     }
 
@@ -57,9 +58,10 @@ impl FileType {
         image_format(self.mime).is_some()
     }
 
-    /// Pictures that may carry EXIF (GPS among it), so they are stored re-encoded, never as sent.
+    /// Pictures that may carry metadata (EXIF, XMP: GPS among it), so they are stored rewritten, never as sent:
+    /// re-encoded, or (GIFs, which may be animated) with their metadata blocks dropped.
     pub fn is_recoded(self) -> bool {
-        matches!(self.mime, "image/jpeg" | "image/png" | "image/webp")
+        matches!(self.mime, "image/jpeg" | "image/png" | "image/webp" | "image/gif")
     }
 
     /// The type of a stored name, from its extension (ours, chosen when the file was sniffed).
@@ -185,11 +187,14 @@ impl Photo {
 }
 
 /// A chat attachment, ready to store: pictures re-encoded (so no GPS or camera data leaves the phone with them),
-/// everything else as sent. Animated GIFs stay as sent (they carry no EXIF).
+/// GIFs (which may be animated) without their metadata blocks, everything else as sent.
 pub fn clean_attachment(bytes: Vec<u8>) -> Result<(Vec<u8>, FileType), ApiError> {
     let file_type = FileType::sniff(&bytes).ok_or(ApiError::UnsupportedFile)?;
     if !file_type.is_recoded() {
         return Ok((bytes, file_type));
+    }
+    if file_type.mime == "image/gif" {
+        return Ok((gif_without_metadata(&bytes)?, file_type));
     }
     let (mut picture, orientation) = decode(&bytes, file_type)?;
     drop(bytes);
@@ -200,6 +205,64 @@ pub fn clean_attachment(bytes: Vec<u8>) -> Result<(Vec<u8>, FileType), ApiError>
         return Ok((out.into_inner(), FileType::PNG));
     }
     Ok((jpeg(&picture, 90)?, FileType::JPEG))
+}
+
+/// A GIF without its metadata: comment and plain-text extensions, and every application extension but the
+/// animation loop's (`NETSCAPE2.0`, `ANIMEXTS1.0`), are dropped (XMP, which may hold GPS, is one); frames, palettes
+/// and timing are copied as they are. A GIF whose blocks do not parse is refused; one cut short after a whole block
+/// is ended there.
+fn gif_without_metadata(bytes: &[u8]) -> Result<Vec<u8>, ApiError> {
+    const TRAILER: u8 = 0x3B;
+    let bad = || ApiError::BadImage;
+    let header = bytes.get(..13).ok_or_else(bad)?;
+    if !(header.starts_with(b"GIF87a") || header.starts_with(b"GIF89a")) {
+        return Err(bad());
+    }
+    let color_table = |flags: u8| if flags & 0x80 != 0 { 3 << ((flags & 0x07) + 1) } else { 0 };
+    let mut at = 13 + color_table(header[10]);
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(bytes.get(..at).ok_or_else(bad)?);
+    loop {
+        match bytes.get(at) {
+            None | Some(&TRAILER) => {
+                out.push(TRAILER);
+                return Ok(out);
+            }
+            Some(0x2C) => {
+                let descriptor = bytes.get(at..at + 10).ok_or_else(bad)?;
+                // The descriptor, its colour table, the LZW code size, then the image data's sub-blocks.
+                let end = sub_blocks_end(bytes, at + 10 + color_table(descriptor[9]) + 1)?;
+                out.extend_from_slice(&bytes[at..end]);
+                at = end;
+            }
+            Some(0x21) => {
+                let label = *bytes.get(at + 1).ok_or_else(bad)?;
+                let end = sub_blocks_end(bytes, at + 2)?;
+                let block = &bytes[at..end];
+                let kept = match label {
+                    0xF9 => true,
+                    0xFF => block.get(2..14).is_some_and(|id| id == b"\x0bNETSCAPE2.0" || id == b"\x0bANIMEXTS1.0"),
+                    _ => false,
+                };
+                if kept {
+                    out.extend_from_slice(block);
+                }
+                at = end;
+            }
+            Some(_) => return Err(bad()),
+        }
+    }
+}
+
+/// Where the data sub-blocks that start at `at` end (after their zero-length terminator).
+fn sub_blocks_end(bytes: &[u8], mut at: usize) -> Result<usize, ApiError> {
+    loop {
+        let size = usize::from(*bytes.get(at).ok_or(ApiError::BadImage)?);
+        at += 1 + size;
+        if size == 0 {
+            return if at <= bytes.len() { Ok(at) } else { Err(ApiError::BadImage) };
+        }
+    }
 }
 
 /// The picture and how to turn it upright (EXIF orientation), with its size checked before any pixel is decoded.
@@ -340,5 +403,51 @@ mod tests {
         ] {
             assert_eq!(FileName::parse(bad), None, "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod gif_tests {
+    use super::*;
+
+    const PIXEL: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff";
+    const FRAME: &[u8] = b"!\xf9\x04\x01\x0a\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00";
+    const LOOP: &[u8] = b"!\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00";
+
+    fn xmp_with_gps() -> Vec<u8> {
+        let packet = b"<x:xmpmeta><exif:GPSLatitude>48,51.5N</exif:GPSLatitude></x:xmpmeta>";
+        let mut block = b"!\xff\x0bXMP DataXMP".to_vec();
+        for chunk in packet.chunks(255) {
+            block.push(chunk.len() as u8);
+            block.extend_from_slice(chunk);
+        }
+        block.push(0);
+        block
+    }
+
+    #[test]
+    fn a_gif_keeps_its_frames_and_loop_and_loses_xmp_and_comments() {
+        let comment = b"!\xfe\x0cshot at home\x00";
+        let sent = [PIXEL, LOOP, &xmp_with_gps(), comment, FRAME, FRAME, b";"].concat();
+        let (stored, file_type) = clean_attachment(sent).unwrap();
+        assert_eq!(file_type.mime, "image/gif");
+        assert_eq!(stored, [PIXEL, LOOP, FRAME, FRAME, b";"].concat());
+        assert!(image::load_from_memory_with_format(&stored, ImageFormat::Gif).is_ok());
+    }
+
+    #[test]
+    fn a_gif_cut_short_ends_after_its_last_whole_block_and_broken_blocks_are_refused() {
+        assert_eq!(gif_without_metadata(&[PIXEL, FRAME].concat()).unwrap(), [PIXEL, FRAME, b";"].concat());
+        let cut = [PIXEL, &FRAME[..FRAME.len() - 3]].concat();
+        assert_eq!(gif_without_metadata(&cut), Err(ApiError::BadImage));
+        assert_eq!(gif_without_metadata(&[PIXEL, b"\x00"].concat()), Err(ApiError::BadImage));
+    }
+
+    #[test]
+    fn markup_anywhere_in_a_text_file_makes_it_no_text() {
+        let mut text = "a plain note\n".repeat(60).into_bytes();
+        assert_eq!(FileType::sniff(&text).map(|t| t.extension), Some("txt"));
+        text.extend_from_slice(b"<script>alert(1)</script>");
+        assert_eq!(FileType::sniff(&text), None);
     }
 }

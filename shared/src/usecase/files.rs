@@ -267,7 +267,8 @@ pub async fn download_link(app: &Services<impl Ports>, name: &str) -> Result<Str
         FilePurpose::Photo => FileArea::Photos,
         FilePurpose::Attachment => FileArea::Attachments,
     };
-    Ok(files.download_url(area, name.as_str(), DOWNLOAD_LINK_SECONDS).await?)
+    let file_type = FileType::of_name(name.as_str()).ok_or(ApiError::NoSuchFile)?;
+    Ok(files.download_url(area, name.as_str(), file_type.mime, DOWNLOAD_LINK_SECONDS).await?)
 }
 
 /// The id of a direct upload not yet checked: 128 random bits in hex.

@@ -621,11 +621,13 @@ pub trait FileStore: Sync {
         expires_in: u64,
     ) -> impl Future<Output = Result<DirectUpload, FilesUnavailable>> + Send;
 
-    /// A GET anyone holding it may send, valid for `expires_in` seconds.
+    /// A GET anyone holding it may send, valid for `expires_in` seconds, answered as `content_type` and as an
+    /// attachment (a browser saves it, never renders it in the link's origin).
     fn download_url(
         &self,
         area: FileArea,
         name: &str,
+        content_type: &str,
         expires_in: u64,
     ) -> impl Future<Output = Result<String, FilesUnavailable>> + Send;
 }
