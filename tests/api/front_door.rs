@@ -169,6 +169,9 @@ fn the_template_wires_the_front_door_into_the_functions_only_when_it_is_on() {
     }
 }
 
+/// A sign-in request for a number (its digits), spelled one way.
+type SignInSpelling = Box<dyn Fn(&str) -> HttpCall>;
+
 /// api.php sign-ins spelled so that the front door's sign-in rule would miss them (issue 24, item 5) are refused
 /// before any SMS; the spellings mesibo's apps use still sign in.
 #[tokio::test]
@@ -181,7 +184,7 @@ async fn api_php_sign_ins_the_front_doors_sign_in_rule_would_miss_are_refused_an
         call.body = body.as_bytes().to_vec();
         call
     };
-    let hidden: Vec<(&str, Box<dyn Fn(&str) -> HttpCall>)> = vec![
+    let hidden: Vec<(&str, SignInSpelling)> = vec![
         ("multipart", Box::new(|phone: &str| api().multipart(&[("op", "login"), ("phone", phone)], &[]))),
         ("JSON escape", Box::new(move |phone: &str| json_body(&format!(r#"{{"op":"\u006cogin","phone":"{phone}"}}"#)))),
         (
@@ -199,7 +202,7 @@ async fn api_php_sign_ins_the_front_doors_sign_in_rule_would_miss_are_refused_an
         );
         assert!(sms_to(phone.e164()).await.is_empty(), "{how}: no code sent");
     }
-    let seen: Vec<(&str, Box<dyn Fn(&str) -> HttpCall>)> = vec![
+    let seen: Vec<(&str, SignInSpelling)> = vec![
         ("query", Box::new(|phone: &str| api().query(&[("op", "login"), ("phone", phone)]))),
         ("form", Box::new(|phone: &str| api().form(&[("op", "login"), ("phone", phone)]))),
         ("JSON", Box::new(move |phone: &str| json_body(&format!(r#"{{"op":"login","phone":"{phone}"}}"#)))),
