@@ -170,7 +170,7 @@ fn the_template_wires_the_front_door_into_the_functions_only_when_it_is_on() {
 }
 
 /// A sign-in request for a number (its digits), spelled one way.
-type SignInSpelling = Box<dyn Fn(&str) -> HttpCall>;
+type SignInSpelling<'a> = Box<dyn Fn(&str) -> HttpCall + 'a>;
 
 /// api.php sign-ins spelled so that the front door's sign-in rule would miss them (issue 24, item 5) are refused
 /// before any SMS; the spellings mesibo's apps use still sign in.
