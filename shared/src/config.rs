@@ -188,6 +188,11 @@ pub const NUMBER_FAILED_VERIFIES_PER_DAY: Number = number("NUMBER_FAILED_VERIFIE
 pub const SMS_HOURLY_LIMIT_PER_COUNTRY: Number = number("SMS_HOURLY_LIMIT_PER_COUNTRY", 200, 1, 10_000_000);
 pub const SMS_DAILY_BUDGET: Number = number("SMS_DAILY_BUDGET", 1000, 1, 100_000_000);
 pub const UPLOADS_PER_HOUR: Number = number("UPLOADS_PER_HOUR", 100, 1, 100_000);
+/// mesibo's Android app uploads an address book 100 numbers a request: 120 an hour is a 10,000-number book and 20
+/// syncs more.
+pub const CONTACT_SYNCS_PER_HOUR: Number = number("CONTACT_SYNCS_PER_HOUR", 120, 1, 100_000);
+/// Two full 5,000-number address books a day (each entry is two write units: the item and its index entry).
+pub const CONTACT_WRITES_PER_DAY: Number = number("CONTACT_WRITES_PER_DAY", 10_000, 1, 10_000_000);
 pub const GROUPS_PER_DAY: Number = number("GROUPS_PER_DAY", 20, 1, 100_000);
 pub const GROUP_MEMBER_ADDS_PER_DAY: Number = number("GROUP_MEMBER_ADDS_PER_DAY", 500, 1, 1_000_000);
 pub const GROUP_NOTICES_PER_DAY: Number = number("GROUP_NOTICES_PER_DAY", 20_000, 1, 100_000_000);
@@ -298,6 +303,8 @@ impl Config {
                 sms_hourly_limit_per_country: vars.number(SMS_HOURLY_LIMIT_PER_COUNTRY)?,
                 sms_daily_budget: vars.number(SMS_DAILY_BUDGET)?,
                 uploads_per_hour: vars.number(UPLOADS_PER_HOUR)?,
+                contact_syncs_per_hour: vars.number(CONTACT_SYNCS_PER_HOUR)?,
+                contact_writes_per_day: vars.number(CONTACT_WRITES_PER_DAY)?,
                 groups_per_day: vars.number(GROUPS_PER_DAY)?,
                 group_member_adds_per_day: vars.number(GROUP_MEMBER_ADDS_PER_DAY)?,
                 group_notices_per_day: vars.number(GROUP_NOTICES_PER_DAY)?,

@@ -6,6 +6,7 @@ mod apps;
 mod architecture;
 mod compat;
 mod contacts;
+mod contacts_abuse;
 mod contract;
 mod counters;
 mod device_abuse;

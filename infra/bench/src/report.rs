@@ -42,10 +42,10 @@ fn minimum(operation: Operation) -> String {
             let reads = 1.0 + 0.5 * (n as f64 + 1.0) + 2.0 * 0.5;
             format!(
                 "{reads} RCU (token 1; {} profiles at 0.5, found or not; 2 Queries at 0.5) + {} WCU (2 per new \
-                 edge: table + reverse index \"who has me\"; quota 1). DynamoDB Local charges nothing for \
-                 missing items and empty Queries",
+                 edge: table + reverse index \"who has me\"; quota 1; the request and write allowances 1 each). \
+                 DynamoDB Local charges nothing for missing items and empty Queries",
                 n + 1,
-                2 * n + 1
+                2 * n + 3
             )
         }
         Operation::ProfileUpdate => "1 RCU (token, strong: revocation is immediate) + 1 WCU (profile)".into(),
@@ -57,7 +57,7 @@ pub fn minimum_units(operation: Operation) -> (f64, f64) {
     match operation {
         Operation::Login => (1.0, 7.0),
         Operation::Verify => (2.5, 7.0),
-        Operation::GetContacts(n) => (1.0 + 0.5 * (n as f64 + 1.0) + 2.0 * 0.5, 2.0 * n as f64 + 1.0),
+        Operation::GetContacts(n) => (1.0 + 0.5 * (n as f64 + 1.0) + 2.0 * 0.5, 2.0 * n as f64 + 3.0),
         Operation::ProfileUpdate => (1.0, 1.0),
     }
 }

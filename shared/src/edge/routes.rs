@@ -241,7 +241,7 @@ pub async fn run(app: &Services<impl Ports>, operation: Operation, input: &Input
                         .await?,
                 )),
                 Operation::DelContacts => Ok(Outcome::DelContacts(
-                    contacts::delete_contacts(app, me, commands::delete_contacts(config, me, params)?).await?,
+                    contacts::delete_contacts(app, me, commands::delete_contacts(config, me, params)?, now).await?,
                 )),
                 Operation::Profile => Ok(Outcome::Profile(
                     account::update_profile(app, me, commands::update_profile(params)?, now).await?,

@@ -56,6 +56,8 @@ pub struct AbuseLimits {
     pub sms_hourly_limit_per_country: i64,
     pub sms_daily_budget: i64,
     pub uploads_per_hour: i64,
+    pub contact_syncs_per_hour: i64,
+    pub contact_writes_per_day: i64,
     pub groups_per_day: i64,
     pub group_member_adds_per_day: i64,
     pub group_notices_per_day: i64,
@@ -146,6 +148,18 @@ impl RateLimit {
 
     pub fn uploads(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {
         Self::single(format!("uploads#{}", keyed_name(secret, "phone", phone.e164())), HOUR, limits.uploads_per_hour)
+    }
+
+    /// One person's `getcontacts` and `delcontacts` requests (each reads up to a whole upload's profiles).
+    pub fn contact_syncs(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {
+        let subject = format!("contact-syncs#{}", keyed_name(secret, "phone", phone.e164()));
+        Self::single(subject, HOUR, limits.contact_syncs_per_hour)
+    }
+
+    /// Address-book entries one person writes (added, removed by `reset` or `delcontacts`).
+    pub fn contact_writes(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {
+        let subject = format!("contact-writes#{}", keyed_name(secret, "phone", phone.e164()));
+        Self::single(subject, DAY, limits.contact_writes_per_day)
     }
 
     /// Fan-outs of one person's visible profile changes (`PROFILE_FANOUTS_PER_HOUR`), by their E.164 number. Not a

@@ -1,15 +1,18 @@
 //! Contact discovery (`/getcontacts`): which of my address-book numbers use the app, and what changed since my last
 //! sync; and `/delcontacts`.
 //!
-//! Every request takes at most four sequential rounds of DynamoDB calls, whatever the number of phones:
+//! Every request takes at most six sequential rounds of DynamoDB calls, whatever the number of phones:
 //! 1. the token;
-//! 2. in parallel: the stored address book (Query pages), the profiles of the uploaded numbers (BatchGet), my own
+//! 2. the person's request rate (`CONTACT_SYNCS_PER_HOUR`), before anything is read;
+//! 3. in parallel: the stored address book (Query pages), the profiles of the uploaded numbers (BatchGet), my own
 //!    profile and the window's days of my lookup quota — or, for a delta, my address book, who has me (GSI1), my
 //!    groups (GSI1), my profile;
-//! 3. the quota charge, only when there are numbers new to the book — or, for a delta, the profiles and groups found
-//!    in round 2 (BatchGet);
-//! 4. the new edges (BatchWrite). After the charge, not beside it: a number in the book is free from then on, so no
-//!    edge may be stored before it is paid for, whatever fails (docs/SECURITY.md).
+//! 4. the day's write allowance (`CONTACT_WRITES_PER_DAY`), only when there are entries to write or remove — or,
+//!    for a delta, the profiles and groups found in round 3 (BatchGet);
+//! 5. the quota charge, only when there are numbers new to the book: after the allowance, so a request it refuses
+//!    is charged nothing;
+//! 6. the new edges (BatchWrite). After the charges, not beside them: a number in the book is free from then on, so
+//!    no edge may be stored before it is paid for, whatever fails (docs/SECURITY.md).
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -24,7 +27,8 @@ use crate::model::links::Links;
 use crate::model::lookup_quota::{LookupQuota, OverQuota};
 use crate::model::measured::{self, Measured};
 use crate::model::profile::ContactProfile;
-use crate::usecase::ports::{ContactStore, GroupStore, Metrics, ProfileStore};
+use crate::model::rate_limit::RateLimit;
+use crate::usecase::ports::{ContactStore, GroupStore, Metrics, ProfileStore, RateLimitStore};
 use crate::usecase::session::Session;
 use crate::usecase::{Ports, Services};
 
@@ -77,8 +81,9 @@ pub async fn sync(
     now: Timestamp,
 ) -> Result<ContactsReply, ApiError> {
     let SyncContacts { since, reset, upload, links } = command;
+    take_sync(app, session, now).await?;
     let (contacts, own) = if upload.numbers.is_empty() {
-        delta(app, session, since, reset).await?
+        delta(app, session, since, reset, now).await?
     } else {
         lookup(app, session, &upload.numbers, reset, now).await?
     };
@@ -108,7 +113,10 @@ pub async fn delete_contacts(
     app: &Services<impl Ports>,
     session: &Session,
     command: DeleteContacts,
+    now: Timestamp,
 ) -> Result<DelContactsReply, ApiError> {
+    take_sync(app, session, now).await?;
+    take_writes(app, session, command.numbers.len(), now).await?;
     app.store.remove_contacts(session.phone.e164(), &command.numbers).await?;
     Ok(DelContactsReply { removed: command.numbers.len(), invalid: command.invalid })
 }
@@ -148,9 +156,11 @@ async fn lookup(
     };
     let charge = quota.charge(&days, &new_numbers, now).map_err(over_quota)?;
 
-    // The charge first, then the edges: a number in the book is free from then on, so no edge may be stored that
-    // was not paid for. A failure after the charge keeps it, and the repeated request is not charged again for the
-    // numbers it already paid for (each is charged once per window).
+    // The day's write allowance, then the quota charge, then the edges. A number in the book is free from then on,
+    // so no edge may be stored that was not paid for; a request the allowance refuses is charged nothing. A failure
+    // after the charge keeps it, and the repeated request is not charged again for the numbers it already paid for
+    // (each is charged once per window).
+    take_writes(app, session, new_numbers.len() + stale.len(), now).await?;
     if let Some(charge) = &charge {
         if !store.charge_lookups(quota.name(), charge).await? {
             // A concurrent request of this user took the rest of the quota first.
@@ -172,12 +182,16 @@ async fn delta(
     session: &Session,
     since: Timestamp,
     reset: bool,
+    now: Timestamp,
 ) -> Result<(Vec<ContactEntry>, Option<ContactProfile>), ApiError> {
     let me = session.phone.e164();
     let store = &app.store;
     let (book, reverse, memberships) =
         tokio::join!(store.address_book(me), store.who_has(me, None), store.memberships_of(me));
     let (book, reverse, memberships) = (book?, reverse?, memberships?);
+    if reset {
+        take_writes(app, session, book.len(), now).await?;
+    }
     let gids: Vec<u64> = memberships.iter().map(|m| m.gid).collect();
     let left: HashSet<u64> = memberships.iter().filter(|m| m.left).map(|m| m.gid).collect();
 
@@ -212,4 +226,40 @@ async fn delta(
     groups.sort_by_key(|g| g.gid);
     contacts.extend(groups.into_iter().map(ContactEntry::group));
     Ok((contacts, own))
+}
+
+/// Address-book entries about to be written (`CONTACT_WRITES_PER_DAY`), taken before they are. A request larger
+/// than the whole allowance passes only on a day nothing else was written (it takes the whole allowance): an address
+/// book can always be replaced, once a day.
+async fn take_writes(
+    app: &Services<impl Ports>,
+    session: &Session,
+    entries: usize,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let limit = RateLimit::contact_writes(&app.config.abuse, &app.config.otp_secret, &session.phone);
+    let amount = (entries as i64).min(limit.max);
+    take_limit(app, session, limit, amount, now).await
+}
+
+/// Takes `amount` of `limit`: 429 `RATELIMIT` (retry when its window ends) if that would pass it.
+async fn take_limit(
+    app: &Services<impl Ports>,
+    session: &Session,
+    limit: RateLimit,
+    amount: i64,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    if app.store.take_amounts(&[(limit.clone(), amount)], now).await? {
+        return Ok(());
+    }
+    app.limit_hit(limit.kind(), now);
+    warn!(phone = %session.phone, limit = limit.kind(), "address-book limit reached");
+    Err(ApiError::RateLimited { retry_after: limit.retry_after(now) })
+}
+
+/// A `getcontacts` or `delcontacts` request (`CONTACT_SYNCS_PER_HOUR`), taken before anything is read.
+async fn take_sync(app: &Services<impl Ports>, session: &Session, now: Timestamp) -> Result<(), ApiError> {
+    let limit = RateLimit::contact_syncs(&app.config.abuse, &app.config.otp_secret, &session.phone);
+    take_limit(app, session, limit, 1, now).await
 }
