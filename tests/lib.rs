@@ -96,7 +96,7 @@ fn base_vars(table: &str) -> HashMap<String, String> {
         ("UPLOAD_URL", "https://upload.example.com/"),
         ("FILE_URL", "https://files.example.com/"),
         ("DOWNLOAD_URL", "https://media.example.com/"),
-        // As the template sets it for the notifier of a deployment without mesibo.
+        // As the template sets it for a deployment without mesibo.
         ("MESIBO_NOTICES", "off"),
     ]
     .into_iter()

@@ -323,8 +323,8 @@ impl Config {
     }
 
     /// News also goes to the apps as mesibo messages (`MESIBO_NOTICES=legacy`), so the notifier records what it
-    /// tells for the mesibo sync. The notifier reads no mesibo secret: the template sets its `MESIBO_NOTICES` to
-    /// `off` unless in mesibo mode.
+    /// tells for the mesibo sync. The notifier reads no mesibo secret, so it cannot tell the modes apart: the
+    /// template sets `MESIBO_NOTICES` to `off` unless in mesibo mode.
     pub fn mesibo_notices(&self) -> bool {
         self.mesibo.notices == MesiboNotices::Legacy
     }
