@@ -192,3 +192,39 @@ async fn gifs_lose_their_metadata_either_way_and_downloads_are_attachments_of_th
         .await;
     assert_eq!((refused.status, refused.error()), (415, "BADFILETYPE"), "{:?}", refused.json);
 }
+
+/// Storage failing while an upload is confirmed: 503, the upload is still held (given back), nothing is stored,
+/// and the same confirm stores it once storage is back.
+#[tokio::test]
+async fn a_confirm_that_meets_a_storage_failure_is_a_503_and_can_be_repeated() {
+    use integration_tests::fault_proxy::{Fault, FaultProxy};
+    let t = files_app("10").await;
+    let proxy = FaultProxy::start(&stack_env("AWS_ENDPOINT_URL_S3")).await;
+    let sdk = domain::app::sdk_config().await;
+    let through_proxy = aws_sdk_s3::config::Builder::from(&sdk).endpoint_url(&proxy.url).force_path_style(true);
+    let t = TestApp { app: t.app.with_files(aws_sdk_s3::Client::from_conf(through_proxy.build())), ..t };
+    let me = t.sign_in(random_phone().e164()).await;
+    let started = start(&t, &me).await;
+    let uploaded = started.json["uploaded"].as_str().unwrap().to_owned();
+    // Sent around the proxy: the client's PUT is not what is tested here.
+    let direct = s3().await;
+    direct
+        .put_object()
+        .bucket(bucket(&t))
+        .key(format!("pending/{uploaded}"))
+        .body(PDF.to_vec().into())
+        .send()
+        .await
+        .unwrap();
+
+    proxy.inject(Fault::Refuse, None, None);
+    let failed = finish(&t, &me, &uploaded).await;
+    assert_eq!((failed.status, failed.error()), (503, "UNAVAILABLE"), "{:?}", failed.json);
+    assert_eq!(t.items_with_sk_prefix("PENDING").await.len(), 1, "the upload is held again");
+    proxy.heal();
+    assert_eq!(stored_attachments(&t).await, 0);
+    let done = finish(&t, &me, &uploaded).await;
+    assert_eq!(done.status, 200, "{:?}", done.json);
+    assert_eq!(stored_attachments(&t).await, 1);
+    assert!(t.items_with_sk_prefix("PENDING").await.is_empty());
+}

@@ -151,6 +151,8 @@ async fn cold_start_subjects(
     let token = bench.sign_in(&local_stack::harness::random_phone()).await?;
     let sdk = domain::app::sdk_config().await;
     let topic = aws_sdk_sns::Client::new(&sdk).create_topic().name("bench-contact-events").send().await?.topic_arn;
+    // The notifier's configuration names the fan-out queue (a start fails without it; nothing is queued here).
+    let queue = aws_sdk_sqs::Client::new(&sdk).create_queue().queue_name("bench-fanout").send().await?.queue_url;
 
     let mut env = function_env(&table);
     for name in [
@@ -160,10 +162,12 @@ async fn cold_start_subjects(
         "AWS_DEFAULT_REGION",
         "AWS_ENDPOINT_URL_DYNAMODB",
         "AWS_ENDPOINT_URL_SNS",
+        "AWS_ENDPOINT_URL_SQS",
     ] {
         env.push((name.into(), local_stack::harness::stack_env(name)));
     }
     env.push(("CONTACT_EVENTS_TOPIC_ARN".into(), topic.ok_or("no topic ARN")?));
+    env.push(("FANOUT_QUEUE_URL".into(), queue.ok_or("no queue URL")?));
     // What Lambda sets for a function (lambda_runtime reads these at start).
     env.extend(
         [
