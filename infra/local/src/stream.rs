@@ -28,7 +28,7 @@ impl StreamPoller {
         Ok(Self { client: streams, stream_arn, iterators: HashMap::new() })
     }
 
-    /// Every record written since the last poll that the notifier's filter lets through, as one Lambda event.
+    /// Every record written since the last poll that a reader's filter lets through, as one Lambda event.
     pub async fn poll(&mut self) -> Result<StreamEvent, Box<dyn std::error::Error + Send + Sync>> {
         let stream = self.client.describe_stream().stream_arn(&self.stream_arn).send().await?;
         for shard in stream.stream_description.and_then(|d| d.shards).unwrap_or_default() {
@@ -72,19 +72,30 @@ impl StreamPoller {
     }
 }
 
-/// The NotifierFunction's FilterCriteria, read from template.yaml: `{"eventName": [...], "dynamodb": {"Keys": {"SK":
-/// {"S": [...]}}}}` (the shape it has; anything else there fails loudly).
+/// What the stream's readers' FilterCriteria let through, read from template.yaml (the NotifierFunction's and the
+/// MesiboFunction's: one local poller feeds both, and each ignores what is not its own): `{"eventName": [...],
+/// "dynamodb": {"Keys": {"SK": {"S": [...]}}}}` (the shape they have; anything else there fails loudly).
 fn passes_template_filter(event: &Value) -> bool {
-    static PATTERN: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+    static PATTERNS: std::sync::LazyLock<Vec<Value>> = std::sync::LazyLock::new(|| {
         let template = crate::template::template();
-        let filters = &template["Resources"]["NotifierFunction"]["Properties"]["Events"]["NewUsers"]["Properties"]["FilterCriteria"]
-            ["Filters"];
-        let pattern = filters[0]["Pattern"].as_str().expect("the notifier's event source has a filter pattern");
-        serde_json::from_str(pattern).expect("the filter pattern is JSON")
+        let resources = &template["Resources"];
+        [
+            &resources["NotifierFunction"]["Properties"]["Events"]["NewUsers"],
+            &resources["MesiboFunction"]["Properties"]["Events"]["TableChanges"],
+        ]
+        .iter()
+        .map(|source| {
+            let pattern = source["Properties"]["FilterCriteria"]["Filters"][0]["Pattern"].as_str();
+            serde_json::from_str(pattern.expect("each reader's event source has a filter pattern"))
+                .expect("the filter pattern is JSON")
+        })
+        .collect()
     });
     let allowed = |values: &Value, actual: &Value| values.as_array().is_some_and(|v| v.contains(actual));
-    allowed(&PATTERN["eventName"], &event["eventName"])
-        && allowed(&PATTERN["dynamodb"]["Keys"]["SK"]["S"], &event["dynamodb"]["Keys"]["SK"]["S"])
+    PATTERNS.iter().any(|pattern| {
+        allowed(&pattern["eventName"], &event["eventName"])
+            && allowed(&pattern["dynamodb"]["Keys"]["SK"]["S"], &event["dynamodb"]["Keys"]["SK"]["S"])
+    })
 }
 
 fn image(item: HashMap<String, AttributeValue>) -> Value {

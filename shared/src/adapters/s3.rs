@@ -143,12 +143,9 @@ impl FileStore for S3Files {
             Err(e) => return Err(unavailable("copy", e)),
         };
         // The copy's ETag is its content's MD5 (one-part objects, SSE-S3), as the source's was: compared as well, so
-        // the guarantee also holds on S3-compatible stores that ignore copy conditions.
-        if copied.as_deref() == Some(unquoted(version)) {
-            return Ok(true);
-        }
-        self.delete(to, to_name).await?;
-        Ok(false)
+        // the guarantee also holds on S3-compatible stores that ignore copy conditions. A copy that is not the
+        // version checked is never named to anyone, and the bucket's lifecycle removes it with the attachments.
+        Ok(copied.as_deref() == Some(unquoted(version)))
     }
 
     async fn upload_url(

@@ -265,11 +265,18 @@ pub async fn set_notify(
     };
     // One owner per device token: registered here, it leaves the account that had it (whose events would otherwise
     // reach this device, and whose logout would delete the endpoint both share).
-    if let Some(previous) = app.store.own_device_token(digest, session.phone.e164()).await? {
-        device_list::change(app, &previous, None, now, |list| {
+    let me = session.phone.e164();
+    if let Some(previous) = app.store.own_device_token(digest, me).await? {
+        let left = device_list::change(app, &previous, None, now, |list| {
             list.iter().filter(|d| d.token_digest == digest).collect()
-        })
-        .await?;
+        });
+        if let Err(failure) = left.await {
+            // The previous account still lists the device: it stays theirs, so a retry of this request moves it.
+            if app.store.return_device_token(digest, me, &previous).await.is_err() {
+                warn!(phone = %session.phone, "a device token's move failed halfway: the other account keeps it listed");
+            }
+            return Err(failure);
+        }
         info!(phone = %session.phone, "device token moved from another account");
     }
     info!(

@@ -422,6 +422,10 @@ pub trait DeviceStore: Sync {
     /// Makes `owner` the one owner of a device token (by its digest): the previous owner, if another.
     fn own_device_token(&self, digest: &str, owner: &str) -> impl Future<Output = Stored<Option<String>>> + Send;
 
+    /// Makes `previous` the owner of a device token again, if `owner` still is (a move that could not be finished).
+    fn return_device_token(&self, digest: &str, owner: &str, previous: &str)
+    -> impl Future<Output = Stored<()>> + Send;
+
     /// Gives up `owner`'s ownership of a device token: `false` if someone else owns it now (then its endpoint is
     /// theirs, not to be deleted).
     fn disown_device_token(&self, digest: &str, owner: &str) -> impl Future<Output = Stored<bool>> + Send;

@@ -75,6 +75,27 @@ impl DeviceStore for DynamoStore {
         Ok(previous.and_then(|key| keys::user_number(&key).map(str::to_owned)).filter(|previous| previous != owner))
     }
 
+    async fn return_device_token(&self, digest: &str, owner: &str, previous: &str) -> Result<(), StoreUnavailable> {
+        let mut item = keys::device_token_owner(digest);
+        item.insert(attr::OWNER.into(), keys::user_value(previous));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", attr::OWNER)
+            .expression_attribute_values(":owner", keys::user_value(owner))
+            .send()
+            .await;
+        match result {
+            // Moved on since, by a later registration: that one's to finish.
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) => Err(unavailable("return device token", e)),
+        }
+    }
+
     async fn disown_device_token(&self, digest: &str, owner: &str) -> Result<bool, StoreUnavailable> {
         let result = self
             .client
