@@ -402,3 +402,14 @@ pub async fn add_to_address_book(t: &TestApp, token: &str, numbers: &[&str]) {
     let reply = t.call(call).await;
     assert_eq!(reply.status, 200, "{:?}", reply.json);
 }
+
+/// Sends `body` with a direct upload's presigned request (`upload` of a `POST /upload` with `size`): the status.
+pub async fn presigned_put(upload: &serde_json::Value, body: &[u8]) -> u16 {
+    let headers: Vec<(String, String)> = upload["headers"]
+        .as_object()
+        .expect("the headers to send")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().expect("a header value").to_owned()))
+        .collect();
+    local_stack::harness::http_raw("PUT", upload["url"].as_str().expect("the URL"), &headers, body).await.0
+}

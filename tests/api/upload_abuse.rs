@@ -46,14 +46,7 @@ async fn start(t: &TestApp, token: &str) -> Reply {
 
 /// Sends `body` with the presigned PUT of a started upload.
 async fn put(started: &Value, body: &[u8]) -> u16 {
-    let upload = &started["upload"];
-    let headers: Vec<(String, String)> = upload["headers"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-        .collect();
-    http_raw("PUT", upload["url"].as_str().unwrap(), &headers, body).await.0
+    presigned_put(&started["upload"], body).await
 }
 
 async fn finish(t: &TestApp, token: &str, uploaded: &str) -> Reply {

@@ -60,13 +60,11 @@ impl DeviceStore for DynamoStore {
     }
 
     async fn own_device_token(&self, digest: &str, owner: &str) -> Result<Option<String>, StoreUnavailable> {
-        let mut item = keys::device_token_owner(digest);
-        item.insert(attr::OWNER.into(), keys::user_value(owner));
         let out = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(token_owner(digest, owner)))
             .return_values(ReturnValue::AllOld)
             .send()
             .await
@@ -76,13 +74,11 @@ impl DeviceStore for DynamoStore {
     }
 
     async fn return_device_token(&self, digest: &str, owner: &str, previous: &str) -> Result<(), StoreUnavailable> {
-        let mut item = keys::device_token_owner(digest);
-        item.insert(attr::OWNER.into(), keys::user_value(previous));
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(token_owner(digest, previous)))
             .condition_expression("#owner = :owner")
             .expression_attribute_names("#owner", attr::OWNER)
             .expression_attribute_values(":owner", keys::user_value(owner))
@@ -168,6 +164,13 @@ impl DynamoStore {
         };
         update.build().expect("key, table and expression are set")
     }
+}
+
+/// The item saying who owns a device token.
+fn token_owner(digest: &str, owner: &str) -> Item {
+    let mut item = keys::device_token_owner(digest);
+    item.insert(attr::OWNER.into(), keys::user_value(owner));
+    item
 }
 
 fn device(item: &Item) -> RegisteredDevice {
