@@ -18,7 +18,7 @@ use crate::adapters::sns::{SnsPush, SnsSms};
 use crate::config::{Config, ConfigError, MesiboAppToken};
 use crate::model::clock::{Clock, SystemClock};
 use crate::model::phone::PhoneNumber;
-use crate::usecase::{Ports, Services};
+use crate::usecase::Ports;
 
 /// The deployed product: the table in DynamoDB, SMS and push through SNS, users and groups also at mesibo, metrics
 /// in CloudWatch through the functions' logs.
@@ -34,8 +34,8 @@ impl Ports for Aws {
     type Metrics = EmfMetrics;
 }
 
-/// The use cases' services on AWS.
-pub type App = Services<Aws>;
+/// The app on AWS: the use cases' [`crate::usecase::App`] with the adapters of [`Aws`].
+pub type App = crate::usecase::App<Aws>;
 
 impl App {
     pub fn new(config: Config, sdk: &SdkConfig, clock: Arc<dyn Clock>) -> Self {

@@ -71,6 +71,8 @@ pub enum ApiError {
     NotMobile,
     #[error("this API is served through its front door (CloudFront) only: use the address the app was given")]
     NotThroughFrontDoor,
+    #[error("this function does not serve this route: the deployment sends it to the wrong function")]
+    NotServedHere,
 }
 
 impl ApiError {
@@ -108,6 +110,7 @@ impl ApiError {
             Self::RecentlyLeft => "RECENTLYLEFT",
             Self::NotMobile => "NOTMOBILE",
             Self::NotThroughFrontDoor => "DIRECTACCESS",
+            Self::NotServedHere => "NOROUTE",
         }
     }
 
@@ -127,7 +130,7 @@ impl ApiError {
             | Self::BadImage
             | Self::NotMobile => 400,
             Self::UnsupportedFile => 415,
-            Self::NoSuchFile => 404,
+            Self::NoSuchFile | Self::NotServedHere => 404,
             Self::TooLarge(_) => 413,
             Self::CountryBlocked | Self::NotMember | Self::NotAdmin => 403,
             Self::NotInContacts | Self::RecentlyLeft | Self::NotThroughFrontDoor => 403,

@@ -81,7 +81,7 @@ fn every_function_of_the_template_has_its_binary() {
         let main = std::fs::read_to_string(&main).unwrap_or_else(|e| panic!("{name}: {main}: {e}"));
         let http = http_routes().iter().any(|r| r.function == name);
         let serve = match (http, name.as_str()) {
-            (true, _) => "serve_http()",
+            (true, _) => "serve_http(&[",
             (false, "MesiboFunction") => "serve_mesibo_stream()",
             (false, "KeyRotationFunction") => "serve_key_rotation()",
             (false, "FanoutFunction") => "serve_fanout()",
@@ -94,6 +94,39 @@ fn every_function_of_the_template_has_its_binary() {
         let bins = makefile.lines().find_map(|l| l.strip_prefix("FUNCTION_BINS := ")).expect("FUNCTION_BINS");
         assert!(bins.split_whitespace().any(|b| b == binary), "{binary} is not in the Makefile's FUNCTION_BINS");
     }
+}
+
+/// Each HTTP function's `main` names the operations it serves, and those are exactly the routes the template sends
+/// it: the route table (path → operation), the mains (function → operations) and the template (path → function)
+/// agree, so no function answers a route its IAM policy was not written for.
+#[test]
+fn each_function_serves_exactly_the_routes_the_template_sends_it() {
+    use domain::edge::routes::{Operation, ROUTES};
+    let template = local_stack::template::template();
+    let routes = http_routes();
+    let functions: BTreeSet<&str> = routes.iter().map(|r| r.function.as_str()).collect();
+    let mut named_anywhere = BTreeSet::new();
+    for function in functions {
+        let binary = template["Resources"][function]["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let main = format!("{}/../functions/{binary}/src/main.rs", env!("CARGO_MANIFEST_DIR"));
+        let main = std::fs::read_to_string(&main).unwrap();
+        let served: Vec<Operation> = Operation::ALL
+            .iter()
+            .copied()
+            .filter(|o| main.contains(&format!("Operation::{o:?},")) || main.contains(&format!("Operation::{o:?}]")))
+            .collect();
+        assert!(!served.is_empty(), "{function} ({binary}) names no operation");
+        let paths_of_main: BTreeSet<&str> =
+            ROUTES.iter().filter(|(_, o)| served.contains(o)).map(|(path, _)| *path).collect();
+        let paths_of_template: BTreeSet<&str> =
+            routes.iter().filter(|r| r.function == function).map(|r| r.path.as_str()).collect();
+        assert_eq!(paths_of_main, paths_of_template, "{function}: what its main serves, what the template sends it");
+        for operation in served {
+            assert!(named_anywhere.insert(format!("{operation:?}")), "{operation:?} is served by two functions");
+        }
+    }
+    let every: BTreeSet<String> = Operation::ALL.iter().map(|o| format!("{o:?}")).collect();
+    assert_eq!(named_anywhere, every, "every operation is served by one function");
 }
 
 #[test]

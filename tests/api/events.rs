@@ -15,7 +15,7 @@ async fn invoke_fixture(t: &TestApp, file: &str) -> Reply {
 /// As the function's `main` would: the event through lambda_http's deserialisation into the route table.
 async fn invoke_text(t: &TestApp, text: &str) -> Reply {
     let request = lambda_http::request::from_str(text).unwrap_or_else(|e| panic!("not an API Gateway v2 event: {e}"));
-    decode(domain::edge::routes::handle(&t.app, request).await)
+    decode(domain::edge::http::handle(&t.app, domain::edge::routes::Operation::ALL, request).await)
 }
 
 #[tokio::test]
@@ -106,4 +106,25 @@ fn every_fixture_is_a_route_of_the_template() {
         count += 1;
     }
     assert!(count >= 3);
+}
+
+/// A function answers only the routes its `main` names: sent another's (a deployment that routes a path to the
+/// wrong function), it refuses with 404 NOROUTE and does nothing; the function the route belongs to serves it.
+#[tokio::test]
+async fn a_function_refuses_a_route_it_does_not_serve() {
+    use domain::edge::routes::Operation;
+    let t = spawn_app().await;
+    let phone = random_phone();
+    let login = || local_stack::apigw::HttpCall::post("/login").form(&[("phone", phone.e164())]).to_request();
+
+    for elsewhere in [&[Operation::Verify][..], &[Operation::Upload, Operation::Download], &[Operation::MesiboApi]] {
+        let refused = decode(domain::edge::http::handle(&t.app, elsewhere, login()).await);
+        assert_eq!((refused.status, refused.error()), (404, "NOROUTE"), "{elsewhere:?}: {:?}", refused.json);
+        assert_eq!(refused.json["op"], "login");
+    }
+    assert!(sms_to(phone.e164()).await.is_empty(), "a refused route sent a code");
+
+    let served = decode(domain::edge::http::handle(&t.app, &[Operation::Login], login()).await);
+    assert_eq!(served.status, 200, "{:?}", served.json);
+    assert_eq!(sms_to(phone.e164()).await.len(), 1);
 }

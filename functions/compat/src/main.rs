@@ -1,6 +1,8 @@
-//! The `compat` Lambda (mesibo's api.php): template.yaml says which routes API Gateway sends it.
+//! The `compat` Lambda: mesibo's `api.php` (also under /conf/ and /messenger/), every operation dispatched on `op`.
+
+use domain::edge::routes::Operation;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    domain::edge::lambda::serve_http().await
+    domain::edge::lambda::serve_http(&[Operation::MesiboApi]).await
 }

@@ -1,6 +1,15 @@
-//! The `groups` Lambda (setgroup, getgroup, editmembers, setadmin, delgroup): template.yaml says which routes API Gateway sends it.
+//! The `groups` Lambda: POST /setgroup, /editmembers, /setadmin and /delgroup, GET|POST /getgroup.
+
+use domain::edge::routes::Operation;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    domain::edge::lambda::serve_http().await
+    domain::edge::lambda::serve_http(&[
+        Operation::SetGroup,
+        Operation::EditMembers,
+        Operation::SetAdmin,
+        Operation::DelGroup,
+        Operation::GetGroup,
+    ])
+    .await
 }

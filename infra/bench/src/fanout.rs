@@ -182,7 +182,7 @@ pub async fn run(scale: f64) -> Result<FanoutReport, BoxError> {
         measure(&app, &counter, &durations, "sign-up (contact_joined)", &star, recipients, "contact_joined").await?,
     );
     let call = HttpCall::post("/profile").bearer(&token).json(&json!({ "status": "Open 9 to 5" }));
-    let reply = decode(domain::edge::routes::handle(&app, call.to_request()).await);
+    let reply = decode(domain::edge::http::handle(&app, domain::edge::routes::Operation::ALL, call.to_request()).await);
     if reply.status != 200 {
         return Err(format!("status change refused: {:?}", reply.json).into());
     }
@@ -224,10 +224,17 @@ async fn seed(app: &App, star: &PhoneNumber, count: usize) -> Result<(), BoxErro
 const STAR_CODE: &str = "424242";
 
 async fn sign_in(app: &App, phone: &PhoneNumber) -> Result<String, BoxError> {
-    let reply = decode(domain::edge::routes::handle(app, crate::scenario::login_call(phone).to_request()).await);
+    let reply = decode(
+        domain::edge::http::handle(
+            app,
+            domain::edge::routes::Operation::ALL,
+            crate::scenario::login_call(phone).to_request(),
+        )
+        .await,
+    );
     crate::scenario::expect_ok("login", &reply)?;
     let call = crate::scenario::verify_call(phone, STAR_CODE);
-    let reply = decode(domain::edge::routes::handle(app, call.to_request()).await);
+    let reply = decode(domain::edge::http::handle(app, domain::edge::routes::Operation::ALL, call.to_request()).await);
     crate::scenario::expect_ok("verify", &reply)?;
     Ok(reply.json["token"].as_str().ok_or("no token")?.to_owned())
 }

@@ -26,7 +26,7 @@ pub async fn call(app: &App, call: HttpCall) -> lambda_http::Response<Body> {
     static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(http_routes);
     let declared = ROUTES.iter().any(|r| r.matches(&call.path) && (r.method == call.method || r.method == "ANY"));
     assert!(declared, "template.yaml declares no route {} {}", call.method, call.path);
-    domain::edge::routes::handle(app, call.to_request()).await
+    domain::edge::http::handle(app, domain::edge::routes::Operation::ALL, call.to_request()).await
 }
 
 /// A response, decoded.

@@ -204,7 +204,7 @@ async fn serve(
         body: body.to_bytes().to_vec(),
         source_ip: peer.ip().to_string(),
     };
-    let response = domain::edge::routes::handle(&app, call.to_request()).await;
+    let response = domain::edge::http::handle(&app, Operation::ALL, call.to_request()).await;
     let (parts, body) = response.into_parts();
     let bytes = match body {
         Body::Text(text) => Bytes::from(text),

@@ -1,35 +1,22 @@
 //! `GET|POST /api.php` (also `/conf/api.php`, `/messenger/api.php`): mesibo's demo-backend API, dispatched on `op`
-//! through the route table to the same use cases as the REST routes. mesibo clients treat any status but 200 as a
+//! through [`super::dispatch`] to the same use cases as the REST routes. mesibo clients treat any status but 200 as a
 //! network failure, so this endpoint always answers 200 (the caller sets it), with `result:"FAIL"` and mesibo's codes
 //! (`NOOP`, `BADOP`, `AUTHFAIL`, …) on error.
 
 use lambda_http::{Body, Request, Response};
-use serde::Serialize;
 
 use super::commands;
+use super::dispatch::{Input, MesiboSignIn, Outcome, run};
 use super::params::Params;
 use super::reply::reply;
-use super::routes::{Input, Operation, Outcome, run};
+use super::routes::Operation;
 use crate::error::ApiError;
 use crate::model::client_address::ClientAddress;
 use crate::model::clock::Timestamp;
-use crate::usecase::sign_in::{self, VerifyReply};
-use crate::usecase::{Ports, Services};
+use crate::usecase::sign_in;
+use crate::usecase::{App, Ports};
 
-/// The sign-in answer as mesibo's backend gives it: the verify profile (with `tn`) plus `google`.
-#[derive(Debug, Serialize)]
-pub struct MesiboSignIn {
-    #[serde(flatten)]
-    verify: VerifyReply,
-    google: String,
-}
-
-pub async fn handle(
-    app: &Services<impl Ports>,
-    req: &Request,
-    client: ClientAddress,
-    now: Timestamp,
-) -> Response<Body> {
+pub async fn handle(app: &App<impl Ports>, req: &Request, client: ClientAddress, now: Timestamp) -> Response<Body> {
     let (op, outcome) = match Params::from_request(req, Operation::MesiboApi.body_limits(&app.config)).await {
         Ok(params) => {
             let op = params.text("op").unwrap_or_default().to_owned();
@@ -42,7 +29,7 @@ pub async fn handle(
     reply(&op, now, outcome)
 }
 
-async fn dispatch(app: &Services<impl Ports>, op: &str, input: &Input<'_>) -> Result<Outcome, ApiError> {
+async fn dispatch(app: &App<impl Ports>, op: &str, input: &Input<'_>) -> Result<Outcome, ApiError> {
     let signs_in = input.params.text("code").is_some() || input.params.text("otp").is_some();
     match op {
         "" => Err(ApiError::NoOp),

@@ -7,8 +7,9 @@ use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Error, service_fn};
 
 use super::custom_resource::{self, CustomResourceRequest};
+use super::routes::Operation;
 use super::stream::MesiboEvent;
-use super::{routes, stream};
+use super::{http, stream};
 use crate::adapters::cloudformation::CustomResourceReply;
 use crate::adapters::dynamodb::stream::StreamEvent;
 use crate::adapters::secrets_manager::{self, RotationStep};
@@ -18,11 +19,12 @@ use crate::adapters::sqs::{SqsEvent, SqsFanout};
 use crate::app::{App, sdk_config};
 use crate::model::clock::SystemClock;
 
-/// An HTTP function: whichever routes `template.yaml` sends it.
-pub async fn serve_http() -> Result<(), Error> {
+/// An HTTP function serving the `served` operations (`template.yaml` sends it their routes; any other is refused).
+pub async fn serve_http(served: &'static [Operation]) -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let app = &App::from_env().await?;
-    lambda_http::run(service_fn(move |request| async move { Ok::<_, Error>(routes::handle(app, request).await) })).await
+    lambda_http::run(service_fn(move |request| async move { Ok::<_, Error>(http::handle(app, served, request).await) }))
+        .await
 }
 
 /// The mesibo sync (mesibo mode): the table's stream in, users, groups and notifications at mesibo out.

@@ -4,6 +4,8 @@ pub mod caller;
 pub mod commands;
 pub mod compat;
 pub mod custom_resource;
+pub mod dispatch;
+pub mod http;
 pub mod lambda;
 pub mod params;
 pub mod reply;

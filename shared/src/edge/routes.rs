@@ -1,23 +1,12 @@
-//! The one route table: path → operation → use case. The Lambda functions, mesibo's `api.php` and the local dev
-//! server all dispatch through it; `template.yaml` says which function API Gateway sends each path to (a test
-//! checks that both list the same paths).
+//! The one route table: every path API Gateway serves and the operation it names. `template.yaml` says which
+//! function each path goes to, and each function's `main` names the operations it serves (a test checks all three).
 
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, RequestExt, Response};
-use serde::Serialize;
+use lambda_http::{Request, RequestExt};
 
-use super::caller::{client_address, presented_token, public_base};
-use super::params::{BodyLimits, Params};
-use super::reply::{redirect, reply};
-use super::{commands, compat};
+use super::caller::public_base;
+use super::params::BodyLimits;
 use crate::config::Config;
-use crate::error::ApiError;
-use crate::model::client_address::ClientAddress;
-use crate::model::clock::Timestamp;
 use crate::model::links::Links;
-use crate::usecase::session::{Session, authenticate};
-use crate::usecase::{Ports, Services};
-use crate::usecase::{account, contacts, files, groups, sign_in};
 
 /// Requests carrying one value or a few: larger bodies are refused before parsing.
 pub const SMALL_BODY_BYTES: usize = 64 * 1024;
@@ -73,6 +62,26 @@ pub const ROUTES: &[(&str, Operation)] = &[
 ];
 
 impl Operation {
+    /// Every operation: the whole API in one process, as `make dev` serves it.
+    pub const ALL: &[Self] = &[
+        Self::Login,
+        Self::Verify,
+        Self::GetContacts,
+        Self::Profile,
+        Self::Logout,
+        Self::DelContacts,
+        Self::DeleteAccount,
+        Self::SetNotify,
+        Self::SetGroup,
+        Self::EditMembers,
+        Self::SetAdmin,
+        Self::GetGroup,
+        Self::DelGroup,
+        Self::Upload,
+        Self::Download,
+        Self::MesiboApi,
+    ];
+
     /// The operation of a path, also behind a prefix (a named stage, or a custom domain's API mapping, stays in
     /// the path Lambda sees): the longest route the path ends with.
     pub fn for_path(path: &str) -> Option<Self> {
@@ -117,6 +126,11 @@ impl Operation {
             .find(|o| o.name() == op && !matches!(o, Self::Verify | Self::MesiboApi | Self::Download))
     }
 
+    /// The name of a stored file a download path asks for (empty when it names none).
+    pub fn file_name(path: &str) -> &str {
+        path.rsplit_once(FILES_PATH).map_or("", |(_, name)| name)
+    }
+
     /// How large a request may be: operations that may carry a photo or an attachment take one file.
     pub fn body_limits(self, config: &Config) -> BodyLimits {
         let file_bytes = if config.files.is_some() { MAX_FILE_BYTES_IN_REQUEST } else { 0 };
@@ -145,147 +159,7 @@ impl Operation {
 }
 
 /// Where stored files are downloaded: `<deployment>/files/<name>`.
-const FILES_PATH: &str = "/files/";
-
-/// What every operation starts from.
-pub struct Input<'a> {
-    pub req: &'a Request,
-    pub params: Params,
-    pub now: Timestamp,
-    /// The deployment's URLs as this request reached it.
-    pub links: Links,
-    /// Who per-address limits count this request against.
-    pub client: ClientAddress,
-}
-
-impl Input<'_> {
-    async fn session(&self, app: &Services<impl Ports>) -> Result<Session, ApiError> {
-        authenticate(app, presented_token(self.req, &self.params).as_deref(), self.now).await
-    }
-}
-
-/// Serves one request of any route (an unknown path is a client error; API Gateway never sends one).
-pub async fn handle(app: &Services<impl Ports>, req: Request) -> Response<Body> {
-    let now = app.clock.now();
-    let Some(operation) = Operation::for_path(req.raw_http_path()) else {
-        return reply::<()>("", now, Err(ApiError::BadRequest("unknown operation")));
-    };
-    // Before anything else: with the front door on, a request around it is refused whatever its route (api.php's
-    // always-200 included: no mesibo app was given this address).
-    let client = match client_address(&app.config, &req) {
-        Ok(client) => client,
-        Err(refused) => return reply::<()>(operation.name(), now, Err(refused)),
-    };
-    if operation == Operation::MesiboApi {
-        let mut response = compat::handle(app, &req, client, now).await;
-        // mesibo clients treat any status but 200 as a network failure.
-        *response.status_mut() = StatusCode::OK;
-        return response;
-    }
-    if operation == Operation::Download {
-        let name = req.raw_http_path().rsplit_once(FILES_PATH).map_or("", |(_, name)| name).to_owned();
-        return match files::download_link(app, &name).await {
-            Ok(link) => redirect(&link, files::DOWNLOAD_LINK_SECONDS - 600),
-            Err(e) => reply::<()>(operation.name(), now, Err(e)),
-        };
-    }
-    let outcome = match Params::from_request(&req, operation.body_limits(&app.config)).await {
-        Ok(params) => {
-            let links = operation.links(&app.config, &req);
-            run(app, operation, &Input { req: &req, params, now, links, client }).await
-        }
-        Err(e) => Err(e),
-    };
-    reply(operation.name(), now, outcome)
-}
-
-/// What an operation answers (beside the envelope), serialised as the use case's own reply.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum Outcome {
-    Login(sign_in::LoginReply),
-    Verify(sign_in::VerifyReply),
-    Contacts(contacts::ContactsReply),
-    DelContacts(contacts::DelContactsReply),
-    Profile(account::ProfileReply),
-    Logout(account::LogoutReply),
-    DeleteAccount(account::DeleteAccountReply),
-    SetNotify(account::SetNotifyReply),
-    Group(groups::GroupReply),
-    Upload(files::UploadReply),
-    DirectUpload(files::DirectUploadReply),
-    /// mesibo's sign-in through `api.php` (see [`compat`]).
-    MesiboSignIn(compat::MesiboSignIn),
-}
-
-/// The operation's use case, with its command built from the parameters (after the caller is known, for the
-/// operations of a signed-in user: a bad token is reported before bad parameters).
-pub async fn run(app: &Services<impl Ports>, operation: Operation, input: &Input<'_>) -> Result<Outcome, ApiError> {
-    let (config, params, now) = (&app.config, &input.params, input.now);
-    let ip = || input.client.clone();
-    match operation {
-        Operation::Login => {
-            Ok(Outcome::Login(sign_in::request_code(app, commands::request_code(config, params, ip())?, now).await?))
-        }
-        Operation::Verify => {
-            let command = commands::verify_code(config, params, ip(), input.links.clone())?;
-            Ok(Outcome::Verify(sign_in::verify_code(app, command, now).await?))
-        }
-        Operation::MesiboApi | Operation::Download => Err(ApiError::BadOp),
-        signed_in => {
-            let session = input.session(app).await?;
-            let me = &session;
-            match signed_in {
-                Operation::GetContacts => Ok(Outcome::Contacts(
-                    contacts::sync(app, me, commands::sync_contacts(config, me, params, input.links.clone())?, now)
-                        .await?,
-                )),
-                Operation::DelContacts => Ok(Outcome::DelContacts(
-                    contacts::delete_contacts(app, me, commands::delete_contacts(config, me, params)?, now).await?,
-                )),
-                Operation::Profile => Ok(Outcome::Profile(
-                    account::update_profile(app, me, commands::update_profile(params)?, now).await?,
-                )),
-                Operation::Logout => Ok(Outcome::Logout(account::logout(app, me, commands::logout(params)).await?)),
-                Operation::DeleteAccount => Ok(Outcome::DeleteAccount(
-                    account::delete_account(app, me, commands::delete_account(config, params, ip())?, now).await?,
-                )),
-                Operation::SetNotify => {
-                    Ok(Outcome::SetNotify(account::set_notify(app, me, commands::set_notify(params)?, now).await?))
-                }
-                Operation::SetGroup => {
-                    Ok(Outcome::Group(groups::set_group(app, me, commands::set_group(config, me, params)?, now).await?))
-                }
-                Operation::EditMembers => Ok(Outcome::Group(
-                    groups::edit_members(app, me, commands::edit_members(config, me, params)?, now).await?,
-                )),
-                Operation::SetAdmin => {
-                    Ok(Outcome::Group(groups::set_admin(app, me, commands::set_admin(config, me, params)?, now).await?))
-                }
-                Operation::GetGroup => {
-                    Ok(Outcome::Group(groups::get_group(app, me, commands::group_id(params)?).await?))
-                }
-                Operation::DelGroup => {
-                    Ok(Outcome::Group(groups::del_group(app, me, commands::group_id(params)?, now).await?))
-                }
-                Operation::Upload => match commands::upload(params, input.links.clone())? {
-                    commands::UploadRequest::File(upload) => {
-                        Ok(Outcome::Upload(files::upload(app, me, *upload, now).await?))
-                    }
-                    commands::UploadRequest::StartDirect { size } => {
-                        Ok(Outcome::DirectUpload(files::start_direct_upload(app, me, size, now).await?))
-                    }
-                    commands::UploadRequest::FinishDirect { uploaded } => Ok(Outcome::Upload(
-                        files::finish_direct_upload(app, me, &uploaded, input.links.clone(), now).await?,
-                    )),
-                },
-                Operation::Login | Operation::Verify | Operation::MesiboApi | Operation::Download => {
-                    Err(ApiError::BadOp)
-                }
-            }
-        }
-    }
-}
+pub const FILES_PATH: &str = "/files/";
 
 #[cfg(test)]
 mod tests {
@@ -302,6 +176,13 @@ mod tests {
         assert_eq!(Operation::for_path("/files/"), None);
         assert_eq!(Operation::for_path("/files/a/b"), None);
         assert_eq!(Operation::for_path(""), None);
+    }
+
+    #[test]
+    fn every_operation_has_a_route_and_is_in_the_whole_api() {
+        let routed: Vec<Operation> = ROUTES.iter().map(|(_, o)| *o).collect();
+        assert!(Operation::ALL.iter().all(|o| routed.contains(o)), "an operation without a route");
+        assert!(routed.iter().all(|o| Operation::ALL.contains(o)), "a route whose operation ALL leaves out");
     }
 
     #[test]

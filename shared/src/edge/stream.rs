@@ -15,11 +15,11 @@ use crate::model::events::TableChange;
 use crate::usecase::mesibo_sync::{Resync, ResyncReply, SyncError, resync_groups, sync};
 use crate::usecase::notify::{fan_out, notify};
 use crate::usecase::ports::{EventSink, FanoutQueue};
-use crate::usecase::{Ports, Services};
+use crate::usecase::{App, Ports};
 
 /// The notifier's batch.
 pub async fn handle(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     sink: &impl EventSink,
     queue: &impl FanoutQueue,
     event: StreamEvent,
@@ -34,7 +34,7 @@ const TASKS_AT_ONCE: usize = 10;
 /// after its visibility timeout (and to the dead-letter queue after `maxReceiveCount`). A body no version can read
 /// is dropped with a log line: retrying it would only fill the dead-letter queue.
 pub async fn handle_fanout(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     sink: &impl EventSink,
     queue: &impl FanoutQueue,
     event: SqsEvent,
@@ -58,7 +58,7 @@ pub async fn handle_fanout(
 }
 
 /// The mesibo sync's batch (mesibo mode).
-pub async fn handle_mesibo<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, event: StreamEvent) -> BatchResponse {
+pub async fn handle_mesibo<P: Ports>(app: &App<P>, mesibo: &P::Mesibo, event: StreamEvent) -> BatchResponse {
     each_record(event, "mesibo sync", |change, at| async move { sync(app, mesibo, &change, at).await }).await
 }
 
@@ -96,7 +96,7 @@ const RESYNC_BUDGET: Duration = Duration::from_secs(240);
 
 /// The `mesibo` function's invocation, whichever it is.
 pub async fn handle_mesibo_event<P: Ports>(
-    app: &Services<P>,
+    app: &App<P>,
     mesibo: &P::Mesibo,
     event: MesiboEvent,
 ) -> Result<MesiboOutcome, SyncError> {

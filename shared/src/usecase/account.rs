@@ -17,7 +17,7 @@ use crate::usecase::ports::{
     TokenStore,
 };
 use crate::usecase::session::Session;
-use crate::usecase::{Ports, Services, device_list, group_edit};
+use crate::usecase::{App, Ports, device_list, group_edit};
 
 /// Change what contacts see: each field optional, at least one given (checked by the profile rules already).
 #[derive(Debug)]
@@ -91,7 +91,7 @@ pub struct SetNotifyReply {
 /// Contacts see the change in their next delta and as a `profile_updated` event (the notifier reads it from the
 /// table's stream).
 pub async fn update_profile(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     command: UpdateProfile,
     now: Timestamp,
@@ -107,7 +107,7 @@ pub async fn update_profile(
 /// its session number is then free for the next sign-in. Every device:
 /// the kill switch must not wait for mesibo, so the tokens end here at once and the profile notes it, and the
 /// `mesibo` function ends every token there from the table's stream, retrying until mesibo answers.
-pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logout) -> Result<LogoutReply, ApiError> {
+pub async fn logout(app: &App<impl Ports>, session: &Session, command: Logout) -> Result<LogoutReply, ApiError> {
     let phone = &session.phone;
     if let Some(mesibo) = &app.mesibo {
         if command.all {
@@ -162,7 +162,7 @@ pub async fn logout(app: &Services<impl Ports>, session: &Session, command: Logo
 
 /// Whether the device's session number is still its own: a ninth device may have taken it over a moment ago (its
 /// token then ends here with the claim), and ending it at mesibo would end the new device's token.
-async fn ends_a_session_of_its_own(app: &Services<impl Ports>, session: &Session) -> Result<bool, ApiError> {
+async fn ends_a_session_of_its_own(app: &App<impl Ports>, session: &Session) -> Result<bool, ApiError> {
     let Some(number) = session.mesibo_session else { return Ok(true) };
     let slots = app.store.sessions(&session.phone).await?;
     Ok(slots.iter().any(|slot| slot.number == number && slot.token.as_deref() == Some(session.token.as_str())))
@@ -174,7 +174,7 @@ async fn ends_a_session_of_its_own(app: &Services<impl Ports>, session: &Session
 /// mesibo mode the `mesibo` function then deletes the user there, from the tombstone in the table's stream (and
 /// mirrors the groups), so the deletion never waits for mesibo and never stops halfway because of it.
 pub async fn delete_account(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     command: DeleteAccount,
     now: Timestamp,
@@ -219,7 +219,7 @@ pub async fn delete_account(
 }
 
 pub async fn set_notify(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     command: SetNotify,
     now: Timestamp,

@@ -11,7 +11,7 @@ use crate::model::phone::PhoneNumber;
 use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::{CodeDigest, OtpCode};
 use crate::usecase::ports::{CodeKeys, CodeStore, Metrics, RateLimitStore, ReserveError};
-use crate::usecase::{Ports, Services};
+use crate::usecase::{App, Ports};
 
 /// A guess at the code sent to `phone`, from `address`.
 pub struct Guess<'a> {
@@ -24,7 +24,7 @@ pub struct Guess<'a> {
 /// within its limit and one failure of the number is counted (it slows down the number's next codes, see
 /// `sign_in::request_code`, and never refuses this guess), then one attempt of the pending code is spent. A right
 /// guess, or one at no pending code, gives both failures back. The compare is in constant time; the attempt is what the caller then consumes.
-pub async fn check_code(app: &Services<impl Ports>, guess: Guess<'_>, now: Timestamp) -> Result<RightCode, ApiError> {
+pub async fn check_code(app: &App<impl Ports>, guess: Guess<'_>, now: Timestamp) -> Result<RightCode, ApiError> {
     let Guess { phone, code, address } = guess;
     let (config, secret) = (&app.config, &app.config.otp_secret);
     let max = config.max_verify_attempts;
@@ -91,7 +91,7 @@ pub struct RightCode {
 impl RightCode {
     /// Gives back the failures the guess took: it was none. Separate, so the caller runs it beside its next step
     /// (a round trip saved).
-    pub async fn forgive(&self, app: &Services<impl Ports>) {
+    pub async fn forgive(&self, app: &App<impl Ports>) {
         if app.store.give_back(&self.failures, self.taken_at).await.is_err() {
             warn!("could not give back the failures taken for a right code");
         }

@@ -30,7 +30,7 @@ use crate::model::profile::ContactProfile;
 use crate::model::rate_limit::RateLimit;
 use crate::usecase::ports::{ContactStore, GroupStore, Metrics, ProfileStore, RateLimitStore};
 use crate::usecase::session::Session;
-use crate::usecase::{Ports, Services};
+use crate::usecase::{App, Ports};
 
 /// Sync: with `upload`, look those numbers up; without, what changed since `since`.
 #[derive(Debug)]
@@ -75,7 +75,7 @@ pub struct DelContactsReply {
 }
 
 pub async fn sync(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     command: SyncContacts,
     now: Timestamp,
@@ -110,7 +110,7 @@ fn within_thumbnail_budget(contacts: &mut [ContactEntry]) {
 
 /// `/delcontacts`: removes numbers from the caller's stored address book.
 pub async fn delete_contacts(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     command: DeleteContacts,
     now: Timestamp,
@@ -124,7 +124,7 @@ pub async fn delete_contacts(
 /// Uploaded numbers: store every one as an edge, answer with the registered ones in full. The quota charges the
 /// numbers that are neither in the stored address book nor charged within its window (`model::lookup_quota`).
 async fn lookup(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     uploaded: &BTreeSet<String>,
     reset: bool,
@@ -178,7 +178,7 @@ async fn lookup(
 
 /// No numbers: what changed since `since` among my contacts, the people who have me, and my groups.
 async fn delta(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     since: Timestamp,
     reset: bool,
@@ -231,12 +231,7 @@ async fn delta(
 /// Address-book entries about to be written (`CONTACT_WRITES_PER_DAY`), taken before they are. A request larger
 /// than the whole allowance passes only on a day nothing else was written (it takes the whole allowance): an address
 /// book can always be replaced, once a day.
-async fn take_writes(
-    app: &Services<impl Ports>,
-    session: &Session,
-    entries: usize,
-    now: Timestamp,
-) -> Result<(), ApiError> {
+async fn take_writes(app: &App<impl Ports>, session: &Session, entries: usize, now: Timestamp) -> Result<(), ApiError> {
     let limit = RateLimit::contact_writes(&app.config.abuse, &app.config.otp_secret, &session.phone);
     let amount = (entries as i64).min(limit.max);
     take_limit(app, session, limit, amount, now).await
@@ -244,7 +239,7 @@ async fn take_writes(
 
 /// Takes `amount` of `limit`: 429 `RATELIMIT` (retry when its window ends) if that would pass it.
 async fn take_limit(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     limit: RateLimit,
     amount: i64,
@@ -259,7 +254,7 @@ async fn take_limit(
 }
 
 /// A `getcontacts` or `delcontacts` request (`CONTACT_SYNCS_PER_HOUR`), taken before anything is read.
-async fn take_sync(app: &Services<impl Ports>, session: &Session, now: Timestamp) -> Result<(), ApiError> {
+async fn take_sync(app: &App<impl Ports>, session: &Session, now: Timestamp) -> Result<(), ApiError> {
     let limit = RateLimit::contact_syncs(&app.config.abuse, &app.config.otp_secret, &session.phone);
     take_limit(app, session, limit, 1, now).await
 }

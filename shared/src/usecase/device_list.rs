@@ -16,7 +16,7 @@ use crate::model::devices::RegisteredDevice;
 use crate::usecase::ports::{
     ChangeDevicesError, DEVICE_REMOVALS_PER_CHANGE, Device, DeviceChange, DeviceStore, PushRegistry,
 };
-use crate::usecase::{Ports, Services};
+use crate::usecase::{App, Ports};
 
 /// Conflicting changes are retried this often (after a short random wait, so racers fall out of step) before the
 /// request gives up (503). A conflict means another change of the same list went through, so this many changes of
@@ -29,7 +29,7 @@ const ENDPOINT_DELETIONS_AT_ONCE: usize = 8;
 /// Adds `add` (if any) and removes the devices `leaving` picks from the current list; then deletes the endpoints of
 /// those removed. `AUTHFAIL` when adding to an account that is gone; removing from one is already done.
 pub async fn change(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     owner: &str,
     add: Option<Device<'_>>,
     now: Timestamp,
@@ -94,7 +94,7 @@ pub async fn change(
 /// Deletes the platform endpoints of `owner`'s devices that are gone, unless a device token has moved to another
 /// account since (SNS gives one endpoint per token, so it is theirs now). A failure leaves an endpoint nobody pushes
 /// to any more (the profile no longer lists it): logged, not the request's failure.
-pub async fn delete_endpoints(app: &Services<impl Ports>, owner: &str, devices: &[RegisteredDevice]) {
+pub async fn delete_endpoints(app: &App<impl Ports>, owner: &str, devices: &[RegisteredDevice]) {
     let deletions = devices.iter().filter_map(|d| Some((d.token_digest.as_str(), d.endpoint.as_deref()?)));
     let deletions: Vec<_> = deletions
         .map(|(digest, endpoint)| async move {

@@ -8,7 +8,7 @@ use super::group_admission;
 use super::photos::{self, NewPhoto, take_upload};
 use super::ports::{DirectUpload, FileArea, FileStore, PendingUploadStore};
 use super::session::Session;
-use super::{Ports, Services};
+use super::{App, Ports};
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::contact::OwnProfile;
@@ -74,7 +74,7 @@ pub struct DirectUploadReply {
 }
 
 pub async fn upload(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     command: Upload,
     now: Timestamp,
@@ -148,7 +148,7 @@ fn attachment_reply(name: FileName, links: Links) -> UploadReply {
     }
 }
 
-async fn store_attachment(app: &Services<impl Ports>, bytes: Vec<u8>, now: Timestamp) -> Result<FileName, ApiError> {
+async fn store_attachment(app: &App<impl Ports>, bytes: Vec<u8>, now: Timestamp) -> Result<FileName, ApiError> {
     let files = app.files.as_ref().ok_or(ApiError::BadOp)?;
     let (bytes, file_type) =
         tokio::task::spawn_blocking(move || clean_attachment(bytes)).await.map_err(|_| ApiError::UnsupportedFile)??;
@@ -160,7 +160,7 @@ async fn store_attachment(app: &Services<impl Ports>, bytes: Vec<u8>, now: Times
 /// A direct upload of up to `size` bytes (at most the configured maximum), for files too large for a request. It is
 /// charged here, once, and bound to the caller: only she can store it, once.
 pub async fn start_direct_upload(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     size: u64,
     now: Timestamp,
@@ -189,7 +189,7 @@ pub async fn start_direct_upload(
 /// whatever the concurrency; it is given back when it cannot be finished yet (not arrived, storage failing), so the
 /// client can try again. What is stored is the version that was checked: a file replaced meanwhile is refused.
 pub async fn finish_direct_upload(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     uploaded: &str,
     links: Links,
@@ -222,7 +222,7 @@ pub async fn finish_direct_upload(
 
 /// The stored attachment's name and the upload's size, or why it is not kept.
 async fn check_and_store(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     files: &impl FileStore,
     max_bytes: u64,
     pending: &PendingUpload,
@@ -260,7 +260,7 @@ async fn forget_pending(files: &impl FileStore, pending: &PendingUpload) {
 }
 
 /// Where `/files/<name>` sends a client: a link to the file in storage, valid for [`DOWNLOAD_LINK_SECONDS`].
-pub async fn download_link(app: &Services<impl Ports>, name: &str) -> Result<String, ApiError> {
+pub async fn download_link(app: &App<impl Ports>, name: &str) -> Result<String, ApiError> {
     let files = app.files.as_ref().ok_or(ApiError::NoSuchFile)?;
     let name = FileName::parse(name).ok_or(ApiError::NoSuchFile)?;
     let area = match name.purpose() {

@@ -14,14 +14,14 @@ use crate::model::measured;
 use crate::model::phone::PhoneNumber;
 use crate::model::rate_limit::RateLimit;
 use crate::usecase::ports::{ContactStore, GroupStore, RateLimitStore};
-use crate::usecase::{Ports, Services};
+use crate::usecase::{App, Ports};
 
 /// Before a change of group `gid` by `by` (an owner or admin there) that adds whoever of `members` is new (none:
 /// a rename, new photo, removal or change of roles): the newcomers and everyone the change reaches are admitted by
 /// [`admit`]. The newcomers are returned; only they are added (anyone else who is no member by the time the group is
 /// written, someone who left meanwhile, was not admitted).
 pub async fn admit_change(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     gid: u64,
     by: &PhoneNumber,
     members: &[String],
@@ -45,7 +45,7 @@ pub async fn admit_change(
 /// The refusals name nobody, and depend only on `by`'s own address book and groups (and, for someone who left one of
 /// them, whether she has `by`'s number), so they tell nothing about who is registered.
 pub async fn admit(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     by: &PhoneNumber,
     newcomers: &[String],
     reach: usize,

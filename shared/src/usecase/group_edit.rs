@@ -9,14 +9,14 @@ use crate::model::clock::Timestamp;
 use crate::model::group::{Group, READD_BAR_SECONDS};
 use crate::model::phone::PhoneNumber;
 use crate::usecase::ports::{GroupStore, SaveGroupError};
-use crate::usecase::{Ports, Services};
+use crate::usecase::{App, Ports};
 
 /// Conflicting writes are retried this often before the request gives up (503).
 const SAVE_ATTEMPTS: usize = 5;
 
 /// The group after `change`, as stored. `BADGROUP` if there is no such (live) group.
 pub async fn edit(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     gid: u64,
     by: &PhoneNumber,
     now: Timestamp,
@@ -45,7 +45,7 @@ pub async fn edit(
 /// stored, so every departure has its bars (one that then fails to be stored leaves bars that only concern people
 /// still in the group).
 async fn bar_readding(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     before: &Group,
     departed: &[String],
     by: &PhoneNumber,

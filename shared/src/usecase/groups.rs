@@ -17,7 +17,7 @@ use crate::usecase::group_edit::{self, edit};
 use crate::usecase::photos::{self, NewPhoto};
 use crate::usecase::ports::{GroupStore, MESIBO_MEMBERS_PER_EDIT, Mesibo, MesiboFailed, SaveGroupError};
 use crate::usecase::session::Session;
-use crate::usecase::{Ports, Services};
+use crate::usecase::{App, Ports};
 
 /// Create a group (`gid` 0) or, as its owner or an admin, rename it, change its photo, add members.
 #[derive(Debug)]
@@ -72,7 +72,7 @@ impl From<&Group> for GroupReply {
 }
 
 pub async fn set_group(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     command: SetGroup,
     now: Timestamp,
@@ -110,7 +110,7 @@ pub async fn set_group(
 const GID_DRAWS: u32 = 4;
 
 /// A new, valid group: its gid (from mesibo, or drawn at random), then stored.
-async fn create_group(app: &Services<impl Ports>, mut group: Group) -> Result<GroupReply, ApiError> {
+async fn create_group(app: &App<impl Ports>, mut group: Group) -> Result<GroupReply, ApiError> {
     let mut draws = 0;
     loop {
         draws += 1;
@@ -175,7 +175,7 @@ async fn create_at_mesibo(mesibo: &impl Mesibo, group: &Group) -> Result<u64, Ap
 const MEMBERS_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn get_group(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     GroupId(gid): GroupId,
 ) -> Result<GroupReply, ApiError> {
@@ -186,7 +186,7 @@ pub async fn get_group(
 }
 
 pub async fn edit_members(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     command: EditMembers,
     now: Timestamp,
@@ -204,7 +204,7 @@ pub async fn edit_members(
 }
 
 pub async fn set_admin(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     command: SetAdmin,
     now: Timestamp,
@@ -222,7 +222,7 @@ pub async fn set_admin(
 
 /// The owner deletes the group; anyone else leaves it.
 pub async fn del_group(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     session: &Session,
     GroupId(gid): GroupId,
     now: Timestamp,

@@ -35,7 +35,7 @@ use crate::usecase::ports::{
     ContactStore, GroupCursor, GroupStore, MESIBO_MEMBERS_PER_EDIT, MESIBO_RECIPIENTS_PER_MESSAGE, Mesibo,
     MesiboFailed, MesiboMessage, NotifyProgressStore, PROFILES_PER_READ, ProfileStore, StoreUnavailable,
 };
-use crate::usecase::{Ports, Services};
+use crate::usecase::{App, Ports};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -50,7 +50,7 @@ pub const REFUSALS_RETRIED_FOR: i64 = 3600;
 
 /// Tells mesibo of one change of the table, written at `written_at` (as the stream says).
 pub async fn sync<P: Ports>(
-    app: &Services<P>,
+    app: &App<P>,
     mesibo: &P::Mesibo,
     change: &TableChange,
     written_at: Option<Timestamp>,
@@ -84,7 +84,7 @@ pub async fn sync<P: Ports>(
 /// What a failed mesibo call means for the record: retry it (no answer, the app token refused; or a refusal, within
 /// [`REFUSALS_RETRIED_FOR`] of the write), or pass over it.
 fn settle<P: Ports>(
-    app: &Services<P>,
+    app: &App<P>,
     outcome: Result<(), SyncError>,
     written_at: Option<Timestamp>,
 ) -> Result<(), SyncError> {
@@ -104,7 +104,7 @@ fn settle<P: Ports>(
 /// The person's deletion, or logout on every device, told to mesibo: the user deleted, or every token ended. The
 /// table is read again: the next sign-in of the number tells mesibo first if it comes before this record, and then
 /// this record has nothing left to do.
-async fn clean_up<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, e164: &str) -> Result<(), SyncError> {
+async fn clean_up<P: Ports>(app: &App<P>, mesibo: &P::Mesibo, e164: &str) -> Result<(), SyncError> {
     let current = app.store.contact_profiles(&[e164.to_owned()]).await?.pop();
     let Some(current) = current else { return Ok(()) };
     let Some(due) = current.mesibo_cleanup_due() else { return Ok(()) };
@@ -131,7 +131,7 @@ pub struct ResyncReply {
 
 /// Mirrors groups page by page until every one is done or `budget` is spent (then `next` says where to go on).
 pub async fn resync_groups<P: Ports>(
-    app: &Services<P>,
+    app: &App<P>,
     mesibo: &P::Mesibo,
     command: Resync,
     budget: Duration,
@@ -160,7 +160,7 @@ pub async fn resync_groups<P: Ports>(
 /// Makes mesibo's group `written.gid` what the table holds now: removals first (who may receive matters most), then
 /// additions, then the name. `before`: the group as the stream saw it before the write (its members may have left).
 pub async fn mirror_group<P: Ports>(
-    app: &Services<P>,
+    app: &App<P>,
     mesibo: &P::Mesibo,
     before: Option<&Group>,
     written: &Group,
@@ -233,7 +233,7 @@ fn owner(group: &Group) -> Option<String> {
 /// with its owner's account), a current member who is still here. mesibo's `forced` message makes a missing sender
 /// a user, so a deleted person must never be one: mesibo would hold them again after their `userdel`.
 async fn live_sender<P: Ports>(
-    app: &Services<P>,
+    app: &App<P>,
     owner: Option<String>,
     current: &[String],
 ) -> Result<Option<String>, StoreUnavailable> {
@@ -264,7 +264,7 @@ fn sent(outcome: Result<(), MesiboFailed>) -> Result<(), SyncError> {
 }
 
 /// The news as one mesibo message per hundred of the registered users who have the number.
-async fn message_person<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, news: &ProfileNews) -> Result<(), SyncError> {
+async fn message_person<P: Ports>(app: &App<P>, mesibo: &P::Mesibo, news: &ProfileNews) -> Result<(), SyncError> {
     if app.config.mesibo.notices == MesiboNotices::Off {
         return Ok(());
     }
@@ -293,7 +293,7 @@ async fn message_person<P: Ports>(app: &Services<P>, mesibo: &P::Mesibo, news: &
 /// The group's news to everyone told, from the group's owner while they are here ([`live_sender`]). mesibo does not
 /// deliver a message to its own sender, so the sender's copy comes from another current member.
 async fn message_group<P: Ports>(
-    app: &Services<P>,
+    app: &App<P>,
     mesibo: &P::Mesibo,
     news: &GroupNews,
     told: &[String],

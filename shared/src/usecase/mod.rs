@@ -27,9 +27,9 @@ pub mod session;
 pub mod sign_in;
 pub mod sms_protect;
 
-/// What every use case runs against: the configuration, the ports (implemented by the adapters `P` names; the
-/// composition root, `crate::app`, picks them), and the clock.
-pub struct Services<P: Ports> {
+/// The app: what every use case runs against. The configuration, the ports (implemented by the adapters `P` names;
+/// the composition root, `crate::app`, picks them), and the clock.
+pub struct App<P: Ports> {
     pub config: Config,
     pub store: P::Store,
     pub code_keys: P::CodeKeys,
@@ -44,7 +44,7 @@ pub struct Services<P: Ports> {
     pub clock: Arc<dyn Clock>,
 }
 
-impl<P: Ports> Services<P> {
+impl<P: Ports> App<P> {
     /// Counts a request refused by a limit of this kind (`RateLimit::kind`, or one of `crate::model::measured`'s);
     /// the caller answers the refusal.
     pub fn limit_hit(&self, kind: &str, now: Timestamp) {

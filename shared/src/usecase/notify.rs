@@ -37,7 +37,7 @@ use crate::usecase::ports::{
     ContactStore, EventSink, FanoutQueue, NotifyProgress, NotifyProgressStore, PROFILES_PER_READ, ProfileStore,
     PublishFailed, QueueFailed, RateLimitStore, StoreUnavailable,
 };
-use crate::usecase::{Ports, Services};
+use crate::usecase::{App, Ports};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -51,7 +51,7 @@ pub enum NotifyError {
 
 /// Tells everyone concerned of one change, resuming where an earlier attempt at the same change stopped.
 pub async fn notify(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     sink: &impl EventSink,
     queue: &impl FanoutQueue,
     change: &TableChange,
@@ -70,7 +70,7 @@ pub async fn notify(
 }
 
 async fn notify_group(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     sink: &impl EventSink,
     news: &GroupNews,
     told: &[String],
@@ -135,7 +135,7 @@ pub const PAGE_PUBLISHES_AT_ONCE: usize = 10;
 /// A person's news: rate-limited if it is a visible change, then told to their audience: inline if it fits in one
 /// page, else through the fan-out queue, a page per task.
 async fn notify_person(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     sink: &impl EventSink,
     queue: &impl FanoutQueue,
     news: &ProfileNews,
@@ -149,11 +149,7 @@ async fn notify_person(
 /// Takes one of the person's fan-outs this hour. Past the limit, the change is not told now: one coalesced task per
 /// window tells the profile as it then is when the window ends, however many changes came in it (a status flipped
 /// every second is told about [`crate::config::PROFILE_FANOUTS_PER_HOUR`] + 1 times an hour, not 3,600).
-async fn within_fanout_limit(
-    app: &Services<impl Ports>,
-    queue: &impl FanoutQueue,
-    e164: &str,
-) -> Result<bool, NotifyError> {
+async fn within_fanout_limit(app: &App<impl Ports>, queue: &impl FanoutQueue, e164: &str) -> Result<bool, NotifyError> {
     let store = &app.store;
     let limit = RateLimit::profile_fanouts(app.config.contacts.profile_fanouts_per_hour, &app.config.otp_secret, e164);
     let now = app.clock.now();
@@ -178,7 +174,7 @@ const COALESCED: &str = "coalesced";
 /// the whole audience through the queue, from its first page, so the stream shard is held up by one query and one
 /// message, whatever the audience.
 async fn tell_person(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     sink: &impl EventSink,
     queue: &impl FanoutQueue,
     news: &ProfileNews,
@@ -235,7 +231,7 @@ fn page_run(news: &ProfileNews, after: Option<&str>) -> NotifyRun {
 
 /// The fan-out function's work: one task from the queue.
 pub async fn fan_out(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     sink: &impl EventSink,
     queue: &impl FanoutQueue,
     task: FanoutTask,
@@ -262,7 +258,7 @@ pub async fn fan_out(
 /// starts is fixed by the first attempt, as address books change between attempts: every retry queues that page,
 /// never a second chain of pages.
 async fn tell_page(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     sink: &impl EventSink,
     queue: &impl FanoutQueue,
     news: &ProfileNews,
@@ -305,7 +301,7 @@ async fn tell_page(
 /// (counted against the new window; if that is used up already, the latest change was told or has a coalesced
 /// task of its own).
 async fn tell_coalesced(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     sink: &impl EventSink,
     queue: &impl FanoutQueue,
     e164: &str,
@@ -329,7 +325,7 @@ async fn tell_coalesced(
 /// Publishes `news` to the registered ones among `owners` (in index order), `at_once` batches of ten at a time,
 /// saving `run`'s progress after each round. Returns how many were told.
 async fn publish_to(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     sink: &impl EventSink,
     run: &NotifyRun,
     news: &ProfileNews,

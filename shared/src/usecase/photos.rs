@@ -7,7 +7,7 @@ use tracing::warn;
 
 use super::group_edit;
 use super::ports::{FileArea, FileStore, GroupStore, ProfileStore, RateLimitStore};
-use super::{Ports, Services};
+use super::{App, Ports};
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::group::Group;
@@ -29,7 +29,7 @@ pub enum NewPhoto {
 /// of a file stored here is accepted only if it is the photo already shown (`current`): otherwise anyone who saw
 /// someone else's photo name could show it as theirs, and have it deleted with their next change.
 pub async fn store(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     photo: NewPhoto,
     current: &str,
     by: &PhoneNumber,
@@ -55,7 +55,7 @@ pub async fn store(
 
 /// One of the person's uploads this hour (`UPLOADS_PER_HOUR`, photos and attachments alike), taken before the work
 /// it guards: the decoding and the storing.
-pub async fn take_upload(app: &Services<impl Ports>, by: &PhoneNumber, now: Timestamp) -> Result<(), ApiError> {
+pub async fn take_upload(app: &App<impl Ports>, by: &PhoneNumber, now: Timestamp) -> Result<(), ApiError> {
     let limit = RateLimit::uploads(&app.config.abuse, &app.config.otp_secret, by);
     match app.store.take(&limit, now).await? {
         true => Ok(()),
@@ -68,7 +68,7 @@ pub async fn take_upload(app: &Services<impl Ports>, by: &PhoneNumber, now: Time
 
 /// The photo is no longer shown (replaced, cleared, its account or group deleted, or its change refused): its file
 /// goes, if it is one of ours. Best effort: a file left behind is only storage, and is logged.
-pub async fn discard(app: &Services<impl Ports>, photo: &str) {
+pub async fn discard(app: &App<impl Ports>, photo: &str) {
     let (Some(files), Some(name)) = (app.files.as_ref(), FileName::parse(photo)) else {
         return;
     };
@@ -80,7 +80,7 @@ pub async fn discard(app: &Services<impl Ports>, photo: &str) {
 /// After a change that may have shown `new` in place of `before`: on success the replaced file goes; on a refusal
 /// the new one does. When the store did not answer, the write may have landed: the new file stays (a possible
 /// orphan, never a photo pointing at nothing).
-pub async fn settle<T>(app: &Services<impl Ports>, before: &str, new: &str, outcome: &Result<T, ApiError>) {
+pub async fn settle<T>(app: &App<impl Ports>, before: &str, new: &str, outcome: &Result<T, ApiError>) {
     match outcome {
         Ok(_) if before != new => discard(app, before).await,
         Ok(_) | Err(ApiError::Unavailable) => {}
@@ -91,7 +91,7 @@ pub async fn settle<T>(app: &Services<impl Ports>, before: &str, new: &str, outc
 
 /// A profile change, with a new photo stored first and the one it replaces deleted after.
 pub async fn change_profile(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     phone: &PhoneNumber,
     name: Option<&str>,
     status: Option<&str>,
@@ -116,7 +116,7 @@ pub async fn change_profile(
 /// read first, so nobody without the right to change it gets a picture decoded and stored; then as in
 /// [`change_profile`].
 pub async fn change_group(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     gid: u64,
     by: &PhoneNumber,
     photo: Option<NewPhoto>,

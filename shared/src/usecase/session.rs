@@ -5,7 +5,7 @@ use crate::model::clock::Timestamp;
 use crate::model::phone::PhoneNumber;
 use crate::model::secrets::{AccessToken, TokenHash};
 use crate::usecase::ports::TokenStore;
-use crate::usecase::{Ports, Services};
+use crate::usecase::{App, Ports};
 
 /// A verified caller.
 #[derive(Debug, Clone)]
@@ -17,11 +17,7 @@ pub struct Session {
 }
 
 /// Missing, malformed, unknown and expired tokens all answer `AUTHFAIL`, alike.
-pub async fn authenticate(
-    app: &Services<impl Ports>,
-    token: Option<&str>,
-    now: Timestamp,
-) -> Result<Session, ApiError> {
+pub async fn authenticate(app: &App<impl Ports>, token: Option<&str>, now: Timestamp) -> Result<Session, ApiError> {
     let token = token.and_then(AccessToken::parse).ok_or(ApiError::AuthFail)?;
     let hash = token.hash();
     let record = app.store.token(&hash).await?.ok_or(ApiError::AuthFail)?;

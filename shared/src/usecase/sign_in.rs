@@ -23,7 +23,7 @@ use crate::usecase::ports::{
     CodeKeys, CodeStore, Mesibo, MesiboFailed, MesiboUser, Metrics, NewMesiboUser, ProfileStore, PutCodeError,
     RateLimitStore, SessionClaim, SignIn, SignInError, SmsGateway, StoreUnavailable, TokenStore,
 };
-use crate::usecase::{Ports, Services, device_list};
+use crate::usecase::{App, Ports, device_list};
 
 /// Send a code to `phone` (admitted: a valid number of an allowed country, from an allowed app).
 #[derive(Debug)]
@@ -71,11 +71,7 @@ pub struct VerifyReply {
     pub links: Links,
 }
 
-pub async fn request_code(
-    app: &Services<impl Ports>,
-    command: RequestCode,
-    now: Timestamp,
-) -> Result<LoginReply, ApiError> {
+pub async fn request_code(app: &App<impl Ports>, command: RequestCode, now: Timestamp) -> Result<LoginReply, ApiError> {
     let RequestCode { phone, address } = command;
     let (config, secret) = (&app.config, &app.config.otp_secret);
     let test_code = config.test_numbers.get(&phone);
@@ -159,7 +155,7 @@ pub async fn request_code(
 
 /// Why a code was not issued, as the caller is told (and, for the budget, the operator once an hour).
 async fn refused(
-    app: &Services<impl Ports>,
+    app: &App<impl Ports>,
     refusal: PutCodeError,
     phone: &PhoneNumber,
     limits: &[RateLimit],
@@ -201,11 +197,7 @@ struct ClaimedSession {
 
 /// Takes a session number for this sign-in (`model::sessions`): a stale one, else a free one, else the device signed
 /// in longest ago is signed out here (its token revoked with the claim, its push devices right after) to make room.
-async fn claim_session(
-    app: &Services<impl Ports>,
-    phone: &PhoneNumber,
-    now: Timestamp,
-) -> Result<ClaimedSession, ApiError> {
+async fn claim_session(app: &App<impl Ports>, phone: &PhoneNumber, now: Timestamp) -> Result<ClaimedSession, ApiError> {
     for _ in 0..SESSION_CLAIMS {
         let slots = app.store.sessions(phone).await?;
         let pick = sessions::pick(&slots, now);
@@ -245,7 +237,7 @@ async fn claim_session(
 /// signed out while mesibo could not be told, a sign-in that died after mesibo answered). Handed back, it would let
 /// that old device in again, here and at mesibo; ended first, every sign-in gets a token of its own.
 async fn register_at_mesibo<P: Ports>(
-    app: &Services<P>,
+    app: &App<P>,
     mesibo: &P::Mesibo,
     user: NewMesiboUser<'_>,
     record: Option<&ContactProfile>,
@@ -267,12 +259,7 @@ async fn register_at_mesibo<P: Ports>(
 /// A sign-in that stopped after its code was found right: the code stays usable (the person retries once mesibo
 /// answers), and the session number it claimed is given back at once as stale (ended at mesibo before it is used
 /// again), or the retry would take another one.
-async fn give_back(
-    app: &Services<impl Ports>,
-    phone: &PhoneNumber,
-    right: &RightCode,
-    claimed: Option<&ClaimedSession>,
-) {
+async fn give_back(app: &App<impl Ports>, phone: &PhoneNumber, right: &RightCode, claimed: Option<&ClaimedSession>) {
     if app.store.release_attempt(&right.slot, &right.attempt).await.is_err() {
         warn!(phone = %phone, "could not give back the attempt");
     }
@@ -285,11 +272,7 @@ async fn give_back(
 }
 
 /// Checks a code and signs the person in, creating the user on first sign-in.
-pub async fn verify_code(
-    app: &Services<impl Ports>,
-    command: VerifyCode,
-    now: Timestamp,
-) -> Result<VerifyReply, ApiError> {
+pub async fn verify_code(app: &App<impl Ports>, command: VerifyCode, now: Timestamp) -> Result<VerifyReply, ApiError> {
     let VerifyCode { phone, code, name, address, app_id, links } = command;
     if app.mesibo.is_some() && app_id.is_none() {
         return Err(ApiError::MissingAppId);
