@@ -138,7 +138,7 @@ async fn a_redelivered_page_repeats_at_most_one_round_and_a_finished_one_nothing
     let owners = audience(&t, &newcomer, 700).await;
     skip_the_stream(&mut poller).await;
     t.sign_in(newcomer.e164()).await;
-    let profile = t.app.store.contact_profiles(&[newcomer.e164().to_owned()]).await.unwrap().remove(0);
+    let profile = t.app.store.profile_records(&[newcomer.e164().to_owned()]).await.unwrap().remove(0);
     let news = ProfileNews { kind: CONTACT_JOINED, ..ProfileNews::current(&profile) };
     let news = ProfileNews { ts: profile.created_at, ..news };
     let first_page = FanoutTask::page(&news, None);
@@ -176,7 +176,7 @@ async fn copies_of_a_page_and_a_changed_audience_between_attempts_still_make_one
     owners.sort();
     skip_the_stream(&mut poller).await;
     t.sign_in(newcomer.e164()).await;
-    let profile = t.app.store.contact_profiles(&[newcomer.e164().to_owned()]).await.unwrap().remove(0);
+    let profile = t.app.store.profile_records(&[newcomer.e164().to_owned()]).await.unwrap().remove(0);
     let news = ProfileNews { kind: CONTACT_JOINED, ts: profile.created_at, ..ProfileNews::current(&profile) };
     let first_page = FanoutTask::page(&news, None);
 

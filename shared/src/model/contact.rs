@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::clock::Timestamp;
 use super::group::Group;
 use super::phone::PhoneNumber;
-use super::profile::ContactProfile;
+use super::profile::ProfileRecord;
 
 /// A delta returns changes from this long before the client's cursor. A profile write is stamped by its own
 /// instance's clock and may still be retrying (up to the SDK's 15 s operation timeout) when a sync that started
@@ -34,7 +34,7 @@ pub struct ContactEntry {
 
 impl ContactEntry {
     /// A user (`gid` "0"); a deleted account shows only its number and `deleted: "1"`.
-    pub fn user(profile: &ContactProfile) -> Self {
+    pub fn user(profile: &ProfileRecord) -> Self {
         let shown = |value: &String| if profile.deleted { String::new() } else { value.clone() };
         Self {
             gid: 0,
@@ -80,7 +80,7 @@ pub struct OwnProfile {
 }
 
 impl OwnProfile {
-    pub fn of(phone: &PhoneNumber, profile: ContactProfile) -> Self {
+    pub fn of(phone: &PhoneNumber, profile: ProfileRecord) -> Self {
         Self {
             name: profile.name,
             phone: phone.digits().to_owned(),

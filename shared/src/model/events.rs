@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::Timestamp;
 use super::group::Group;
-use super::profile::ContactProfile;
+use super::profile::ProfileRecord;
 use super::secrets::fingerprint;
 
 /// SNS PublishBatch takes at most ten entries.
@@ -121,7 +121,7 @@ impl ProfileNews {
     /// News in a profile write: a first sign-in (`inserted`, or a tombstone becoming a profile again, unless within
     /// [`REJOIN_QUIET_SECONDS`] of the deletion: then a profile change), or a change to what contacts see. A
     /// deletion, and a write that changes nothing visible, is no news.
-    pub fn from_change(inserted: bool, old: Option<&ContactProfile>, new: &ContactProfile) -> Option<Self> {
+    pub fn from_change(inserted: bool, old: Option<&ProfileRecord>, new: &ProfileRecord) -> Option<Self> {
         if new.deleted {
             return None;
         }
@@ -171,7 +171,7 @@ impl GroupNews {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TableChange {
     /// A profile item was written (`inserted`: it did not exist before; then there is no `old`).
-    Profile { inserted: bool, old: Option<ContactProfile>, new: ContactProfile },
+    Profile { inserted: bool, old: Option<ProfileRecord>, new: ProfileRecord },
     /// A group item was written.
     Group { old: Option<Group>, new: Group },
     /// The notifier told a person's news (within the fan-out limit, or coalesced): the mesibo sync tells it too.
@@ -223,7 +223,7 @@ impl ProfileNews {
     }
 
     /// `profile_updated` of the profile as it is now (a coalesced change).
-    pub fn current(profile: &ContactProfile) -> Self {
+    pub fn current(profile: &ProfileRecord) -> Self {
         Self {
             kind: PROFILE_UPDATED,
             e164: profile.e164.clone(),

@@ -30,10 +30,11 @@ impl Profile {
     }
 }
 
-/// A profile as contacts see it, read in bulk. The number stays an E.164 string: it came from our own table, and
-/// re-validating thousands of them per sync would cost more than the sync.
+/// A profile as stored, live or a tombstone, with what is kept beside it (push endpoints, mesibo's id, sign-out
+/// notes): what contacts are shown is read from it in bulk. The number stays an E.164 string: it came from our own
+/// table, and re-validating thousands of them per sync would cost more than the sync.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContactProfile {
+pub struct ProfileRecord {
     pub e164: String,
     pub name: String,
     pub status: String,
@@ -52,7 +53,7 @@ pub struct ContactProfile {
     pub mesibo_done_at: Option<Timestamp>,
 }
 
-impl ContactProfile {
+impl ProfileRecord {
     /// The person's own profile, if it is a live one (not a tombstone).
     pub fn into_own(self, phone: &PhoneNumber) -> Option<Profile> {
         (!self.deleted).then(|| Profile {

@@ -182,13 +182,13 @@ pub async fn delete_account(
     let phone = &session.phone;
     let guess = Guess { phone, code: &command.code, address: &command.address };
     let right = check_code(app, guess, now).await?;
-    let (consumed, ()) = tokio::join!(app.store.consume_code(&right.slot, &right.attempt, now), right.forgive(app));
+    let (consumed, ()) = tokio::join!(app.store.consume_code(&right.slot, &right.attempt, now), right.give_back_failures(app));
     if !consumed? {
         return Err(ApiError::CodeExpired);
     }
     let store = &app.store;
     // The tombstone first: from here on the account is gone, and every step below can simply be retried.
-    let profile = store.contact_profiles(&[phone.e164().to_owned()]).await?.pop();
+    let profile = store.profile_record(phone.e164()).await?;
     store.tombstone_profile(phone, now).await?;
     if let Some(profile) = &profile {
         photos::discard(app, &profile.photo).await;

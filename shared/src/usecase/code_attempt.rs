@@ -10,7 +10,7 @@ use crate::model::measured::{self, Measured};
 use crate::model::phone::PhoneNumber;
 use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::{CodeDigest, OtpCode};
-use crate::usecase::ports::{CodeKeys, CodeStore, Metrics, RateLimitStore, ReserveError};
+use crate::usecase::ports::{CodeKeys, CodeStore, Metrics, RateLimitStore, ReserveError, TakeAllError};
 use crate::usecase::{App, Ports};
 
 /// A guess at the code sent to `phone`, from `address`.
@@ -33,9 +33,10 @@ pub async fn check_code(app: &App<impl Ports>, guess: Guess<'_>, now: Timestamp)
     let number_failures = [RateLimit::number_failed_verifies(&config.abuse, secret, phone)];
     // The address's failure first: an address over its limit touches no code, so it cannot hold a victim's
     // attempts reserved (and the owner's right code refused) by keeping guesses in flight.
-    match app.store.take_all(&address_failures, &number_failures, now).await? {
+    match app.store.take_all(&address_failures, &number_failures, now).await {
         Ok(()) => {}
-        Err(_) => {
+        Err(TakeAllError::Unavailable(e)) => return Err(e.into()),
+        Err(TakeAllError::Reached(_)) => {
             warn!(phone = %phone, "verify refused: too many failed codes from one address");
             app.limit_hit(address_failures[0].kind(), now);
             return Err(ApiError::RateLimited { retry_after: address_failures[0].retry_after(now) });
@@ -89,9 +90,9 @@ pub struct RightCode {
 }
 
 impl RightCode {
-    /// Gives back the failures the guess took: it was none. Separate, so the caller runs it beside its next step
-    /// (a round trip saved).
-    pub async fn forgive(&self, app: &App<impl Ports>) {
+    /// Gives back the failures the guess took (counted against the address and the number before the compare): a
+    /// right guess is no failure. Separate, so the caller runs it beside its next step (a round trip saved).
+    pub async fn give_back_failures(&self, app: &App<impl Ports>) {
         if app.store.give_back(&self.failures, self.taken_at).await.is_err() {
             warn!("could not give back the failures taken for a right code");
         }

@@ -26,7 +26,7 @@ use crate::model::group::Group;
 use crate::model::links::Links;
 use crate::model::lookup_quota::{LookupQuota, OverQuota};
 use crate::model::measured::{self, Measured};
-use crate::model::profile::ContactProfile;
+use crate::model::profile::ProfileRecord;
 use crate::model::rate_limit::RateLimit;
 use crate::usecase::ports::{ContactStore, GroupStore, Metrics, ProfileStore, RateLimitStore};
 use crate::usecase::session::Session;
@@ -129,7 +129,7 @@ async fn lookup(
     uploaded: &BTreeSet<String>,
     reset: bool,
     now: Timestamp,
-) -> Result<(Vec<ContactEntry>, Option<ContactProfile>), ApiError> {
+) -> Result<(Vec<ContactEntry>, Option<ProfileRecord>), ApiError> {
     let me = session.phone.e164();
     let store = &app.store;
     let settings = &app.config.contacts;
@@ -139,8 +139,8 @@ async fn lookup(
     let own_number = [me.to_owned()];
     let (book, profiles, own, days) = tokio::join!(
         store.address_book(me),
-        store.contact_profiles(&wanted),
-        store.contact_profiles(&own_number),
+        store.profile_records(&wanted),
+        store.profile_records(&own_number),
         store.lookup_days(quota.name(), first_day, today),
     );
     let (book, profiles, own, days) = (book?, profiles?, own?, days?);
@@ -183,7 +183,7 @@ async fn delta(
     since: Timestamp,
     reset: bool,
     now: Timestamp,
-) -> Result<(Vec<ContactEntry>, Option<ContactProfile>), ApiError> {
+) -> Result<(Vec<ContactEntry>, Option<ProfileRecord>), ApiError> {
     let me = session.phone.e164();
     let store = &app.store;
     let (book, reverse, memberships) =
@@ -201,7 +201,7 @@ async fn delta(
     }
     numbers.insert(me.to_owned());
     let numbers: Vec<String> = numbers.into_iter().collect();
-    let (profiles, groups, cleared) = tokio::join!(store.contact_profiles(&numbers), store.groups(&gids), async {
+    let (profiles, groups, cleared) = tokio::join!(store.profile_records(&numbers), store.groups(&gids), async {
         if reset { store.remove_contacts(me, &book).await } else { Ok(()) }
     },);
     let (profiles, groups) = (profiles?, groups?);

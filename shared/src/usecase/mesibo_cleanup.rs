@@ -6,7 +6,7 @@ use futures::future::join_all;
 use tracing::error;
 
 use crate::model::phone::mesibo_address;
-use crate::model::profile::ContactProfile;
+use crate::model::profile::ProfileRecord;
 use crate::model::sessions::MAX_SESSIONS;
 use crate::usecase::ports::{Mesibo, MesiboFailed};
 
@@ -15,7 +15,7 @@ use crate::usecase::ports::{Mesibo, MesiboFailed};
 /// before sessions). A refusal that will not pass by waiting (mesibo never answers it otherwise) is logged and taken
 /// as done, so that it never holds up the stream nor a later sign-in of the number; no answer, or a refusal about the
 /// app's account, is the caller's to retry.
-pub async fn tell_cleanup(mesibo: &impl Mesibo, profile: &ContactProfile) -> Result<(), MesiboFailed> {
+pub async fn tell_cleanup(mesibo: &impl Mesibo, profile: &ProfileRecord) -> Result<(), MesiboFailed> {
     let address = mesibo_address(&profile.e164);
     let outcome = if profile.deleted {
         mesibo.delete_user(&address).await

@@ -105,7 +105,7 @@ fn settle<P: Ports>(
 /// table is read again: the next sign-in of the number tells mesibo first if it comes before this record, and then
 /// this record has nothing left to do.
 async fn clean_up<P: Ports>(app: &App<P>, mesibo: &P::Mesibo, e164: &str) -> Result<(), SyncError> {
-    let current = app.store.contact_profiles(&[e164.to_owned()]).await?.pop();
+    let current = app.store.profile_record(e164).await?;
     let Some(current) = current else { return Ok(()) };
     let Some(due) = current.mesibo_cleanup_due() else { return Ok(()) };
     tell_cleanup(mesibo, &current).await?;
@@ -246,7 +246,7 @@ async fn live_sender<P: Ports>(
     if candidates.is_empty() {
         return Ok(None);
     }
-    let profiles = app.store.contact_profiles(&candidates).await?;
+    let profiles = app.store.profile_records(&candidates).await?;
     let live = |e164: &String| profiles.iter().any(|p| p.e164 == *e164 && !p.deleted);
     Ok(candidates.into_iter().find(live).map(|e164| address(&e164)))
 }
@@ -277,7 +277,7 @@ async fn message_person<P: Ports>(app: &App<P>, mesibo: &P::Mesibo, news: &Profi
     let ttl = app.clock.now() + PROGRESS_TTL_SECONDS;
     let mut recipients = 0;
     for chunk in owners.chunks(PROFILES_PER_READ.min(MESIBO_RECIPIENTS_PER_MESSAGE)) {
-        let profiles = store.contact_profiles(chunk).await?;
+        let profiles = store.profile_records(chunk).await?;
         let to: Vec<String> =
             profiles.iter().filter(|p| !p.deleted && p.e164 != news.e164).map(|p| address(&p.e164)).collect();
         if !to.is_empty() {

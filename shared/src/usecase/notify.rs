@@ -31,7 +31,7 @@ use crate::model::events::{
     Channel, ContactEvent, FanoutTask, GroupNews, NotifyRun, PROFILE_UPDATED, PROGRESS_TTL_SECONDS, PUBLISH_BATCH,
     ProfileNews, TableChange,
 };
-use crate::model::profile::ContactProfile;
+use crate::model::profile::ProfileRecord;
 use crate::model::rate_limit::RateLimit;
 use crate::usecase::ports::{
     ContactStore, EventSink, FanoutQueue, NotifyProgress, NotifyProgressStore, PROFILES_PER_READ, ProfileStore,
@@ -112,7 +112,7 @@ async fn push_to_devices<'a>(
     sink: &impl EventSink,
     events: &[ContactEvent],
     max_devices: usize,
-    profile: impl Fn(&str) -> Option<&'a ContactProfile>,
+    profile: impl Fn(&str) -> Option<&'a ProfileRecord>,
 ) {
     let pushes: Vec<_> = events
         .iter()
@@ -313,7 +313,7 @@ async fn tell_coalesced(
         queue.enqueue(&FanoutTask::Coalesced { e164: e164.to_owned(), due }, (due - now) as u32).await?;
         return Ok(());
     }
-    let profile = app.store.contact_profiles(&[e164.to_owned()]).await?.into_iter().find(|p| !p.deleted);
+    let profile = app.store.profile_record(e164).await?.filter(|p| !p.deleted);
     let Some(profile) = profile else { return Ok(()) };
     let limit = RateLimit::profile_fanouts(app.config.contacts.profile_fanouts_per_hour, &app.config.otp_secret, e164);
     if !app.store.take(&limit, now).await? {
@@ -336,8 +336,8 @@ async fn publish_to(
     let ttl = app.clock.now() + PROGRESS_TTL_SECONDS;
     let mut sent = 0;
     for chunk in owners.chunks(PROFILES_PER_READ) {
-        let profiles: HashMap<String, ContactProfile> = store
-            .contact_profiles(chunk)
+        let profiles: HashMap<String, ProfileRecord> = store
+            .profile_records(chunk)
             .await?
             .into_iter()
             .filter(|p| !p.deleted)

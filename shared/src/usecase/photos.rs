@@ -13,7 +13,7 @@ use crate::model::clock::Timestamp;
 use crate::model::group::Group;
 use crate::model::media::{FileName, FilePurpose, FileType, Photo};
 use crate::model::phone::PhoneNumber;
-use crate::model::profile::{ContactProfile, ShownPhoto};
+use crate::model::profile::{ProfileRecord, ShownPhoto};
 use crate::model::rate_limit::RateLimit;
 
 /// A photo as a request sets it.
@@ -97,7 +97,7 @@ pub async fn change_profile(
     status: Option<&str>,
     photo: Option<NewPhoto>,
     now: Timestamp,
-) -> Result<ContactProfile, ApiError> {
+) -> Result<ProfileRecord, ApiError> {
     let Some(photo) = photo else {
         return app.store.update_profile(phone, name, status, None, now).await?.ok_or(ApiError::AuthFail);
     };

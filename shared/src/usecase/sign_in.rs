@@ -12,7 +12,7 @@ use crate::model::devices::registered_with;
 use crate::model::links::Links;
 use crate::model::measured::{self, Measured};
 use crate::model::phone::PhoneNumber;
-use crate::model::profile::ContactProfile;
+use crate::model::profile::ProfileRecord;
 use crate::model::profile::Profile;
 use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::{AccessToken, CodeDigest, OtpCode, TokenHash, random_name};
@@ -21,7 +21,7 @@ use crate::usecase::code_attempt::{Guess, RightCode, check_code};
 use crate::usecase::mesibo_cleanup::tell_cleanup;
 use crate::usecase::ports::{
     CodeKeys, CodeStore, Mesibo, MesiboFailed, MesiboUser, Metrics, NewMesiboUser, ProfileStore, PutCodeError,
-    RateLimitStore, SessionClaim, SignIn, SignInError, SmsGateway, StoreUnavailable, TokenStore,
+    RateLimitStore, SessionClaim, SignIn, SignInError, SignInStore, SmsGateway, StoreUnavailable, TokenStore,
 };
 use crate::usecase::{App, Ports, device_list};
 
@@ -240,7 +240,7 @@ async fn register_at_mesibo<P: Ports>(
     app: &App<P>,
     mesibo: &P::Mesibo,
     user: NewMesiboUser<'_>,
-    record: Option<&ContactProfile>,
+    record: Option<&ProfileRecord>,
 ) -> Result<MesiboUser, MesiboFailed> {
     if let Some(record) = record
         && let Some(due) = record.mesibo_cleanup_due()
@@ -263,7 +263,7 @@ async fn give_back(app: &App<impl Ports>, phone: &PhoneNumber, right: &RightCode
     if app.store.release_attempt(&right.slot, &right.attempt).await.is_err() {
         warn!(phone = %phone, "could not give back the attempt");
     }
-    right.forgive(app).await;
+    right.give_back_failures(app).await;
     if let Some(claimed) = claimed
         && app.store.abandon_claim(phone, claimed.number, &claimed.claim).await.is_err()
     {
@@ -284,7 +284,7 @@ pub async fn verify_code(app: &App<impl Ports>, command: VerifyCode, now: Timest
         if app.mesibo.is_none() {
             return Ok::<_, StoreUnavailable>((app.store.profile(&phone).await?, None));
         }
-        let record = app.store.contact_profiles(&[phone.e164().to_owned()]).await?.pop();
+        let record = app.store.profile_record(phone.e164()).await?;
         Ok((record.clone().and_then(|r| r.into_own(&phone)), record))
     };
     let guess = Guess { phone: &phone, code: &code, address: &address };
@@ -329,7 +329,7 @@ pub async fn verify_code(app: &App<impl Ports>, command: VerifyCode, now: Timest
         set_mesibo_uid: mesibo_uid.filter(|_| existing.as_ref().is_some_and(|p| p.mesibo_uid != mesibo_uid)),
         session: session.as_ref().map(|s| (s.number, s.claim.as_str())),
     };
-    let (signed_in, ()) = tokio::join!(app.store.sign_in(sign_in), right.forgive(app));
+    let (signed_in, ()) = tokio::join!(app.store.sign_in(sign_in), right.give_back_failures(app));
     if let Err(e) = signed_in {
         // The session number goes back as stale (ended at mesibo before its next use). mesibo's token must not
         // outlive a sign-in that did not happen here: it is ended now too, unless another sign-in holds the number

@@ -1,33 +1,32 @@
-//! One-time codes: issue (with the abuse limits, in one transaction), spend attempts, consume; and the sign-in
-//! transaction that consumes a code.
+//! One-time codes: issue (with the abuse limits, in one transaction), spend attempts, consume. The sign-in that
+//! consumes a code is [`super::sign_in`].
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
 use super::item::{Item, b, get_b, get_n, n, s};
 use super::keys::{self, attr};
-use super::profiles::profile_item;
 use super::rate_limits::{random_below, random_shard};
 use super::{DynamoStore, condition_failed, failed_conditions, unavailable};
 use crate::model::clock::Timestamp;
 use crate::model::code::{CodeRecord, CodeSlot, NewCode, ReservedAttempt, SendState};
 use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::CodeDigest;
-use crate::usecase::ports::{CodeStore, PutCodeError, ReserveError, SignIn, SignInError, StoreUnavailable};
+use crate::usecase::ports::{CodeStore, PutCodeError, ReserveError, StoreUnavailable};
 
-fn code_key(slot: &CodeSlot) -> Item {
+pub(super) fn code_key(slot: &CodeSlot) -> Item {
     keys::key(keys::code_slot(slot.name()), keys::OTP)
 }
 
 /// Spending a code: it can happen once, and only to the code the attempt was reserved on.
-const CONSUME_CODE: &str = "SET used_at = :now REMOVE code_digest, code_key";
-const CODE_STILL_PENDING: &str = "code_digest = :digest AND issued_at = :issued";
+pub(super) const CONSUME_CODE: &str = "SET used_at = :now REMOVE code_digest, code_key";
+pub(super) const CODE_STILL_PENDING: &str = "code_digest = :digest AND issued_at = :issued";
 
-fn consume_values(attempt: &ReservedAttempt, now: Timestamp) -> Item {
+pub(super) fn consume_values(attempt: &ReservedAttempt, now: Timestamp) -> Item {
     HashMap::from([
         (":now".into(), n(now)),
         (":digest".into(), b(attempt.digest.as_bytes())),
@@ -220,110 +219,6 @@ impl CodeStore for DynamoStore {
             Ok(_) => Ok(true),
             Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(unavailable("consume code", e)),
-        }
-    }
-
-    async fn sign_in(&self, sign_in: SignIn<'_>) -> Result<(), SignInError> {
-        let user = keys::user(sign_in.phone.e164());
-        let consume_code = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(code_key(sign_in.code)))
-            .update_expression(CONSUME_CODE)
-            .condition_expression(CODE_STILL_PENDING)
-            .set_expression_attribute_values(Some(consume_values(sign_in.attempt, sign_in.now)))
-            .build()
-            .expect("key, table and expression are set");
-        let hash = sign_in.token.as_str();
-        let mut token_item = keys::key(keys::token(hash), keys::TOKEN);
-        token_item.extend([
-            (attr::PHONE.into(), s(sign_in.phone.e164())),
-            (attr::ISSUED_AT.into(), n(sign_in.now)),
-            (attr::EXPIRES_AT.into(), n(sign_in.token_expires_at)),
-            (keys::TTL.into(), n(sign_in.token_expires_at)),
-            (keys::GSI1PK.into(), s(user.clone())),
-            (keys::GSI1SK.into(), s(keys::token_by_user(sign_in.now, hash))),
-        ]);
-        if let Some((number, _)) = sign_in.session {
-            token_item.insert(attr::SESSION.into(), n(i64::from(number)));
-        }
-        // A token is new, or (mesibo mode: mesibo may hand out a user's live token again) already this person's.
-        let store_token = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(token_item))
-            .condition_expression("attribute_not_exists(PK) OR #phone = :phone")
-            .expression_attribute_names("#phone", attr::PHONE)
-            .expression_attribute_values(":phone", s(sign_in.phone.e164()))
-            .build()
-            .expect("item and table are set");
-        let profile_step = match sign_in.new_profile {
-            Some(profile) => TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(profile_item(profile)))
-                        .condition_expression("attribute_not_exists(PK) OR attribute_exists(deleted_at)")
-                        .build()
-                        .expect("item and table are set"),
-                )
-                .build(),
-            None if sign_in.set_mesibo_uid.is_some() => TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(keys::key(user, keys::PROFILE)))
-                        .update_expression("SET #uid = :uid")
-                        .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleted_at)")
-                        .expression_attribute_names("#uid", attr::MESIBO_UID)
-                        .expression_attribute_values(":uid", n(sign_in.set_mesibo_uid.unwrap_or_default() as i64))
-                        .build()
-                        .expect("key, table and expression are set"),
-                )
-                .build(),
-            None => TransactWriteItem::builder()
-                .condition_check(
-                    ConditionCheck::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(keys::key(user, keys::PROFILE)))
-                        .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleted_at)")
-                        .build()
-                        .expect("key, table and condition are set"),
-                )
-                .build(),
-        };
-        // mesibo mode: the token is bound to the session number this sign-in claimed, while the claim holds it.
-        let bind_session = sign_in.session.map(|(number, claim)| {
-            let update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(keys::key(keys::user(sign_in.phone.e164()), keys::session(number))))
-                .update_expression("SET #token = :token, #expires = :expires, #ttl = :expires")
-                .condition_expression("#claim = :claim")
-                .expression_attribute_names("#token", attr::TOKEN_HASH)
-                .expression_attribute_names("#expires", attr::EXPIRES_AT)
-                .expression_attribute_names("#ttl", keys::TTL)
-                .expression_attribute_names("#claim", attr::CLAIM)
-                .expression_attribute_values(":token", s(hash))
-                .expression_attribute_values(":expires", n(sign_in.token_expires_at))
-                .expression_attribute_values(":claim", s(claim))
-                .build()
-                .expect("key, table and expression are set");
-            TransactWriteItem::builder().update(update).build()
-        });
-        let mut steps = vec![
-            TransactWriteItem::builder().update(consume_code).build(),
-            TransactWriteItem::builder().put(store_token).build(),
-            profile_step,
-        ];
-        steps.extend(bind_session);
-        let result = self.client.transact_write_items().set_transact_items(Some(steps)).send().await;
-        let error = match result {
-            Ok(_) => return Ok(()),
-            Err(error) => error,
-        };
-        match failed_conditions(&error) {
-            Some(failed) if failed[0] => Err(SignInError::CodeGone),
-            Some(failed) if failed.get(2) == Some(&true) => Err(SignInError::ProfileChanged),
-            Some(failed) if failed.get(3) == Some(&true) => Err(SignInError::SessionTaken),
-            _ => Err(unavailable("sign in", error).into()),
         }
     }
 }

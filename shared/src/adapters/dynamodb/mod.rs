@@ -67,6 +67,7 @@ pub mod keys;
 mod profiles;
 mod progress;
 mod rate_limits;
+mod sign_in;
 pub mod stream;
 mod tokens;
 mod uploads;

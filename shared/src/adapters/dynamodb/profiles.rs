@@ -8,7 +8,7 @@ use super::keys::{self, attr};
 use super::{DynamoStore, condition_failed, unavailable};
 use crate::model::clock::Timestamp;
 use crate::model::phone::PhoneNumber;
-use crate::model::profile::{ContactProfile, Profile, ShownPhoto};
+use crate::model::profile::{ProfileRecord, Profile, ShownPhoto};
 use crate::usecase::ports::{ProfileStore, StoreUnavailable};
 
 pub(super) fn profile_item(profile: &Profile) -> Item {
@@ -27,8 +27,8 @@ pub(super) fn profile_item(profile: &Profile) -> Item {
 }
 
 /// The one mapping from a profile item (or a stream image of one) to the model.
-pub(super) fn contact_profile(item: &Item) -> ContactProfile {
-    ContactProfile {
+pub(super) fn profile_record_of(item: &Item) -> ProfileRecord {
+    ProfileRecord {
         e164: get_s(item, attr::PHONE),
         name: get_s(item, attr::NAME),
         status: get_s(item, attr::STATUS),
@@ -57,7 +57,7 @@ impl DynamoStore {
 impl ProfileStore for DynamoStore {
     async fn profile(&self, phone: &PhoneNumber) -> Result<Option<Profile>, StoreUnavailable> {
         let item = self.get(keys::key(keys::user(phone.e164()), keys::PROFILE), false, "get profile").await?;
-        Ok(item.as_ref().map(contact_profile).and_then(|p| p.into_own(phone)))
+        Ok(item.as_ref().map(profile_record_of).and_then(|p| p.into_own(phone)))
     }
 
     async fn update_profile(
@@ -67,7 +67,7 @@ impl ProfileStore for DynamoStore {
         status: Option<&str>,
         photo: Option<&ShownPhoto>,
         now: Timestamp,
-    ) -> Result<Option<ContactProfile>, StoreUnavailable> {
+    ) -> Result<Option<ProfileRecord>, StoreUnavailable> {
         let mut sets = vec!["updated_at = :now".to_owned()];
         let mut request = self
             .client
@@ -87,7 +87,7 @@ impl ProfileStore for DynamoStore {
             }
         }
         match request.update_expression(format!("SET {}", sets.join(", "))).send().await {
-            Ok(out) => Ok(out.attributes.as_ref().map(contact_profile)),
+            Ok(out) => Ok(out.attributes.as_ref().map(profile_record_of)),
             Err(e) if condition_failed(&e) => Ok(None),
             Err(e) => Err(unavailable("update profile", e)),
         }
@@ -145,14 +145,19 @@ impl ProfileStore for DynamoStore {
         Ok(())
     }
 
-    async fn contact_profiles(&self, numbers: &[String]) -> Result<Vec<ContactProfile>, StoreUnavailable> {
-        let keys = numbers.iter().map(|number| keys::key(keys::user(number), keys::PROFILE)).collect();
-        Ok(self.batch_get(keys, false).await?.iter().map(contact_profile).collect())
+    async fn profile_record(&self, e164: &str) -> Result<Option<ProfileRecord>, StoreUnavailable> {
+        let item = self.get(keys::key(keys::user(e164), keys::PROFILE), false, "get profile record").await?;
+        Ok(item.as_ref().map(profile_record_of))
     }
 
-    async fn profile_now(&self, e164: &str) -> Result<Option<ContactProfile>, StoreUnavailable> {
+    async fn profile_records(&self, numbers: &[String]) -> Result<Vec<ProfileRecord>, StoreUnavailable> {
+        let keys = numbers.iter().map(|number| keys::key(keys::user(number), keys::PROFILE)).collect();
+        Ok(self.batch_get(keys, false).await?.iter().map(profile_record_of).collect())
+    }
+
+    async fn profile_now(&self, e164: &str) -> Result<Option<ProfileRecord>, StoreUnavailable> {
         let item = self.get(keys::key(keys::user(e164), keys::PROFILE), true, "get profile now").await?;
-        Ok(item.as_ref().map(contact_profile))
+        Ok(item.as_ref().map(profile_record_of))
     }
 
     async fn delete_personal_items(&self, phone: &PhoneNumber) -> Result<usize, StoreUnavailable> {

@@ -18,7 +18,7 @@ use super::keys::{self, attr};
 use super::{DynamoStore, condition_failed, unavailable};
 use crate::model::clock::Timestamp;
 use crate::model::rate_limit::RateLimit;
-use crate::usecase::ports::{RateLimitStore, StoreUnavailable};
+use crate::usecase::ports::{RateLimitStore, StoreUnavailable, TakeAllError};
 
 const INCREMENT: &str = "ADD #count :one SET #ttl = :ttl";
 const WITHIN_LIMIT: &str = "attribute_not_exists(#count) OR #count < :max";
@@ -157,7 +157,7 @@ impl RateLimitStore for DynamoStore {
         enforced: &[RateLimit],
         counted: &[RateLimit],
         now: Timestamp,
-    ) -> Result<Result<(), usize>, StoreUnavailable> {
+    ) -> Result<(), TakeAllError> {
         // One conditional update per counter, not a transaction: concurrent transactions on one hot counter (an
         // address's failures) cancel each other, where single-item updates are serialised by DynamoDB.
         let (taken, counted_all) = tokio::join!(
@@ -185,13 +185,13 @@ impl RateLimitStore for DynamoStore {
             }
         }
         if refused.is_none() && fault.is_none() {
-            return Ok(Ok(()));
+            return Ok(());
         }
         // A request that does not go on keeps nothing counted.
         self.give_back(&took, now).await?;
         match (fault, refused) {
-            (Some(fault), _) => Err(fault),
-            (None, reached) => Ok(Err(reached.expect("refused or failed"))),
+            (Some(fault), _) => Err(fault.into()),
+            (None, reached) => Err(TakeAllError::Reached(reached.expect("refused or failed"))),
         }
     }
 

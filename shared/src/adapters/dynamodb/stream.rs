@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::groups::group_from;
 use super::item::{Item, get_n, get_s};
 use super::keys::{self, attr};
-use super::profiles::contact_profile;
+use super::profiles::profile_record_of;
 use crate::model::clock::Timestamp;
 use crate::model::events::{ProfileNews, TableChange};
 
@@ -78,8 +78,8 @@ impl StreamRecord {
                 let inserted = self.event_name == "INSERT";
                 TableChange::Profile {
                     inserted,
-                    old: (!inserted).then(|| contact_profile(&old)),
-                    new: contact_profile(&new),
+                    old: (!inserted).then(|| profile_record_of(&old)),
+                    new: profile_record_of(&new),
                 }
             }
             keys::GROUP
