@@ -319,7 +319,12 @@ fn template_parameters_map_one_to_one_onto_config() {
     let globals = template["Globals"]["Function"]["Environment"]["Variables"].as_mapping().unwrap();
     let variables: Vec<_> = std::iter::once(globals).chain(of_one).flatten().collect();
     // Config reads the settings; the app reads where the secret ones are (`*_SECRET_ARN`) at start.
-    let config_source = [include_str!("../../shared/src/config.rs"), include_str!("../../shared/src/app.rs")].concat();
+    let config_source = [
+        include_str!("../../shared/src/config/mod.rs"),
+        include_str!("../../shared/src/config/settings.rs"),
+        include_str!("../../shared/src/app.rs"),
+    ]
+    .concat();
     fn refs(value: &serde_yaml_ng::Value, found: &mut BTreeSet<String>) {
         match value {
             serde_yaml_ng::Value::Tagged(tagged) if tagged.tag == "!Ref" => {

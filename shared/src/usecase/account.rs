@@ -182,7 +182,8 @@ pub async fn delete_account(
     let phone = &session.phone;
     let guess = Guess { phone, code: &command.code, address: &command.address };
     let right = check_code(app, guess, now).await?;
-    let (consumed, ()) = tokio::join!(app.store.consume_code(&right.slot, &right.attempt, now), right.give_back_failures(app));
+    let (consumed, ()) =
+        tokio::join!(app.store.consume_code(&right.slot, &right.attempt, now), right.give_back_failures(app));
     if !consumed? {
         return Err(ApiError::CodeExpired);
     }

@@ -8,7 +8,7 @@ use super::keys::{self, attr};
 use super::{DynamoStore, condition_failed, unavailable};
 use crate::model::clock::Timestamp;
 use crate::model::phone::PhoneNumber;
-use crate::model::profile::{ProfileRecord, Profile, ShownPhoto};
+use crate::model::profile::{Profile, ProfileRecord, ShownPhoto};
 use crate::usecase::ports::{ProfileStore, StoreUnavailable};
 
 pub(super) fn profile_item(profile: &Profile) -> Item {

@@ -5,6 +5,7 @@
 //! once, so a lost answer never creates a second token, group or message. The app token and users' tokens are never
 //! logged; addresses are not either (they are phone numbers).
 
+mod answer;
 mod wire;
 
 use std::time::{Duration, Instant};
@@ -23,8 +24,9 @@ use crate::model::clock::Timestamp;
 use crate::model::measured::Measured;
 use crate::model::secrets::AccessToken;
 use crate::usecase::ports::{Mesibo, MesiboFailed, MesiboMessage, MesiboUser, Metrics, NewMesiboUser};
+use answer::Answer;
+use wire::Call;
 pub use wire::GROUP_DURATION_SECONDS;
-use wire::{Answer, Call};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Tries of an idempotent call, time permitting.

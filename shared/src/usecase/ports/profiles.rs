@@ -5,7 +5,7 @@ use std::future::Future;
 use super::Stored;
 use crate::model::clock::Timestamp;
 use crate::model::phone::PhoneNumber;
-use crate::model::profile::{ProfileRecord, Profile, ShownPhoto};
+use crate::model::profile::{Profile, ProfileRecord, ShownPhoto};
 
 /// Profiles read in bulk are fetched this many at a time (DynamoDB BatchGetItem's limit).
 pub const PROFILES_PER_READ: usize = 100;
