@@ -17,8 +17,8 @@ use crate::usecase::account::{DeleteAccount, Logout, PushPlatform, SetNotify, Up
 use crate::usecase::contacts::{DeleteContacts, SyncContacts, Upload as AddressBookUpload};
 use crate::usecase::files::{Upload, UploadFor};
 use crate::usecase::groups::{EditMembers, GroupId, SetAdmin, SetGroup};
-use crate::usecase::photos::NewPhoto;
-use crate::usecase::session::Session;
+use crate::usecase::steps::photos::NewPhoto;
+use crate::usecase::steps::session::Session;
 use crate::usecase::sign_in::{RequestCode, VerifyCode};
 
 /// The longest `appid` accepted (Android package names are at most 255 characters).

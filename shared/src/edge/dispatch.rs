@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::model::client_address::ClientAddress;
 use crate::model::clock::Timestamp;
 use crate::model::links::Links;
-use crate::usecase::session::{Session, authenticate};
+use crate::usecase::steps::session::{Session, authenticate};
 use crate::usecase::{App, Ports};
 use crate::usecase::{account, contacts, files, groups, sign_in};
 

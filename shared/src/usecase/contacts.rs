@@ -29,7 +29,7 @@ use crate::model::measured::{self, Measured};
 use crate::model::profile::ProfileRecord;
 use crate::model::rate_limit::RateLimit;
 use crate::usecase::ports::{ContactStore, GroupStore, Metrics, ProfileStore, RateLimitStore};
-use crate::usecase::session::Session;
+use crate::usecase::steps::session::Session;
 use crate::usecase::{App, Ports};
 
 /// Sync: with `upload`, look those numbers up; without, what changed since `since`.

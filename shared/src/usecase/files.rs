@@ -4,10 +4,10 @@
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::group_admission;
-use super::photos::{self, NewPhoto, take_upload};
+use super::steps::group_admission;
+use super::steps::photos::{self, NewPhoto, take_upload};
 use super::ports::{DirectUpload, FileArea, FileStore, PendingUploadStore};
-use super::session::Session;
+use super::steps::session::Session;
 use super::{App, Ports};
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;

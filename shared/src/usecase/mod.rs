@@ -1,6 +1,6 @@
-//! The use cases: each takes a typed command (built at the edge) and reaches the outside world only through the
-//! ports in [`ports`]. A use case never calls into another; steps that two share live in their own module
-//! ([`code_attempt`], [`group_edit`], [`group_admission`], [`device_list`]) and rules in `crate::model`.
+//! The use cases, one file each: each takes a typed command (built at the edge) and reaches the outside world only
+//! through the ports in [`ports`]. A use case never calls into another; steps that two share live in [`steps`], and
+//! rules in `crate::model`.
 
 use std::sync::Arc;
 
@@ -11,21 +11,15 @@ use ports::Metrics;
 pub use ports::Ports;
 
 pub mod account;
-pub mod code_attempt;
 pub mod contacts;
-pub mod device_list;
 pub mod files;
-pub mod group_admission;
-pub mod group_edit;
 pub mod groups;
-pub mod mesibo_cleanup;
 pub mod mesibo_sync;
 pub mod notify;
-pub mod photos;
 pub mod ports;
-pub mod session;
 pub mod sign_in;
 pub mod sms_protect;
+pub mod steps;
 
 /// The app: what every use case runs against. The configuration, the ports (implemented by the adapters `P` names;
 /// the composition root, `crate::app`, picks them), and the clock.

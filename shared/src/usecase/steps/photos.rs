@@ -6,8 +6,8 @@ use base64::Engine;
 use tracing::warn;
 
 use super::group_edit;
-use super::ports::{FileArea, FileStore, GroupStore, ProfileStore, RateLimitStore};
-use super::{App, Ports};
+use crate::usecase::ports::{FileArea, FileStore, GroupStore, ProfileStore, RateLimitStore};
+use crate::usecase::{App, Ports};
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::group::Group;
