@@ -208,3 +208,99 @@ fn readme_architecture_tree_is_each_modules_first_doc_line() {
         }
     }
 }
+
+/// No two modules of the domain crate use each other, directly or around a circle: a module's place in the tree
+/// says what it may use, and a circle would make two modules one. A folder's re-exports of its own children
+/// (`pub use child::…`) are its face, not a use.
+#[test]
+fn no_module_imports_circle_back() {
+    let src = domain_src();
+    let module_of = |file: &Path| -> Vec<String> {
+        let relative = file.strip_prefix(&src).unwrap().with_extension("");
+        let mut path: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into()).collect();
+        if matches!(path.last().map(String::as_str), Some("mod" | "lib")) {
+            path.pop();
+        }
+        path
+    };
+    let files = sources(&src);
+    let modules: std::collections::BTreeSet<Vec<String>> = files.iter().map(|f| module_of(f)).collect();
+    // The module a path names: its longest prefix that is a module file.
+    let resolve = |path: &[String]| -> Option<Vec<String>> {
+        (1..=path.len()).rev().map(|n| path[..n].to_vec()).find(|prefix| modules.contains(prefix))
+    };
+    let segments = |text: &str| -> Vec<Vec<String>> {
+        // `a::b::{c, d::e}` → a::b::c, a::b::d::e (one level of braces, which is all this crate writes).
+        let head: String = text.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':').collect();
+        let head: Vec<String> = head.split("::").filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        match text[text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')).unwrap_or(text.len())..]
+            .strip_prefix('{')
+        {
+            Some(group) => group[..group.find('}').unwrap_or(group.len())]
+                .split(',')
+                .map(|item| {
+                    let item = item.trim().split(" as ").next().unwrap_or("");
+                    head.iter().cloned().chain(item.split("::").map(str::to_owned)).collect()
+                })
+                .collect(),
+            None => vec![head],
+        }
+    };
+    let mut graph: std::collections::BTreeMap<Vec<String>, std::collections::BTreeSet<Vec<String>>> =
+        Default::default();
+    for file in &files {
+        let me = module_of(file);
+        let code = code(&std::fs::read_to_string(file).unwrap());
+        for line in code.lines().map(str::trim) {
+            let facade = line.starts_with("pub use ") || line.starts_with("pub(crate) use ");
+            let mut found = vec![];
+            for (i, _) in line.match_indices("crate::") {
+                found.extend(segments(&line[i + 7..]));
+            }
+            for (i, _) in line.match_indices("super::") {
+                if i >= 7 && &line[i - 7..i] == "super::" {
+                    continue;
+                }
+                let mut base = me.clone();
+                let mut rest = &line[i..];
+                while let Some(next) = rest.strip_prefix("super::") {
+                    base.pop();
+                    rest = next;
+                }
+                found.extend(segments(rest).into_iter().map(|s| base.iter().cloned().chain(s).collect()));
+            }
+            for path in found {
+                let Some(target) = resolve(&path) else { continue };
+                let own_child = target.len() > me.len() && target.starts_with(&me);
+                if target != me && !(facade && own_child) && !me.starts_with(&target) {
+                    graph.entry(me.clone()).or_default().insert(target);
+                }
+            }
+        }
+    }
+    assert!(graph.len() > 30, "only {} modules use others", graph.len());
+    // Depth-first, with the path so far: a module met again on it closes a circle.
+    fn visit(
+        module: &Vec<String>,
+        graph: &std::collections::BTreeMap<Vec<String>, std::collections::BTreeSet<Vec<String>>>,
+        path: &mut Vec<Vec<String>>,
+        done: &mut std::collections::BTreeSet<Vec<String>>,
+    ) {
+        if let Some(at) = path.iter().position(|m| m == module) {
+            let circle: Vec<String> = path[at..].iter().chain([module]).map(|m| m.join("::")).collect();
+            panic!("an import circle: {}", circle.join(" → "));
+        }
+        if !done.insert(module.clone()) {
+            return;
+        }
+        path.push(module.clone());
+        for next in graph.get(module).into_iter().flatten() {
+            visit(next, graph, path, done);
+        }
+        path.pop();
+    }
+    let mut done = Default::default();
+    for module in graph.keys() {
+        visit(module, &graph, &mut vec![], &mut done);
+    }
+}

@@ -17,9 +17,9 @@ use crate::usecase::account::{DeleteAccount, Logout, PushPlatform, SetNotify, Up
 use crate::usecase::contacts::{DeleteContacts, SyncContacts, Upload as AddressBookUpload};
 use crate::usecase::files::{Upload, UploadFor};
 use crate::usecase::groups::{EditMembers, GroupId, SetAdmin, SetGroup};
+use crate::usecase::sign_in::{RequestCode, VerifyCode};
 use crate::usecase::steps::photos::NewPhoto;
 use crate::usecase::steps::session::Session;
-use crate::usecase::sign_in::{RequestCode, VerifyCode};
 
 /// The longest `appid` accepted (Android package names are at most 255 characters).
 const MAX_APP_ID_CHARS: usize = 255;

@@ -10,12 +10,12 @@ use crate::model::contact::OwnProfile;
 use crate::model::devices::{make_room, registered_with};
 use crate::model::group::Group;
 use crate::model::secrets::{OtpCode, fingerprint};
-use crate::usecase::steps::code_attempt::{Guess, check_code};
-use crate::usecase::steps::photos::{self, NewPhoto};
 use crate::usecase::ports::{
     CodeStore, ContactStore, Device, DeviceStore, GroupStore, Mesibo, MesiboFailed, ProfileStore, PushRegistry,
     TokenStore,
 };
+use crate::usecase::steps::code_attempt::{Guess, check_code};
+use crate::usecase::steps::photos::{self, NewPhoto};
 use crate::usecase::steps::session::Session;
 use crate::usecase::{App, Ports, steps::device_list, steps::group_edit};
 

@@ -4,9 +4,9 @@
 use serde::Serialize;
 use tracing::{info, warn};
 
+use super::ports::{DirectUpload, FileArea, FileStore, PendingUploadStore};
 use super::steps::group_admission;
 use super::steps::photos::{self, NewPhoto, take_upload};
-use super::ports::{DirectUpload, FileArea, FileStore, PendingUploadStore};
 use super::steps::session::Session;
 use super::{App, Ports};
 use crate::error::ApiError;

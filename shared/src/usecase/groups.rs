@@ -12,10 +12,10 @@ use crate::model::clock::Timestamp;
 use crate::model::contact::ContactEntry;
 use crate::model::group::{Group, MemberChange, adder_name, random_gid};
 use crate::model::phone::mesibo_address as address;
+use crate::usecase::ports::{GroupStore, MESIBO_MEMBERS_PER_EDIT, Mesibo, MesiboFailed, SaveGroupError};
 use crate::usecase::steps::group_admission::{admit, admit_change};
 use crate::usecase::steps::group_edit::{self, edit};
 use crate::usecase::steps::photos::{self, NewPhoto};
-use crate::usecase::ports::{GroupStore, MESIBO_MEMBERS_PER_EDIT, Mesibo, MesiboFailed, SaveGroupError};
 use crate::usecase::steps::session::Session;
 use crate::usecase::{App, Ports};
 

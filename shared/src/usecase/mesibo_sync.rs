@@ -30,11 +30,11 @@ use crate::model::clock::Timestamp;
 use crate::model::events::{AppNotice, Channel, GroupNews, NotifyRun, PROGRESS_TTL_SECONDS, ProfileNews, TableChange};
 use crate::model::group::{Group, GroupRole};
 use crate::model::phone::mesibo_address as address;
-use crate::usecase::steps::mesibo_cleanup::tell_cleanup;
 use crate::usecase::ports::{
     ContactStore, GroupCursor, GroupStore, MESIBO_MEMBERS_PER_EDIT, MESIBO_RECIPIENTS_PER_MESSAGE, Mesibo,
     MesiboFailed, MesiboMessage, NotifyProgressStore, PROFILES_PER_READ, ProfileStore, StoreUnavailable,
 };
+use crate::usecase::steps::mesibo_cleanup::tell_cleanup;
 use crate::usecase::{App, Ports};
 
 #[derive(Debug, thiserror::Error)]

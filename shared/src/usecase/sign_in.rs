@@ -17,12 +17,12 @@ use crate::model::profile::ProfileRecord;
 use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::{AccessToken, CodeDigest, OtpCode, TokenHash, random_name};
 use crate::model::sessions::{self, Pick};
-use crate::usecase::steps::code_attempt::{Guess, RightCode, check_code};
-use crate::usecase::steps::mesibo_cleanup::tell_cleanup;
 use crate::usecase::ports::{
     CodeKeys, CodeStore, Mesibo, MesiboFailed, MesiboUser, Metrics, NewMesiboUser, ProfileStore, PutCodeError,
     RateLimitStore, SessionClaim, SignIn, SignInError, SignInStore, SmsGateway, StoreUnavailable, TokenStore,
 };
+use crate::usecase::steps::code_attempt::{Guess, RightCode, check_code};
+use crate::usecase::steps::mesibo_cleanup::tell_cleanup;
 use crate::usecase::{App, Ports, steps::device_list};
 
 /// Send a code to `phone` (admitted: a valid number of an allowed country, from an allowed app).

@@ -6,8 +6,6 @@ use base64::Engine;
 use tracing::warn;
 
 use super::group_edit;
-use crate::usecase::ports::{FileArea, FileStore, GroupStore, ProfileStore, RateLimitStore};
-use crate::usecase::{App, Ports};
 use crate::error::ApiError;
 use crate::model::clock::Timestamp;
 use crate::model::group::Group;
@@ -15,6 +13,8 @@ use crate::model::media::{FileName, FilePurpose, FileType, Photo};
 use crate::model::phone::PhoneNumber;
 use crate::model::profile::{ProfileRecord, ShownPhoto};
 use crate::model::rate_limit::RateLimit;
+use crate::usecase::ports::{FileArea, FileStore, GroupStore, ProfileStore, RateLimitStore};
+use crate::usecase::{App, Ports};
 
 /// A photo as a request sets it.
 #[derive(Debug, Clone, PartialEq, Eq)]
