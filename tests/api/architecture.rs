@@ -304,3 +304,19 @@ fn no_module_imports_circle_back() {
         visit(module, &graph, &mut vec![], &mut done);
     }
 }
+
+/// A file a reader can hold in their head: no source of the product (the domain crate, the functions, the local
+/// stack `make dev` runs) is longer than 500 lines.
+#[test]
+fn no_product_file_is_longer_than_500_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut checked = 0;
+    for folder in ["shared/src", "functions", "infra/local/src"] {
+        for file in sources(&root.join(folder)) {
+            let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+            assert!(lines <= 500, "{} has {lines} lines", file.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 90, "only {checked} files found");
+}
