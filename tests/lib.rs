@@ -14,7 +14,7 @@ pub mod fault_proxy;
 pub mod recording_proxy;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use domain::{App, Config, PhoneNumber};
+use shared::{App, Config, PhoneNumber};
 use local_stack::apigw::HttpCall;
 pub use local_stack::harness::{ManualClock, Reply, decode, http_get_json, random_hex, stack_env};
 pub use local_stack::mesibo::{Fault, MesiboEmulator};
@@ -58,7 +58,7 @@ impl MetricLines {
 /// suite, to the log capture the privacy check reads, instead of standard output.
 pub fn observe_metrics(app: &mut App, lines: &MetricLines) {
     let lines = lines.0.clone();
-    app.metrics = domain::adapters::emf::EmfMetrics::with_output(app.config.metrics_namespace.clone(), move |line| {
+    app.metrics = shared::adapters::emf::EmfMetrics::with_output(app.config.metrics_namespace.clone(), move |line| {
         if let Some(file) = log_capture() {
             use std::io::Write;
             let _ = file.lock().unwrap().write_all(line.as_bytes());
@@ -109,7 +109,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     spawn_app_on(vars, aws_sdk_dynamodb::Client::new(&sdk), aws_sdk_sns::Client::new(&sdk)).await
 }
 
@@ -129,7 +129,7 @@ pub async fn spawn_app_on(
     all.entry("FILES_BUCKET".into()).or_insert(bucket);
     let config = Config::from_lookup(|name| all.get(name).cloned()).expect("test configuration is valid");
     let clock = Arc::new(ManualClock::new());
-    let s3 = domain::app::s3_client(&domain::app::sdk_config().await);
+    let s3 = shared::app::s3_client(&shared::app::sdk_config().await);
     if let Some(files) = &config.files {
         stack_env("AWS_ENDPOINT_URL_S3");
         local_stack::template::create_bucket(&s3, &files.bucket).await.expect("the files bucket is created in moto");
@@ -142,13 +142,13 @@ pub async fn spawn_app_on(
 
 impl TestApp {
     /// This test's fan-out queue in moto (created on first use; the same queue after).
-    pub async fn fanout_queue(&self) -> domain::adapters::sqs::SqsFanout {
+    pub async fn fanout_queue(&self) -> shared::adapters::sqs::SqsFanout {
         self.fanout_poller().await.sender()
     }
 
     /// The same queue, read as the fan-out function's event source reads it.
     pub async fn fanout_poller(&self) -> local_stack::queue::QueuePoller {
-        let sqs = aws_sdk_sqs::Client::new(&domain::app::sdk_config().await);
+        let sqs = aws_sdk_sqs::Client::new(&shared::app::sdk_config().await);
         let name = format!("fanout-{}", self.app.config.table_name);
         local_stack::queue::QueuePoller::create(sqs, &name, 2).await.expect("a queue in moto")
     }
@@ -226,8 +226,8 @@ impl TestApp {
 
     /// The number's code record (pending code and send state), kept under a keyed name of the number.
     pub async fn code_record(&self, phone: &str) -> Option<Item> {
-        let phone = PhoneNumber::parse(phone, domain::DefaultRegion::from_iso("US").unwrap()).expect("a valid number");
-        let slot = format!("CODE#{}", domain::model::code::CodeSlot::of(&self.app.config.otp_secret, &phone).name());
+        let phone = PhoneNumber::parse(phone, shared::DefaultRegion::from_iso("US").unwrap()).expect("a valid number");
+        let slot = format!("CODE#{}", shared::model::code::CodeSlot::of(&self.app.config.otp_secret, &phone).name());
         self.scan().await.into_iter().find(|i| i["PK"].as_s().is_ok_and(|pk| *pk == slot))
     }
 
@@ -283,7 +283,7 @@ pub use local_stack::recorder::{CallRecorder, RecordedCall};
 
 /// A DynamoDB client on the local stack that records its calls.
 pub async fn recording_dynamodb() -> (aws_sdk_dynamodb::Client, CallRecorder) {
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let recorder = CallRecorder::default();
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(recorder.clone()).build();
     (aws_sdk_dynamodb::Client::from_conf(config), recorder)
@@ -291,25 +291,25 @@ pub async fn recording_dynamodb() -> (aws_sdk_dynamodb::Client, CallRecorder) {
 
 /// The real SNS publisher, remembering what it published.
 pub struct RecordingSink {
-    inner: domain::adapters::sns::SnsEvents,
-    published: std::sync::Mutex<Vec<domain::model::events::ContactEvent>>,
+    inner: shared::adapters::sns::SnsEvents,
+    published: std::sync::Mutex<Vec<shared::model::events::ContactEvent>>,
 }
 
 impl RecordingSink {
-    pub fn new(inner: domain::adapters::sns::SnsEvents) -> Self {
+    pub fn new(inner: shared::adapters::sns::SnsEvents) -> Self {
         Self { inner, published: Default::default() }
     }
 
-    pub fn events(&self) -> Vec<domain::model::events::ContactEvent> {
+    pub fn events(&self) -> Vec<shared::model::events::ContactEvent> {
         self.published.lock().unwrap().clone()
     }
 }
 
-impl domain::usecase::ports::EventSink for RecordingSink {
+impl shared::usecase::ports::EventSink for RecordingSink {
     async fn publish(
         &self,
-        events: &[domain::model::events::ContactEvent],
-    ) -> Result<(), domain::usecase::ports::PublishFailed> {
+        events: &[shared::model::events::ContactEvent],
+    ) -> Result<(), shared::usecase::ports::PublishFailed> {
         self.inner.publish(events).await?;
         self.published.lock().unwrap().extend_from_slice(events);
         Ok(())
@@ -318,8 +318,8 @@ impl domain::usecase::ports::EventSink for RecordingSink {
     async fn push(
         &self,
         endpoint_arn: &str,
-        event: &domain::model::events::ContactEvent,
-    ) -> Result<(), domain::usecase::ports::PublishFailed> {
+        event: &shared::model::events::ContactEvent,
+    ) -> Result<(), shared::usecase::ports::PublishFailed> {
         self.inner.push(endpoint_arn, event).await
     }
 }
@@ -327,7 +327,7 @@ impl domain::usecase::ports::EventSink for RecordingSink {
 /// A topic of its own in moto (nobody subscribed): for publishers whose output a test reads back another way.
 /// A platform application of its own in moto, so its endpoints are this test's.
 pub async fn fcm_application() -> String {
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     aws_sdk_sns::Client::new(&sdk)
         .create_platform_application()
         .name(format!("fcm-{}", random_hex(6)))
@@ -341,7 +341,7 @@ pub async fn fcm_application() -> String {
 }
 
 pub async fn scratch_topic() -> String {
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let name = format!("scratch-{}", random_hex(6));
     aws_sdk_sns::Client::new(&sdk).create_topic().name(name).send().await.expect("moto topic").topic_arn.expect("arn")
 }

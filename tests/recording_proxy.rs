@@ -72,7 +72,7 @@ impl RecordingProxy {
 
     /// The product's SDK configuration with every service reached through this proxy.
     pub async fn sdk_config(&self) -> aws_types::SdkConfig {
-        let sdk = domain::app::sdk_config().await;
+        let sdk = shared::app::sdk_config().await;
         sdk.to_builder().endpoint_url(&self.url).service_config(EveryServiceAt(self.url.clone())).build()
     }
 

@@ -7,12 +7,12 @@
 //! - numbers in the national format a phone displays (`(201) 555-0123`, `098765 43210`), misread by the rule;
 //! - mesibo-form numbers of the other 29 regions (`447911123456`, as the apps send every number) that are also a
 //!   valid national number of the region: what reading bare digits as national first gets wrong;
-//! - and how many of those the rule this backend applies ([`domain::model::phone::PhoneNumber::read`]) misreads.
+//! - and how many of those the rule this backend applies ([`shared::model::phone::PhoneNumber::read`]) misreads.
 //!
-//! `cargo run --release -p domain --example number_ambiguity`: the table in docs/NUMBERS.md (deterministic: a fixed
+//! `cargo run --release -p shared --example number_ambiguity`: the table in docs/NUMBERS.md (deterministic: a fixed
 //! seed).
 
-use domain::model::phone::{DefaultRegion, PhoneNumber};
+use shared::model::phone::{DefaultRegion, PhoneNumber};
 use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberFormat, PhoneNumberType, Region};
 
 /// The 30 most populous countries (UN World Population Prospects 2024), by ISO code.

@@ -1,13 +1,13 @@
 //! What a photo upload costs the function: time and peak memory to make a 12-megapixel camera JPEG safe to share
-//! (decode, orient, bound to 1280 px, re-encode, 100×100 thumbnail: [`domain::model::media::Photo::from_upload`]).
+//! (decode, orient, bound to 1280 px, re-encode, 100×100 thumbnail: [`shared::model::media::Photo::from_upload`]).
 //!
-//! `cargo run --release -p domain --example photo_cost` writes a 4000×3000 JPEG with camera-like detail, then
+//! `cargo run --release -p shared --example photo_cost` writes a 4000×3000 JPEG with camera-like detail, then
 //! measures in a fresh process of its own (so the generator's pixels are not in the peak): the median of 5 runs,
 //! and the process's peak resident memory (VmHWM) before and after.
 
 use std::time::Instant;
 
-use domain::model::media::Photo;
+use shared::model::media::Photo;
 use image::codecs::jpeg::JpegEncoder;
 
 fn peak_rss_kib() -> u64 {

@@ -1,7 +1,7 @@
 //! Abuse limits that a hostile black-box test got around (issue 13): each test replays its attack through the
 //! functions and asserts the answer that now stops it, and that legitimate users are not refused along the way.
 
-use domain::model::clock::Clock;
+use shared::model::clock::Clock;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use serde_json::json;

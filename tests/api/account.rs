@@ -1,8 +1,8 @@
 //! The account function: profile changes (seen in deltas and as events), logout, logout everywhere, delcontacts.
 
-use domain::Clock;
-use domain::adapters::sns::SnsEvents;
-use domain::edge::stream::handle;
+use shared::Clock;
+use shared::adapters::sns::SnsEvents;
+use shared::edge::stream::handle;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use local_stack::stream::StreamPoller;
@@ -16,7 +16,7 @@ async fn post(t: &TestApp, path: &str, token: &str, body: Value) -> Reply {
 #[tokio::test]
 async fn a_profile_change_shows_in_a_contacts_next_delta_and_as_an_event() {
     let subscriber_topic = {
-        let sdk = domain::app::sdk_config().await;
+        let sdk = shared::app::sdk_config().await;
         aws_sdk_sns::Client::new(&sdk)
             .create_topic()
             .name(format!("profile-{}", random_hex(6)))
@@ -27,7 +27,7 @@ async fn a_profile_change_shows_in_a_contacts_next_delta_and_as_an_event() {
             .unwrap()
     };
     let t = spawn_app_with(&[("CONTACT_EVENTS_TOPIC_ARN", &subscriber_topic)]).await;
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let mut poller =
         StreamPoller::new(&t.dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), t.app.store.table()).await.unwrap();
     let (ada, bob) = (random_phone(), random_phone());
@@ -207,7 +207,7 @@ async fn deleting_an_account_leaves_only_tombstones_and_hands_groups_over() {
 
 #[tokio::test]
 async fn setnotify_creates_an_sns_endpoint_that_receives_the_users_events() {
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let sns = aws_sdk_sns::Client::new(&sdk);
     let fcm_app = fcm_application().await;
     let topic = scratch_topic().await;

@@ -122,18 +122,18 @@ fn form(pairs: &[(&str, &str)]) -> HttpCall {
     HttpCall::post(API).form(pairs)
 }
 
-fn random_indian() -> domain::PhoneNumber {
-    let india = domain::DefaultRegion::from_iso("IN").unwrap();
+fn random_indian() -> shared::PhoneNumber {
+    let india = shared::DefaultRegion::from_iso("IN").unwrap();
     loop {
         let digits = random_hex(5).bytes().map(|b| (b % 10 + b'0') as char).take(8).collect::<String>();
-        if let Some(phone) = domain::PhoneNumber::parse(&format!("+9198{digits}"), india) {
+        if let Some(phone) = shared::PhoneNumber::parse(&format!("+9198{digits}"), india) {
             return phone;
         }
     }
 }
 
 /// The Android app's sign-in: `op=login` with the number as country code + digits, then again with the code.
-async fn android_sign_in(t: &TestApp, phone: &domain::PhoneNumber) -> Value {
+async fn android_sign_in(t: &TestApp, phone: &shared::PhoneNumber) -> Value {
     ok(&t.call(form(&[("op", "login"), ("appid", APP), ("phone", phone.digits()), ("dt", DT)])).await);
     let code = last_sms_code(phone.e164()).await.expect("a code by SMS");
     let signed =
@@ -284,7 +284,7 @@ async fn the_android_app_uploads_a_profile_photo_contacts_see_it_and_can_remove_
     assert_ne!(second_photo, photo);
     // (Asked of the bucket itself: moto answers a signed link with response overrides to a missing object 403.)
     let bucket = t.app.config.files.as_ref().unwrap().bucket.clone();
-    let s3 = domain::app::s3_client(&domain::app::sdk_config().await);
+    let s3 = shared::app::s3_client(&shared::app::sdk_config().await);
     let gone = s3.head_object().bucket(bucket).key(format!("photos/{photo}")).send().await;
     assert!(
         gone.is_err_and(|e| e.raw_response().is_some_and(|r| r.status().as_u16() == 404)),
@@ -490,8 +490,8 @@ async fn uploads_per_user_are_limited_before_any_is_stored() {
 /// contact (`profile_updated` with the new photo's name).
 #[tokio::test]
 async fn an_uploaded_photo_reaches_contacts_as_profile_updated() {
-    use domain::adapters::sns::SnsEvents;
-    let sdk = domain::app::sdk_config().await;
+    use shared::adapters::sns::SnsEvents;
+    let sdk = shared::app::sdk_config().await;
     let sns = aws_sdk_sns::Client::new(&sdk);
     let topic = sns.create_topic().name(format!("photo-{}", random_hex(6))).send().await.unwrap().topic_arn.unwrap();
     let t = spawn_app_with(&[("CONTACT_EVENTS_TOPIC_ARN", &topic), ("UPLOAD_URL", ""), ("FILE_URL", "")]).await;
@@ -512,7 +512,7 @@ async fn an_uploaded_photo_reaches_contacts_as_profile_updated() {
     let sink = RecordingSink::new(SnsEvents::new(t.app.sns_client(), topic));
     let event = poller.poll().await.unwrap();
     assert!(
-        domain::edge::stream::handle(&t.app, &sink, &t.fanout_queue().await, event)
+        shared::edge::stream::handle(&t.app, &sink, &t.fanout_queue().await, event)
             .await
             .batch_item_failures
             .is_empty()

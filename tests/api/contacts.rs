@@ -4,9 +4,9 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Instant;
 
-use domain::model::group::{Group, GroupMember, GroupRole};
-use domain::model::profile::Profile;
-use domain::{Clock, PhoneNumber};
+use shared::model::group::{Group, GroupMember, GroupRole};
+use shared::model::profile::Profile;
+use shared::{Clock, PhoneNumber};
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use serde_json::{Value, json};
@@ -49,7 +49,7 @@ fn digits(phones: &[&PhoneNumber]) -> BTreeSet<String> {
 #[ignore = "heavy: make test runs it alone, after the others"]
 async fn first_sync_of_5000_numbers_finds_exactly_the_100_users() {
     let (dynamodb, recorder) = recording_dynamodb().await;
-    let sns = aws_sdk_sns::Client::new(&domain::app::sdk_config().await);
+    let sns = aws_sdk_sns::Client::new(&shared::app::sdk_config().await);
     let t = spawn_app_on(&[], dynamodb, sns).await;
     let me = random_phone();
     let token = t.sign_in(me.e164()).await;
@@ -402,8 +402,8 @@ async fn deleting_the_account_and_signing_up_again_does_not_reset_the_quota() {
 /// (the most one request uploads), is stored whole, and the condition stops it there.
 #[tokio::test]
 async fn a_day_of_the_largest_budget_fits_one_item() {
-    use domain::model::lookup_quota::{Charge, LookupQuota, MAX_BUDGET};
-    use domain::usecase::ports::ContactStore;
+    use shared::model::lookup_quota::{Charge, LookupQuota, MAX_BUDGET};
+    use shared::usecase::ports::ContactStore;
 
     let t = spawn_app().await;
     let quota = LookupQuota::new(&t.app.config.otp_secret, random_phone().e164(), MAX_BUDGET, 10);

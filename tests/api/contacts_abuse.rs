@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use domain::Clock;
+use shared::Clock;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use serde_json::{Value, json};
@@ -86,7 +86,7 @@ async fn getcontacts_has_a_per_person_rate_that_leaves_everyone_else_served() {
 #[ignore = "heavy: make test runs it alone, after the others"]
 async fn one_full_sync_reads_and_writes_what_the_readme_says() {
     let recorder = local_stack::recorder::CallRecorder::with_consumed_capacity();
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(recorder.clone()).build();
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(config);
     let t = spawn_app_on(&[], dynamodb, aws_sdk_sns::Client::new(&sdk)).await;

@@ -64,7 +64,7 @@ fn openapi_paths_are_the_template_routes() {
 #[test]
 fn the_route_table_serves_exactly_the_template_paths() {
     let deployed: BTreeSet<String> = http_routes().iter().map(|r| r.path.clone()).collect();
-    let served: BTreeSet<String> = domain::edge::routes::ROUTES.iter().map(|(path, _)| path.to_string()).collect();
+    let served: BTreeSet<String> = shared::edge::routes::ROUTES.iter().map(|(path, _)| path.to_string()).collect();
     assert_eq!(deployed, served);
 }
 
@@ -101,7 +101,7 @@ fn every_function_of_the_template_has_its_binary() {
 /// agree, so no function answers a route its IAM policy was not written for.
 #[test]
 fn each_function_serves_exactly_the_routes_the_template_sends_it() {
-    use domain::edge::routes::{Operation, ROUTES};
+    use shared::edge::routes::{Operation, ROUTES};
     let template = local_stack::template::template();
     let routes = http_routes();
     let functions: BTreeSet<&str> = routes.iter().map(|r| r.function.as_str()).collect();
@@ -183,8 +183,8 @@ async fn handler_responses_match_openapi() {
 
     let token = t.sign_in(random_phone().e164()).await;
     let friend = random_phone();
-    let now = domain::Clock::now(t.clock.as_ref());
-    let profile = domain::model::profile::Profile {
+    let now = shared::Clock::now(t.clock.as_ref());
+    let profile = shared::model::profile::Profile {
         phone: friend.clone(),
         name: "F".into(),
         status: "s".into(),

@@ -7,9 +7,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use domain::edge::stream::handle;
-use domain::model::events::ContactEvent;
-use domain::usecase::ports::{EventSink, PublishFailed};
+use shared::edge::stream::handle;
+use shared::model::events::ContactEvent;
+use shared::usecase::ports::{EventSink, PublishFailed};
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use local_stack::stream::StreamPoller;
@@ -21,7 +21,7 @@ async fn post(t: &TestApp, path: &str, token: &str, body: Value) -> Reply {
 
 /// The device tokens of the application's endpoints that SNS still has.
 async fn sns_endpoint_tokens(application: &str) -> BTreeSet<String> {
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let out = aws_sdk_sns::Client::new(&sdk)
         .list_endpoints_by_platform_application()
         .platform_application_arn(application)
@@ -173,7 +173,7 @@ impl EventSink for SlowDevices {
 
 #[tokio::test]
 async fn one_profile_change_pushes_to_devices_concurrently_and_within_a_time_bound() {
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let application = fcm_application().await;
     let topic = scratch_topic().await;
     let t = spawn_app_with(&[("PUSH_FCM_APPLICATION_ARN", &application), ("CONTACT_EVENTS_TOPIC_ARN", &topic)]).await;

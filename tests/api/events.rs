@@ -15,7 +15,7 @@ async fn invoke_fixture(t: &TestApp, file: &str) -> Reply {
 /// As the function's `main` would: the event through lambda_http's deserialisation into the route table.
 async fn invoke_text(t: &TestApp, text: &str) -> Reply {
     let request = lambda_http::request::from_str(text).unwrap_or_else(|e| panic!("not an API Gateway v2 event: {e}"));
-    decode(domain::edge::http::handle(&t.app, domain::edge::routes::Operation::ALL, request).await)
+    decode(shared::edge::http::handle(&t.app, shared::edge::routes::Operation::ALL, request).await)
 }
 
 #[tokio::test]
@@ -47,13 +47,13 @@ async fn fixtures_drive_login_then_verify() {
 #[tokio::test]
 async fn the_stream_fixture_drives_the_notifier() {
     let t = spawn_app().await;
-    let event: domain::adapters::dynamodb::stream::StreamEvent =
+    let event: shared::adapters::dynamodb::stream::StreamEvent =
         serde_json::from_str(&fixture("notifier-new-user.json")).expect("a DynamoDB Streams event");
     assert_eq!(event.records.len(), 1);
-    let sink = domain::adapters::sns::SnsEvents::new(t.app.sns_client(), "arn:aws:sns:us-east-1:123456789012:none");
+    let sink = shared::adapters::sns::SnsEvents::new(t.app.sns_client(), "arn:aws:sns:us-east-1:123456789012:none");
     // Nobody has the number yet, so nothing is published, and the record is done.
     assert!(
-        domain::edge::stream::handle(&t.app, &sink, &t.fanout_queue().await, event)
+        shared::edge::stream::handle(&t.app, &sink, &t.fanout_queue().await, event)
             .await
             .batch_item_failures
             .is_empty()
@@ -62,7 +62,7 @@ async fn the_stream_fixture_drives_the_notifier() {
 
 #[tokio::test]
 async fn the_account_deleted_fixture_drives_the_mesibo_sync() {
-    use domain::usecase::ports::{Mesibo, NewMesiboUser, ProfileStore};
+    use shared::usecase::ports::{Mesibo, NewMesiboUser, ProfileStore};
     let t = spawn_mesibo_app_with(&[]).await;
     let mesibo = t.app.mesibo.as_ref().unwrap();
     let user = NewMesiboUser {
@@ -74,11 +74,11 @@ async fn the_account_deleted_fixture_drives_the_mesibo_sync() {
     };
     mesibo.add_user(user).await.unwrap();
     // The table as the fixture's record left it: the account's tombstone.
-    let phone = domain::PhoneNumber::parse("+12015550100", domain::DefaultRegion::from_iso("US").unwrap()).unwrap();
+    let phone = shared::PhoneNumber::parse("+12015550100", shared::DefaultRegion::from_iso("US").unwrap()).unwrap();
     t.app.store.tombstone_profile(&phone, 1_795_687_200).await.unwrap();
-    let event: domain::adapters::dynamodb::stream::StreamEvent =
+    let event: shared::adapters::dynamodb::stream::StreamEvent =
         serde_json::from_str(&fixture("mesibo-account-deleted.json")).expect("a DynamoDB Streams event");
-    assert!(domain::edge::stream::handle_mesibo(&t.app, mesibo, event).await.batch_item_failures.is_empty());
+    assert!(shared::edge::stream::handle_mesibo(&t.app, mesibo, event).await.batch_item_failures.is_empty());
     assert!(t.mesibo().user("12015550100").is_none(), "the tombstone deleted the user at mesibo");
 }
 
@@ -112,19 +112,19 @@ fn every_fixture_is_a_route_of_the_template() {
 /// wrong function), it refuses with 404 NOROUTE and does nothing; the function the route belongs to serves it.
 #[tokio::test]
 async fn a_function_refuses_a_route_it_does_not_serve() {
-    use domain::edge::routes::Operation;
+    use shared::edge::routes::Operation;
     let t = spawn_app().await;
     let phone = random_phone();
     let login = || local_stack::apigw::HttpCall::post("/login").form(&[("phone", phone.e164())]).to_request();
 
     for elsewhere in [&[Operation::Verify][..], &[Operation::Upload, Operation::Download], &[Operation::MesiboApi]] {
-        let refused = decode(domain::edge::http::handle(&t.app, elsewhere, login()).await);
+        let refused = decode(shared::edge::http::handle(&t.app, elsewhere, login()).await);
         assert_eq!((refused.status, refused.error()), (404, "NOROUTE"), "{elsewhere:?}: {:?}", refused.json);
         assert_eq!(refused.json["op"], "login");
     }
     assert!(sms_to(phone.e164()).await.is_empty(), "a refused route sent a code");
 
-    let served = decode(domain::edge::http::handle(&t.app, &[Operation::Login], login()).await);
+    let served = decode(shared::edge::http::handle(&t.app, &[Operation::Login], login()).await);
     assert_eq!(served.status, 200, "{:?}", served.json);
     assert_eq!(sms_to(phone.e164()).await.len(), 1);
 }

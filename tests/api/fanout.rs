@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use domain::adapters::sns::SnsEvents;
-use domain::edge::stream::{handle, handle_fanout};
-use domain::model::events::{CONTACT_JOINED, ContactEvent, FanoutTask, PROFILE_UPDATED, ProfileNews};
-use domain::model::profile::Profile;
-use domain::usecase::notify::{PAGE_PUBLISHES_AT_ONCE, fan_out};
-use domain::usecase::ports::{ContactStore, EventSink, ProfileStore, PublishFailed};
-use domain::{Clock, PhoneNumber};
+use shared::adapters::sns::SnsEvents;
+use shared::edge::stream::{handle, handle_fanout};
+use shared::model::events::{CONTACT_JOINED, ContactEvent, FanoutTask, PROFILE_UPDATED, ProfileNews};
+use shared::model::profile::Profile;
+use shared::usecase::notify::{PAGE_PUBLISHES_AT_ONCE, fan_out};
+use shared::usecase::ports::{ContactStore, EventSink, ProfileStore, PublishFailed};
+use shared::{Clock, PhoneNumber};
 use futures::StreamExt;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
@@ -43,7 +43,7 @@ async fn app_with(vars: &[(&str, &str)]) -> (TestApp, StreamPoller, RecordingSin
     let mut all = vec![("CONTACT_EVENTS_TOPIC_ARN", topic.as_str())];
     all.extend_from_slice(vars);
     let t = spawn_app_with(&all).await;
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let poller =
         StreamPoller::new(&t.dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), t.app.store.table()).await.unwrap();
     let sink = RecordingSink::new(SnsEvents::new(t.app.sns_client(), topic));
@@ -300,7 +300,7 @@ async fn pages_of_an_account_made_anew_since_tell_only_the_new_account() {
 
     delete_account(&t, &newcomer, &token).await;
     // Long enough after the deletion that the new account's sign-up is a join again (REJOIN_QUIET_SECONDS).
-    t.clock.advance(domain::model::events::REJOIN_QUIET_SECONDS + 120);
+    t.clock.advance(shared::model::events::REJOIN_QUIET_SECONDS + 120);
     t.sign_in(newcomer.e164()).await;
     let new = t.app.store.profile_now(newcomer.e164()).await.unwrap().unwrap().created_at;
     assert!(new > old);

@@ -13,14 +13,14 @@ use serde_json::json;
 /// the table behind the proxy's back.
 async fn behind_proxy() -> (TestApp, FaultProxy) {
     let proxy = FaultProxy::start(&stack_env("AWS_ENDPOINT_URL_DYNAMODB")).await;
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&proxy.url).build();
     let t = spawn_app_on(&[], aws_sdk_dynamodb::Client::from_conf(config), aws_sdk_sns::Client::new(&sdk)).await;
     (t, proxy)
 }
 
 async fn direct_scan(t: &TestApp) -> Vec<Item> {
-    let direct = aws_sdk_dynamodb::Client::new(&domain::app::sdk_config().await);
+    let direct = aws_sdk_dynamodb::Client::new(&shared::app::sdk_config().await);
     let out = direct.scan().table_name(t.app.store.table()).consistent_read(true).send().await.unwrap();
     out.items.unwrap_or_default()
 }
@@ -144,7 +144,7 @@ async fn a_getcontacts_that_stores_some_edges_and_fails_has_paid_for_each_of_the
 #[tokio::test]
 async fn an_sms_publish_failing_at_sns_answers_502_and_leaves_no_usable_code() {
     let proxy = FaultProxy::start(&stack_env("MOTO_URL")).await;
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let sns = aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&sdk).endpoint_url(&proxy.url).build());
     let t = spawn_app_on(&[], aws_sdk_dynamodb::Client::new(&sdk), sns).await;
     proxy.inject(Fault::ServerError, Some("Action=Publish"), None);

@@ -132,7 +132,7 @@ async fn front_door_on_links_point_at_the_front_door_not_around_it() {
 /// which serve none, are told nothing.
 #[test]
 fn the_template_wires_the_front_door_into_the_functions_only_when_it_is_on() {
-    use domain::edge::caller::ORIGIN_SECRET_HEADER;
+    use shared::edge::caller::ORIGIN_SECRET_HEADER;
     use local_stack::template::{http_routes, template};
     let template = template();
     let resources = &template["Resources"];

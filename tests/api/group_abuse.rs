@@ -225,10 +225,10 @@ async fn renaming_a_full_group_is_bounded_by_the_days_20000_notices() {
 
 #[tokio::test]
 async fn group_updated_events_stay_within_the_notices_of_the_day() {
-    use domain::adapters::sns::SnsEvents;
+    use shared::adapters::sns::SnsEvents;
     use local_stack::stream::StreamPoller;
     let t = spawn_app_with(&[("GROUP_NOTICES_PER_DAY", "10")]).await;
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let mut poller =
         StreamPoller::new(&t.dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), t.app.store.table()).await.unwrap();
     let (owner, ann, ben, cat) = (person(&t).await, person(&t).await, person(&t).await, person(&t).await);
@@ -259,7 +259,7 @@ async fn group_updated_events_stay_within_the_notices_of_the_day() {
     let sink = RecordingSink::new(SnsEvents::new(t.app.sns_client(), scratch_topic().await));
     let event = poller.poll().await.unwrap();
     assert!(
-        domain::edge::stream::handle(&t.app, &sink, &t.fanout_queue().await, event)
+        shared::edge::stream::handle(&t.app, &sink, &t.fanout_queue().await, event)
             .await
             .batch_item_failures
             .is_empty()

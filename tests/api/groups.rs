@@ -1,8 +1,8 @@
 //! Groups: the lifecycle with the members string and getcontacts tombstones at each step, the role rules, and
 //! concurrent edits that must neither lose an update nor leave a group without exactly one owner.
 
-use domain::Clock;
-use domain::adapters::sns::SnsEvents;
+use shared::Clock;
+use shared::adapters::sns::SnsEvents;
 use futures::future::join_all;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
@@ -187,7 +187,7 @@ async fn concurrent_delete_and_setadmin_leave_a_consistent_group() {
 #[tokio::test]
 async fn group_changes_reach_members_old_and_new_as_group_updated_events() {
     let t = spawn_app().await;
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let mut poller =
         StreamPoller::new(&t.dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), t.app.store.table()).await.unwrap();
     let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
@@ -205,7 +205,7 @@ async fn group_changes_reach_members_old_and_new_as_group_updated_events() {
     let event = poller.poll().await.unwrap();
     assert_eq!(event.records.len(), 2, "the group's INSERT and MODIFY");
     assert!(
-        domain::edge::stream::handle(&t.app, &sink, &t.fanout_queue().await, event)
+        shared::edge::stream::handle(&t.app, &sink, &t.fanout_queue().await, event)
             .await
             .batch_item_failures
             .is_empty()

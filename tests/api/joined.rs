@@ -4,14 +4,14 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use domain::adapters::dynamodb::stream::StreamEvent;
-use domain::adapters::sns::SnsEvents;
-use domain::edge::stream::handle;
-use domain::model::events::ContactEvent;
-use domain::model::profile::Profile;
-use domain::usecase::ports::ContactStore;
-use domain::usecase::ports::{EventSink, PublishFailed};
-use domain::{Clock, PhoneNumber};
+use shared::adapters::dynamodb::stream::StreamEvent;
+use shared::adapters::sns::SnsEvents;
+use shared::edge::stream::handle;
+use shared::model::events::ContactEvent;
+use shared::model::profile::Profile;
+use shared::usecase::ports::ContactStore;
+use shared::usecase::ports::{EventSink, PublishFailed};
+use shared::{Clock, PhoneNumber};
 use integration_tests::*;
 use local_stack::stream::StreamPoller;
 use serde_json::Value;
@@ -25,7 +25,7 @@ struct Subscriber {
 impl Subscriber {
     /// A topic of its own and a queue subscribed to it with raw delivery (message attributes become SQS ones).
     async fn new() -> Self {
-        let sdk = domain::app::sdk_config().await;
+        let sdk = shared::app::sdk_config().await;
         let sns = aws_sdk_sns::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let name = format!("events-{}", random_hex(6));
@@ -91,7 +91,7 @@ impl Subscriber {
 async fn setup(recipients: usize) -> (TestApp, Subscriber, StreamPoller, PhoneNumber, Vec<PhoneNumber>) {
     let subscriber = Subscriber::new().await;
     let t = spawn_app_with(&[("CONTACT_EVENTS_TOPIC_ARN", &subscriber.topic_arn)]).await;
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let mut poller =
         StreamPoller::new(&t.dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), t.app.store.table()).await.unwrap();
     let newcomer = random_phone();

@@ -3,9 +3,9 @@
 //! under the new key; a code key that cannot be read gives 503 and spends nothing.
 
 use aws_sdk_secretsmanager::Client;
-use domain::Clock;
-use domain::adapters::secrets_manager::RotatedKeys;
-use domain::edge::lambda::{RotationEvent, rotation_step};
+use shared::Clock;
+use shared::adapters::secrets_manager::RotatedKeys;
+use shared::edge::lambda::{RotationEvent, rotation_step};
 use integration_tests::fault_proxy::{Fault, FaultProxy};
 use integration_tests::*;
 use serde_json::json;
@@ -14,7 +14,7 @@ const CURRENT: &str = "AWSCURRENT";
 const PREVIOUS: &str = "AWSPREVIOUS";
 
 async fn secrets_client() -> Client {
-    Client::new(&domain::app::sdk_config().await)
+    Client::new(&shared::app::sdk_config().await)
 }
 
 /// A code-key secret as the stack makes it: 64 characters.
@@ -28,8 +28,8 @@ async fn code_key_secret(secrets: &Client) -> String {
 /// Another instance of the same deployment (same table and clock) with `CODE_KEY_SECRET_ARN`, started now.
 async fn instance(base: &TestApp, secret_arn: &str, secrets: Client) -> TestApp {
     let config = base.app.config.clone();
-    let sns = aws_sdk_sns::Client::new(&domain::app::sdk_config().await);
-    let app = domain::App::from_clients(config, base.dynamodb.clone(), sns, base.clock.clone());
+    let sns = aws_sdk_sns::Client::new(&shared::app::sdk_config().await);
+    let app = shared::App::from_clients(config, base.dynamodb.clone(), sns, base.clock.clone());
     let keys = RotatedKeys::read(secrets, secret_arn.to_owned(), base.clock.now()).await;
     let mut app = app.with_rotated_code_keys(keys.expect("the code keys are read at start"));
     let metrics = MetricLines::default();
@@ -144,7 +144,7 @@ async fn a_code_key_that_cannot_be_read_gives_503_and_spends_no_attempt() {
     let secrets = secrets_client().await;
     let arn = code_key_secret(&secrets).await;
     let proxy = FaultProxy::start(&stack_env("MOTO_URL")).await;
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let proxied = aws_sdk_secretsmanager::config::Builder::from(&sdk).endpoint_url(&proxy.url).build();
     let base = spawn_app().await;
     let old = instance(&base, &arn, Client::from_conf(proxied)).await;

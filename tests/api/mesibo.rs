@@ -5,11 +5,11 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use domain::Clock;
-use domain::adapters::dynamodb::stream::StreamEvent;
-use domain::adapters::sns::SnsEvents;
-use domain::edge::stream::{handle, handle_mesibo};
-use domain::usecase::ports::{ContactStore, GroupStore, ProfileStore};
+use shared::Clock;
+use shared::adapters::dynamodb::stream::StreamEvent;
+use shared::adapters::sns::SnsEvents;
+use shared::edge::stream::{handle, handle_mesibo};
+use shared::usecase::ports::{ContactStore, GroupStore, ProfileStore};
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use local_stack::stream::StreamPoller;
@@ -20,7 +20,7 @@ async fn post(t: &TestApp, path: &str, token: &str, body: Value) -> Reply {
 }
 
 async fn poller(t: &TestApp) -> StreamPoller {
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     StreamPoller::new(&t.dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), t.app.store.table()).await.unwrap()
 }
 
@@ -293,7 +293,7 @@ async fn a_ninth_device_ends_the_one_signed_in_longest_ago_here_and_at_mesibo() 
     let t = spawn_mesibo_app_with(&[]).await;
     let me = random_phone();
     let mut tokens = vec![];
-    for _ in 0..domain::model::sessions::MAX_SESSIONS {
+    for _ in 0..shared::model::sessions::MAX_SESSIONS {
         tokens.push(t.sign_in(me.e164()).await);
         // Past the code's send window, so that each device gets its code without waiting.
         t.clock.advance(601);
@@ -319,8 +319,8 @@ async fn a_ninth_device_ends_the_one_signed_in_longest_ago_here_and_at_mesibo() 
 
 #[tokio::test]
 async fn concurrent_claims_of_one_session_number_leave_it_to_exactly_one_sign_in() {
-    use domain::model::sessions::{Pick, pick};
-    use domain::usecase::ports::{SessionClaim, TokenStore};
+    use shared::model::sessions::{Pick, pick};
+    use shared::usecase::ports::{SessionClaim, TokenStore};
     let t = spawn_mesibo_app_with(&[]).await;
     let me = random_phone();
     let now = t.clock.now();
@@ -366,13 +366,13 @@ async fn a_refusal_about_the_mesibo_account_answers_mesibofail_is_counted_and_sp
     assert_eq!(t.verify(me.e164(), &code).await.status, 200, "five refusals, five attempts: the code still works");
 
     // The client counts each such refusal for the operator's alarm (and only those).
-    use domain::adapters::emf::EmfMetrics;
-    use domain::usecase::ports::{Mesibo, NewMesiboUser};
+    use shared::adapters::emf::EmfMetrics;
+    use shared::usecase::ports::{Mesibo, NewMesiboUser};
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let sink = lines.clone();
     let metrics =
         EmfMetrics::with_output("mesibo-alarm-test".into(), move |line| sink.lock().unwrap().push(line.into()));
-    let client = domain::adapters::mesibo::MesiboClient::from_config(&t.app.config.mesibo, metrics).unwrap().unwrap();
+    let client = shared::adapters::mesibo::MesiboClient::from_config(&t.app.config.mesibo, metrics).unwrap().unwrap();
     let user = NewMesiboUser { address: me.digits(), name: "", app_id: APP_ID, expiry_minutes: 60, session: 2 };
     t.mesibo().fail(Fault::RefuseWith("QUOTAEXCEEDED"), Some("useradd"), Some(1));
     assert!(client.add_user(user).await.is_err());
@@ -419,7 +419,7 @@ async fn with_mesibo_notices_off_news_goes_to_sns_only() {
 
 #[tokio::test]
 async fn groups_get_a_lifetime_at_mesibo_that_every_write_renews() {
-    use domain::adapters::mesibo::GROUP_DURATION_SECONDS;
+    use shared::adapters::mesibo::GROUP_DURATION_SECONDS;
     let t = spawn_mesibo_app_with(&[]).await;
     let mut stream = poller(&t).await;
     let (owner, ann) = (person(&t).await, person(&t).await);
@@ -728,7 +728,7 @@ async fn sign_in_latency_added_by_a_slow_mesibo() {
 
 #[tokio::test]
 async fn deployed_functions_read_mesibos_app_token_from_secrets_manager() {
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let emulator = MesiboEmulator::start().await;
     let config_with = |arn: &str| {
@@ -741,7 +741,7 @@ async fn deployed_functions_read_mesibos_app_token_from_secrets_manager() {
         let secrets = secrets.clone();
         async move {
             let env = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
-            domain::app::config_with_secret_settings(env, &secrets).await
+            shared::app::config_with_secret_settings(env, &secrets).await
         }
     };
     let plain = emulator.app_token.clone();
@@ -783,7 +783,7 @@ async fn concurrent_verifies_of_one_code_leave_one_token_here_and_at_mesibo() {
 
 #[tokio::test]
 async fn an_operators_resync_brings_groups_back_in_line_after_records_were_lost() {
-    use domain::edge::stream::{MesiboEvent, MesiboOutcome, handle_mesibo_event};
+    use shared::edge::stream::{MesiboEvent, MesiboOutcome, handle_mesibo_event};
     let t = spawn_mesibo_app_with(&[]).await;
     let (owner, ann, ben) = (person(&t).await, person(&t).await, person(&t).await);
     let kept = new_group(&t, &owner, "Kept", &[&ann]).await;
@@ -823,7 +823,7 @@ async fn a_change_mesibo_keeps_refusing_is_passed_over_after_an_hour_and_the_nex
     post(&t, "/editmembers", &owner.token, json!({ "gid": gid, "m": ben.phone.e164() })).await;
     let event = stream.poll().await.unwrap();
     assert!(!sync(&t, event.clone()).await, "a refusal is retried at first");
-    t.clock.advance(domain::usecase::mesibo_sync::REFUSALS_RETRIED_FOR + 60);
+    t.clock.advance(shared::usecase::mesibo_sync::REFUSALS_RETRIED_FOR + 60);
     assert!(sync(&t, event).await, "and passed over an hour after the write: the records behind it go on");
     assert!(!t.mesibo().group(gid).unwrap().members.contains(ben.phone.digits()));
 
@@ -924,7 +924,7 @@ async fn signing_up_again_soon_after_a_deletion_is_no_join_notice_but_a_month_la
     t.login(cycler.e164()).await;
     let code = last_sms_code(cycler.e164()).await.unwrap();
     assert_eq!(post(&t, "/deleteaccount", &token, json!({ "code": code })).await.status, 200);
-    t.clock.advance(domain::model::events::REJOIN_QUIET_SECONDS + 60);
+    t.clock.advance(shared::model::events::REJOIN_QUIET_SECONDS + 60);
     t.sign_in(cycler.e164()).await;
     let event = stream.poll().await.unwrap();
     assert!(notify_and_sync(&t, &mut stream, event).await);
@@ -933,8 +933,8 @@ async fn signing_up_again_soon_after_a_deletion_is_no_join_notice_but_a_month_la
 
 #[tokio::test]
 async fn mesibo_notices_of_profile_changes_keep_the_hourly_limit_and_coalescing_of_events() {
-    use domain::model::events::FanoutTask;
-    use domain::usecase::notify::fan_out;
+    use shared::model::events::FanoutTask;
+    use shared::usecase::notify::fan_out;
     let t = spawn_mesibo_app_with(&[("PROFILE_FANOUTS_PER_HOUR", "2")]).await;
     let mut stream = poller(&t).await;
     let queue = t.fanout_poller().await;

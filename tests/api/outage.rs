@@ -45,7 +45,7 @@ fn free_port() -> u16 {
 }
 
 async fn client_for(port: u16) -> aws_sdk_dynamodb::Client {
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(format!("http://127.0.0.1:{port}")).build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
@@ -55,7 +55,7 @@ async fn dynamodb_stopped_mid_flow_answers_503_and_leaves_no_half_written_state(
     let dir = std::env::temp_dir().join(format!("ddb-outage-{}", random_hex(6)));
     std::fs::create_dir_all(&dir).unwrap();
     let db = OwnDynamoDb::start(free_port(), dir).await;
-    let sns = aws_sdk_sns::Client::new(&domain::app::sdk_config().await);
+    let sns = aws_sdk_sns::Client::new(&shared::app::sdk_config().await);
     let t = spawn_app_on(&[], client_for(db.port).await, sns).await;
     let phone = random_phone();
     assert_eq!(t.login(phone.e164()).await.status, 200);
@@ -85,12 +85,12 @@ async fn dynamodb_stopped_mid_flow_answers_503_and_leaves_no_half_written_state(
 #[tokio::test]
 async fn a_failed_sms_leaves_no_usable_code_and_says_so() {
     let dead_sns = {
-        let sdk = domain::app::sdk_config().await;
+        let sdk = shared::app::sdk_config().await;
         let config =
             aws_sdk_sns::config::Builder::from(&sdk).endpoint_url(format!("http://127.0.0.1:{}", free_port())).build();
         aws_sdk_sns::Client::from_conf(config)
     };
-    let dynamodb = aws_sdk_dynamodb::Client::new(&domain::app::sdk_config().await);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&shared::app::sdk_config().await);
     let t = spawn_app_on(&[], dynamodb, dead_sns).await;
     let phone = random_phone();
     let login = t.login(phone.e164()).await;

@@ -19,17 +19,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use domain::App;
-use domain::Clock;
-use domain::adapters::cloudformation::CustomResourceReply;
-use domain::adapters::dynamodb::DynamoStore;
-use domain::adapters::sms_voice::SmsVoiceProtection;
-use domain::adapters::sns::SnsEvents;
-use domain::adapters::sqs::SqsFanout;
-use domain::edge::lambda::answer_custom_resource;
-use domain::edge::stream::MesiboEvent;
-use domain::model::events::FanoutTask;
-use domain::usecase::ports::{ContactStore, FanoutQueue};
+use shared::App;
+use shared::Clock;
+use shared::adapters::cloudformation::CustomResourceReply;
+use shared::adapters::dynamodb::DynamoStore;
+use shared::adapters::sms_voice::SmsVoiceProtection;
+use shared::adapters::sns::SnsEvents;
+use shared::adapters::sqs::SqsFanout;
+use shared::edge::lambda::answer_custom_resource;
+use shared::edge::stream::MesiboEvent;
+use shared::model::events::FanoutTask;
+use shared::usecase::ports::{ContactStore, FanoutQueue};
 use integration_tests::fake_cloudformation::FakeCloudFormation;
 use integration_tests::recording_proxy::{AwsCall, RecordingProxy};
 use integration_tests::*;
@@ -81,12 +81,12 @@ async fn secret_arn(secrets: &aws_sdk_secretsmanager::Client, value: &str) -> St
 /// Creates what the template's resources would be (table, bucket, topic, secrets, a push application) and starts
 /// every function the stack has.
 async fn deploy(mesibo_mode: bool) -> Deployment {
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let table = format!("test-{}", random_hex(8));
     local_stack::template::create_table(&dynamodb, &table).await.expect("table created from template.yaml");
     let bucket = format!("test-files-{}", random_hex(8));
-    let s3 = domain::app::s3_client(&sdk);
+    let s3 = shared::app::s3_client(&sdk);
     local_stack::template::create_bucket(&s3, &bucket).await.expect("the files bucket is created in moto");
     let topic = scratch_topic().await;
     let account = topic.split(':').nth(4).expect("a topic ARN names its account").to_owned();
@@ -313,7 +313,7 @@ impl Deployment {
         let friends = match self._mesibo.is_some() {
             true => {
                 let mut last = String::new();
-                for _ in 0..domain::model::sessions::MAX_SESSIONS {
+                for _ in 0..shared::model::sessions::MAX_SESSIONS {
                     self.clock.advance(601);
                     last = self.sign_in(via, friend.e164()).await;
                 }
@@ -368,15 +368,15 @@ impl Deployment {
                     let topic = app.config.contacts.events_topic_arn.clone().expect("the notifier's topic");
                     let sink = SnsEvents::new(app.sns_client(), topic);
                     let queue = function.queue().await;
-                    let done = Box::pin(domain::edge::stream::handle(app, &sink, &queue, event.clone())).await;
+                    let done = Box::pin(shared::edge::stream::handle(app, &sink, &queue, event.clone())).await;
                     assert!(done.batch_item_failures.is_empty(), "{:?}", done.batch_item_failures);
                 }
                 "MesiboFunction" => {
                     let mesibo = app.mesibo.as_ref().expect("the mesibo function runs in mesibo mode");
                     let batch = MesiboEvent::Stream(event.clone());
-                    Box::pin(domain::edge::stream::handle_mesibo_event(app, mesibo, batch)).await.expect("synced");
+                    Box::pin(shared::edge::stream::handle_mesibo_event(app, mesibo, batch)).await.expect("synced");
                     let resync = serde_json::from_value(json!({ "resync": "groups" })).expect("an operator's command");
-                    Box::pin(domain::edge::stream::handle_mesibo_event(app, mesibo, resync)).await.expect("resynced");
+                    Box::pin(shared::edge::stream::handle_mesibo_event(app, mesibo, resync)).await.expect("resynced");
                 }
                 // Not a reader of the stream.
                 _ => {
@@ -401,12 +401,12 @@ impl Deployment {
     /// page (ten here), so the notifier queues its audience. One of them is `with_devices`, whose devices are pushed.
     async fn a_popular_number_joins(&self, with_devices: &str) -> String {
         let notifier = self.functions["NotifierFunction"].app.as_ref().expect("the notifier");
-        let sdk = domain::app::sdk_config().await;
+        let sdk = shared::app::sdk_config().await;
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), notifier.config.table_name.clone());
         let star = random_phone();
         let now = self.clock.now();
-        let profile = |phone: &domain::PhoneNumber| {
-            domain::model::profile::Profile::new(phone.clone(), "someone".into(), now, None)
+        let profile = |phone: &shared::PhoneNumber| {
+            shared::model::profile::Profile::new(phone.clone(), "someone".into(), now, None)
         };
         for _ in 0..11 {
             let owner = random_phone();
@@ -437,7 +437,7 @@ impl Deployment {
                 continue;
             }
             function.events.fetch_add(1, Ordering::Relaxed);
-            let done = Box::pin(domain::edge::stream::handle_fanout(app, &sink, &queue, event.clone())).await;
+            let done = Box::pin(shared::edge::stream::handle_fanout(app, &sink, &queue, event.clone())).await;
             assert!(done.batch_item_failures.is_empty(), "{:?}", done.batch_item_failures);
             self.fanout.settle(&event, &receipts, &done).await.expect("settled");
         }
@@ -450,7 +450,7 @@ impl Deployment {
     async fn rotate_the_code_key(&self) {
         let Some(function) = self.functions.get("KeyRotationFunction") else { return };
         let secret = self.stack.refs["CodeKeySecret"].clone();
-        let secrets = aws_sdk_secretsmanager::Client::new(&domain::app::sdk_config().await);
+        let secrets = aws_sdk_secretsmanager::Client::new(&shared::app::sdk_config().await);
         let token =
             format!("{}-{}-{}-{}-{}", random_hex(4), random_hex(2), random_hex(2), random_hex(2), random_hex(6));
         let rules = aws_sdk_secretsmanager::types::RotationRulesType::builder().automatically_after_days(30).build();
@@ -462,7 +462,7 @@ impl Deployment {
             function.events.fetch_add(1, Ordering::Relaxed);
             let event = json!({ "Step": step, "SecretId": secret, "ClientRequestToken": token });
             let event = serde_json::from_value(event).expect("a rotation event");
-            domain::edge::lambda::rotation_step(&client, event).await.unwrap_or_else(|e| panic!("{step}: {e}"));
+            shared::edge::lambda::rotation_step(&client, event).await.unwrap_or_else(|e| panic!("{step}: {e}"));
         }
     }
 }

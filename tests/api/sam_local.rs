@@ -135,7 +135,7 @@ fn function_binaries() -> &'static Path {
 /// naming everything a fixture needs.
 async fn env_vars(mesibo: &MesiboEmulator) -> Value {
     let mut env_vars = read_json(&events_dir().join("env.json"));
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let table = format!("test-sam-{}", random_hex(6));
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     local_stack::template::create_table(&dynamodb, &table).await.expect("table created from template.yaml");

@@ -1,7 +1,7 @@
 //! Deployed, the code HMAC key, the test numbers and the API key are read from Secrets Manager at start, never from
 //! the environment (which whoever may read a function's configuration can read).
 
-use domain::model::secrets::keyed_name;
+use shared::model::secrets::keyed_name;
 use integration_tests::fault_proxy::{Fault, FaultProxy};
 use integration_tests::recording_proxy::EveryServiceAt;
 use integration_tests::*;
@@ -9,7 +9,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn secret_settings_are_read_from_secrets_manager_at_start() {
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let key = format!("otp-key-{}", random_hex(24));
     secret(&key);
@@ -25,9 +25,9 @@ async fn secret_settings_are_read_from_secrets_manager_at_start() {
     };
 
     let vars = vec![("TABLE_NAME", "t".to_owned()), ("OTP_SECRET_ARN", otp_arn.clone()), ("APP_SECRETS_ARN", app_arn)];
-    let config = domain::app::config_with_secret_settings(env(vars), &secrets).await.unwrap();
+    let config = shared::app::config_with_secret_settings(env(vars), &secrets).await.unwrap();
     let direct = vec![("TABLE_NAME", "t".to_owned()), ("OTP_HMAC_SECRET", key.clone())];
-    let expected = domain::Config::from_lookup(env(direct)).unwrap();
+    let expected = shared::Config::from_lookup(env(direct)).unwrap();
     assert_eq!(keyed_name(&config.otp_secret, "x", "y"), keyed_name(&expected.otp_secret, "x", "y"), "the key");
     assert!(config.test_numbers.contains_key(&test_number), "test numbers from the secret");
     assert_eq!(config.profile_urls.google_api_key, "maps-key");
@@ -36,7 +36,7 @@ async fn secret_settings_are_read_from_secrets_manager_at_start() {
     // A secret that cannot be read fails the start, naming its variable.
     let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf".to_owned();
     let vars = vec![("TABLE_NAME", "t".to_owned()), ("OTP_SECRET_ARN", otp_arn), ("APP_SECRETS_ARN", missing)];
-    let failed = domain::app::config_with_secret_settings(env(vars), &secrets).await.unwrap_err();
+    let failed = shared::app::config_with_secret_settings(env(vars), &secrets).await.unwrap_err();
     assert_eq!(failed.name, "APP_SECRETS_ARN");
 }
 
@@ -45,7 +45,7 @@ async fn secret_settings_are_read_from_secrets_manager_at_start() {
 #[tokio::test]
 async fn a_new_instance_reads_all_its_secrets_in_one_round() {
     const ANSWER_AFTER: std::time::Duration = std::time::Duration::from_millis(400);
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let create = |value: String| {
         let request = secrets.create_secret().name(format!("start-{}", random_hex(6))).secret_string(value);
@@ -70,7 +70,7 @@ async fn a_new_instance_reads_all_its_secrets_in_one_round() {
 
     let started = std::time::Instant::now();
     let env = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
-    let app = domain::App::start(env, &slow, std::sync::Arc::new(ManualClock::new())).await.unwrap();
+    let app = shared::App::start(env, &slow, std::sync::Arc::new(ManualClock::new())).await.unwrap();
     let took = started.elapsed();
 
     assert!(app.config.mesibo_mode(), "mesibo's token was read");

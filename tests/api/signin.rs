@@ -1,7 +1,7 @@
 //! Phone sign-in against DynamoDB Local and moto: codes read back from the SMS moto recorded.
 
-use domain::Clock;
-use domain::usecase::steps::session::authenticate;
+use shared::Clock;
+use shared::usecase::steps::session::authenticate;
 use futures::future::join_all;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;

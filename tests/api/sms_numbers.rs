@@ -1,7 +1,7 @@
 //! Which numbers get a sign-in code by SMS (issue 13, finding 4): mobiles only, in the allowed regions. Premium,
 //! satellite, non-geographic and landline numbers are refused before any limit is spent or code stored.
 
-use domain::{DefaultRegion, PhoneNumber};
+use shared::{DefaultRegion, PhoneNumber};
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use serde_json::json;
@@ -134,8 +134,8 @@ async fn an_account_made_on_a_landline_before_the_rule_still_signs_in_and_can_de
     // The same table, now without that test number: the account's owner is sent real codes again.
     let mut config = before.app.config.clone();
     config.test_numbers.clear();
-    let sns = aws_sdk_sns::Client::new(&domain::app::sdk_config().await);
-    let mut app = domain::App::from_clients(config, before.dynamodb.clone(), sns, before.clock.clone());
+    let sns = aws_sdk_sns::Client::new(&shared::app::sdk_config().await);
+    let mut app = shared::App::from_clients(config, before.dynamodb.clone(), sns, before.clock.clone());
     observe_metrics(&mut app, &before.metrics);
     let t = TestApp {
         app,
@@ -155,7 +155,7 @@ async fn an_account_made_on_a_landline_before_the_rule_still_signs_in_and_can_de
 
 #[tokio::test]
 async fn every_code_is_published_with_the_price_cap() {
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let published = CallRecorder::default();
     let sns =
         aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&sdk).interceptor(published.clone()).build());

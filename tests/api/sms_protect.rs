@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use domain::adapters::cloudformation::CustomResourceReply;
-use domain::adapters::sms_voice::SmsVoiceProtection;
-use domain::edge::lambda::answer_custom_resource;
+use shared::adapters::cloudformation::CustomResourceReply;
+use shared::adapters::sms_voice::SmsVoiceProtection;
+use shared::edge::lambda::answer_custom_resource;
 use integration_tests::fake_cloudformation::{FakeCloudFormation, Received};
 use local_stack::sms_voice::{COUNTRIES, SmsVoiceEmulator};
 use serde_json::{Value, json};
@@ -20,7 +20,7 @@ struct Stack {
 
 async fn stack() -> Stack {
     let emulator = SmsVoiceEmulator::start().await;
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let config = aws_sdk_pinpointsmsvoicev2::config::Builder::from(&sdk).endpoint_url(&emulator.url).build();
     let aws = SmsVoiceProtection::new(aws_sdk_pinpointsmsvoicev2::Client::from_conf(config));
     Stack {

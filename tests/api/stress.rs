@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use domain::model::lookup_quota::LookupQuota;
-use domain::{AccessToken, PhoneNumber};
+use shared::model::lookup_quota::LookupQuota;
+use shared::{AccessToken, PhoneNumber};
 use futures::future::join_all;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;

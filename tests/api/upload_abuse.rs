@@ -1,8 +1,8 @@
 //! Direct uploads (a presigned PUT, then `uploaded=<id>`) are stored once per charge, only by the account that
 //! started them, and as the version that was checked (issue 24, item 1).
 
-use domain::adapters::s3::S3Files;
-use domain::usecase::ports::{FileArea, FileStore};
+use shared::adapters::s3::S3Files;
+use shared::usecase::ports::{FileArea, FileStore};
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use local_stack::harness::http_raw;
@@ -28,7 +28,7 @@ fn bucket(t: &TestApp) -> String {
 }
 
 async fn s3() -> aws_sdk_s3::Client {
-    domain::app::s3_client(&domain::app::sdk_config().await)
+    shared::app::s3_client(&shared::app::sdk_config().await)
 }
 
 /// How many attachments the bucket holds.
@@ -194,7 +194,7 @@ async fn a_confirm_that_meets_a_storage_failure_is_a_503_and_can_be_repeated() {
     use integration_tests::fault_proxy::{Fault, FaultProxy};
     let t = files_app("10").await;
     let proxy = FaultProxy::start(&stack_env("AWS_ENDPOINT_URL_S3")).await;
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let through_proxy = aws_sdk_s3::config::Builder::from(&sdk).endpoint_url(&proxy.url).force_path_style(true);
     let t = TestApp { app: t.app.with_files(aws_sdk_s3::Client::from_conf(through_proxy.build())), ..t };
     let me = t.sign_in(random_phone().e164()).await;

@@ -1,8 +1,8 @@
 //! The `compat` Lambda: mesibo's `api.php` (also under /conf/ and /messenger/), every operation dispatched on `op`.
 
-use domain::edge::routes::Operation;
+use shared::edge::routes::Operation;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    domain::edge::lambda::serve_http(&[Operation::MesiboApi]).await
+    shared::edge::lambda::serve_http(&[Operation::MesiboApi]).await
 }

@@ -1,8 +1,8 @@
 //! The `getcontacts` Lambda: GET|POST /getcontacts, contact discovery and delta sync.
 
-use domain::edge::routes::Operation;
+use shared::edge::routes::Operation;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    domain::edge::lambda::serve_http(&[Operation::GetContacts]).await
+    shared::edge::lambda::serve_http(&[Operation::GetContacts]).await
 }

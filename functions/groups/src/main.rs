@@ -1,10 +1,10 @@
 //! The `groups` Lambda: POST /setgroup, /editmembers, /setadmin and /delgroup, GET|POST /getgroup.
 
-use domain::edge::routes::Operation;
+use shared::edge::routes::Operation;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    domain::edge::lambda::serve_http(&[
+    shared::edge::lambda::serve_http(&[
         Operation::SetGroup,
         Operation::EditMembers,
         Operation::SetAdmin,

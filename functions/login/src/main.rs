@@ -1,8 +1,8 @@
 //! The `login` Lambda: POST /login, a one-time code sent by SMS.
 
-use domain::edge::routes::Operation;
+use shared::edge::routes::Operation;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    domain::edge::lambda::serve_http(&[Operation::Login]).await
+    shared::edge::lambda::serve_http(&[Operation::Login]).await
 }

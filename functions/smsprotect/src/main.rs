@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    domain::edge::lambda::serve_sms_protect().await
+    shared::edge::lambda::serve_sms_protect().await
 }

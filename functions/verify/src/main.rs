@@ -1,8 +1,8 @@
 //! The `verify` Lambda: POST /verify, a code checked and the person signed in (created on a first sign-in).
 
-use domain::edge::routes::Operation;
+use shared::edge::routes::Operation;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    domain::edge::lambda::serve_http(&[Operation::Verify]).await
+    shared::edge::lambda::serve_http(&[Operation::Verify]).await
 }

@@ -151,13 +151,13 @@ pub async fn print_init_steps() {
     // the rest goes on; init waits for it before it ends.
     let metadata = std::thread::spawn(|| {
         let started = Instant::now();
-        domain::PhoneNumber::warm_up();
-        domain::app::load_root_certificates();
+        shared::PhoneNumber::warm_up();
+        shared::app::load_root_certificates();
         started.elapsed()
     });
-    let config = domain::Config::from_env();
+    let config = shared::Config::from_env();
     lap(&mut steps, "configuration", &mut since);
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     lap(&mut steps, "SDK config", &mut since);
     let _clients = (aws_sdk_dynamodb::Client::new(&sdk), aws_sdk_sns::Client::new(&sdk));
     lap(&mut steps, "SDK clients", &mut since);

@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use domain::adapters::sns::SnsEvents;
-use domain::model::events::ContactEvent;
-use domain::model::profile::Profile;
-use domain::usecase::ports::{ContactStore, EventSink, PublishFailed};
-use domain::{App, Clock, Config, PhoneNumber, SystemClock};
+use shared::adapters::sns::SnsEvents;
+use shared::model::events::ContactEvent;
+use shared::model::profile::Profile;
+use shared::usecase::ports::{ContactStore, EventSink, PublishFailed};
+use shared::{App, Clock, Config, PhoneNumber, SystemClock};
 use futures::StreamExt;
 use local_stack::apigw::HttpCall;
 use local_stack::harness::{decode, random_hex, random_phone};
@@ -85,7 +85,7 @@ struct Durations {
 
 pub async fn run(scale: f64) -> Result<FanoutReport, BoxError> {
     let recipients = ((100_000.0 * scale) as usize).max(2_000);
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let table = format!("bench-fanout-{}", random_hex(4));
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     local_stack::template::create_table(&dynamodb, &table).await?;
@@ -134,7 +134,7 @@ pub async fn run(scale: f64) -> Result<FanoutReport, BoxError> {
                 };
                 if !event.records.is_empty() {
                     let started = Instant::now();
-                    let done = domain::edge::stream::handle(&app, &*sink, &sender, event).await;
+                    let done = shared::edge::stream::handle(&app, &*sink, &sender, event).await;
                     let took = started.elapsed();
                     let mut longest = durations.stream.lock().unwrap();
                     *longest = (*longest).max(took);
@@ -163,7 +163,7 @@ pub async fn run(scale: f64) -> Result<FanoutReport, BoxError> {
                     continue;
                 }
                 let started = Instant::now();
-                let done = domain::edge::stream::handle_fanout(&app, &*sink, &sender, event.clone()).await;
+                let done = shared::edge::stream::handle_fanout(&app, &*sink, &sender, event.clone()).await;
                 let took = started.elapsed();
                 {
                     let mut tasks = durations.tasks.lock().unwrap();
@@ -182,7 +182,7 @@ pub async fn run(scale: f64) -> Result<FanoutReport, BoxError> {
         measure(&app, &counter, &durations, "sign-up (contact_joined)", &star, recipients, "contact_joined").await?,
     );
     let call = HttpCall::post("/profile").bearer(&token).json(&json!({ "status": "Open 9 to 5" }));
-    let reply = decode(domain::edge::http::handle(&app, domain::edge::routes::Operation::ALL, call.to_request()).await);
+    let reply = decode(shared::edge::http::handle(&app, shared::edge::routes::Operation::ALL, call.to_request()).await);
     if reply.status != 200 {
         return Err(format!("status change refused: {:?}", reply.json).into());
     }
@@ -225,16 +225,16 @@ const STAR_CODE: &str = "424242";
 
 async fn sign_in(app: &App, phone: &PhoneNumber) -> Result<String, BoxError> {
     let reply = decode(
-        domain::edge::http::handle(
+        shared::edge::http::handle(
             app,
-            domain::edge::routes::Operation::ALL,
+            shared::edge::routes::Operation::ALL,
             crate::scenario::login_call(phone).to_request(),
         )
         .await,
     );
     crate::scenario::expect_ok("login", &reply)?;
     let call = crate::scenario::verify_call(phone, STAR_CODE);
-    let reply = decode(domain::edge::http::handle(app, domain::edge::routes::Operation::ALL, call.to_request()).await);
+    let reply = decode(shared::edge::http::handle(app, shared::edge::routes::Operation::ALL, call.to_request()).await);
     crate::scenario::expect_ok("verify", &reply)?;
     Ok(reply.json["token"].as_str().ok_or("no token")?.to_owned())
 }

@@ -238,7 +238,7 @@ end
     let ceiling_db = DynamoDbLocal::start().await?;
     let dynamodb = ceiling_db.endpoint.clone();
     let ceiling_table = format!("bench-ceiling-{}", local_stack::harness::random_hex(4));
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let client = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&dynamodb).build(),
     );

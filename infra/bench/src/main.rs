@@ -149,7 +149,7 @@ async fn cold_start_subjects(
     let table = format!("bench-cold-{}", local_stack::harness::random_hex(4));
     let bench = BenchApp::new(&table).await?;
     let token = bench.sign_in(&local_stack::harness::random_phone()).await?;
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let topic = aws_sdk_sns::Client::new(&sdk).create_topic().name("bench-contact-events").send().await?.topic_arn;
     // The notifier's configuration names the fan-out queue (a start fails without it; nothing is queued here).
     let queue = aws_sdk_sqs::Client::new(&sdk).create_queue().queue_name("bench-fanout").send().await?.queue_url;

@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use domain::{DefaultRegion, PhoneNumber};
+use shared::{DefaultRegion, PhoneNumber};
 use local_stack::apigw::HttpCall;
 use local_stack::recorder::RecordedCall;
 use serde_json::{Value, json};

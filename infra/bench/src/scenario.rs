@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use domain::{App, Config, PhoneNumber, SystemClock};
+use shared::{App, Config, PhoneNumber, SystemClock};
 use local_stack::apigw::HttpCall;
 use local_stack::harness::{Reply, decode, random_hex, random_phone};
 use local_stack::recorder::{CallRecorder, RecordedCall};
@@ -105,7 +105,7 @@ impl BenchApp {
 
     /// An app on an existing `table` of the DynamoDB at `dynamodb_endpoint`.
     pub async fn at(table: &str, dynamodb_endpoint: &str) -> Result<Self, BoxError> {
-        let sdk = domain::app::sdk_config().await;
+        let sdk = shared::app::sdk_config().await;
         let calls = CallRecorder::with_consumed_capacity();
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&sdk)

@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use domain::{App, Clock, DefaultRegion, PhoneNumber, SystemClock, Timestamp};
+use shared::{App, Clock, DefaultRegion, PhoneNumber, SystemClock, Timestamp};
 use lambda_http::Body;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,7 +26,7 @@ pub async fn call(app: &App, call: HttpCall) -> lambda_http::Response<Body> {
     static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(http_routes);
     let declared = ROUTES.iter().any(|r| r.matches(&call.path) && (r.method == call.method || r.method == "ANY"));
     assert!(declared, "template.yaml declares no route {} {}", call.method, call.path);
-    domain::edge::http::handle(app, domain::edge::routes::Operation::ALL, call.to_request()).await
+    shared::edge::http::handle(app, shared::edge::routes::Operation::ALL, call.to_request()).await
 }
 
 /// A response, decoded.

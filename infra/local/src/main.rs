@@ -6,10 +6,10 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use domain::adapters::sns::SnsEvents;
-use domain::config::MesiboAppToken;
-use domain::edge::routes::Operation;
-use domain::{App, Config, SystemClock};
+use shared::adapters::sns::SnsEvents;
+use shared::config::MesiboAppToken;
+use shared::edge::routes::Operation;
+use shared::{App, Config, SystemClock};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -52,12 +52,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     } else {
         println!("[dev mesibo] using mesibo at {} (MESIBO_API_URL)", config.mesibo.api_url);
     }
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     create_table(&dynamodb, &config.table_name).await?;
     let topic = aws_sdk_sns::Client::new(&sdk).create_topic().name("ContactEventsTopic").send().await?.topic_arn;
     if let Some(files) = &config.files {
-        local_stack::template::create_bucket(&domain::app::s3_client(&sdk), &files.bucket).await?;
+        local_stack::template::create_bucket(&shared::app::s3_client(&sdk), &files.bucket).await?;
         println!("[dev files] photos and attachments in bucket {} (moto)", files.bucket);
     }
     config.contacts.events_topic_arn = topic.clone();
@@ -84,7 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             loop {
                 match fanout.receive(1).await {
                     Ok((event, receipts)) if !event.records.is_empty() => {
-                        let response = domain::edge::stream::handle_fanout(&app, &events, &queue, event.clone()).await;
+                        let response = shared::edge::stream::handle_fanout(&app, &events, &queue, event.clone()).await;
                         if let Err(e) = fanout.settle(&event, &receipts, &response).await {
                             eprintln!("[dev fanout] delete failed: {e}");
                         }
@@ -104,12 +104,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 Ok(event) if !event.records.is_empty() => {
                     // Both readers of the stream, as the two event-source mappings feed them in AWS.
                     if let Some(mesibo) = &notifier_app.mesibo {
-                        let response = domain::edge::stream::handle_mesibo(&notifier_app, mesibo, event.clone()).await;
+                        let response = shared::edge::stream::handle_mesibo(&notifier_app, mesibo, event.clone()).await;
                         if !response.batch_item_failures.is_empty() {
                             eprintln!("[dev mesibo] sync failed at records: {:?}", response.batch_item_failures);
                         }
                     }
-                    let response = domain::edge::stream::handle(&notifier_app, &events, &queue, event).await;
+                    let response = shared::edge::stream::handle(&notifier_app, &events, &queue, event).await;
                     if !response.batch_item_failures.is_empty() {
                         eprintln!("[dev notifier] failed records: {:?}", response.batch_item_failures);
                     }
@@ -204,7 +204,7 @@ async fn serve(
         body: body.to_bytes().to_vec(),
         source_ip: peer.ip().to_string(),
     };
-    let response = domain::edge::http::handle(&app, Operation::ALL, call.to_request()).await;
+    let response = shared::edge::http::handle(&app, Operation::ALL, call.to_request()).await;
     let (parts, body) = response.into_parts();
     let bytes = match body {
         Body::Text(text) => Bytes::from(text),

@@ -7,11 +7,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use domain::adapters::emf::EmfMetrics;
-use domain::adapters::mesibo::MesiboClient;
-use domain::config::{MesiboAppToken, MesiboConfig, MesiboNotices};
-use domain::model::sessions::MAX_SESSIONS;
-use domain::usecase::ports::{Mesibo, MesiboFailed, MesiboMessage, NewMesiboUser};
+use shared::adapters::emf::EmfMetrics;
+use shared::adapters::mesibo::MesiboClient;
+use shared::config::{MesiboAppToken, MesiboConfig, MesiboNotices};
+use shared::model::sessions::MAX_SESSIONS;
+use shared::usecase::ports::{Mesibo, MesiboFailed, MesiboMessage, NewMesiboUser};
 use serde_json::Value;
 
 /// The app id the check's tokens are issued for (mesibo wants a dotted, non-numeric one).

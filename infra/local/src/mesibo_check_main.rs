@@ -1,7 +1,7 @@
 //! `make mesibo-check`: the mesibo calls of this backend against a real mesibo account (README, mesibo). Needs
 //! `MESIBO_APP_TOKEN`; `MESIBO_API_URL` defaults to mesibo's cloud.
 
-use domain::config::DEFAULT_MESIBO_API_URL;
+use shared::config::DEFAULT_MESIBO_API_URL;
 use local_stack::mesibo_check;
 
 #[tokio::main]

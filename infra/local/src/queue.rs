@@ -5,8 +5,8 @@
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
-use domain::adapters::dynamodb::stream::BatchResponse;
-use domain::adapters::sqs::{SqsEvent, SqsFanout, SqsMessage};
+use shared::adapters::dynamodb::stream::BatchResponse;
+use shared::adapters::sqs::{SqsEvent, SqsFanout, SqsMessage};
 
 pub struct QueuePoller {
     client: Client,

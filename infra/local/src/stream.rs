@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodbstreams::Client;
 use aws_sdk_dynamodbstreams::types::{AttributeValue, ShardIteratorType};
 use base64::Engine;
-use domain::adapters::dynamodb::stream::StreamEvent;
+use shared::adapters::dynamodb::stream::StreamEvent;
 use serde_json::{Value, json};
 
 pub struct StreamPoller {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let sdk = domain::app::sdk_config().await;
+    let sdk = shared::app::sdk_config().await;
     let clients = &(aws_sdk_dynamodb::Client::new(&sdk), aws_sdk_sns::Client::new(&sdk));
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let _ = clients;
