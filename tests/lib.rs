@@ -14,10 +14,10 @@ pub mod fault_proxy;
 pub mod recording_proxy;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::{App, Config, PhoneNumber};
 use local_stack::apigw::HttpCall;
 pub use local_stack::harness::{ManualClock, Reply, decode, http_get_json, random_hex, stack_env};
 pub use local_stack::mesibo::{Fault, MesiboEmulator};
+use shared::{App, Config, PhoneNumber};
 
 pub type Item = HashMap<String, AttributeValue>;
 

@@ -12,8 +12,8 @@
 //! `cargo run --release -p shared --example number_ambiguity`: the table in docs/NUMBERS.md (deterministic: a fixed
 //! seed).
 
-use shared::model::phone::{DefaultRegion, PhoneNumber};
 use rlibphonenumber::{PHONE_NUMBER_UTIL, PhoneNumberFormat, PhoneNumberType, Region};
+use shared::model::phone::{DefaultRegion, PhoneNumber};
 
 /// The 30 most populous countries (UN World Population Prospects 2024), by ISO code.
 const REGIONS: [&str; 30] = [

@@ -7,8 +7,8 @@
 
 use std::time::Instant;
 
-use shared::model::media::Photo;
 use image::codecs::jpeg::JpegEncoder;
+use shared::model::media::Photo;
 
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

@@ -1,10 +1,10 @@
 //! Abuse limits that a hostile black-box test got around (issue 13): each test replays its attack through the
 //! functions and asserts the answer that now stops it, and that legitimate users are not refused along the way.
 
-use shared::model::clock::Clock;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use serde_json::json;
+use shared::model::clock::Clock;
 
 fn login_from(ip: &str, phone: &str) -> HttpCall {
     HttpCall { source_ip: ip.into(), ..HttpCall::post("/login").form(&[("phone", phone)]) }

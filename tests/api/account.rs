@@ -1,12 +1,12 @@
 //! The account function: profile changes (seen in deltas and as events), logout, logout everywhere, delcontacts.
 
-use shared::Clock;
-use shared::adapters::sns::SnsEvents;
-use shared::edge::stream::handle;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use local_stack::stream::StreamPoller;
 use serde_json::{Value, json};
+use shared::Clock;
+use shared::adapters::sns::SnsEvents;
+use shared::edge::stream::handle;
 
 async fn post(t: &TestApp, path: &str, token: &str, body: Value) -> Reply {
     let call = HttpCall::post(path).json(&body).bearer(token);

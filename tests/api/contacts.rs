@@ -4,12 +4,12 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Instant;
 
-use shared::model::group::{Group, GroupMember, GroupRole};
-use shared::model::profile::Profile;
-use shared::{Clock, PhoneNumber};
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use serde_json::{Value, json};
+use shared::model::group::{Group, GroupMember, GroupRole};
+use shared::model::profile::Profile;
+use shared::{Clock, PhoneNumber};
 
 /// A registered user, written through the domain crate (fast seeding for thousands of numbers).
 async fn seed_user(t: &TestApp, phone: &PhoneNumber, name: &str, updated_at: i64) {

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use shared::Clock;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use serde_json::{Value, json};
+use shared::Clock;
 
 async fn post(t: &TestApp, path: &str, token: &str, body: Value) -> Reply {
     t.call(HttpCall::post(path).json(&body).bearer(token)).await

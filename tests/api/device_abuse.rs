@@ -7,13 +7,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use shared::edge::stream::handle;
-use shared::model::events::ContactEvent;
-use shared::usecase::ports::{EventSink, PublishFailed};
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use local_stack::stream::StreamPoller;
 use serde_json::{Value, json};
+use shared::edge::stream::handle;
+use shared::model::events::ContactEvent;
+use shared::usecase::ports::{EventSink, PublishFailed};
 
 async fn post(t: &TestApp, path: &str, token: &str, body: Value) -> Reply {
     t.call(HttpCall::post(path).json(&body).bearer(token)).await

@@ -6,6 +6,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
+use integration_tests::*;
+use local_stack::apigw::HttpCall;
+use local_stack::queue::QueuePoller;
+use local_stack::stream::StreamPoller;
+use serde_json::json;
 use shared::adapters::sns::SnsEvents;
 use shared::edge::stream::{handle, handle_fanout};
 use shared::model::events::{CONTACT_JOINED, ContactEvent, FanoutTask, PROFILE_UPDATED, ProfileNews};
@@ -13,12 +19,6 @@ use shared::model::profile::Profile;
 use shared::usecase::notify::{PAGE_PUBLISHES_AT_ONCE, fan_out};
 use shared::usecase::ports::{ContactStore, EventSink, ProfileStore, PublishFailed};
 use shared::{Clock, PhoneNumber};
-use futures::StreamExt;
-use integration_tests::*;
-use local_stack::apigw::HttpCall;
-use local_stack::queue::QueuePoller;
-use local_stack::stream::StreamPoller;
-use serde_json::json;
 
 /// `recipients` registered users who each have the newcomer's number, written straight to the table.
 async fn audience(t: &TestApp, newcomer: &PhoneNumber, recipients: usize) -> Vec<PhoneNumber> {

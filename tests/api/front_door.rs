@@ -132,8 +132,8 @@ async fn front_door_on_links_point_at_the_front_door_not_around_it() {
 /// which serve none, are told nothing.
 #[test]
 fn the_template_wires_the_front_door_into_the_functions_only_when_it_is_on() {
-    use shared::edge::caller::ORIGIN_SECRET_HEADER;
     use local_stack::template::{http_routes, template};
+    use shared::edge::caller::ORIGIN_SECRET_HEADER;
     let template = template();
     let resources = &template["Resources"];
     let origin = &resources["FrontDoorDistribution"]["Properties"]["DistributionConfig"]["Origins"][0];

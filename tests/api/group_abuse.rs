@@ -225,8 +225,8 @@ async fn renaming_a_full_group_is_bounded_by_the_days_20000_notices() {
 
 #[tokio::test]
 async fn group_updated_events_stay_within_the_notices_of_the_day() {
-    use shared::adapters::sns::SnsEvents;
     use local_stack::stream::StreamPoller;
+    use shared::adapters::sns::SnsEvents;
     let t = spawn_app_with(&[("GROUP_NOTICES_PER_DAY", "10")]).await;
     let sdk = shared::app::sdk_config().await;
     let mut poller =

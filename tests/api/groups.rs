@@ -1,13 +1,13 @@
 //! Groups: the lifecycle with the members string and getcontacts tombstones at each step, the role rules, and
 //! concurrent edits that must neither lose an update nor leave a group without exactly one owner.
 
-use shared::Clock;
-use shared::adapters::sns::SnsEvents;
 use futures::future::join_all;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use local_stack::stream::StreamPoller;
 use serde_json::{Value, json};
+use shared::Clock;
+use shared::adapters::sns::SnsEvents;
 
 async fn op(t: &TestApp, who: &Person, path: &str, body: Value) -> Reply {
     let call = HttpCall::post(path).json(&body).bearer(&who.token);

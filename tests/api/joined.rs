@@ -4,6 +4,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use integration_tests::*;
+use local_stack::stream::StreamPoller;
+use serde_json::Value;
 use shared::adapters::dynamodb::stream::StreamEvent;
 use shared::adapters::sns::SnsEvents;
 use shared::edge::stream::handle;
@@ -12,9 +15,6 @@ use shared::model::profile::Profile;
 use shared::usecase::ports::ContactStore;
 use shared::usecase::ports::{EventSink, PublishFailed};
 use shared::{Clock, PhoneNumber};
-use integration_tests::*;
-use local_stack::stream::StreamPoller;
-use serde_json::Value;
 
 struct Subscriber {
     sqs: aws_sdk_sqs::Client,

@@ -3,12 +3,12 @@
 //! under the new key; a code key that cannot be read gives 503 and spends nothing.
 
 use aws_sdk_secretsmanager::Client;
-use shared::Clock;
-use shared::adapters::secrets_manager::RotatedKeys;
-use shared::edge::lambda::{RotationEvent, rotation_step};
 use integration_tests::fault_proxy::{Fault, FaultProxy};
 use integration_tests::*;
 use serde_json::json;
+use shared::Clock;
+use shared::adapters::secrets_manager::RotatedKeys;
+use shared::edge::lambda::{RotationEvent, rotation_step};
 
 const CURRENT: &str = "AWSCURRENT";
 const PREVIOUS: &str = "AWSPREVIOUS";

@@ -5,15 +5,15 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use integration_tests::*;
+use local_stack::apigw::HttpCall;
+use local_stack::stream::StreamPoller;
+use serde_json::{Value, json};
 use shared::Clock;
 use shared::adapters::dynamodb::stream::StreamEvent;
 use shared::adapters::sns::SnsEvents;
 use shared::edge::stream::{handle, handle_mesibo};
 use shared::usecase::ports::{ContactStore, GroupStore, ProfileStore};
-use integration_tests::*;
-use local_stack::apigw::HttpCall;
-use local_stack::stream::StreamPoller;
-use serde_json::{Value, json};
 
 async fn post(t: &TestApp, path: &str, token: &str, body: Value) -> Reply {
     t.call(HttpCall::post(path).json(&body).bearer(token)).await

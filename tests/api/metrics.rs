@@ -1,10 +1,10 @@
 //! The functions' metrics (CloudWatch embedded metric format): what sign-in, limits and contact lookups count, read
 //! back from the lines the real EMF adapter writes, each checked to be a document CloudWatch Logs extracts.
 
-use shared::Clock;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use serde_json::{Value, json};
+use shared::Clock;
 
 const NAMESPACE: &str = "messenger-metrics-test";
 

@@ -19,6 +19,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use integration_tests::fake_cloudformation::FakeCloudFormation;
+use integration_tests::recording_proxy::{AwsCall, RecordingProxy};
+use integration_tests::*;
+use local_stack::apigw::HttpCall;
+use local_stack::harness::http_raw;
+use local_stack::iam::Stack;
+use local_stack::sms_voice::SmsVoiceEmulator;
+use local_stack::stream::StreamPoller;
+use local_stack::template::{function_names, http_routes, template};
+use serde_json::{Value, json};
 use shared::App;
 use shared::Clock;
 use shared::adapters::cloudformation::CustomResourceReply;
@@ -30,16 +40,6 @@ use shared::edge::lambda::answer_custom_resource;
 use shared::edge::stream::MesiboEvent;
 use shared::model::events::FanoutTask;
 use shared::usecase::ports::{ContactStore, FanoutQueue};
-use integration_tests::fake_cloudformation::FakeCloudFormation;
-use integration_tests::recording_proxy::{AwsCall, RecordingProxy};
-use integration_tests::*;
-use local_stack::apigw::HttpCall;
-use local_stack::harness::http_raw;
-use local_stack::iam::Stack;
-use local_stack::sms_voice::SmsVoiceEmulator;
-use local_stack::stream::StreamPoller;
-use local_stack::template::{function_names, http_routes, template};
-use serde_json::{Value, json};
 
 /// Grants no test can use, each with why it stays. Keep it short: prefer narrowing the template.
 const NOT_EXERCISED: &[(&str, &str, &str)] = &[(

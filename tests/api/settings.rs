@@ -1,11 +1,11 @@
 //! Deployed, the code HMAC key, the test numbers and the API key are read from Secrets Manager at start, never from
 //! the environment (which whoever may read a function's configuration can read).
 
-use shared::model::secrets::keyed_name;
 use integration_tests::fault_proxy::{Fault, FaultProxy};
 use integration_tests::recording_proxy::EveryServiceAt;
 use integration_tests::*;
 use serde_json::json;
+use shared::model::secrets::keyed_name;
 
 #[tokio::test]
 async fn secret_settings_are_read_from_secrets_manager_at_start() {

@@ -1,11 +1,11 @@
 //! Phone sign-in against DynamoDB Local and moto: codes read back from the SMS moto recorded.
 
-use shared::Clock;
-use shared::usecase::steps::session::authenticate;
 use futures::future::join_all;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use serde_json::json;
+use shared::Clock;
+use shared::usecase::steps::session::authenticate;
 
 #[tokio::test]
 async fn full_flow_login_sms_verify_and_the_token_works() {

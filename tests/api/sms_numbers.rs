@@ -1,10 +1,10 @@
 //! Which numbers get a sign-in code by SMS (issue 13, finding 4): mobiles only, in the allowed regions. Premium,
 //! satellite, non-geographic and landline numbers are refused before any limit is spent or code stored.
 
-use shared::{DefaultRegion, PhoneNumber};
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use serde_json::json;
+use shared::{DefaultRegion, PhoneNumber};
 
 /// The numbers the hostile test reached at defaults, each of a range that must never get an SMS.
 const NEVER_SMS: [(&str, &str); 13] = [

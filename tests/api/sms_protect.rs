@@ -4,12 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use shared::adapters::cloudformation::CustomResourceReply;
-use shared::adapters::sms_voice::SmsVoiceProtection;
-use shared::edge::lambda::answer_custom_resource;
 use integration_tests::fake_cloudformation::{FakeCloudFormation, Received};
 use local_stack::sms_voice::{COUNTRIES, SmsVoiceEmulator};
 use serde_json::{Value, json};
+use shared::adapters::cloudformation::CustomResourceReply;
+use shared::adapters::sms_voice::SmsVoiceProtection;
+use shared::edge::lambda::answer_custom_resource;
 
 struct Stack {
     emulator: SmsVoiceEmulator,

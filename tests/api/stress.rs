@@ -4,12 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use shared::model::lookup_quota::LookupQuota;
-use shared::{AccessToken, PhoneNumber};
 use futures::future::join_all;
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use serde_json::json;
+use shared::model::lookup_quota::LookupQuota;
+use shared::{AccessToken, PhoneNumber};
 
 const USERS: usize = 50;
 

@@ -1,12 +1,12 @@
 //! Direct uploads (a presigned PUT, then `uploaded=<id>`) are stored once per charge, only by the account that
 //! started them, and as the version that was checked (issue 24, item 1).
 
-use shared::adapters::s3::S3Files;
-use shared::usecase::ports::{FileArea, FileStore};
 use integration_tests::*;
 use local_stack::apigw::HttpCall;
 use local_stack::harness::http_raw;
 use serde_json::Value;
+use shared::adapters::s3::S3Files;
+use shared::usecase::ports::{FileArea, FileStore};
 
 fn files_vars(uploads_per_hour: &str) -> [(&'static str, String); 4] {
     [

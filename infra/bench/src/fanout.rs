@@ -8,17 +8,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use shared::adapters::sns::SnsEvents;
-use shared::model::events::ContactEvent;
-use shared::model::profile::Profile;
-use shared::usecase::ports::{ContactStore, EventSink, PublishFailed};
-use shared::{App, Clock, Config, PhoneNumber, SystemClock};
 use futures::StreamExt;
 use local_stack::apigw::HttpCall;
 use local_stack::harness::{decode, random_hex, random_phone};
 use local_stack::queue::QueuePoller;
 use local_stack::stream::StreamPoller;
 use serde_json::json;
+use shared::adapters::sns::SnsEvents;
+use shared::model::events::ContactEvent;
+use shared::model::profile::Profile;
+use shared::usecase::ports::{ContactStore, EventSink, PublishFailed};
+use shared::{App, Clock, Config, PhoneNumber, SystemClock};
 
 use crate::BoxError;
 use crate::scenario::function_env;

@@ -15,10 +15,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use shared::{DefaultRegion, PhoneNumber};
 use local_stack::apigw::HttpCall;
 use local_stack::recorder::RecordedCall;
 use serde_json::{Value, json};
+use shared::{DefaultRegion, PhoneNumber};
 
 use crate::BoxError;
 use crate::scenario::{BenchApp, expect_ok, verify_call};

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use shared::{App, Config, PhoneNumber, SystemClock};
 use local_stack::apigw::HttpCall;
 use local_stack::harness::{Reply, decode, random_hex, random_phone};
 use local_stack::recorder::{CallRecorder, RecordedCall};
 use serde_json::json;
+use shared::{App, Config, PhoneNumber, SystemClock};
 
 use crate::BoxError;
 

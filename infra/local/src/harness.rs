@@ -4,9 +4,9 @@
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use shared::{App, Clock, DefaultRegion, PhoneNumber, SystemClock, Timestamp};
 use lambda_http::Body;
 use serde_json::Value;
+use shared::{App, Clock, DefaultRegion, PhoneNumber, SystemClock, Timestamp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -6,10 +6,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use shared::adapters::sns::SnsEvents;
-use shared::config::MesiboAppToken;
-use shared::edge::routes::Operation;
-use shared::{App, Config, SystemClock};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -21,6 +17,10 @@ use local_stack::mesibo::MesiboEmulator;
 use local_stack::queue::QueuePoller;
 use local_stack::stream::StreamPoller;
 use local_stack::template::{Route, create_table, http_routes};
+use shared::adapters::sns::SnsEvents;
+use shared::config::MesiboAppToken;
+use shared::edge::routes::Operation;
+use shared::{App, Config, SystemClock};
 use tokio::net::TcpListener;
 
 /// Fan-out function instances the dev server runs side by side.

@@ -7,12 +7,12 @@
 
 use std::sync::{Arc, Mutex};
 
+use serde_json::Value;
 use shared::adapters::emf::EmfMetrics;
 use shared::adapters::mesibo::MesiboClient;
 use shared::config::{MesiboAppToken, MesiboConfig, MesiboNotices};
 use shared::model::sessions::MAX_SESSIONS;
 use shared::usecase::ports::{Mesibo, MesiboFailed, MesiboMessage, NewMesiboUser};
-use serde_json::Value;
 
 /// The app id the check's tokens are issued for (mesibo wants a dotted, non-numeric one).
 pub const CHECK_APP_ID: &str = "com.example.mesibocheck";

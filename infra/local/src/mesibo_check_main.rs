@@ -1,8 +1,8 @@
 //! `make mesibo-check`: the mesibo calls of this backend against a real mesibo account (README, mesibo). Needs
 //! `MESIBO_APP_TOKEN`; `MESIBO_API_URL` defaults to mesibo's cloud.
 
-use shared::config::DEFAULT_MESIBO_API_URL;
 use local_stack::mesibo_check;
+use shared::config::DEFAULT_MESIBO_API_URL;
 
 #[tokio::main]
 async fn main() {

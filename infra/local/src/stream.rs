@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodbstreams::Client;
 use aws_sdk_dynamodbstreams::types::{AttributeValue, ShardIteratorType};
 use base64::Engine;
-use shared::adapters::dynamodb::stream::StreamEvent;
 use serde_json::{Value, json};
+use shared::adapters::dynamodb::stream::StreamEvent;
 
 pub struct StreamPoller {
     client: Client,
