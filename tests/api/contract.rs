@@ -417,13 +417,63 @@ fn the_dashboard_and_alarms_read_the_metrics_the_functions_write() {
     }
     let dashboard = of_type("AWS::CloudWatch::Dashboard").next().expect("a dashboard");
     let Yaml::Tagged(body) = &dashboard["Properties"]["DashboardBody"] else { panic!("the dashboard body is a !Sub") };
-    let body = body.value.as_str().unwrap();
-    let shown: BTreeSet<String> = body
-        .split("[\"${AWS::StackName}\",\"")
-        .skip(1)
-        .chain(body.split("MetricName=\\\"").skip(1))
-        .map(|rest| rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect())
-        .collect();
+    // A JSON document (the !Sub's names are inside its strings): the stack's metrics are those of its metric rows
+    // (["${AWS::StackName}", "Name", ...]) and those its SEARCH expressions name (MetricName="Name").
+    let body: Value = serde_json::from_str(body.value.as_str().unwrap()).expect("the dashboard body is JSON");
+    let rows = body["widgets"].as_array().unwrap().iter().flat_map(|w| w["properties"]["metrics"].as_array().unwrap());
+    let mut shown = BTreeSet::new();
+    for row in rows {
+        if row[0] == "${AWS::StackName}" {
+            shown.insert(row[1].as_str().unwrap().to_owned());
+        }
+        for search in row[0]["expression"].as_str().unwrap_or_default().split("MetricName=\"").skip(1) {
+            shown.insert(search.chars().take_while(|c| c.is_ascii_alphanumeric()).collect());
+        }
+    }
     assert!(shown.is_subset(&known), "the dashboard shows {:?}, which nothing writes", shown.difference(&known));
     assert!(written.is_subset(&shown), "the dashboard leaves out {:?}", written.difference(&shown));
+}
+
+/// template.yaml makes the functions' log groups and alarms in loops (`Fn::ForEach`): each function still has its
+/// log group, which it logs to, and its Errors and Throttles alarms, each under the function's own condition, so a
+/// loop cannot leave one out unnoticed.
+#[test]
+fn every_function_has_its_log_group_and_its_errors_and_throttles_alarms() {
+    let template = local_stack::template::template();
+    let resources = &template["Resources"];
+    // SmsProtectFunction answers CloudFormation, which reports a failed stack operation itself; KeyRotationFunction
+    // runs a few times a month, one step at a time, so it is never throttled for long (its Errors alarm says when a
+    // rotation failed).
+    let no_alarms = ["SmsProtectFunction"];
+    let no_throttles_alarm = ["KeyRotationFunction", "SmsProtectFunction"];
+    let names = function_names();
+    assert!(names.len() >= 12, "{names:?}");
+    for name in &names {
+        let function = &resources[name.as_str()];
+        let logs = format!("{name}Logs");
+        assert_eq!(resources[logs.as_str()]["Type"], "AWS::Logs::LogGroup", "{logs}");
+        assert_eq!(resources[logs.as_str()]["Condition"], function["Condition"], "{logs}");
+        let retention = format!("{:?}", resources[logs.as_str()]["Properties"]["RetentionInDays"]);
+        assert!(retention.contains("LogRetentionDays"), "{logs} keeps logs {retention}");
+        let group = format!("{:?}", function["Properties"]["LoggingConfig"]["LogGroup"]);
+        assert!(group.contains(&format!("\"{logs}\"")), "{name} logs to {group}, not {logs}");
+        for metric in ["Errors", "Throttles"] {
+            if no_alarms.contains(&name.as_str())
+                || (metric == "Throttles" && no_throttles_alarm.contains(&name.as_str()))
+            {
+                continue;
+            }
+            let alarm = &resources[format!("{name}{metric}Alarm").as_str()];
+            assert_eq!(alarm["Type"], "AWS::CloudWatch::Alarm", "{name} has no {metric} alarm");
+            assert_eq!(alarm["Condition"], function["Condition"], "{name}'s {metric} alarm");
+            let properties = &alarm["Properties"];
+            assert_eq!(properties["Namespace"], "AWS/Lambda", "{name}'s {metric} alarm");
+            assert_eq!(properties["MetricName"], metric, "{name}'s {metric} alarm");
+            let dimension = format!("{:?}", properties["Dimensions"]);
+            // `!Ref Name`, or in a loop `!Sub '${Name}'` (cfn-lint substitutes no loop identifier inside a `!Ref`).
+            let watched = [format!("\"{name}\""), format!("\"${{{name}}}\"")];
+            assert!(watched.iter().any(|w| dimension.contains(w)), "{name}'s {metric} alarm watches {dimension}");
+            assert!(format!("{:?}", properties["AlarmActions"]).contains("AlarmTopic"), "{name}'s {metric} alarm");
+        }
+    }
 }

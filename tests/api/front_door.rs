@@ -162,6 +162,26 @@ fn the_template_wires_the_front_door_into_the_functions_only_when_it_is_on() {
         if serving.contains(name) {
             assert!(policies.contains("FrontDoorSecret"), "{name} cannot read the origin secret");
             assert!(told.is_null(), "{name} overrides FRONT_DOOR_SECRET_ARN");
+            // What IAM makes of it (the managed policy FrontDoorSecretRead, named under FrontDoorOn): the secret's
+            // GetSecretValue with the front door on, nothing with it off.
+            let front_door: Vec<_> = resource["Properties"]["Policies"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .filter(|p| format!("{p:?}").contains("FrontDoor"))
+                .cloned()
+                .collect();
+            let front_door = serde_yaml_ng::Value::Sequence(front_door);
+            for (on, expected) in [("Enabled", vec!["secretsmanager:GetSecretValue on arn:fd"]), ("Disabled", vec![])] {
+                let refs = [("FrontDoor", on), ("FrontDoorSecret", "arn:fd")];
+                let stack = local_stack::iam::Stack {
+                    refs: refs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+                    ..Default::default()
+                };
+                let grants = stack.policy_grants(&front_door).unwrap();
+                let grants: Vec<String> = grants.iter().map(|g| format!("{} on {}", g.action, g.resource)).collect();
+                assert_eq!(grants, expected, "{name} with FrontDoor={on}");
+            }
         } else {
             assert!(!policies.contains("FrontDoorSecret"), "{name} serves no request");
             assert_eq!(told, "", "{name} must not read the origin secret at start");

@@ -3,8 +3,9 @@
 //! SAM policy templates expanded from samtranslator's own definitions, so that the tests check the statements IAM
 //! will evaluate, not a restatement of them.
 //!
-//! Only what the template uses is supported; anything else (a managed policy, a `Deny`, an unknown intrinsic) fails
-//! loudly rather than being checked wrongly.
+//! Only what the template uses is supported (inline statements, SAM policy templates, the template's own managed
+//! policies named by `!Ref`, any of them under `!If`); anything else (an AWS managed policy, a `Deny`, an unknown
+//! intrinsic) fails loudly rather than being checked wrongly.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -211,8 +212,12 @@ impl Stack {
             one => vec![one],
         };
         let mut grants = vec![];
-        for policy in policies {
+        // An entry may be chosen by `!If` (`AWS::NoValue`: none), or name a managed policy of the template.
+        for policy in policies.iter().filter_map(|p| self.select(p)) {
             let document = match &policy {
+                _ if intrinsic(&policy).is_some_and(|(function, _)| function == "Ref") => {
+                    self.managed_policy(&policy)?
+                }
                 Value::Mapping(m) if m.contains_key("Statement") => policy.clone(),
                 Value::Mapping(m) if m.len() == 1 => sam_policy_template(m)?,
                 other => {
@@ -261,6 +266,24 @@ impl Stack {
         grants.sort();
         grants.dedup();
         Ok(grants)
+    }
+
+    /// The policy document of a template's `AWS::IAM::ManagedPolicy` that a function's `Policies` name (`!Ref`),
+    /// which must exist in this stack (its `Condition` holds) and be attached to no role but through `Policies`.
+    fn managed_policy(&self, reference: &Value) -> Result<Value, String> {
+        let name = intrinsic(reference).and_then(|(_, name)| name.as_str().map(str::to_owned)).unwrap_or_default();
+        let resource = &template()["Resources"][name.as_str()];
+        if resource["Type"].as_str() != Some("AWS::IAM::ManagedPolicy") {
+            return Err(format!("policy !Ref {name} is not a managed policy of the template"));
+        }
+        if !resource["Condition"].as_str().is_none_or(|c| self.condition(c)) {
+            return Err(format!("the managed policy {name} is named where its condition does not hold"));
+        }
+        let properties = &resource["Properties"];
+        if ["Roles", "Users", "Groups"].iter().any(|k| !properties[*k].is_null()) {
+            return Err(format!("the managed policy {name} is attached outside Policies"));
+        }
+        Ok(properties["PolicyDocument"].clone())
     }
 
     /// The value, or the branch an `!If` chooses (`None` for `AWS::NoValue`), without resolving anything inside it.

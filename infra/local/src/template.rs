@@ -1,4 +1,6 @@
-//! `template.yaml` as the single source of truth for the table and the routes.
+//! `template.yaml` as the single source of truth for the table and the routes. Every reader sees it expanded as
+//! CloudFormation's `AWS::LanguageExtensions` transform expands it: each `Fn::ForEach` loop (the functions' log groups
+//! and alarms) becomes the resources it makes.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +10,8 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use serde::Deserialize;
-use serde_yaml_ng::Value;
+use serde_yaml_ng::value::TaggedValue;
+use serde_yaml_ng::{Mapping, Value};
 
 pub const TEMPLATE_YAML: &str = include_str!("../../../template.yaml");
 pub const TABLE_RESOURCE: &str = "Table";
@@ -41,8 +44,86 @@ pub async fn create_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<()
     }
 }
 
+/// template.yaml, parsed once, with every `Fn::ForEach` expanded ([`expand_for_each`]).
 pub fn template() -> Value {
-    serde_yaml_ng::from_str(TEMPLATE_YAML).expect("template.yaml is valid YAML")
+    static TEMPLATE: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+        expand_for_each(&serde_yaml_ng::from_str(TEMPLATE_YAML).expect("template.yaml is valid YAML"))
+            .unwrap_or_else(|problem| panic!("template.yaml: {problem}"))
+    });
+    TEMPLATE.clone()
+}
+
+const FOR_EACH: &str = "Fn::ForEach::";
+
+/// The value with every `Fn::ForEach::<Name>: [Identifier, [items], {OutputKey: OutputValue}]` replaced by one
+/// `OutputKey: OutputValue` per item, `${Identifier}` (and `&{Identifier}`, the item's letters and digits only)
+/// replaced by the item in keys and values, nested loops included, as `AWS::LanguageExtensions` does. Only a literal
+/// list of strings is supported as the collection (what template.yaml uses); anything else, or a loop making a key
+/// that is already there, is an error rather than a template read wrongly.
+pub fn expand_for_each(value: &Value) -> Result<Value, String> {
+    Ok(match value {
+        Value::Mapping(mapping) => {
+            let mut out = Mapping::new();
+            for (key, item) in mapping {
+                let Some(name) = key.as_str().and_then(|k| k.strip_prefix(FOR_EACH)) else {
+                    insert_new(&mut out, mapping, key.clone(), expand_for_each(item)?, "")?;
+                    continue;
+                };
+                let parts = item.as_sequence().filter(|p| p.len() == 3);
+                let parts = parts.ok_or(format!("{FOR_EACH}{name} is not [Identifier, Collection, Output]"))?;
+                let identifier = parts[0].as_str().ok_or(format!("{FOR_EACH}{name}: the identifier is a string"))?;
+                let collection = parts[1].as_sequence().ok_or(format!("{FOR_EACH}{name}: only a literal list"))?;
+                for element in collection {
+                    let element = element.as_str().ok_or(format!("{FOR_EACH}{name}: items are strings"))?;
+                    let output = expand_for_each(&substitute(&parts[2], identifier, element))?;
+                    let output = output.as_mapping().ok_or(format!("{FOR_EACH}{name}: the output is a mapping"))?;
+                    for (key, value) in output {
+                        insert_new(&mut out, mapping, key.clone(), value.clone(), name)?;
+                    }
+                }
+            }
+            Value::Mapping(out)
+        }
+        Value::Sequence(items) => Value::Sequence(items.iter().map(expand_for_each).collect::<Result<_, _>>()?),
+        Value::Tagged(tagged) => {
+            Value::Tagged(Box::new(TaggedValue { tag: tagged.tag.clone(), value: expand_for_each(&tagged.value)? }))
+        }
+        other => other.clone(),
+    })
+}
+
+/// `key: value` into `out`, unless a loop (or the loop and the mapping it is in) makes that key twice.
+fn insert_new(out: &mut Mapping, written: &Mapping, key: Value, value: Value, looped: &str) -> Result<(), String> {
+    if out.contains_key(&key) || (!looped.is_empty() && written.contains_key(&key)) {
+        return Err(format!("{:?} is made twice ({FOR_EACH}{looped})", key.as_str().unwrap_or_default()));
+    }
+    out.insert(key, value);
+    Ok(())
+}
+
+/// `${identifier}` and `&{identifier}` replaced by the item in every key and string of the value, and
+/// `!Ref identifier` by the item.
+fn substitute(value: &Value, identifier: &str, item: &str) -> Value {
+    match value {
+        Value::String(text) => {
+            let alphanumeric: String = item.chars().filter(char::is_ascii_alphanumeric).collect();
+            let text = text.replace(&format!("${{{identifier}}}"), item);
+            Value::String(text.replace(&format!("&{{{identifier}}}"), &alphanumeric))
+        }
+        Value::Sequence(items) => Value::Sequence(items.iter().map(|v| substitute(v, identifier, item)).collect()),
+        Value::Mapping(mapping) => Value::Mapping(
+            mapping.iter().map(|(k, v)| (substitute(k, identifier, item), substitute(v, identifier, item))).collect(),
+        ),
+        // `!Ref Identifier`: the item itself.
+        Value::Tagged(tagged) if tagged.tag == "!Ref" && tagged.value.as_str() == Some(identifier) => {
+            Value::String(item.to_owned())
+        }
+        Value::Tagged(tagged) => Value::Tagged(Box::new(TaggedValue {
+            tag: tagged.tag.clone(),
+            value: substitute(&tagged.value, identifier, item),
+        })),
+        other => other.clone(),
+    }
 }
 
 fn resources() -> BTreeMap<String, Value> {
