@@ -11,7 +11,7 @@ use shared::model::group::{Group, GroupMember, GroupRole};
 use shared::model::profile::Profile;
 use shared::{Clock, PhoneNumber};
 
-/// A registered user, written through the domain crate (fast seeding for thousands of numbers).
+/// A registered user, written through the shared crate (fast seeding for thousands of numbers).
 async fn seed_user(t: &TestApp, phone: &PhoneNumber, name: &str, updated_at: i64) {
     let profile = Profile {
         phone: phone.clone(),

@@ -127,4 +127,10 @@ async fn a_function_refuses_a_route_it_does_not_serve() {
     let served = decode(shared::edge::http::handle(&t.app, &[Operation::Login], login()).await);
     assert_eq!(served.status, 200, "{:?}", served.json);
     assert_eq!(sms_to(phone.e164()).await.len(), 1);
+
+    // With the front door on, a request around it is refused first, whatever function it reached: it learns
+    // nothing of how the routes are served.
+    let behind_door = spawn_app_with(&[("FRONT_DOOR_SECRET", "a-front-door-secret-of-32-characters!")]).await;
+    let around = decode(shared::edge::http::handle(&behind_door.app, &[Operation::Verify], login()).await);
+    assert_eq!((around.status, around.error()), (403, "DIRECTACCESS"), "{:?}", around.json);
 }

@@ -399,7 +399,7 @@ async fn a_clean_up_mesibo_refuses_is_logged_and_never_blocks_the_next_sign_in()
     assert_eq!(post(&t, "/getcontacts", &new, json!({})).await.status, 200);
     t.mesibo().recover();
     // And the clean-up counts as done: nothing is due any more.
-    let profile = t.app.store.profile_records(&[me.e164().to_owned()]).await.unwrap().pop().unwrap();
+    let profile = t.app.store.profile_record(me.e164()).await.unwrap().unwrap();
     assert_eq!(profile.mesibo_cleanup_due(), None);
 }
 

@@ -1,6 +1,6 @@
 //! Settings, read once from the environment at start-up. `template.yaml` Parameters map 1:1 onto these variables,
 //! and the README lists each with its default. Numeric settings are declared as data below (name, default, range);
-//! a wrong value fails start-up with the variable's name ([`settings`]).
+//! a wrong value fails start-up with the variable's name (`settings.rs`).
 
 use std::collections::HashMap;
 use std::env;

@@ -1,6 +1,7 @@
 //! `GET|POST /api.php` (also `/conf/api.php`, `/messenger/api.php`): mesibo's demo-backend API, dispatched on `op`
 //! through [`super::dispatch`] to the same use cases as the REST routes. mesibo clients treat any status but 200 as a
-//! network failure, so this endpoint always answers 200 (the caller sets it), with `result:"FAIL"` and mesibo's codes
+//! network failure, so this endpoint always answers 200 (the caller sets it; only a request around the front door,
+//! or one sent to a function that does not serve api.php, is refused before), with `result:"FAIL"` and mesibo's codes
 //! (`NOOP`, `BADOP`, `AUTHFAIL`, …) on error.
 
 use lambda_http::{Body, Request, Response};

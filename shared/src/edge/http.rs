@@ -1,8 +1,9 @@
-//! One HTTP request in, one response out: the route found, refused unless this function serves it, then mesibo's
-//! `api.php`, a download, or the operation's use case.
+//! One HTTP request in, one response out: the route found, the front door checked, the route refused unless this
+//! function serves it, then mesibo's `api.php`, a download, or the operation's use case.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
+use tracing::error;
 
 use super::caller::client_address;
 use super::compat;
@@ -21,15 +22,16 @@ pub async fn handle(app: &App<impl Ports>, served: &[Operation], req: Request) -
     let Some(operation) = Operation::for_path(req.raw_http_path()) else {
         return reply::<()>("", now, Err(ApiError::BadRequest("unknown operation")));
     };
-    if !served.contains(&operation) {
-        return reply::<()>(operation.name(), now, Err(ApiError::NotServedHere));
-    }
     // Before anything else: with the front door on, a request around it is refused whatever its route (api.php's
-    // always-200 included: no mesibo app was given this address).
+    // always-200 included: no mesibo app was given this address), so it learns nothing of how routes are served.
     let client = match client_address(&app.config, &req) {
         Ok(client) => client,
         Err(refused) => return reply::<()>(operation.name(), now, Err(refused)),
     };
+    if !served.contains(&operation) {
+        error!(op = operation.name(), "a route sent to a function that does not serve it: check template.yaml");
+        return reply::<()>(operation.name(), now, Err(ApiError::NotServedHere));
+    }
     if operation == Operation::MesiboApi {
         let mut response = compat::handle(app, &req, client, now).await;
         // mesibo clients treat any status but 200 as a network failure.

@@ -35,7 +35,7 @@ pub enum Operation {
     Upload,
     /// `GET /files/<name>`: a stored file (a redirect to it).
     Download,
-    /// mesibo's `api.php`: the operation is the `op` parameter (see [`compat`]).
+    /// mesibo's `api.php`: the operation is the `op` parameter (see [`super::compat`]).
     MesiboApi,
 }
 
@@ -117,7 +117,7 @@ impl Operation {
         }
     }
 
-    /// The operation an `api.php` `op` names. mesibo signs in with `op=login` and a code (see [`compat`]), so
+    /// The operation an `api.php` `op` names. mesibo signs in with `op=login` and a code (see [`super::compat`]), so
     /// `verify` is no `api.php` operation.
     pub fn for_mesibo_op(op: &str) -> Option<Self> {
         ROUTES
