@@ -319,7 +319,7 @@ fn import_graph() -> Graph {
             let Some(target) = absolute(&path).and_then(|p| resolve(&p)) else { continue };
             let own_descendant = target.len() > me.len() && target.starts_with(&me);
             let own_ancestor = me.starts_with(&target);
-            if !(facade && own_descendant) && !own_ancestor {
+            if !(own_ancestor || facade && own_descendant) {
                 graph.entry(me.clone()).or_default().insert(target);
             }
         }
