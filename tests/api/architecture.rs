@@ -224,12 +224,13 @@ fn import_graph() -> Graph {
     };
     let files = sources(&src);
     let file_of: BTreeMap<Module, PathBuf> = files.iter().map(|f| (module_of(f), f.clone())).collect();
+    let text_of: BTreeMap<&PathBuf, String> = files.iter().map(|f| (f, std::fs::read_to_string(f).unwrap())).collect();
     // The module a path names: its longest prefix that is a module; an item of a folder is its defining child's.
     let resolve = |path: &[String]| -> Option<Module> {
         let module = (1..=path.len()).rev().map(|n| path[..n].to_vec()).find(|p| file_of.contains_key(p))?;
         let Some(item) = path.get(module.len()) else { return Some(module) };
         let defines = |file: &PathBuf| {
-            let text = std::fs::read_to_string(file).unwrap();
+            let text = &text_of[file];
             ["struct", "enum", "trait", "type", "fn", "const", "static"].iter().any(|kind| {
                 text.contains(&format!("pub {kind} {item}")) || text.contains(&format!("pub {kind} {item}<"))
             })
@@ -270,7 +271,7 @@ fn import_graph() -> Graph {
     let mut graph = Graph::new();
     for file in &files {
         let me = module_of(file);
-        let code = code(&std::fs::read_to_string(file).unwrap());
+        let code = code(&text_of[file]);
         // Where a path starts: the crate's root, an ancestor, this module, or a child module of this one.
         let absolute = |path: &[String]| -> Option<Module> {
             let (first, rest) = path.split_first()?;

@@ -68,6 +68,14 @@ fn the_route_table_serves_exactly_the_template_paths() {
     assert_eq!(deployed, served);
 }
 
+/// The binary a function of the template is built from, and its `main`'s source.
+fn main_of(template: &serde_yaml_ng::Value, function: &str) -> (String, String) {
+    let binary = template["Resources"][function]["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+    let main = format!("{}/../functions/{binary}/src/main.rs", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&main).unwrap_or_else(|e| panic!("{function}: {main}: {e}"));
+    (binary.to_owned(), text)
+}
+
 /// Every function of the template is built from a binary of `functions/` that serves what the template sends it:
 /// HTTP routes through the route table, the stream through the notifier (or, mesibo mode's reader, the mesibo sync).
 #[test]
@@ -76,9 +84,7 @@ fn every_function_of_the_template_has_its_binary() {
     let names = function_names();
     assert!(names.len() >= 7);
     for name in names {
-        let binary = template["Resources"][name.as_str()]["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
-        let main = format!("{}/../functions/{binary}/src/main.rs", env!("CARGO_MANIFEST_DIR"));
-        let main = std::fs::read_to_string(&main).unwrap_or_else(|e| panic!("{name}: {main}: {e}"));
+        let (binary, main) = main_of(&template, &name);
         let http = http_routes().iter().any(|r| r.function == name);
         let serve = match (http, name.as_str()) {
             (true, _) => "serve_http(&[",
@@ -107,9 +113,7 @@ fn each_function_serves_exactly_the_routes_the_template_sends_it() {
     let functions: BTreeSet<&str> = routes.iter().map(|r| r.function.as_str()).collect();
     let mut named_anywhere = BTreeSet::new();
     for function in functions {
-        let binary = template["Resources"][function]["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
-        let main = format!("{}/../functions/{binary}/src/main.rs", env!("CARGO_MANIFEST_DIR"));
-        let main = std::fs::read_to_string(&main).unwrap();
+        let (binary, main) = main_of(&template, function);
         // The list the main hands serve_http, comments aside.
         let code: String = main.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
         let list = code.split_once("serve_http(&[").and_then(|(_, rest)| rest.split_once("])")).map(|(list, _)| list);

@@ -60,23 +60,10 @@ impl From<StoreUnavailable> for ApiError {
 
 type Stored<T> = Result<T, StoreUnavailable>;
 
-/// The whole table, as the composition root hands it to the use cases.
-pub trait Store:
-    CodeStore
-    + SignInStore
-    + ProfileStore
-    + TokenStore
-    + ContactStore
-    + GroupStore
-    + RateLimitStore
-    + DeviceStore
-    + NotifyProgressStore
-    + PendingUploadStore
-{
-}
-
-impl<T> Store for T where
-    T: CodeStore
+/// The adapters a deployment runs on, one per port.
+pub trait Ports: 'static {
+    /// The whole table: one adapter serves every aggregate's port.
+    type Store: CodeStore
         + SignInStore
         + ProfileStore
         + TokenStore
@@ -85,13 +72,7 @@ impl<T> Store for T where
         + RateLimitStore
         + DeviceStore
         + NotifyProgressStore
-        + PendingUploadStore
-{
-}
-
-/// The adapters a deployment runs on, one per port.
-pub trait Ports: 'static {
-    type Store: Store;
+        + PendingUploadStore;
     type CodeKeys: CodeKeys;
     type Sms: SmsGateway;
     type Push: PushRegistry;
