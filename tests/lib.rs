@@ -17,6 +17,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use local_stack::apigw::HttpCall;
 pub use local_stack::harness::{ManualClock, Reply, decode, http_get_json, random_hex, stack_env};
 pub use local_stack::mesibo::{Fault, MesiboEmulator};
+use shared::edge::routes::Operation;
+use shared::edge::settings::Settings;
 use shared::{App, Config, PhoneNumber};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -29,6 +31,24 @@ pub struct TestApp {
     pub mesibo: Option<MesiboEmulator>,
     /// The metric lines the app wrote (see [`observe_metrics`]).
     pub metrics: MetricLines,
+    /// How each request is served: as deployed, by an app of its operation's settings only (`None`: by `app`).
+    pub deployed: Option<Deployed>,
+}
+
+/// The functions of a test app as deployed: each request is served by an app that reads only its operation's
+/// settings (`shared::edge::settings`), on the same clients, table and clock; a test that sets a setting its
+/// operation does not declare sees the default, and fails.
+pub struct Deployed {
+    environment: HashMap<String, String>,
+    s3: aws_sdk_s3::Client,
+    apps: Mutex<Vec<(Operation, Arc<App>)>>,
+}
+
+impl Deployed {
+    /// The same deployment with its files stored through `s3`.
+    pub fn with_s3(self, s3: aws_sdk_s3::Client) -> Self {
+        Self { s3, apps: Mutex::default(), ..self }
+    }
 }
 
 /// The EMF lines an app wrote, in order.
@@ -134,10 +154,11 @@ pub async fn spawn_app_on(
         stack_env("AWS_ENDPOINT_URL_S3");
         local_stack::template::create_bucket(&s3, &files.bucket).await.expect("the files bucket is created in moto");
     }
-    let mut app = App::from_clients(config, dynamodb.clone(), sns, clock.clone()).with_files(s3);
+    let mut app = App::from_clients(config, dynamodb.clone(), sns, clock.clone()).with_files(s3.clone());
     let metrics = MetricLines::default();
     observe_metrics(&mut app, &metrics);
-    TestApp { app, clock, dynamodb, mesibo: None, metrics }
+    let deployed = Some(Deployed { environment: all, s3, apps: Mutex::default() });
+    TestApp { app, clock, dynamodb, mesibo: None, metrics, deployed }
 }
 
 impl TestApp {
@@ -160,12 +181,32 @@ impl TestApp {
         }
         // Boxed: handler futures are large in debug builds, and a long test awaiting many of them inline overflows
         // the test thread's stack.
-        let response = Box::pin(local_stack::harness::call(&self.app, call)).await;
+        let serving = Operation::for_path(&call.path).and_then(|operation| self.app_of(operation));
+        let response = Box::pin(local_stack::harness::call(serving.as_deref().unwrap_or(&self.app), call)).await;
         let reply = decode(response);
         if let Some(token) = reply.json["token"].as_str() {
             secret(token);
         }
         reply
+    }
+
+    /// The app of the function serving `operation`, as deployed: its settings only (built on first use).
+    fn app_of(&self, operation: Operation) -> Option<Arc<App>> {
+        let deployed = self.deployed.as_ref()?;
+        let mut apps = deployed.apps.lock().unwrap();
+        if let Some((_, app)) = apps.iter().find(|(o, _)| *o == operation) {
+            return Some(app.clone());
+        }
+        let settings = Settings::served_by(&[operation]);
+        let config = Config::from_lookup(settings.only(|name| deployed.environment.get(name).cloned()))
+            .expect("an operation's settings are valid");
+        let sns = self.app.sns_client();
+        let mut app = App::from_clients(config, self.dynamodb.clone(), sns, self.clock.clone());
+        app = app.with_files(deployed.s3.clone());
+        observe_metrics(&mut app, &self.metrics);
+        let app = Arc::new(app);
+        apps.push((operation, app.clone()));
+        Some(app)
     }
 
     pub async fn login(&self, phone: &str) -> Reply {

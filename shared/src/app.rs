@@ -16,7 +16,7 @@ use crate::adapters::s3::S3Files;
 use crate::adapters::secrets_manager::{CodeKeyring, RotatedKeys};
 use crate::adapters::sns::{SnsPush, SnsSms};
 use crate::config::{Config, ConfigError, MesiboAppToken};
-use crate::model::clock::{Clock, SystemClock};
+use crate::model::clock::Clock;
 use crate::model::phone::PhoneNumber;
 use crate::usecase::Ports;
 
@@ -79,13 +79,7 @@ impl App {
         self.push.client().clone()
     }
 
-    /// Reads the configuration (failing with the variable's name), builds the SDK clients and loads the phone
-    /// metadata, all during Lambda init rather than in the first request.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        Self::start(|name| std::env::var(name).ok(), &sdk_config().await, Arc::new(SystemClock)).await
-    }
-
-    /// [`App::from_env`] with the environment, the SDK's configuration and the clock given: the secrets are read
+    /// The app from the environment `env`, with the SDK's configuration and the clock given: the secrets are read
     /// through clients built from `sdk`, as every other call is.
     pub async fn start(
         env: impl Fn(&str) -> Option<String>,

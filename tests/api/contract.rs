@@ -114,18 +114,7 @@ fn each_function_serves_exactly_the_routes_the_template_sends_it() {
     let mut named_anywhere = BTreeSet::new();
     for function in functions {
         let (binary, main) = main_of(&template, function);
-        // The list the main hands serve_http, comments aside.
-        let code: String = main.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
-        let list = code.split_once("serve_http(&[").and_then(|(_, rest)| rest.split_once("])")).map(|(list, _)| list);
-        let list = list.unwrap_or_else(|| panic!("{function} ({binary}) calls no serve_http(&[…])"));
-        let named: Vec<&str> = list.split(',').map(str::trim).filter(|o| !o.is_empty()).collect();
-        let served: Vec<Operation> = named
-            .iter()
-            .map(|name| {
-                let found = Operation::ALL.iter().find(|o| format!("Operation::{o:?}") == *name);
-                *found.unwrap_or_else(|| panic!("{function}: {name} is no operation"))
-            })
-            .collect();
+        let served = operations_served_by(&main).unwrap_or_else(|| panic!("{function} ({binary}) calls no serve_http"));
         assert!(!served.is_empty(), "{function} ({binary}) names no operation");
         let paths_of_main: BTreeSet<&str> =
             ROUTES.iter().filter(|(_, o)| served.contains(o)).map(|(path, _)| *path).collect();
@@ -138,6 +127,61 @@ fn each_function_serves_exactly_the_routes_the_template_sends_it() {
     }
     let every: BTreeSet<String> = Operation::ALL.iter().map(|o| format!("{o:?}")).collect();
     assert_eq!(named_anywhere, every, "every operation is served by one function");
+}
+
+/// The operations a `main` hands `serve_http` (comments aside); `None` when it serves no HTTP.
+fn operations_served_by(main: &str) -> Option<Vec<shared::edge::routes::Operation>> {
+    use shared::edge::routes::Operation;
+    let code: String = main.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+    let (list, _) = code.split_once("serve_http(&[")?.1.split_once("])")?;
+    let named = list.split(',').map(str::trim).filter(|o| !o.is_empty());
+    let operation = |name: &str| {
+        let found = Operation::ALL.iter().find(|o| format!("Operation::{o:?}") == name);
+        *found.unwrap_or_else(|| panic!("{name} is no operation"))
+    };
+    Some(named.map(operation).collect())
+}
+
+/// Each function is given the settings it reads and no others (`shared::edge::settings`): the template's variables
+/// for it (Globals' and its own, those deployed) are exactly the settings of what its `main` serves.
+#[test]
+fn each_function_is_given_exactly_the_settings_it_reads() {
+    use shared::edge::settings::Settings;
+    let template = local_stack::template::template();
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    for function in function_names() {
+        let (binary, main) = main_of(&template, &function);
+        let own = &template["Resources"][function.as_str()]["Properties"]["Environment"]["Variables"];
+        let given: BTreeSet<String> = [globals, own]
+            .into_iter()
+            .filter_map(|variables| variables.as_mapping())
+            .flatten()
+            .filter(|(_, value)| !is_no_value(value))
+            .map(|(name, _)| name.as_str().unwrap().to_owned())
+            .collect();
+        let reads = if let Some(served) = operations_served_by(&main) {
+            Some(Settings::served_by(&served))
+        } else if main.contains("serve_stream()") || main.contains("serve_fanout()") {
+            Some(Settings::news())
+        } else if main.contains("serve_mesibo_stream()") {
+            Some(Settings::mesibo_sync())
+        } else {
+            assert!(main.contains("serve_key_rotation()") || main.contains("serve_sms_protect()"), "{binary}");
+            None
+        };
+        let reads: BTreeSet<String> = reads.iter().flat_map(|s| s.names()).map(str::to_owned).collect();
+        let missing: Vec<_> = reads.difference(&given).collect();
+        let extra: Vec<_> = given.difference(&reads).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{function}: not given {missing:?}; given but not read {extra:?}"
+        );
+    }
+}
+
+/// `!Ref AWS::NoValue`: a variable declared for `sam local invoke --env-vars` only, and dropped when deployed.
+fn is_no_value(value: &serde_yaml_ng::Value) -> bool {
+    matches!(value, serde_yaml_ng::Value::Tagged(t) if t.tag == "!Ref" && t.value.as_str() == Some("AWS::NoValue"))
 }
 
 #[test]
@@ -350,8 +394,7 @@ fn template_parameters_map_one_to_one_onto_config() {
     for (name, value) in variables {
         let name = name.as_str().unwrap();
         // Declared for `sam local invoke --env-vars` only (the SDK reads them), dropped when deployed.
-        if matches!(value, serde_yaml_ng::Value::Tagged(t) if t.tag == "!Ref" && t.value.as_str() == Some("AWS::NoValue"))
-        {
+        if is_no_value(value) {
             assert!(name.starts_with("AWS_ENDPOINT_URL_"), "{name} is declared but never set");
             continue;
         }

@@ -34,7 +34,8 @@ async fn instance(base: &TestApp, secret_arn: &str, secrets: Client) -> TestApp 
     let mut app = app.with_rotated_code_keys(keys.expect("the code keys are read at start"));
     let metrics = MetricLines::default();
     observe_metrics(&mut app, &metrics);
-    TestApp { app, clock: base.clock.clone(), dynamodb: base.dynamodb.clone(), mesibo: None, metrics }
+    // Its code keys are its own: every request goes to this app, which reads every setting.
+    TestApp { app, clock: base.clock.clone(), dynamodb: base.dynamodb.clone(), mesibo: None, metrics, deployed: None }
 }
 
 async fn version_with(secrets: &Client, arn: &str, stage: &str) -> String {

@@ -143,6 +143,8 @@ async fn an_account_made_on_a_landline_before_the_rule_still_signs_in_and_can_de
         dynamodb: before.dynamodb.clone(),
         mesibo: None,
         metrics: before.metrics.clone(),
+        // Its configuration is changed in place: every request goes to this app.
+        deployed: None,
     };
     t.clock.advance(60);
     assert_eq!(t.call(login(landline)).await.status, 200, "an account may still sign in");

@@ -176,8 +176,10 @@ async fn a_failure_is_answered_failed_with_its_reason_never_left_hanging() {
 fn the_template_gives_the_custom_resource_the_functions_allow_list() {
     let template = local_stack::template::template();
     let resource = &template["Resources"]["SmsProtectDefault"];
-    let regions = &template["Globals"]["Function"]["Environment"]["Variables"]["ALLOWED_REGIONS"];
-    assert_eq!(&resource["Properties"]["AllowedCountries"], regions);
+    for function in ["LoginFunction", "VerifyFunction", "CompatFunction"] {
+        let regions = &template["Resources"][function]["Properties"]["Environment"]["Variables"]["ALLOWED_REGIONS"];
+        assert_eq!(&resource["Properties"]["AllowedCountries"], regions, "{function}");
+    }
     let id = format!("{:?}", resource["Properties"]["ProtectConfigurationId"]);
     assert!(id.contains("SmsProtectConfiguration.ProtectConfigurationId"), "{id}");
     assert_eq!(template["Parameters"]["SmsProtect"]["Default"], "Enabled");

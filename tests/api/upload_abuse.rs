@@ -196,7 +196,9 @@ async fn a_confirm_that_meets_a_storage_failure_is_a_503_and_can_be_repeated() {
     let proxy = FaultProxy::start(&stack_env("AWS_ENDPOINT_URL_S3")).await;
     let sdk = shared::app::sdk_config().await;
     let through_proxy = aws_sdk_s3::config::Builder::from(&sdk).endpoint_url(&proxy.url).force_path_style(true);
-    let t = TestApp { app: t.app.with_files(aws_sdk_s3::Client::from_conf(through_proxy.build())), ..t };
+    let proxied = aws_sdk_s3::Client::from_conf(through_proxy.build());
+    let deployed = t.deployed.map(|deployed| deployed.with_s3(proxied.clone()));
+    let t = TestApp { app: t.app.with_files(proxied), deployed, ..t };
     let me = t.sign_in(random_phone().e164()).await;
     let started = start(&t, &me).await;
     let uploaded = started.json["uploaded"].as_str().unwrap().to_owned();

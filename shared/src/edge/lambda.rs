@@ -8,6 +8,7 @@ use lambda_http::{Error, service_fn};
 
 use super::custom_resource::{self, CustomResourceRequest};
 use super::routes::Operation;
+use super::settings::Settings;
 use super::stream::MesiboEvent;
 use super::{http, stream};
 use crate::adapters::cloudformation::CustomResourceReply;
@@ -17,12 +18,13 @@ use crate::adapters::sms_voice::SmsVoiceProtection;
 use crate::adapters::sns::SnsEvents;
 use crate::adapters::sqs::{SqsEvent, SqsFanout};
 use crate::app::{App, sdk_config};
+use crate::config::ConfigError;
 use crate::model::clock::SystemClock;
 
 /// An HTTP function serving the `served` operations (`template.yaml` sends it their routes; any other is refused).
 pub async fn serve_http(served: &'static [Operation]) -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let app = &App::from_env().await?;
+    let app = &start(&Settings::served_by(served), &sdk_config().await).await?;
     lambda_http::run(service_fn(move |request| async move { Ok::<_, Error>(http::handle(app, served, request).await) }))
         .await
 }
@@ -30,7 +32,7 @@ pub async fn serve_http(served: &'static [Operation]) -> Result<(), Error> {
 /// The mesibo sync (mesibo mode): the table's stream in, users, groups and notifications at mesibo out.
 pub async fn serve_mesibo_stream() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let app = App::from_env().await?;
+    let app = start(&Settings::mesibo_sync(), &sdk_config().await).await?;
     let mesibo =
         app.mesibo.as_ref().ok_or("configuration: MESIBO_APP_TOKEN_SECRET_ARN: required by the mesibo sync")?;
     let app = &app;
@@ -64,11 +66,18 @@ pub async fn serve_fanout() -> Result<(), Error> {
     .await
 }
 
+/// The app of a function that reads `settings` from the environment, and no other: the configuration (failing with
+/// the variable's name), the SDK clients and the phone metadata, all during Lambda init rather than in the first
+/// request.
+async fn start(settings: &Settings, sdk: &aws_config::SdkConfig) -> Result<App, ConfigError> {
+    App::start(settings.only(|name| std::env::var(name).ok()), sdk, Arc::new(SystemClock)).await
+}
+
 /// What the notifier and the fan-out function both send to: the events topic and the fan-out queue, with clients
 /// built from the one SDK configuration the app's are.
 async fn start_with_events(function: &str) -> Result<(App, SnsEvents, SqsFanout), Error> {
     let sdk = sdk_config().await;
-    let app = App::start(|name| std::env::var(name).ok(), &sdk, Arc::new(SystemClock)).await?;
+    let app = start(&Settings::news(), &sdk).await?;
     let contacts = &app.config.contacts;
     let topic = contacts.events_topic_arn.clone();
     let topic = topic.ok_or_else(|| format!("configuration: CONTACT_EVENTS_TOPIC_ARN: required by {function}"))?;

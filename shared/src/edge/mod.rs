@@ -10,4 +10,5 @@ pub mod lambda;
 pub mod params;
 pub mod reply;
 pub mod routes;
+pub mod settings;
 pub mod stream;
