@@ -87,7 +87,7 @@ fn every_function_of_the_template_has_its_binary() {
         let (binary, main) = main_of(&template, &name);
         let http = http_routes().iter().any(|r| r.function == name);
         let serve = match (http, name.as_str()) {
-            (true, _) => "serve_http(&[",
+            (true, _) => "serve_http!(",
             (false, "MesiboFunction") => "serve_mesibo_stream()",
             (false, "KeyRotationFunction") => "serve_key_rotation()",
             (false, "FanoutFunction") => "serve_fanout()",
@@ -129,11 +129,11 @@ fn each_function_serves_exactly_the_routes_the_template_sends_it() {
     assert_eq!(named_anywhere, every, "every operation is served by one function");
 }
 
-/// The operations a `main` hands `serve_http` (comments aside); `None` when it serves no HTTP.
+/// The operations a `main` names in `serve_http!` (comments aside); `None` when it serves no HTTP.
 fn operations_served_by(main: &str) -> Option<Vec<shared::edge::routes::Operation>> {
     use shared::edge::routes::Operation;
     let code: String = main.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
-    let (list, _) = code.split_once("serve_http(&[")?.1.split_once("])")?;
+    let (list, _) = code.split_once("serve_http!(")?.1.split_once(")")?;
     let named = list.split(',').map(str::trim).filter(|o| !o.is_empty());
     let operation = |name: &str| {
         let found = Operation::ALL.iter().find(|o| format!("Operation::{o:?}") == name);

@@ -5,12 +5,12 @@ use shared::edge::routes::Operation;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::edge::lambda::serve_http(&[
+    shared::serve_http!(
         Operation::Profile,
         Operation::Logout,
         Operation::DelContacts,
         Operation::DeleteAccount,
         Operation::SetNotify,
-    ])
+    )
     .await
 }

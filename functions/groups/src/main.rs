@@ -4,12 +4,12 @@ use shared::edge::routes::Operation;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::edge::lambda::serve_http(&[
+    shared::serve_http!(
         Operation::SetGroup,
         Operation::EditMembers,
         Operation::SetAdmin,
         Operation::DelGroup,
         Operation::GetGroup,
-    ])
+    )
     .await
 }

@@ -4,5 +4,5 @@ use shared::edge::routes::Operation;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::edge::lambda::serve_http(&[Operation::Verify]).await
+    shared::serve_http!(Operation::Verify).await
 }

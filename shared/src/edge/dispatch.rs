@@ -60,71 +60,127 @@ pub enum Outcome {
     MesiboSignIn(MesiboSignIn),
 }
 
-/// The operation's use case, with its command built from the parameters (after the caller is known, for the
-/// operations of a signed-in user: a bad token is reported before bad parameters).
-pub async fn run(app: &App<impl Ports>, operation: Operation, input: &Input<'_>) -> Result<Outcome, ApiError> {
-    let (config, params, now) = (&app.config, &input.params, input.now);
-    let ip = || input.client.clone();
-    match operation {
-        Operation::Login => {
-            Ok(Outcome::Login(sign_in::request_code(app, commands::request_code(config, params, ip())?, now).await?))
+/// A future answering one request, boxed so that each operation's code is a plain function pointer.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// One operation's use case: its command built from the parameters, the use case run, its reply.
+pub type Run<P> = for<'a> fn(&'a App<P>, &'a Input<'a>) -> BoxFuture<'a, Result<Outcome, ApiError>>;
+
+/// The operation's use case (see [`runner`]).
+pub async fn run<P: Ports>(app: &App<P>, operation: Operation, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    match runner::<P>(operation) {
+        Some(run) => run(app, input).await,
+        None => Err(ApiError::BadOp),
+    }
+}
+
+/// The code of an operation that takes parameters (`None`: api.php and downloads, which answer the whole request).
+/// A function chooses its operations' code at compile time ([`super::http::Served::of`] in a constant), so it links
+/// only the use cases of its own routes. The operations of a signed-in user authenticate first: a bad token is
+/// reported before bad parameters.
+pub const fn runner<P: Ports>(operation: Operation) -> Option<Run<P>> {
+    let run: Run<P> = match operation {
+        Operation::Login => |app, input| Box::pin(login(app, input)),
+        Operation::Verify => |app, input| Box::pin(verify(app, input)),
+        Operation::GetContacts => |app, input| Box::pin(get_contacts(app, input)),
+        Operation::DelContacts => |app, input| Box::pin(del_contacts(app, input)),
+        Operation::Profile => |app, input| Box::pin(profile(app, input)),
+        Operation::Logout => |app, input| Box::pin(logout(app, input)),
+        Operation::DeleteAccount => |app, input| Box::pin(delete_account(app, input)),
+        Operation::SetNotify => |app, input| Box::pin(set_notify(app, input)),
+        Operation::SetGroup => |app, input| Box::pin(set_group(app, input)),
+        Operation::EditMembers => |app, input| Box::pin(edit_members(app, input)),
+        Operation::SetAdmin => |app, input| Box::pin(set_admin(app, input)),
+        Operation::GetGroup => |app, input| Box::pin(get_group(app, input)),
+        Operation::DelGroup => |app, input| Box::pin(del_group(app, input)),
+        Operation::Upload => |app, input| Box::pin(upload(app, input)),
+        Operation::MesiboApi | Operation::Download => return None,
+    };
+    Some(run)
+}
+
+async fn login<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let command = commands::request_code(&app.config, &input.params, input.client.clone())?;
+    Ok(Outcome::Login(sign_in::request_code(app, command, input.now).await?))
+}
+
+async fn verify<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let command = commands::verify_code(&app.config, &input.params, input.client.clone(), input.links.clone())?;
+    Ok(Outcome::Verify(sign_in::verify_code(app, command, input.now).await?))
+}
+
+async fn get_contacts<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let me = &input.session(app).await?;
+    let command = commands::sync_contacts(&app.config, me, &input.params, input.links.clone())?;
+    Ok(Outcome::Contacts(contacts::sync(app, me, command, input.now).await?))
+}
+
+async fn del_contacts<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let me = &input.session(app).await?;
+    let command = commands::delete_contacts(&app.config, me, &input.params)?;
+    Ok(Outcome::DelContacts(contacts::delete_contacts(app, me, command, input.now).await?))
+}
+
+async fn profile<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let me = &input.session(app).await?;
+    let command = commands::update_profile(&input.params)?;
+    Ok(Outcome::Profile(account::update_profile(app, me, command, input.now).await?))
+}
+
+async fn logout<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let me = &input.session(app).await?;
+    Ok(Outcome::Logout(account::logout(app, me, commands::logout(&input.params)).await?))
+}
+
+async fn delete_account<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let me = &input.session(app).await?;
+    let command = commands::delete_account(&app.config, &input.params, input.client.clone())?;
+    Ok(Outcome::DeleteAccount(account::delete_account(app, me, command, input.now).await?))
+}
+
+async fn set_notify<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let me = &input.session(app).await?;
+    Ok(Outcome::SetNotify(account::set_notify(app, me, commands::set_notify(&input.params)?, input.now).await?))
+}
+
+async fn set_group<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let me = &input.session(app).await?;
+    let command = commands::set_group(&app.config, me, &input.params)?;
+    Ok(Outcome::Group(groups::set_group(app, me, command, input.now).await?))
+}
+
+async fn edit_members<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let me = &input.session(app).await?;
+    let command = commands::edit_members(&app.config, me, &input.params)?;
+    Ok(Outcome::Group(groups::edit_members(app, me, command, input.now).await?))
+}
+
+async fn set_admin<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let me = &input.session(app).await?;
+    let command = commands::set_admin(&app.config, me, &input.params)?;
+    Ok(Outcome::Group(groups::set_admin(app, me, command, input.now).await?))
+}
+
+async fn get_group<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let me = &input.session(app).await?;
+    Ok(Outcome::Group(groups::get_group(app, me, commands::group_id(&input.params)?).await?))
+}
+
+async fn del_group<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let me = &input.session(app).await?;
+    Ok(Outcome::Group(groups::del_group(app, me, commands::group_id(&input.params)?, input.now).await?))
+}
+
+async fn upload<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let me = &input.session(app).await?;
+    match commands::upload(&input.params, input.links.clone())? {
+        commands::UploadRequest::File(upload) => Ok(Outcome::Upload(files::upload(app, me, *upload, input.now).await?)),
+        commands::UploadRequest::StartDirect { size } => {
+            Ok(Outcome::DirectUpload(files::start_direct_upload(app, me, size, input.now).await?))
         }
-        Operation::Verify => {
-            let command = commands::verify_code(config, params, ip(), input.links.clone())?;
-            Ok(Outcome::Verify(sign_in::verify_code(app, command, now).await?))
-        }
-        Operation::MesiboApi | Operation::Download => Err(ApiError::BadOp),
-        signed_in => {
-            let session = input.session(app).await?;
-            let me = &session;
-            match signed_in {
-                Operation::GetContacts => Ok(Outcome::Contacts(
-                    contacts::sync(app, me, commands::sync_contacts(config, me, params, input.links.clone())?, now)
-                        .await?,
-                )),
-                Operation::DelContacts => Ok(Outcome::DelContacts(
-                    contacts::delete_contacts(app, me, commands::delete_contacts(config, me, params)?, now).await?,
-                )),
-                Operation::Profile => Ok(Outcome::Profile(
-                    account::update_profile(app, me, commands::update_profile(params)?, now).await?,
-                )),
-                Operation::Logout => Ok(Outcome::Logout(account::logout(app, me, commands::logout(params)).await?)),
-                Operation::DeleteAccount => Ok(Outcome::DeleteAccount(
-                    account::delete_account(app, me, commands::delete_account(config, params, ip())?, now).await?,
-                )),
-                Operation::SetNotify => {
-                    Ok(Outcome::SetNotify(account::set_notify(app, me, commands::set_notify(params)?, now).await?))
-                }
-                Operation::SetGroup => {
-                    Ok(Outcome::Group(groups::set_group(app, me, commands::set_group(config, me, params)?, now).await?))
-                }
-                Operation::EditMembers => Ok(Outcome::Group(
-                    groups::edit_members(app, me, commands::edit_members(config, me, params)?, now).await?,
-                )),
-                Operation::SetAdmin => {
-                    Ok(Outcome::Group(groups::set_admin(app, me, commands::set_admin(config, me, params)?, now).await?))
-                }
-                Operation::GetGroup => {
-                    Ok(Outcome::Group(groups::get_group(app, me, commands::group_id(params)?).await?))
-                }
-                Operation::DelGroup => {
-                    Ok(Outcome::Group(groups::del_group(app, me, commands::group_id(params)?, now).await?))
-                }
-                Operation::Upload => match commands::upload(params, input.links.clone())? {
-                    commands::UploadRequest::File(upload) => {
-                        Ok(Outcome::Upload(files::upload(app, me, *upload, now).await?))
-                    }
-                    commands::UploadRequest::StartDirect { size } => {
-                        Ok(Outcome::DirectUpload(files::start_direct_upload(app, me, size, now).await?))
-                    }
-                    commands::UploadRequest::FinishDirect { uploaded } => Ok(Outcome::Upload(
-                        files::finish_direct_upload(app, me, &uploaded, input.links.clone(), now).await?,
-                    )),
-                },
-                Operation::Login | Operation::Verify | Operation::MesiboApi | Operation::Download => {
-                    Err(ApiError::BadOp)
-                }
-            }
+        commands::UploadRequest::FinishDirect { uploaded } => {
+            let links = input.links.clone();
+            Ok(Outcome::Upload(files::finish_direct_upload(app, me, &uploaded, links, input.now).await?))
         }
     }
 }

@@ -7,6 +7,7 @@ use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Error, service_fn};
 
 use super::custom_resource::{self, CustomResourceRequest};
+use super::http::Served;
 use super::routes::Operation;
 use super::settings::Settings;
 use super::stream::MesiboEvent;
@@ -17,15 +18,26 @@ use crate::adapters::secrets_manager::{self, RotationStep};
 use crate::adapters::sms_voice::SmsVoiceProtection;
 use crate::adapters::sns::SnsEvents;
 use crate::adapters::sqs::{SqsEvent, SqsFanout};
-use crate::app::{App, sdk_config};
+use crate::app::{App, Aws, sdk_config};
 use crate::config::ConfigError;
 use crate::model::clock::SystemClock;
 
-/// An HTTP function serving the `served` operations (`template.yaml` sends it their routes; any other is refused).
-pub async fn serve_http(served: &'static [Operation]) -> Result<(), Error> {
+/// An HTTP function's `main`: `shared::serve_http!(Operation::Verify).await` serves the operations named, and refuses
+/// any other route (`template.yaml` sends a function only its own). Their code is chosen in a constant, so the
+/// binary links only what its routes run.
+#[macro_export]
+macro_rules! serve_http {
+    ($($operation:expr),+ $(,)?) => {
+        $crate::edge::lambda::serve_http(const { &[$($crate::edge::http::Served::of($operation)),+] })
+    };
+}
+
+/// An HTTP function serving the `served` operations (see [`serve_http!`]).
+pub async fn serve_http(served: &'static [Served<Aws>]) -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let app = &start(&Settings::served_by(served), &sdk_config().await).await?;
-    lambda_http::run(service_fn(move |request| async move { Ok::<_, Error>(http::handle(app, served, request).await) }))
+    let operations: Vec<Operation> = served.iter().map(|served| served.operation).collect();
+    let app = &start(&Settings::served_by(&operations), &sdk_config().await).await?;
+    lambda_http::run(service_fn(move |request| async move { Ok::<_, Error>(http::answer(app, served, request).await) }))
         .await
 }
 
