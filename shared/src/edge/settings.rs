@@ -159,6 +159,20 @@ mod tests {
         );
     }
 
+    /// What the tests' per-operation apps cannot show (they start without Secrets Manager): the secrets each
+    /// operation reads at start, as the permissions test sees them deployed.
+    #[test]
+    fn the_operations_that_check_codes_or_call_mesibo_read_their_secrets() {
+        for checks_codes in [Operation::Login, Operation::Verify, Operation::DeleteAccount] {
+            assert!(Settings::served_by(&[checks_codes]).reads("CODE_KEY_SECRET_ARN"), "{checks_codes:?}");
+        }
+        for calls_mesibo in [Operation::Verify, Operation::Logout, Operation::SetGroup] {
+            assert!(Settings::served_by(&[calls_mesibo]).reads("MESIBO_APP_TOKEN_SECRET_ARN"), "{calls_mesibo:?}");
+        }
+        assert!(Settings::mesibo_sync().reads("MESIBO_APP_TOKEN_SECRET_ARN"));
+        assert!(!Settings::served_by(&[Operation::Verify]).reads("APP_SECRETS_ARN"), "test numbers only send codes");
+    }
+
     #[test]
     fn a_function_sees_only_its_settings_and_the_stand_ins_of_its_secrets() {
         let login = Settings::served_by(&[Operation::Login]);
