@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .local/venv/bin
 
-.PHONY: dev invoke mesibo-check test install fmt-check clippy lint-template lint-deploy test-all schemathesis sam-build bench cost ci
+.PHONY: browser-tests screenshots web-dist dev invoke mesibo-check test install fmt-check clippy lint-template lint-deploy test-all schemathesis sam-build bench cost ci
 
 dev:
 	infra/dev.sh
@@ -22,7 +22,7 @@ invoke:
 mesibo-check:
 	cargo run --quiet -p local_stack --bin mesibo-check
 
-test: install fmt-check clippy lint-template test-all schemathesis
+test: install fmt-check clippy lint-template test-all schemathesis browser-tests
 
 install:
 	infra/install.sh
@@ -71,6 +71,21 @@ test-all:
 	  2>&1 | tee .local/test.log
 	@infra/test-summary.sh .local/test.log
 	infra/check-log-privacy.sh .local/log-capture
+
+# The web client and pages of other origins in headless Chromium (Debian's package, driven by playwright-core)
+# against `make dev` itself, on free ports: sign-in, profile and photo, a contact joining, groups, logouts and a
+# deletion; mesibo's web messenger's requests from another origin; a refused origin.
+browser-tests:
+	infra/browser-tests.sh
+
+# The web client as static files for any host, with the API's URL as its one setting (README, Browsers):
+#   make web-dist API_URL=https://abc123.execute-api.eu-west-1.amazonaws.com   -> .local/web-dist/
+web-dist:
+	infra/web-dist.sh "$(API_URL)"
+
+# The browser tests, keeping the screenshots README shows (docs/screenshots).
+screenshots:
+	UPDATE_SCREENSHOTS=1 infra/browser-tests.sh
 
 # Generated hostile requests from openapi.yaml against the running API: no 5xx, no response off its schema.
 schemathesis:

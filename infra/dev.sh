@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make dev`: installs what is missing, starts DynamoDB Local + moto, creates the table from template.yaml and serves
-# the API at http://127.0.0.1:${PORT:-3000}. Codes sent by SMS are printed as "[dev SMS] to +… code …". Ctrl-C stops it all.
+# the API and the web client (web/) at http://127.0.0.1:${PORT:-3000}. Codes sent by SMS are printed as
+# "[dev SMS] to +… code …" (and shown in the web client's live panel). Browsers of other origins are answered as
+# API Gateway answers them, with ALLOWED_ORIGINS as the template's AllowedOrigins (default *). Ctrl-C stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 infra/install.sh

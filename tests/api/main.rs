@@ -4,6 +4,7 @@ mod abuse;
 mod account;
 mod apps;
 mod architecture;
+mod browsers;
 mod compat;
 mod contacts;
 mod contacts_abuse;

@@ -2,6 +2,8 @@
 //!
 //! - [`template`] reads `template.yaml` (compiled in): the table definition and the HTTP routes. Nothing here
 //!   restates them.
+//! - [`cors`] answers browsers as API Gateway does, from the template's `CorsConfiguration`.
+//! - [`dev_console`] and [`web_files`] are `make dev`'s own: the live panel's lines, and the web client's files.
 //! - [`apigw`] turns an HTTP call into the API Gateway v2 event Lambda would receive, and that into a
 //!   `lambda_http::Request` through lambda_http's own deserialisation.
 //! - [`iam`] resolves each function's policies and environment in `template.yaml` against a stack's names.
@@ -18,6 +20,8 @@
 //! - [`sam_local`] gives a function the variables `sam local invoke` would (template.yaml, shell, `--env-vars`).
 
 pub mod apigw;
+pub mod cors;
+pub mod dev_console;
 pub mod harness;
 pub mod http_server;
 pub mod iam;
@@ -30,3 +34,4 @@ pub mod sam_local;
 pub mod sms_voice;
 pub mod stream;
 pub mod template;
+pub mod web_files;

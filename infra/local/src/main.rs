@@ -1,6 +1,8 @@
 //! `make dev`: serves template.yaml's routes at http://127.0.0.1:3000 with the real handlers, against the local
 //! stack started by infra/with-stack.sh, with mesibo's backend API emulated beside it (unless MESIBO_API_URL and
-//! MESIBO_APP_TOKEN name a real one). Codes sent by SMS and calls to mesibo are printed here, one labelled line each.
+//! MESIBO_APP_TOKEN name a real one). Codes sent by SMS, events and calls to mesibo are printed here, one labelled
+//! line each, and shown in the web client (`web/`, served at `/`) as its live panel. Browsers are answered as API
+//! Gateway answers them, from the template's CORS configuration (ALLOWED_ORIGINS as its `AllowedOrigins`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -13,10 +15,12 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use local_stack::apigw::HttpCall;
+use local_stack::cors::Cors;
+use local_stack::dev_console::{self, DevConsole};
 use local_stack::mesibo::MesiboEmulator;
 use local_stack::queue::QueuePoller;
 use local_stack::stream::StreamPoller;
-use local_stack::template::{Route, create_table, http_routes};
+use local_stack::template::{Route, create_table, http_routes, template};
 use shared::adapters::sns::SnsEvents;
 use shared::config::MesiboAppToken;
 use shared::edge::routes::Operation;
@@ -33,6 +37,8 @@ const MAX_GATEWAY_BODY: usize = 10 * 1024 * 1024;
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     lambda_http::tracing::init_default_subscriber();
     let mut config = Config::from_env()?;
+    let cors = Cors::from_template(&template(), std::env::var("ALLOWED_ORIGINS").ok().as_deref())?;
+    let console = DevConsole::new();
     // mesibo: the account (or on-premise server, or other emulator) in the environment, else the emulator here;
     // MESIBO_EMULATOR=off runs standalone mode instead.
     let emulate = std::env::var("MESIBO_EMULATOR").map_or(true, |v| v != "off");
@@ -41,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     } else if config.mesibo.app_token.is_none() {
         let port = std::env::var("MESIBO_EMULATOR_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(0);
         let token = format!("dev-app-token-{}", local_stack::harness::random_hex(12));
-        let emulator = MesiboEmulator::start_on(port, token, true).await?;
+        let emulator = MesiboEmulator::start_on(port, token, Some(console.echo())).await?;
         println!(
             "[dev mesibo] emulator of mesibo's backend API at {} (state: {}_emulator/state)",
             emulator.url,
@@ -66,12 +72,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     config.contacts.fanout_queue_url = Some(fanout.url.clone());
     store_local_secrets(&sdk, &config).await?;
     let mut app = App::new(config, &sdk, Arc::new(SystemClock));
-    app.sms = app.sms.with_console_echo();
+    app.sms = app.sms.with_echo(console.echo());
     let app = Arc::new(app);
 
     // The NotifierFunction (and, in mesibo mode, the MesiboFunction), fed from the table's stream as the event-source
     // mappings feed them in AWS.
-    let events = SnsEvents::new(app.sns_client(), topic.ok_or("no topic ARN")?).with_console_echo();
+    let events = SnsEvents::new(app.sns_client(), topic.ok_or("no topic ARN")?).with_echo(console.echo());
     let mut poller =
         StreamPoller::new(&dynamodb, aws_sdk_dynamodbstreams::Client::new(&sdk), &app.config.table_name).await?;
     let notifier_app = app.clone();
@@ -137,12 +143,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     for route in routes.iter() {
         println!("  {:<6} {:<20} -> {}", route.method, route.path, route.function);
     }
+    match &cors {
+        Some(cors) => println!("Browsers: pages of {} may read the answers (ALLOWED_ORIGINS)", cors.origins.join(", ")),
+        None => println!("Browsers: no page of another origin may read the answers (ALLOWED_ORIGINS is empty)"),
+    }
+    let web_root = std::path::PathBuf::from(std::env::var("WEB_ROOT").unwrap_or_else(|_| "web".into()));
+    println!("Web client at http://127.0.0.1:{port}/ (from {}/)", web_root.display());
+    let site = Arc::new(Site { app, routes, cors, console, web_root });
 
     loop {
         let (stream, peer) = listener.accept().await?;
-        let (app, routes) = (app.clone(), routes.clone());
+        let site = site.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| serve(app.clone(), routes.clone(), peer, request));
+            let service = service_fn(move |request| serve(site.clone(), peer, request));
             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
@@ -181,20 +194,61 @@ async fn store_local_secrets(
     Ok(())
 }
 
-async fn serve(
+/// What the dev server answers: the API (as API Gateway would, CORS included), the web client and its live panel.
+struct Site {
     app: Arc<App>,
     routes: Arc<Vec<Route>>,
+    /// `None`: CORS off (AllowedOrigins empty), as API Gateway without a CORS configuration.
+    cors: Option<Cors>,
+    console: Arc<DevConsole>,
+    web_root: std::path::PathBuf,
+}
+
+async fn serve(
+    site: Arc<Site>,
     peer: SocketAddr,
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
-    let (parts, body) = request.into_parts();
-    let routed =
-        routes.iter().any(|r| r.matches(parts.uri.path()) && (r.method == parts.method.as_str() || r.method == "ANY"));
-    if !routed {
-        return Ok(plain(404, r#"{"message":"Not Found"}"#));
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let origin = header("origin").map(str::to_owned);
+    let preflight = site.cors.as_ref().and_then(|cors| {
+        cors.preflight(
+            request.method().as_str(),
+            origin.as_deref(),
+            header("access-control-request-method"),
+            header("access-control-request-headers"),
+        )
+    });
+    if let Some(headers) = preflight {
+        return Ok(with_headers(hyper::Response::builder().status(204), headers, Bytes::new()));
     }
+    let path = request.uri().path();
+    let routed =
+        site.routes.iter().any(|r| r.matches(path) && (r.method == request.method().as_str() || r.method == "ANY"));
+    // The web client and its live panel are this dev server's own, same-origin only: no CORS header, so no other
+    // page open in the browser reads the codes the panel shows.
+    if !routed && request.method() == hyper::Method::GET {
+        if path == dev_console::LIVE_PATH {
+            return Ok(live_panel(&site.console, request.uri().query().unwrap_or("")).await);
+        }
+        if let Some((content_type, bytes)) = local_stack::web_files::find(&site.web_root, path) {
+            let headers = vec![("content-type", content_type.to_owned()), ("cache-control", "no-cache".to_owned())];
+            return Ok(with_headers(hyper::Response::builder().status(200), headers, Bytes::from(bytes)));
+        }
+    }
+    let answer = if routed { api(&site.app, peer, request).await } else { plain(404, r#"{"message":"Not Found"}"#) };
+    let (mut parts, body) = answer.into_parts();
+    for (name, value) in site.cors.iter().flat_map(|cors| cors.answer_headers(origin.as_deref())) {
+        parts.headers.insert(name, value.parse().expect("a header value"));
+    }
+    Ok(hyper::Response::from_parts(parts, body))
+}
+
+/// A request to one of the template's routes, as API Gateway hands it to the function.
+async fn api(app: &App, peer: SocketAddr, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
     let Ok(body) = Limited::new(body, MAX_GATEWAY_BODY).collect().await else {
-        return Ok(plain(413, r#"{"message":"Request Entity Too Large"}"#));
+        return plain(413, r#"{"message":"Request Entity Too Large"}"#);
     };
     let call = HttpCall {
         method: parts.method.to_string(),
@@ -204,14 +258,38 @@ async fn serve(
         body: body.to_bytes().to_vec(),
         source_ip: peer.ip().to_string(),
     };
-    let response = shared::edge::http::handle(&app, Operation::ALL, call.to_request()).await;
+    let response = shared::edge::http::handle(app, Operation::ALL, call.to_request()).await;
     let (parts, body) = response.into_parts();
     let bytes = match body {
         Body::Text(text) => Bytes::from(text),
         Body::Binary(bytes) => Bytes::from(bytes),
         _ => Bytes::new(),
     };
-    Ok(hyper::Response::from_parts(parts, Full::new(bytes)))
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// `GET /_dev/live?after=<seq>[&wait=<s>]`: the console's lines after `seq`, waiting up to `wait` seconds (at most
+/// and by default 25) for one: a long poll.
+async fn live_panel(console: &DevConsole, query: &str) -> hyper::Response<Full<Bytes>> {
+    let number = |key: &str| {
+        form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == key).and_then(|(_, value)| value.parse().ok())
+    };
+    let (after, wait) = (number("after").unwrap_or(0), number("wait").unwrap_or(25).min(25));
+    let lines = console.after(after, std::time::Duration::from_secs(wait)).await;
+    let body = serde_json::json!({ "lines": lines }).to_string();
+    let headers = vec![("content-type", "application/json".to_owned()), ("cache-control", "no-store".to_owned())];
+    with_headers(hyper::Response::builder().status(200), headers, Bytes::from(body))
+}
+
+fn with_headers(
+    mut builder: hyper::http::response::Builder,
+    headers: Vec<(&'static str, String)>,
+    body: Bytes,
+) -> hyper::Response<Full<Bytes>> {
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    builder.body(Full::new(body)).expect("valid headers")
 }
 
 fn plain(status: u16, body: &'static str) -> hyper::Response<Full<Bytes>> {

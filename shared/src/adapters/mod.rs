@@ -12,3 +12,7 @@ pub mod secrets_manager;
 pub mod sms_voice;
 pub mod sns;
 pub mod sqs;
+
+/// Local development only: where the dev server shows what an adapter just did (a code sent, an event published),
+/// one line each: its console and the web client's live panel. No Lambda sets one.
+pub type DevEcho = std::sync::Arc<dyn Fn(String) + Send + Sync>;

@@ -23,6 +23,7 @@ use hyper::body::Frame;
 use hyper::body::{Bytes, Incoming};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use shared::adapters::DevEcho;
 use tokio::net::TcpListener;
 
 mod operations;
@@ -188,17 +189,17 @@ pub struct MesiboEmulator {
     pub url: String,
     pub app_token: String,
     state: Arc<Mutex<State>>,
-    echo: bool,
+    echo: Option<DevEcho>,
 }
 
 impl MesiboEmulator {
     /// On a free port of 127.0.0.1, with a random app token.
     pub async fn start() -> Self {
-        Self::start_on(0, format!("emulator-app-token-{}", crate::harness::random_hex(12)), false).await.expect("bound")
+        Self::start_on(0, format!("emulator-app-token-{}", crate::harness::random_hex(12)), None).await.expect("bound")
     }
 
-    /// On `port` (0: any free one), printing one line per call when `echo` (the dev server).
-    pub async fn start_on(port: u16, app_token: String, echo: bool) -> std::io::Result<Self> {
+    /// On `port` (0: any free one), showing one line per call through `echo` (the dev server).
+    pub async fn start_on(port: u16, app_token: String, echo: Option<DevEcho>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let url = format!("http://{}/backend/", listener.local_addr()?);
         let state = Arc::new(Mutex::new(State { next_id: 1000 + u64::from(rand_u16()), ..State::default() }));
@@ -315,16 +316,16 @@ impl MesiboEmulator {
     /// The call itself, as mesibo answers it (always HTTP 200: mesibo's refusals are in the body).
     fn execute(&self, call: Option<&Map<String, Value>>, op: &str) -> Value {
         let Some(call) = call else {
-            if self.echo {
-                println!("[dev mesibo] (not a JSON object): BADPAYLOAD");
+            if let Some(echo) = &self.echo {
+                echo("[dev mesibo] (not a JSON object): BADPAYLOAD".into());
             }
             return Refusal::new("BADPAYLOAD").answer(None);
         };
         // The app token is checked first, before the operation's name or data: the emulator's reading (mesibo's cloud
         // answered a wrong token with AUTHFAIL, and nothing says a refusal of the data could come first).
         if call.get("token").and_then(Value::as_str) != Some(self.app_token.as_str()) {
-            if self.echo {
-                println!("[dev mesibo] {op}: AUTHFAIL (wrong app token)");
+            if let Some(echo) = &self.echo {
+                echo(format!("[dev mesibo] {op}: AUTHFAIL (wrong app token)"));
             }
             return Refusal::new("AUTHFAIL").properties(&["token"]).answer(Some(op));
         }
@@ -346,8 +347,8 @@ impl MesiboEmulator {
             _ => Err(Refusal::new("BADOP").properties(&["op"])),
         };
         drop(state);
-        if self.echo {
-            println!("[dev mesibo] {}", describe(op, call, outcome.as_ref()));
+        if let Some(echo) = &self.echo {
+            echo(format!("[dev mesibo] {}", describe(op, call, outcome.as_ref())));
         }
         let mut answer = match outcome {
             Ok(mut fields) => {

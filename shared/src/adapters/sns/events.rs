@@ -2,6 +2,7 @@
 //! (push service, chat server, SQS) can filter; and pushed to single devices' platform endpoints.
 
 use super::string_attribute;
+use crate::adapters::DevEcho;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::types::PublishBatchRequestEntry;
@@ -14,17 +15,17 @@ use crate::usecase::ports::{EventSink, PublishFailed};
 pub struct SnsEvents {
     client: Client,
     topic_arn: String,
-    echo_to_console: bool,
+    echo: Option<DevEcho>,
 }
 
 impl SnsEvents {
     pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
-        Self { client, topic_arn: topic_arn.into(), echo_to_console: false }
+        Self { client, topic_arn: topic_arn.into(), echo: None }
     }
 
-    /// Local development only: also print each event on stdout.
-    pub fn with_console_echo(mut self) -> Self {
-        self.echo_to_console = true;
+    /// Local development only: also show each event published.
+    pub fn with_echo(mut self, echo: DevEcho) -> Self {
+        self.echo = Some(echo);
         self
     }
 }
@@ -53,10 +54,10 @@ impl EventSink for SnsEvents {
             .await;
         match out {
             Ok(out) if out.failed.as_ref().is_none_or(Vec::is_empty) => {
-                if self.echo_to_console {
+                if let Some(echo) = &self.echo {
                     for event in events {
                         let json = serde_json::to_string(event).unwrap_or_default();
-                        println!("[dev event] {} to +{}: {json}", event.kind, event.to);
+                        echo(format!("[dev event] {} to +{}: {json}", event.kind, event.to));
                     }
                 }
                 Ok(())

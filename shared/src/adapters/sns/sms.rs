@@ -1,6 +1,7 @@
 //! Codes go out by SMS through SNS `Publish` to the number itself.
 
 use super::string_attribute;
+use crate::adapters::DevEcho;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::DisplayErrorContext;
 use tracing::{error, info};
@@ -15,17 +16,17 @@ pub struct SnsSms {
     client: Client,
     config: SmsConfig,
     app_name: String,
-    echo_to_console: bool,
+    echo: Option<DevEcho>,
 }
 
 impl SnsSms {
     pub fn new(client: Client, config: SmsConfig, app_name: String) -> Self {
-        Self { client, config, app_name, echo_to_console: false }
+        Self { client, config, app_name, echo: None }
     }
 
-    /// Local development only (the dev server turns it on; no Lambda can): also print each code on stdout.
-    pub fn with_console_echo(mut self) -> Self {
-        self.echo_to_console = true;
+    /// Local development only (the dev server turns it on; no Lambda can): also show each code sent.
+    pub fn with_echo(mut self, echo: DevEcho) -> Self {
+        self.echo = Some(echo);
         self
     }
 
@@ -57,8 +58,8 @@ impl SmsGateway for SnsSms {
         match request.send().await {
             Ok(_) => {
                 info!(phone = %phone, "code sent");
-                if self.echo_to_console {
-                    println!("[dev SMS] to {} code {}", phone.e164(), code.as_str());
+                if let Some(echo) = &self.echo {
+                    echo(format!("[dev SMS] to {} code {}", phone.e164(), code.as_str()));
                 }
                 Ok(())
             }
