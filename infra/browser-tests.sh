@@ -22,19 +22,23 @@ log=.local/browser-dev.log
 setsid infra/dev.sh >"$log" 2>&1 &
 dev=$!
 trap 'kill -- -"$dev" 2>/dev/null || true; wait "$dev" 2>/dev/null || true' EXIT
+# Ctrl-C or a kill stops it too: exiting runs the EXIT trap (the stack's session gets no signal of its own).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 # The first run builds the dev server.
 for _ in $(seq 1 900); do
-  if curl -fs -o /dev/null "http://127.0.0.1:$PORT/"; then break; fi
+  if curl -fs --max-time 2 -o /dev/null "http://127.0.0.1:$PORT/"; then break; fi
   if ! kill -0 "$dev" 2>/dev/null; then echo "browser-tests: make dev stopped; its log:" >&2; cat "$log" >&2; exit 1; fi
   sleep 1
 done
-curl -fs -o /dev/null "http://127.0.0.1:$PORT/" || { echo "browser-tests: make dev did not start; its log:" >&2; cat "$log" >&2; exit 1; }
+curl -fs --max-time 2 -o /dev/null "http://127.0.0.1:$PORT/" || { echo "browser-tests: make dev did not start; its log:" >&2; cat "$log" >&2; exit 1; }
 export API_URL="http://127.0.0.1:$PORT"
 # The web client as deployed elsewhere: static files with the API's URL, served by the tests from the allowed origin.
 export WEB_DIST="$PWD/.local/web-dist"
 infra/web-dist.sh "$API_URL" "$WEB_DIST"
 set -o pipefail
-node --test --test-concurrency=1 tests/browser/ 2>&1 | tee .local/browser-test.log || {
+# TAP, whatever node's default reporter: infra/test-summary.sh counts its "# pass" and "# fail" lines.
+node --test --test-reporter=tap --test-concurrency=1 tests/browser/*.test.mjs 2>&1 | tee .local/browser-test.log || {
   echo "browser-tests: failed; make dev's log is $log" >&2
   exit 1
 }

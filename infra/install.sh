@@ -70,7 +70,8 @@ fi
 apt_install() {  # package command: Debian's package, when its command is missing
   if ! command -v "$2" >/dev/null 2>&1; then
     echo "installing $1 (Debian package)"
-    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    # As root, or with sudo that needs no password (-n: fail at once rather than wait at a prompt).
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo -n"; fi
     $SUDO apt-get install -y -q "$1" >/dev/null 2>&1 || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q "$1" >/dev/null; }
   fi
 }

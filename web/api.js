@@ -33,10 +33,12 @@ export async function call(op, params = {}, { token, file } = {}) {
   try {
     answer = await response.json();
   } catch {
-    throw new ApiError({ error: "HTTP", errmsg: `HTTP ${response.status} without an answer` });
+    answer = {};
   }
-  if (answer.result !== "OK") throw new ApiError(answer);
-  return answer;
+  if (answer.result === "OK") return answer;
+  // API Gateway's and WAF's own refusals (a throttle, a body too large) carry {"message"} or nothing, not ours.
+  if (!answer.error) answer = { error: "HTTP", status: response.status, errmsg: answer.message ?? `HTTP ${response.status}` };
+  throw new ApiError(answer);
 }
 
 /** The live panel's lines after `after` (make dev only: null when this server has no panel). */

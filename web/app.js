@@ -9,6 +9,7 @@ let session = JSON.parse(localStorage.getItem(SESSION_KEY) || "null"); // {token
 let cursor = 0; // getcontacts' ts: the next delta starts here
 const contacts = new Map(); // phone digits -> contact
 const groups = new Map(); // gid -> group
+let deleteCodeSent = false; // a fresh code for deleting the account was asked for
 
 function say(text) {
   $("error").hidden = true;
@@ -41,7 +42,6 @@ function action(element, run) {
   element.addEventListener(element.tagName === "FORM" ? "submit" : "click", handler);
 }
 
-const digits = (number) => number.replace(/[^0-9]/g, "");
 const asked = () => $("phone").value.trim();
 const withToken = () => ({ token: session.token });
 // mesibo binds a user token to the app that asked for it, named as apps are (dotted, not a number): this site's
@@ -86,6 +86,7 @@ function signedIn() {
 
 function signedOut() {
   session = null;
+  deleteCodeSent = false;
   localStorage.removeItem(SESSION_KEY);
   cursor = 0;
   contacts.clear();
@@ -133,14 +134,18 @@ action($("photo-form"), async () => {
 action($("contacts-form"), async () => {
   const numbers = $("numbers").value.split(/[\n,;]+/).map((n) => n.trim()).filter(Boolean);
   if (numbers.length === 0) throw new Error("Paste at least one number.");
+  // reset=1: the pasted numbers become the whole address book (as an app's first sync after sign-in).
   const answer = await call("getcontacts", { phones: numbers.join(","), reset: "1" }, withToken());
   const users = answer.contacts.filter((c) => c.gid === 0 && c.deleted !== "1");
-  for (const contact of users) contacts.set(contact.phone, contact);
-  renderContacts();
   const valid = numbers.length - answer.invalid;
   $("contacts-summary").textContent =
     `${users.length} of ${valid} numbers use the app` +
     (answer.invalid ? `; ${answer.invalid} could not be read as a number.` : ".");
+  // The lists start again from the whole picture, quietly: numbers no longer in the book leave them.
+  contacts.clear();
+  groups.clear();
+  cursor = 0;
+  await syncChanges();
   say("Address book synced.");
 });
 
@@ -149,28 +154,49 @@ action($("check-changes"), async () => {
   say(changed === 0 ? "No changes." : `${changed} change${changed === 1 ? "" : "s"}.`);
 });
 
-/** getcontacts without numbers: what changed after the cursor (contacts and groups). */
+const sameProfile = (a, b) => a.name === b.name && a.status === b.status && a.photo === b.photo && a.tn === b.tn;
+const sameGroup = (a, b) => sameProfile(a, b) && a.members === b.members;
+
+/**
+ * getcontacts without numbers: what changed after the cursor (contacts and groups), told as changes. The server
+ * repeats what changed in its last minute on purpose (a write in flight is never missed), so an entry counts as a
+ * change only if it differs from what is shown; the first sync after sign-in only fills the lists.
+ */
 async function syncChanges() {
   const answer = await call("getcontacts", { ts: String(cursor) }, withToken());
   const first = cursor === 0;
   cursor = answer.ts;
+  showProfile(answer.u);
+  let changes = 0;
+  const note = (text) => {
+    changes += 1;
+    if (!first) logChange(text);
+  };
   for (const entry of answer.contacts) {
     if (entry.gid) {
-      if (entry.deleted === "1") groups.delete(entry.gid);
-      else groups.set(entry.gid, entry);
-      if (!first) logChange(entry.deleted === "1" ? `Group “${entry.name}” is gone` : `Group “${entry.name}” changed`);
+      const known = groups.get(entry.gid);
+      if (entry.deleted === "1") {
+        if (known) note(`Group “${known.name}” is gone`);
+        groups.delete(entry.gid);
+      } else {
+        if (!known) note(`You are in the group “${entry.name}”`);
+        else if (!sameGroup(known, entry)) note(`Group “${entry.name}” changed`);
+        groups.set(entry.gid, entry);
+      }
     } else if (entry.deleted === "1") {
+      const known = contacts.get(entry.phone);
+      if (known) note(`${label(known)} left the app`);
       contacts.delete(entry.phone);
-      if (!first) logChange(`+${entry.phone} left the app`);
     } else {
-      const known = contacts.has(entry.phone);
+      const known = contacts.get(entry.phone);
+      if (!known) note(`${label(entry)} joined the app`);
+      else if (!sameProfile(known, entry)) note(`${label(entry)} updated their profile`);
       contacts.set(entry.phone, entry);
-      if (!first) logChange(known ? `${label(entry)} updated their profile` : `${label(entry)} joined the app`);
     }
   }
   renderContacts();
   renderGroups();
-  return first ? 0 : answer.contacts.length;
+  return first ? 0 : changes;
 }
 
 const label = (contact) => (contact.name ? `${contact.name} (+${contact.phone})` : `+${contact.phone}`);
@@ -198,7 +224,9 @@ function renderContacts() {
 
 // Groups --------------------------------------------------------------------------------------------------------
 
-const memberList = (value) => value.split(/[\s,;]+/).map(digits).filter(Boolean).join(",");
+/** Numbers as typed, one per comma, semicolon or line ("+1 201 555 0101" is one number), spaces and dashes dropped. */
+const memberList = (value) =>
+  value.split(/[\n,;]+/).map((n) => n.replace(/[\s().-]/g, "")).filter(Boolean).join(",");
 
 action($("group-form"), async () => {
   const m = memberList($("group-members").value);
@@ -273,7 +301,6 @@ action($("logout-all"), async () => {
   say(`Logged out everywhere (${answer.revoked} sign-in${answer.revoked === 1 ? "" : "s"} ended).`);
 });
 
-let deleteCodeSent = false;
 function refreshDeleteForm() {
   $("delete-code-input").disabled = !deleteCodeSent;
   $("delete-account").disabled = !deleteCodeSent;

@@ -1,5 +1,5 @@
 // Every error code the API answers (openapi.yaml, Failure.error), in words a person can act on. A test
-// (tests/api/contract.rs) keeps this list equal to the contract's.
+// (tests/api/browsers.rs) keeps this list equal to the contract's.
 export const ERROR_WORDS = {
   MISSINGPARA: "Something is missing from the form.",
   BADREQUEST: "The request was not understood.",
@@ -38,7 +38,14 @@ export const ERROR_WORDS = {
 // Failures of this page's own, before any answer.
 const CLIENT_WORDS = {
   NETWORK: (answer) => `Cannot reach the server: ${answer.errmsg}.`,
-  HTTP: (answer) => `The server gave no answer we can read (${answer.errmsg}).`,
+  HTTP: (answer) =>
+    answer.status === 429
+      ? ERROR_WORDS.RATELIMIT
+      : answer.status === 413
+        ? ERROR_WORDS.TOOLARGE
+        : answer.status >= 500
+          ? ERROR_WORDS.UNAVAILABLE
+          : `The server refused the request (${answer.errmsg}).`,
 };
 
 /** The words for an answer's error, with the wait when the server gave one. */

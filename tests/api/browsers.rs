@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use local_stack::cors::Cors;
+use local_stack::dev_console::is_loopback_host;
 use local_stack::template::template;
 use serde_yaml_ng::Value;
 
@@ -118,6 +119,31 @@ fn the_front_door_passes_preflights_and_origin_to_api_gateway() {
     assert_eq!(behaviour["OriginRequestPolicyId"].as_str(), Some("b689b0a8-53d0-40ab-baf2-68738e2966ac"));
     // Managed CachingDisabled: no answer for one origin is served to another.
     assert_eq!(behaviour["CachePolicyId"].as_str(), Some("4135ea2d-6df8-44a3-9df3-4b5a84be39ad"));
+    // WAF answers its own 429 before API Gateway adds CORS: with any origin allowed, it says so itself, so a page
+    // reads RATELIMIT (and Retry-After) instead of a failed request.
+    let any_browser = serde_yaml_ng::from_str::<Value>("!Equals [!Ref AllowedOrigins, '*']").unwrap();
+    assert_eq!(format!("{:?}", template["Conditions"]["AnyBrowser"]), format!("{any_browser:?}"));
+    let rules = template["Resources"]["FrontDoorWebAcl"]["Properties"]["Rules"].as_sequence().unwrap();
+    assert!(rules.len() >= 2);
+    for rule in rules {
+        let response = &rule["Action"]["Block"]["CustomResponse"];
+        assert_eq!(response["ResponseCode"].as_u64(), Some(429));
+        let Value::Tagged(choice) = &response["ResponseHeaders"] else { panic!("{rule:?}: headers by AnyBrowser") };
+        let branches = choice.value.as_sequence().unwrap();
+        assert_eq!(choice.tag, "!If");
+        assert_eq!(branches[0].as_str(), Some("AnyBrowser"));
+        let names = |headers: &Value| -> Vec<(String, String)> {
+            let pair = |h: &Value| (h["Name"].as_str().unwrap().to_owned(), h["Value"].as_str().unwrap().to_owned());
+            headers.as_sequence().unwrap().iter().map(pair).collect()
+        };
+        let retry = ("Retry-After".to_owned(), "300".to_owned());
+        assert_eq!(names(&branches[1]), [retry.clone(), ("Access-Control-Allow-Origin".to_owned(), "*".to_owned())]);
+        assert_eq!(names(&branches[2]), [retry]);
+    }
+    let body = template["Resources"]["FrontDoorWebAcl"]["Properties"]["CustomResponseBodies"]["RateLimited"]["Content"]
+        .as_str()
+        .unwrap();
+    assert!(body.contains(r#""retry_after":300"#), "the body and the header say the same wait");
 }
 
 #[test]
@@ -211,5 +237,16 @@ fn the_screenshots_readme_shows_are_the_ones_the_browser_tests_take() {
     for name in &shown {
         assert!(taken.contains(name), "README shows {name}, which no browser test takes (make screenshots)");
         assert!(root.join("docs/screenshots").join(name).is_file(), "docs/screenshots/{name} (make screenshots)");
+    }
+}
+
+#[test]
+fn the_live_panel_answers_only_under_this_machines_own_name() {
+    for host in ["127.0.0.1:3000", "localhost:3000", "localhost", "[::1]:3000", "127.0.0.1"] {
+        assert!(is_loopback_host(host), "{host}");
+    }
+    // A rebinding page asks for its own name, even when that name now points at 127.0.0.1.
+    for host in ["attacker.example:3000", "127.0.0.1.nip.io:3000", "localhost.attacker.example", "[::2]:3000", ""] {
+        assert!(!is_loopback_host(host), "{host}");
     }
 }

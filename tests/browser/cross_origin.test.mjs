@@ -31,7 +31,10 @@ before(async () => {
       response.writeHead(file ? 404 : 200, { "content-type": "text/html" });
       response.end("<!doctype html><title>another site</title><p>A page of another origin.</p>");
     });
-    await new Promise((resolve) => server.listen(Number(new URL(origin).port), "127.0.0.1", resolve));
+    await new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(Number(new URL(origin).port), "127.0.0.1", resolve);
+    });
     servers.push(server);
   }
 });

@@ -15,6 +15,15 @@ pub const LIVE_PATH: &str = "/_dev/live";
 
 const KEPT: usize = 500;
 
+/// Whether a request's `Host` names this machine itself (127.0.0.1, localhost or [::1], any port).
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    matches!(name, "127.0.0.1" | "localhost" | "::1")
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Line {
     pub seq: u64,

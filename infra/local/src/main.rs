@@ -229,10 +229,21 @@ async fn serve(
     // page open in the browser reads the codes the panel shows.
     if !routed && request.method() == hyper::Method::GET {
         if path == dev_console::LIVE_PATH {
+            // Only under this machine's own name: a page whose domain an attacker re-points at 127.0.0.1 (DNS
+            // rebinding) is same-origin with it, but asks for its own host.
+            if !header("host").is_some_and(dev_console::is_loopback_host) {
+                return Ok(plain(403, r#"{"message":"the live panel answers only at 127.0.0.1 or localhost"}"#));
+            }
             return Ok(live_panel(&site.console, request.uri().query().unwrap_or("")).await);
         }
         if let Some((content_type, bytes)) = local_stack::web_files::find(&site.web_root, path) {
-            let headers = vec![("content-type", content_type.to_owned()), ("cache-control", "no-cache".to_owned())];
+            let headers = vec![
+                ("content-type", content_type.to_owned()),
+                ("cache-control", "no-cache".to_owned()),
+                ("x-content-type-options", "nosniff".to_owned()),
+                // What a <meta> CSP cannot say: no other site frames the client (clickjacking).
+                ("content-security-policy", "frame-ancestors 'none'".to_owned()),
+            ];
             return Ok(with_headers(hyper::Response::builder().status(200), headers, Bytes::from(bytes)));
         }
     }
