@@ -289,6 +289,17 @@ function renderGroups() {
 
 // Account -------------------------------------------------------------------------------------------------------
 
+// Everything the backend stores about me, as a JSON file (POST /export).
+action($("export"), async () => {
+  const answer = await call("export", {}, withToken());
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([JSON.stringify(answer, null, 2)], { type: "application/json" }));
+  link.download = `my-data-${session.phone}.json`;
+  link.click();
+  URL.revokeObjectURL(link.href);
+  say("Your data is downloaded: profile, devices, groups, address-book size, sign-ins and limits.");
+});
+
 action($("logout"), async () => {
   await call("logout", {}, withToken());
   signedOut();

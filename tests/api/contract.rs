@@ -262,6 +262,7 @@ async fn handler_responses_match_openapi() {
     check("/profile", t.call(post("/profile", json!({}))).await);
     check("/delcontacts", t.call(post("/delcontacts", json!({"phones": [friend.e164()]}))).await);
     check("/setnotify", t.call(post("/setnotify", json!({"notifytoken": "t", "platform": "fcm"}))).await);
+    check("/export", t.call(post("/export", json!({}))).await);
     check("/deleteaccount", t.call(post("/deleteaccount", json!({}))).await);
     let newcomer = random_phone();
     check("/getcontacts", t.call(post("/getcontacts", json!({"phones": [friend.e164(), newcomer.e164()]}))).await);
@@ -322,6 +323,7 @@ async fn handler_responses_match_openapi() {
         "/profile 400 MISSINGPARA",
         "/delcontacts 200 ",
         "/setnotify 200 ",
+        "/export 200 ",
         "/deleteaccount 400 MISSINGPARA",
         "/setgroup 200 ",
         "/editmembers 200 ",

@@ -12,6 +12,7 @@ mod contract;
 mod counters;
 mod device_abuse;
 mod events;
+mod export;
 mod fanout;
 mod faults;
 mod front_door;

@@ -2,6 +2,7 @@
 // the other's address book, a photo, a group, logouts and a deletion; every screen used by keyboard and at a
 // phone's width, errors in words.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { API_URL, codeFor, launch, liveMark, randomPhone, screenshot } from "./helpers.mjs";
 
@@ -208,6 +209,17 @@ test("deleting the account with a fresh code: the contact sees them leave", asyn
   assert.equal(await statusText(bob.page), "Your account is deleted.");
   await page.click("text=Check for changes");
   await waitOrFail(page, () => document.querySelector("#changes").textContent.includes("left the app"));
+});
+
+test("downloading my data: the export as a JSON file, with my groups and no token", async () => {
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("text=Download my data")]);
+  const data = JSON.parse(readFileSync(await download.path(), "utf8"));
+  assert.equal(data.op, "export");
+  assert.equal(data.profile.name, "Alice");
+  assert.equal(data.groups[0].name, "Weekend");
+  assert.equal(data.groups[0].role, "owner");
+  const token = await page.evaluate(() => JSON.parse(localStorage.getItem("messenger.session")).token);
+  assert.ok(!JSON.stringify(data).includes(token), "no token in the export");
 });
 
 test("logging out of one device ends that device's token and no other", async () => {

@@ -1,4 +1,4 @@
-//! The `account` Lambda: POST /profile, /logout, /delcontacts, /deleteaccount and /setnotify, a signed-in person's
+//! The `account` Lambda: POST /profile, /logout, /delcontacts, /deleteaccount, /setnotify and /export, a signed-in person's
 //! own account.
 
 use shared::edge::routes::Operation;
@@ -11,6 +11,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         Operation::DelContacts,
         Operation::DeleteAccount,
         Operation::SetNotify,
+        Operation::Export,
     )
     .await
 }

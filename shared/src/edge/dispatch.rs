@@ -14,7 +14,7 @@ use crate::model::clock::Timestamp;
 use crate::model::links::Links;
 use crate::usecase::steps::session::{Session, authenticate};
 use crate::usecase::{App, Ports};
-use crate::usecase::{account, contacts, files, groups, sign_in};
+use crate::usecase::{account, contacts, export, files, groups, sign_in};
 
 /// What every operation starts from.
 pub struct Input<'a> {
@@ -53,6 +53,7 @@ pub enum Outcome {
     Logout(account::LogoutReply),
     DeleteAccount(account::DeleteAccountReply),
     SetNotify(account::SetNotifyReply),
+    Export(export::ExportReply),
     Group(groups::GroupReply),
     Upload(files::UploadReply),
     DirectUpload(files::DirectUploadReply),
@@ -88,6 +89,7 @@ pub const fn runner<P: Ports>(operation: Operation) -> Option<Run<P>> {
         Operation::Logout => |app, input| Box::pin(logout(app, input)),
         Operation::DeleteAccount => |app, input| Box::pin(delete_account(app, input)),
         Operation::SetNotify => |app, input| Box::pin(set_notify(app, input)),
+        Operation::Export => |app, input| Box::pin(export_data(app, input)),
         Operation::SetGroup => |app, input| Box::pin(set_group(app, input)),
         Operation::EditMembers => |app, input| Box::pin(edit_members(app, input)),
         Operation::SetAdmin => |app, input| Box::pin(set_admin(app, input)),
@@ -130,6 +132,11 @@ async fn profile<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, A
 async fn logout<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
     let me = &input.session(app).await?;
     Ok(Outcome::Logout(account::logout(app, me, commands::logout(&input.params)).await?))
+}
+
+async fn export_data<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {
+    let me = &input.session(app).await?;
+    Ok(Outcome::Export(export::export(app, me, input.now).await?))
 }
 
 async fn delete_account<P: Ports>(app: &App<P>, input: &Input<'_>) -> Result<Outcome, ApiError> {

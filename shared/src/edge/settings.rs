@@ -136,6 +136,8 @@ fn operation_settings(operation: Operation) -> &'static [&'static [&'static str]
         Operation::Logout => &[MESIBO],
         Operation::DeleteAccount => &[CHECKING_CODES],
         Operation::SetNotify => &[PUSH],
+        // The limits in force, as the operations that take them count them.
+        Operation::Export => &[ADDRESS_BOOK, UPLOADS, GROUP_MEMBERS, &["GROUPS_PER_DAY"]],
         Operation::SetGroup => &[GROUP_MEMBERS, UPLOADS, MESIBO, &["GROUPS_PER_DAY"]],
         Operation::EditMembers | Operation::SetAdmin => &[GROUP_MEMBERS],
         Operation::GetGroup | Operation::DelGroup | Operation::Download => &[],

@@ -41,6 +41,8 @@ const HOUR: i64 = 3600;
 /// Of the daily SMS budget, what codes to numbers without an account may spend.
 const NEW_NUMBERS_SHARE_PERCENT: i64 = 80;
 const DAY: i64 = 86_400;
+/// `/export`s per person per clock hour: a person asks for their data now and then, never in a loop.
+pub const EXPORTS_PER_HOUR: i64 = 5;
 /// The most items one limit is split over: 32 × 500 counted sends/s = 16,000 sign-ins/s (docs/SCALE.md).
 pub const MAX_SHARDS: u32 = 32;
 /// The least a shard holds: a limit of 50 is split in 5, one of 10 not at all. Below that, a send near the limit
@@ -166,6 +168,11 @@ impl RateLimit {
     /// refusal: the change is stored and seen by those who sync; only its telling is coalesced (usecase::notify).
     pub fn profile_fanouts(max_per_hour: i64, secret: &OtpSecret, e164: &str) -> Self {
         Self::single(format!("profile-fanouts#{}", keyed_name(secret, "phone", e164)), HOUR, max_per_hour)
+    }
+
+    /// One person's copies of their own data (`/export`): reads all their items, so a few an hour is plenty.
+    pub fn exports(secret: &OtpSecret, phone: &PhoneNumber) -> Self {
+        Self::single(format!("exports#{}", keyed_name(secret, "phone", phone.e164())), HOUR, EXPORTS_PER_HOUR)
     }
 
     pub fn groups_created(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {

@@ -12,6 +12,7 @@ pub use ports::Ports;
 
 pub mod account;
 pub mod contacts;
+pub mod export;
 pub mod files;
 pub mod groups;
 pub mod mesibo_sync;

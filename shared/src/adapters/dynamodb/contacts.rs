@@ -14,19 +14,31 @@ use crate::model::clock::Timestamp;
 use crate::model::lookup_quota::{Charge, LookupDay, LookupTag};
 use crate::usecase::ports::{ContactStore, StoreUnavailable};
 
+impl DynamoStore {
+    /// Every entry of `owner`'s address book, as stored.
+    async fn address_book_items(&self, owner: &str) -> Result<Vec<Item>, StoreUnavailable> {
+        self.query_all(
+            None,
+            "PK = :pk AND begins_with(SK, :prefix)",
+            vec![(":pk", keys::user_value(owner)), (":prefix", s(keys::CONTACT_PREFIX))],
+        )
+        .await
+    }
+}
+
 impl ContactStore for DynamoStore {
     async fn address_book(&self, owner: &str) -> Result<Vec<String>, StoreUnavailable> {
-        let items = self
-            .query_all(
-                None,
-                "PK = :pk AND begins_with(SK, :prefix)",
-                vec![(":pk", keys::user_value(owner)), (":prefix", s(keys::CONTACT_PREFIX))],
-            )
-            .await?;
+        let items = self.address_book_items(owner).await?;
         Ok(items
             .iter()
             .filter_map(|i| get_s(i, keys::SK).strip_prefix(keys::CONTACT_PREFIX).map(str::to_owned))
             .collect())
+    }
+
+    async fn address_book_size(&self, owner: &str) -> Result<(usize, Timestamp), StoreUnavailable> {
+        let items = self.address_book_items(owner).await?;
+        let newest = items.iter().map(|i| get_n(i, attr::ADDED_AT)).max().unwrap_or(0);
+        Ok((items.len(), newest))
     }
 
     async fn who_has(&self, number: &str, after: Option<&str>) -> Result<Vec<String>, StoreUnavailable> {

@@ -10,6 +10,8 @@ use crate::model::lookup_quota::{Charge, LookupDay};
 pub trait ContactStore: Sync {
     /// The E.164 numbers in `owner`'s stored address book.
     fn address_book(&self, owner: &str) -> impl Future<Output = Stored<Vec<String>>> + Send;
+    /// How many entries `owner`'s address book holds, and when the newest was added (0: none).
+    fn address_book_size(&self, owner: &str) -> impl Future<Output = Stored<(usize, Timestamp)>> + Send;
 
     /// Owners of the address books that hold `number`, in index order, after `after` when resuming.
     fn who_has(&self, number: &str, after: Option<&str>) -> impl Future<Output = Stored<Vec<String>>> + Send;
