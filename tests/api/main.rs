@@ -10,6 +10,7 @@ mod contacts;
 mod contacts_abuse;
 mod contract;
 mod counters;
+mod data_inventory;
 mod device_abuse;
 mod events;
 mod export;

@@ -6,9 +6,9 @@
 //!
 //! | item / access pattern                            | operation                   | key condition                                   | index |
 //! |--------------------------------------------------|-----------------------------|-------------------------------------------------|-------|
-//! | code and send state of a number                  | GetItem (consistent)        | PK=`USER#<e164>`, SK=`OTP`                       | table |
-//! | issue a code (replaces the previous)             | PutItem if version matches, in a transaction with the limits | PK=`USER#<e164>`, SK=`OTP` | table |
-//! | spend one verify attempt (or give it back)       | UpdateItem, conditional     | PK=`USER#<e164>`, SK=`OTP`                       | table |
+//! | code and send state of a number                  | GetItem (consistent)        | PK=`CODE#<keyed name of e164>`, SK=`OTP`         | table |
+//! | issue a code (replaces the previous)             | PutItem if version matches, in a transaction with the limits | PK=`CODE#<keyed name of e164>`, SK=`OTP` | table |
+//! | spend one verify attempt (or give it back)       | UpdateItem, conditional     | PK=`CODE#<keyed name of e164>`, SK=`OTP`         | table |
 //! | profile of a user (or its tombstone)             | GetItem                     | PK=`USER#<e164>`, SK=`PROFILE`                   | table |
 //! | profiles of many numbers                         | BatchGetItem (≤ 100 keys)   | PK=`USER#<e164>`, SK=`PROFILE`                   | table |
 //! | sign in: consume code, add token, create profile | TransactWriteItems          | the code, the token and the profile             | table |
@@ -17,7 +17,7 @@
 //! | a user's mesibo session numbers (mesibo mode)    | Query (consistent)          | PK=`USER#<e164>`, SK begins `SESSION#`           | table |
 //! | claim a session number (a ninth device: its token revoked with it) | PutItem if absent or its claim unchanged (TransactWriteItems with the token's Delete) | PK=`USER#<e164>`, SK=`SESSION#<n>` | table |
 //! | bind the token to it (in the sign-in transaction), give it back (logout) | Update / DeleteItem on its claim or token | PK=`USER#<e164>`, SK=`SESSION#<n>` | table |
-//! | a user's address book                            | Query (pages)               | PK=`USER#<owner>`, SK begins `CONTACT#`          | table |
+//! | a user's address book (its numbers, or its size for `/export`) | Query (pages) | PK=`USER#<owner>`, SK begins `CONTACT#` | table |
 //! | add / remove address-book entries                | BatchWriteItem (≤ 25 items) | PK=`USER#<owner>`, SK=`CONTACT#<number>`         | table |
 //! | who has number X in their address book           | Query (pages)               | GSI1PK=`HASCONTACT#<number>`, GSI1SK=`USER#<owner>` | GSI1 |
 //! | numbers charged per day (lookup quota)           | Query / UpdateItem ADD (cond.) | PK=`QUOTA#<keyed name of e164>`, SK between `LOOKUPS#<day>`s | table |
