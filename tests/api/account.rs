@@ -142,6 +142,9 @@ async fn deleting_an_account_leaves_only_tombstones_and_hands_groups_over() {
     post(&t, "/getcontacts", &token, json!({ "phones": [heir.e164(), friend.e164(), random_phone().e164()] })).await;
     post(&t, "/getcontacts", &friend_token, json!({ "phones": [me.e164()] })).await;
     post(&t, "/profile", &token, json!({ "name": "Me", "status": "about to leave" })).await;
+    // A device kept without a push application: its token's owner record names the number too.
+    let device = post(&t, "/setnotify", &token, json!({ "notifytoken": "apns-token-of-me", "platform": "apns" })).await;
+    assert_eq!(device.json["push"], "stored");
     let group = |name: &str, members: Value| {
         HttpCall::post("/setgroup").json(&json!({ "name": name, "m": members })).bearer(&token)
     };

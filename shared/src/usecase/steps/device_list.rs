@@ -91,15 +91,20 @@ pub async fn change(
     Ok(removed.len())
 }
 
-/// Deletes the platform endpoints of `owner`'s devices that are gone, unless a device token has moved to another
-/// account since (SNS gives one endpoint per token, so it is theirs now). A failure leaves an endpoint nobody pushes
-/// to any more (the profile no longer lists it): logged, not the request's failure.
+/// Lets go of `owner`'s devices that are gone: each device token's owner record (which names the owner), and its
+/// platform endpoint if it has one; unless the token has moved to another account since (SNS gives one endpoint
+/// per token, so both are theirs now). A device kept without an endpoint (no push application) has an owner record
+/// too, and it goes as well: it would otherwise keep the number after the account is deleted. A failure leaves an
+/// endpoint nobody pushes to any more (the profile no longer lists it): logged, not the request's failure.
 pub async fn delete_endpoints(app: &App<impl Ports>, owner: &str, devices: &[RegisteredDevice]) {
-    let deletions = devices.iter().filter_map(|d| Some((d.token_digest.as_str(), d.endpoint.as_deref()?)));
-    let deletions: Vec<_> = deletions
-        .map(|(digest, endpoint)| async move {
-            match app.store.disown_device_token(digest, owner).await {
-                Ok(true) => app.push.delete_endpoint(endpoint).await.is_ok(),
+    let deletions: Vec<_> = devices
+        .iter()
+        .map(|device| async move {
+            match app.store.disown_device_token(&device.token_digest, owner).await {
+                Ok(true) => match device.endpoint.as_deref() {
+                    Some(endpoint) => app.push.delete_endpoint(endpoint).await.is_ok(),
+                    None => true,
+                },
                 Ok(false) => true,
                 Err(_) => false,
             }
