@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { API_URL, codeFor, launch, liveMark, randomPhone } from "./helpers.mjs";
+import { API_URL, codeFor, launch, liveMark, randomPhone, shownWithoutError } from "./helpers.mjs";
 
 // infra/browser-tests.sh lists http://localhost:<OTHER_ORIGIN_PORT> in ALLOWED_ORIGINS, and not the refused one;
 // it also builds the web client as a static site for that API (infra/web-dist.sh, in WEB_DIST), served here under
@@ -161,12 +161,10 @@ test("the web client deployed on another site (infra/web-dist.sh) signs in, sets
   const mark = await liveMark();
   await page.fill("#phone", phone);
   await page.click("#phone-form button");
-  await page.locator("#code-form:visible, #error:visible").first().waitFor();
-  assert.equal(await page.locator("#error").isVisible(), false, await page.locator("#error").textContent());
+  await shownWithoutError(page, "#code-form");
   await page.fill("#code", await codeFor(phone, mark));
   await page.click("#code-form button[type=submit]");
-  await page.locator("#signed-in:visible, #error:visible").first().waitFor();
-  assert.equal(await page.locator("#error").isVisible(), false, await page.locator("#error").textContent());
+  await shownWithoutError(page, "#signed-in");
   // A multipart upload with a Bearer token: preflighted, answered, readable.
   const png = Buffer.from(
     "iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEklEQVR4nGP4z8CAFWEXHbQSACj/P8Fu7N9hAAAAAElFTkSuQmCC",
@@ -174,8 +172,7 @@ test("the web client deployed on another site (infra/web-dist.sh) signs in, sets
   );
   await page.setInputFiles("#photo", { name: "me.png", mimeType: "image/png", buffer: png });
   await page.click("#photo-form button");
-  await page.locator("#thumbnail:visible, #error:visible").first().waitFor();
-  assert.equal(await page.locator("#error").isVisible(), false, await page.locator("#error").textContent());
+  await shownWithoutError(page, "#thumbnail");
   await page.fill("#numbers", randomPhone());
   await page.click("#contacts-form button[type=submit]");
   await page.waitForFunction(() => document.querySelector("#contacts-summary").textContent !== "");

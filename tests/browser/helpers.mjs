@@ -1,5 +1,6 @@
 // What the browser tests share: Debian's Chromium driven by playwright-core, the running `make dev` stack
 // (infra/browser-tests.sh starts it and names it in API_URL), and the codes its live panel shows.
+import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -63,4 +64,10 @@ export async function screenshot(page, name, { fullPage = true } = {}) {
   const dir = join(ROOT, process.env.UPDATE_SCREENSHOTS === "1" ? "docs/screenshots" : ".local/screenshots");
   mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage });
+}
+
+/** Waits until the web client shows `selector` or an error; an error fails the test with its words. */
+export async function shownWithoutError(page, selector) {
+  await page.locator(`${selector}:visible, #error:visible`).first().waitFor();
+  assert.equal(await page.locator("#error").isVisible(), false, await page.locator("#error").textContent());
 }

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { API_URL, codeFor, launch, liveMark, randomPhone, screenshot } from "./helpers.mjs";
+import { API_URL, codeFor, launch, liveMark, randomPhone, screenshot, shownWithoutError } from "./helpers.mjs";
 
 const DESKTOP = { viewport: { width: 1280, height: 900 } };
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
@@ -30,13 +30,11 @@ async function signIn(page, phone) {
   await page.locator("#phone").focus();
   await page.keyboard.type(phone);
   await page.keyboard.press("Enter");
-  await page.locator("#code:visible, #error:visible").first().waitFor();
-  assert.equal(await page.locator("#error").isVisible(), false, await page.locator("#error").textContent());
+  await shownWithoutError(page, "#code");
   assert.equal(await page.evaluate(() => document.activeElement.id), "code", "the code field takes the focus");
   await page.keyboard.type(await codeFor(phone, mark));
   await page.keyboard.press("Enter");
-  await page.locator("#signed-in:visible, #error:visible").first().waitFor();
-  assert.equal(await page.locator("#error").isVisible(), false, await page.locator("#error").textContent());
+  await shownWithoutError(page, "#signed-in");
   assert.equal(await page.locator("#whoami").textContent(), `Signed in as ${phone}`);
 }
 

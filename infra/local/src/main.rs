@@ -304,9 +304,6 @@ fn with_headers(
 }
 
 fn plain(status: u16, body: &'static str) -> hyper::Response<Full<Bytes>> {
-    hyper::Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from_static(body.as_bytes())))
-        .expect("static response")
+    let headers = vec![("content-type", "application/json".to_owned())];
+    with_headers(hyper::Response::builder().status(status), headers, Bytes::from_static(body.as_bytes()))
 }

@@ -196,8 +196,9 @@ pub async fn delete_account(
     }
     let tokens = store.tokens_of(phone).await?;
     store.revoke_tokens(&tokens).await?;
-    // Their items go with the other personal items below; their endpoints must go too, or they would keep receiving.
-    device_list::delete_endpoints(app, phone.e164(), &store.devices(phone.e164()).await?.devices).await;
+    // Their items go with the other personal items below; their endpoints must go too, or they would keep receiving,
+    // and their token owner records, which name the number.
+    device_list::release_devices(app, phone.e164(), &store.devices(phone.e164()).await?.devices).await;
     let memberships = store.memberships_of(phone.e164()).await?;
     for membership in memberships.iter().filter(|m| !m.left) {
         let leave = |group: &mut Group| {

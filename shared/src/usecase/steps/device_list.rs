@@ -23,8 +23,8 @@ use crate::usecase::{App, Ports};
 /// one person's devices at once are all served; eight was met by twelve at once on a loaded machine.
 const CHANGE_ATTEMPTS: u32 = 16;
 
-/// Endpoints deleted at once.
-const ENDPOINT_DELETIONS_AT_ONCE: usize = 8;
+/// Removed devices let go of at once (each an owner record, and an endpoint if it has one).
+const RELEASES_AT_ONCE: usize = 8;
 
 /// Adds `add` (if any) and removes the devices `leaving` picks from the current list; then deletes the endpoints of
 /// those removed. `AUTHFAIL` when adding to an account that is gone; removing from one is already done.
@@ -87,7 +87,7 @@ pub async fn change(
             Err(ChangeDevicesError::Unavailable(e)) => return Err(e.into()),
         }
     }
-    delete_endpoints(app, owner, &removed).await;
+    release_devices(app, owner, &removed).await;
     Ok(removed.len())
 }
 
@@ -96,8 +96,8 @@ pub async fn change(
 /// per token, so both are theirs now). A device kept without an endpoint (no push application) has an owner record
 /// too, and it goes as well: it would otherwise keep the number after the account is deleted. A failure leaves an
 /// endpoint nobody pushes to any more (the profile no longer lists it): logged, not the request's failure.
-pub async fn delete_endpoints(app: &App<impl Ports>, owner: &str, devices: &[RegisteredDevice]) {
-    let deletions: Vec<_> = devices
+pub async fn release_devices(app: &App<impl Ports>, owner: &str, devices: &[RegisteredDevice]) {
+    let releases: Vec<_> = devices
         .iter()
         .map(|device| async move {
             match app.store.disown_device_token(&device.token_digest, owner).await {
@@ -110,10 +110,10 @@ pub async fn delete_endpoints(app: &App<impl Ports>, owner: &str, devices: &[Reg
             }
         })
         .collect();
-    let results: Vec<bool> = stream::iter(deletions).buffer_unordered(ENDPOINT_DELETIONS_AT_ONCE).collect().await;
-    let failed = results.iter().filter(|deleted| !**deleted).count();
+    let results: Vec<bool> = stream::iter(releases).buffer_unordered(RELEASES_AT_ONCE).collect().await;
+    let failed = results.iter().filter(|released| !**released).count();
     if failed > 0 {
-        warn!(failed, "platform endpoints of removed devices could not be deleted");
+        warn!(failed, "removed devices' owner records or platform endpoints could not be deleted");
     }
 }
 
