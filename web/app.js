@@ -10,6 +10,7 @@ let cursor = 0; // getcontacts' ts: the next delta starts here
 const contacts = new Map(); // phone digits -> contact
 const groups = new Map(); // gid -> group
 let deleteCodeSent = false; // a fresh code for deleting the account was asked for
+let profileShown = false; // the profile form holds the stored profile (from sign-in, a save, or a reload's sync)
 
 function say(text) {
   $("error").hidden = true;
@@ -86,6 +87,7 @@ function signedIn() {
 
 function signedOut() {
   session = null;
+  profileShown = false;
   deleteCodeSent = false;
   localStorage.removeItem(SESSION_KEY);
   cursor = 0;
@@ -104,6 +106,7 @@ function signedOut() {
 // Profile -------------------------------------------------------------------------------------------------------
 
 function showProfile(profile) {
+  profileShown = true;
   $("name").value = profile.name ?? "";
   $("status-text").value = profile.status ?? "";
   $("profile-summary").textContent = `${profile.name || "(no name yet)"} — ${profile.status || "(no status)"}`;
@@ -166,7 +169,9 @@ async function syncChanges() {
   const answer = await call("getcontacts", { ts: String(cursor) }, withToken());
   const first = cursor === 0;
   cursor = answer.ts;
-  showProfile(answer.u);
+  // Only after a reload: once the form holds the profile, a sync in flight (the one that follows sign-in) must not
+  // put its older copy over what the person is typing or has just saved.
+  if (!profileShown) showProfile(answer.u);
   let changes = 0;
   const note = (text) => {
     changes += 1;

@@ -76,6 +76,7 @@ const alicePhone = randomPhone();
 const bobPhone = randomPhone();
 const stranger = randomPhone();
 let alice, bob, bobTablet, page;
+let heldSync; // the sign-in's sync, held back until the profile is saved
 
 test("the sign-in screen: every control labelled, an error in words, sign-in by keyboard with the code the live panel shows", async () => {
   alice = await open(DESKTOP);
@@ -94,6 +95,18 @@ test("the sign-in screen: every control labelled, an error in words, sign-in by 
   assert.match(await page.locator("#error").textContent(), /not a phone number we can read/);
   await page.fill("#phone", "");
 
+  // The sync that follows sign-in is answered at once but delivered late, so that the next step types and saves
+  // while it is in flight (as on a slow network): its older copy of the profile must not land over them.
+  let release, answered;
+  const held = new Promise((resolve) => (release = resolve));
+  const done = new Promise((resolve) => (answered = resolve));
+  await page.route("**/getcontacts", async (route) => {
+    const response = await route.fetch(); // answered by the server now, before the save
+    await held;
+    await route.fulfill({ response }); // delivered after it
+    answered();
+  });
+  heldSync = { release, done };
   await signIn(page, alicePhone);
   // The live panel shows the code sent and mesibo's user being made.
   await page.locator("#live-lines li.live-sms").first().waitFor();
@@ -106,6 +119,13 @@ test("a profile: name, status, and a photo with its thumbnail", async () => {
   await page.fill("#status-text", "Hiking this weekend");
   await page.click("text=Save name and status");
   await waitOrFail(page, () => document.querySelector("#profile-summary").textContent.startsWith("Alice"));
+  // The sync held since sign-in now answers, with the profile as it was before the save.
+  heldSync.release();
+  await heldSync.done;
+  await page.unroute("**/getcontacts");
+  await page.waitForTimeout(500);
+  assert.equal(await page.inputValue("#name"), "Alice");
+  assert.equal(await page.locator("#profile-summary").textContent(), "Alice — Hiking this weekend");
   await page.setInputFiles("#photo", { name: "alice.png", mimeType: "image/png", buffer: await picture(page) });
   await page.click("text=Upload photo");
   await page.locator("#thumbnail").waitFor({ state: "visible" });
