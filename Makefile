@@ -95,7 +95,7 @@ schemathesis:
 # Every function is built first in one cargo invocation, exactly as sam build invokes cargo lambda for each: a
 # release link (fat LTO, one codegen unit) keeps one core busy for minutes, so two run side by side; sam build then
 # finds each one built. Serially, nine such links were most of CI's time.
-FUNCTION_BINS := login verify getcontacts account groups compat files notifier fanout mesibo keyrotation smsprotect
+FUNCTION_BINS := login verify getcontacts account groups compat files notifier fanout mesibo keyrotation smsprotect backfill
 sam-build:
 	infra/install.sh deploy
 	PATH="$(CURDIR)/$(VENV):$$PATH" cargo lambda build --release $(addprefix --bin ,$(FUNCTION_BINS))

@@ -162,6 +162,29 @@ pub async fn spawn_app_on(
 }
 
 impl TestApp {
+    /// What the notifier does once `phone`'s first profile is on the stream (these tests read no stream): everyone
+    /// who has her hears she joined, and her entries in their address books become a user's.
+    pub async fn tell_joined(&self, phone: &str) {
+        use shared::usecase::ports::ProfileStore;
+        let new = self.app.store.profile_now(phone).await.expect("read").expect("her profile");
+        let sink = shared::adapters::sns::SnsEvents::new(self.app.sns_client(), scratch_topic().await);
+        let change = shared::model::events::TableChange::Profile { inserted: true, old: None, new };
+        let queue = self.fanout_queue().await;
+        shared::usecase::notify::notify(&self.app, &sink, &queue, &change).await.expect("told");
+    }
+
+    /// `number` in `owner`'s address book, as a sync writes it while she is not a user.
+    pub async fn seed_entry(&self, owner: &str, number: &str) {
+        use shared::Clock;
+        seed_address_book(&self.app.store, &self.app.config.otp_secret, owner, &[number.to_owned()], self.clock.now())
+            .await;
+    }
+
+    /// The sort key of `e164`'s entry in an address book: its keyed name.
+    pub fn entry_sk(&self, e164: &str) -> String {
+        format!("CONTACT#{}", shared::model::address_book::ContactKey::of(&self.app.config.otp_secret, e164).as_str())
+    }
+
     /// This test's fan-out queue in moto (created on first use; the same queue after).
     pub async fn fanout_queue(&self) -> shared::adapters::sqs::SqsFanout {
         self.fanout_poller().await.sender()
@@ -437,8 +460,20 @@ pub fn secret(value: &str) {
 }
 
 /// Puts `numbers` in the address book of whoever holds `token` (getcontacts, as the apps sync it before anyone picks
-/// group members from it): a group takes only numbers from its adder's address book.
+/// group members from it): a group takes only users from its adder's address book, so a number without a profile
+/// gets one first (as if she had signed up).
 pub async fn add_to_address_book(t: &TestApp, token: &str, numbers: &[&str]) {
+    use shared::Clock;
+    use shared::usecase::ports::ProfileStore;
+    let region = shared::model::phone::DefaultRegion::from_iso("US").expect("a region");
+    let owned: Vec<String> = numbers.iter().map(|n| (*n).to_owned()).collect();
+    let users: Vec<String> =
+        t.app.store.profile_records(&owned).await.expect("read").into_iter().map(|p| p.e164).collect();
+    for number in owned.iter().filter(|n| !users.contains(n)) {
+        let phone = PhoneNumber::parse(number, region).expect("a number");
+        let profile = shared::model::profile::Profile::new(phone, "member".into(), t.clock.now(), None);
+        t.app.store.put_profile(&profile).await.expect("seeded");
+    }
     let call = HttpCall::post("/getcontacts").json(&serde_json::json!({ "phones": numbers })).bearer(token);
     let reply = t.call(call).await;
     assert_eq!(reply.status, 200, "{:?}", reply.json);
@@ -453,4 +488,33 @@ pub async fn presigned_put(upload: &serde_json::Value, body: &[u8]) -> u16 {
         .map(|(k, v)| (k.clone(), v.as_str().expect("a header value").to_owned()))
         .collect();
     local_stack::harness::http_raw("PUT", upload["url"].as_str().expect("the URL"), &headers, body).await.0
+}
+
+/// Entries of `numbers` in `owner`'s address book as a sync writes them for numbers that are not users (yet): under
+/// their keyed names, expiring after the default retention.
+pub async fn seed_address_book(
+    store: &shared::adapters::dynamodb::DynamoStore,
+    secret: &shared::model::secrets::OtpSecret,
+    owner: &str,
+    numbers: &[String],
+    now: i64,
+) {
+    use shared::model::address_book::{ContactKey, Retention};
+    use shared::usecase::ports::ContactStore;
+    let retention = Retention::new(365);
+    let entries: Vec<_> = numbers.iter().map(|n| retention.entry(ContactKey::of(secret, n), None, now, now)).collect();
+    store.put_entries(owner, &entries).await.expect("seeded");
+}
+
+/// Removes `numbers` from `owner`'s address book, as `/delcontacts` does.
+pub async fn unseed_address_book(
+    store: &shared::adapters::dynamodb::DynamoStore,
+    secret: &shared::model::secrets::OtpSecret,
+    owner: &str,
+    numbers: &[String],
+) {
+    use shared::model::address_book::{ContactKey, EntryName};
+    use shared::usecase::ports::ContactStore;
+    let names: Vec<_> = numbers.iter().map(|n| EntryName::Keyed(ContactKey::of(secret, n))).collect();
+    store.remove_entries(owner, &names).await.expect("removed");
 }

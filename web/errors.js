@@ -28,7 +28,7 @@ export const ERROR_WORDS = {
   BADIMAGE: "That file is not a picture we can read.",
   BADFILETYPE: "That kind of file is not accepted.",
   NOTFOUND: "That file does not exist.",
-  NOTCONTACT: "You can only add people who are in your address book.",
+  NOTCONTACT: "You can only add contacts who use the app.",
   RECENTLYLEFT: "Someone left or was removed recently and cannot be added back yet.",
   NOTMOBILE: "That number cannot receive text messages (not a mobile number).",
   DIRECTACCESS: "This address is not the app's: use the address the app was given.",

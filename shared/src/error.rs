@@ -61,7 +61,7 @@ pub enum ApiError {
     NoSuchFile,
     #[error("file storage is temporarily unavailable: try again")]
     FilesUnavailable,
-    #[error("only numbers in your address book can be added to a group: sync your contacts (getcontacts) first")]
+    #[error("only contacts who use the app can be added to a group: sync your contacts (getcontacts) first")]
     NotInContacts,
     #[error(
         "someone named left, or was removed from, a group you added them to or removed them from within the last 7 days: they cannot be added by you again until then"

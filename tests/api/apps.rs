@@ -310,7 +310,16 @@ async fn a_group_with_a_picture_is_created_as_the_apps_send_it() {
     let t = files_app().await;
     let (me, friend, abroad) = (random_indian(), random_indian(), random_phone());
     let token = android_sign_in(&t, &me).await["token"].as_str().unwrap().to_owned();
-    // The app picks members from the phone book it synced (a group takes only numbers from the adder's book).
+    // The app picks members among the users of the phone book it synced (a group takes only those).
+    for user in [&friend, &abroad] {
+        let profile = shared::model::profile::Profile::new(
+            user.clone(),
+            "member".into(),
+            shared::Clock::now(t.clock.as_ref()),
+            None,
+        );
+        t.app.store.put_profile(&profile).await.unwrap();
+    }
     let book = [friend.digits(), abroad.digits()].join(",");
     let synced = t.call(form(&[("op", "getcontacts"), ("token", &token), ("ts", "0"), ("phones", &book), ("dt", DT)]));
     ok(&synced.await);

@@ -17,7 +17,7 @@ use shared::edge::stream::{handle, handle_fanout};
 use shared::model::events::{CONTACT_JOINED, ContactEvent, FanoutTask, PROFILE_UPDATED, ProfileNews};
 use shared::model::profile::Profile;
 use shared::usecase::notify::{PAGE_PUBLISHES_AT_ONCE, fan_out};
-use shared::usecase::ports::{ContactStore, EventSink, ProfileStore, PublishFailed};
+use shared::usecase::ports::{EventSink, ProfileStore, PublishFailed};
 use shared::{Clock, PhoneNumber};
 
 /// `recipients` registered users who each have the newcomer's number, written straight to the table.
@@ -32,7 +32,7 @@ async fn audience(t: &TestApp, newcomer: &PhoneNumber, recipients: usize) -> Vec
         .for_each_concurrent(16, |owner| async move {
             let profile = Profile::new(owner.clone(), "owner".into(), now, None);
             t.app.store.put_profile(&profile).await.unwrap();
-            t.app.store.add_contacts(owner.e164(), &[newcomer.e164().to_owned()], now).await.unwrap();
+            t.seed_entry(owner.e164(), newcomer.e164()).await;
         })
         .await;
     owners
@@ -200,7 +200,7 @@ async fn copies_of_a_page_and_a_changed_audience_between_attempts_still_make_one
     // Out of the queue: its retry is run by hand below.
     queue.settle(&event, &receipts, &Default::default()).await.unwrap();
     let dropped = owners.remove(150);
-    t.app.store.remove_contacts(&dropped, &[newcomer.e164().to_owned()]).await.unwrap();
+    unseed_address_book(&t.app.store, &t.app.config.otp_secret, &dropped, &[newcomer.e164().to_owned()]).await;
     t.clock.advance(QUEUE_VISIBILITY_SECONDS);
     fan_out(&t.app, &sink, &sender, second_page).await.unwrap();
     assert_eq!(drain_queue(&t, &queue, &sink).await, 2, "the third and fourth pages, once each: one chain");

@@ -129,7 +129,7 @@ async fn a_getcontacts_that_stores_some_edges_and_fails_has_paid_for_each_of_the
     let token = t.sign_in(random_phone().e164()).await;
     let phones: Vec<String> = (0..300).map(|_| random_phone().e164().to_owned()).collect();
     // The batch of edges holding one of the numbers fails, every attempt; the other batches are stored.
-    proxy.inject(Fault::ServerError, Some(&format!("CONTACT#{}", phones[150])), None);
+    proxy.inject(Fault::ServerError, Some(&t.entry_sk(&phones[150])), None);
     let failed = t.call(HttpCall::post("/getcontacts").json(&json!({ "token": token, "phones": phones }))).await;
     assert_eq!((failed.status, failed.error()), (503, "UNAVAILABLE"));
     proxy.heal();

@@ -12,7 +12,6 @@ use shared::adapters::sns::SnsEvents;
 use shared::edge::stream::handle;
 use shared::model::events::ContactEvent;
 use shared::model::profile::Profile;
-use shared::usecase::ports::ContactStore;
 use shared::usecase::ports::{EventSink, PublishFailed};
 use shared::{Clock, PhoneNumber};
 
@@ -101,11 +100,11 @@ async fn setup(recipients: usize) -> (TestApp, Subscriber, StreamPoller, PhoneNu
         let now = t.clock.now();
         let profile = Profile::new(owner.clone(), format!("owner {i}"), now, None);
         t.app.store.put_profile(&profile).await.unwrap();
-        t.app.store.add_contacts(owner.e164(), &[newcomer.e164().to_owned()], now).await.unwrap();
+        t.seed_entry(owner.e164(), newcomer.e164()).await;
         owners.push(owner);
     }
     // Someone who has the number in an address book but is no user (never signed in): no event for them.
-    t.app.store.add_contacts(random_phone().e164(), &[newcomer.e164().to_owned()], t.clock.now()).await.unwrap();
+    t.seed_entry(random_phone().e164(), newcomer.e164()).await;
     // The seeded owners' own profile inserts are not what these tests are about: skip past them.
     poller.poll().await.unwrap();
     (t, subscriber, poller, newcomer, owners)

@@ -13,7 +13,7 @@ use shared::Clock;
 use shared::adapters::dynamodb::stream::StreamEvent;
 use shared::adapters::sns::SnsEvents;
 use shared::edge::stream::{handle, handle_mesibo};
-use shared::usecase::ports::{ContactStore, GroupStore, ProfileStore};
+use shared::usecase::ports::{GroupStore, ProfileStore};
 
 async fn post(t: &TestApp, path: &str, token: &str, body: Value) -> Reply {
     t.call(HttpCall::post(path).json(&body).bearer(token)).await
@@ -619,7 +619,7 @@ async fn a_new_users_join_reaches_exactly_the_users_who_have_the_number_as_one_m
     }
     // Cat does not have the number; someone who has it never signed up.
     post(&t, "/getcontacts", &cat.token, json!({ "phones": [random_phone().e164()] })).await;
-    t.app.store.add_contacts(random_phone().e164(), &[newcomer.e164().to_owned()], t.clock.now()).await.unwrap();
+    t.seed_entry(random_phone().e164(), newcomer.e164()).await;
     assert!(sync(&t, stream.poll().await.unwrap()).await);
     let before = t.mesibo().messages().len();
 

@@ -39,7 +39,8 @@ use shared::adapters::sqs::SqsFanout;
 use shared::edge::lambda::answer_custom_resource;
 use shared::edge::stream::MesiboEvent;
 use shared::model::events::FanoutTask;
-use shared::usecase::ports::{ContactStore, FanoutQueue};
+use shared::usecase::backfill::{Backfill, backfill};
+use shared::usecase::ports::FanoutQueue;
 
 /// Grants no test can use, each with why it stays. Keep it short: prefer narrowing the template.
 const NOT_EXERCISED: &[(&str, &str, &str)] = &[(
@@ -411,9 +412,9 @@ impl Deployment {
         for _ in 0..11 {
             let owner = random_phone();
             store.put_profile(&profile(&owner)).await.expect("seeded");
-            store.add_contacts(owner.e164(), &[star.e164().to_owned()], now).await.expect("seeded");
+            seed_address_book(&store, &notifier.config.otp_secret, owner.e164(), &[star.e164().to_owned()], now).await;
         }
-        store.add_contacts(with_devices, &[star.e164().to_owned()], now).await.expect("seeded");
+        seed_address_book(&store, &notifier.config.otp_secret, with_devices, &[star.e164().to_owned()], now).await;
         store.put_profile(&profile(&star)).await.expect("seeded");
         star.e164().to_owned()
     }
@@ -445,6 +446,29 @@ impl Deployment {
 }
 
 impl Deployment {
+    /// The operator's backfill after an upgrade: an entry of the shape before keyed names is rewritten.
+    async fn backfill_the_address_books(&self) {
+        let function = &self.functions["BackfillFunction"];
+        let app = function.app.as_ref().expect("the backfill");
+        let dynamodb = aws_sdk_dynamodb::Client::new(&shared::app::sdk_config().await);
+        let (owner, number) = (random_phone(), random_phone());
+        let s = |v: String| aws_sdk_dynamodb::types::AttributeValue::S(v);
+        let old_shape = dynamodb
+            .put_item()
+            .table_name(&app.config.table_name)
+            .item("PK", s(format!("USER#{}", owner.e164())))
+            .item("SK", s(format!("CONTACT#{}", number.e164())))
+            .item("GSI1PK", s(format!("HASCONTACT#{}", number.e164())))
+            .item("GSI1SK", s(format!("USER#{}", owner.e164())))
+            .item("added_at", aws_sdk_dynamodb::types::AttributeValue::N("1".into()));
+        old_shape.send().await.expect("seeded");
+        function.events.fetch_add(1, Ordering::Relaxed);
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let run = Backfill { until, restart: true, page_items: shared::usecase::backfill::PAGE_ITEMS };
+        let report = backfill(app, run).await.expect("backfilled");
+        assert!(report.done && report.progress.rewritten >= 1, "{report:?}");
+    }
+
     /// A scheduled rotation of the code key: Secrets Manager stages the new version (moto runs no Lambda: its
     /// RotateSecret stages it, then reports it cannot invoke the function) and invokes the function for each step.
     async fn rotate_the_code_key(&self) {
@@ -627,6 +651,7 @@ async fn each_functions_policy_allows_exactly_the_calls_it_makes() {
         deployment.deliver_the_stream(false).await;
         deployment.rotate_the_code_key().await;
         deployment.protect_sms_and_remove_the_stack().await;
+        deployment.backfill_the_address_books().await;
     }
 
     let mut denied: BTreeMap<String, String> = BTreeMap::new();

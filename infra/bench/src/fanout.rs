@@ -15,6 +15,7 @@ use local_stack::queue::QueuePoller;
 use local_stack::stream::StreamPoller;
 use serde_json::json;
 use shared::adapters::sns::SnsEvents;
+use shared::model::address_book::{ContactKey, NewEntry};
 use shared::model::events::ContactEvent;
 use shared::model::profile::Profile;
 use shared::usecase::ports::{ContactStore, EventSink, PublishFailed};
@@ -212,7 +213,7 @@ async fn seed(app: &App, star: &PhoneNumber, count: usize) -> Result<(), BoxErro
         .map(|owner| async move {
             let profile = Profile::new(owner.clone(), "owner".into(), now, None);
             app.store.put_profile(&profile).await?;
-            app.store.add_contacts(owner.e164(), &[star.e164().to_owned()], now).await?;
+            app.store.put_entries(owner.e164(), &[not_yet_a_user(app, star, now)]).await?;
             Ok(())
         })
         .buffer_unordered(32)
@@ -259,7 +260,7 @@ async fn measure(
     let now = SystemClock.now();
     let profile = |phone: &PhoneNumber| Profile::new(phone.clone(), "friend".into(), now, None);
     app.store.put_profile(&profile(&friend)).await?;
-    app.store.add_contacts(friend.e164(), &[other.e164().to_owned()], now).await?;
+    app.store.put_entries(friend.e164(), &[not_yet_a_user(app, &other, now)]).await?;
     let other_written = Instant::now();
     app.store.put_profile(&profile(&other)).await?;
 
@@ -356,4 +357,10 @@ pub fn markdown(report: &FanoutReport) -> String {
          after the popular one waits for neither.\n",
     );
     out
+}
+
+/// An address-book entry of `phone` as a sync writes it while she is not a user.
+fn not_yet_a_user(app: &shared::App, phone: &PhoneNumber, now: i64) -> NewEntry {
+    let key = ContactKey::of(&app.config.otp_secret, phone.e164());
+    app.config.contacts.retention.entry(key, None, now, now)
 }

@@ -10,6 +10,7 @@ mod settings;
 pub use settings::*;
 use settings::{Vars, bad};
 
+use crate::model::address_book::Retention;
 use crate::model::code::SendPolicy;
 use crate::model::links::ProfileUrls;
 use crate::model::phone::{DefaultRegion, NumberRegion, PhoneNumber};
@@ -118,6 +119,8 @@ pub struct ContactsConfig {
     /// Numbers a user may look up per rolling window; each is charged once per window (model::lookup_quota).
     pub lookup_budget: i64,
     pub lookup_window_days: i64,
+    /// How long entries of numbers that are not users are kept (`NONUSER_CONTACT_DAYS`).
+    pub retention: Retention,
     /// Where contact events go (the notifier requires it).
     pub events_topic_arn: Option<String>,
     /// SNS platform applications for push (APNs, APNs sandbox, FCM): when set, devices registered with
@@ -196,6 +199,7 @@ impl Config {
                 max_phones_per_request: vars.number(MAX_PHONES_PER_REQUEST)? as usize,
                 lookup_budget: vars.number(CONTACT_LOOKUP_BUDGET)?,
                 lookup_window_days: vars.number(CONTACT_LOOKUP_WINDOW_DAYS)?,
+                retention: Retention::new(vars.number(NONUSER_CONTACT_DAYS)?),
                 events_topic_arn: vars.text("CONTACT_EVENTS_TOPIC_ARN"),
                 push_apps: PushApps {
                     apns: vars.text("PUSH_APNS_APPLICATION_ARN"),

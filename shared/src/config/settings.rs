@@ -41,6 +41,8 @@ pub const MAX_PHONES_PER_REQUEST: Number = number("MAX_PHONES_PER_REQUEST", 5000
 /// At most `lookup_quota::MAX_BUDGET` (30,000): a day of the quota is one item, and the budget bounds its size.
 pub const CONTACT_LOOKUP_BUDGET: Number = number("CONTACT_LOOKUP_BUDGET", 20_000, 1, lookup_quota::MAX_BUDGET);
 pub const CONTACT_LOOKUP_WINDOW_DAYS: Number = number("CONTACT_LOOKUP_WINDOW_DAYS", 10, 1, 90);
+/// Days an address-book entry of a number that is not a user is kept after the last sync that named it; 0 keeps them.
+pub const NONUSER_CONTACT_DAYS: Number = number("NONUSER_CONTACT_DAYS", 365, 0, 3650);
 pub const MAX_GROUP_MEMBERS: Number = number("MAX_GROUP_MEMBERS", 1024, 2, 5000);
 pub const IP_CODE_REQUESTS_PER_HOUR: Number = number("IP_CODE_REQUESTS_PER_HOUR", 20, 1, 1_000_000);
 pub const IP_FAILED_VERIFIES_PER_HOUR: Number = number("IP_FAILED_VERIFIES_PER_HOUR", 50, 1, 1_000_000);

@@ -2,6 +2,7 @@
 //! batches) handed to the route table (or the notifier) until Lambda stops the instance.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Error, service_fn};
@@ -21,6 +22,7 @@ use crate::adapters::sqs::{SqsEvent, SqsFanout};
 use crate::app::{App, Aws, sdk_config};
 use crate::config::ConfigError;
 use crate::model::clock::SystemClock;
+use crate::usecase::backfill::{self, Backfill};
 
 /// An HTTP function's `main`: `shared::serve_http!(Operation::Verify).await` serves the operations named, and refuses
 /// any other route (`template.yaml` sends a function only its own). Their code is chosen in a constant, so the
@@ -76,6 +78,34 @@ pub async fn serve_fanout() -> Result<(), Error> {
         Ok::<_, Error>(Box::pin(stream::handle_fanout(app, sink, queue, event.payload)).await)
     }))
     .await
+}
+
+/// The backfill, invoked by the operator with `{}` (or `{"restart": true}` for a new pass): works until a minute
+/// before the invocation's deadline and answers where it stands (`usecase::backfill::BackfillReport`).
+pub async fn serve_backfill() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let app = &start(&Settings::backfill(), &sdk_config().await).await?;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<BackfillRequest>| async move {
+        let left = Duration::from_millis(event.context.deadline).saturating_sub(since_epoch());
+        let until = Instant::now() + left.saturating_sub(BACKFILL_MARGIN);
+        let command = Backfill { until, restart: event.payload.restart, page_items: backfill::PAGE_ITEMS };
+        Ok::<_, Error>(backfill::backfill(app, command).await?)
+    }))
+    .await
+}
+
+/// Time left at the end of a backfill run for its last page (a page is a Scan and its rewrites: seconds).
+const BACKFILL_MARGIN: Duration = Duration::from_secs(60);
+
+/// What the operator sends the backfill.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct BackfillRequest {
+    pub restart: bool,
+}
+
+fn since_epoch() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
 /// The app of a function that reads `settings` from the environment, and no other: the configuration (failing with

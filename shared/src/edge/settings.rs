@@ -100,6 +100,11 @@ impl Settings {
         Self::of(&[EVERY_FUNCTION, NEWS])
     }
 
+    /// The backfill's: the table, the key of keyed names, and the retention it gives the entries it rewrites.
+    pub fn backfill() -> Self {
+        Self::of(&[EVERY_FUNCTION, &["NONUSER_CONTACT_DAYS"]])
+    }
+
     /// The mesibo sync's: users, groups and notices mirrored at mesibo (a notice names the app).
     pub fn mesibo_sync() -> Self {
         Self::of(&[EVERY_FUNCTION, MESIBO, &["MESIBO_NOTICES", "APP_NAME"]])
@@ -130,7 +135,9 @@ fn operation_settings(operation: Operation) -> &'static [&'static [&'static str]
     match operation {
         Operation::Login => &[SIGN_IN_RULES, SENDING_CODES],
         Operation::Verify => &[SIGN_IN_RULES, CHECKING_CODES, MESIBO, &["TOKEN_TTL_DAYS"]],
-        Operation::GetContacts => &[ADDRESS_BOOK, &["CONTACT_LOOKUP_BUDGET", "CONTACT_LOOKUP_WINDOW_DAYS"]],
+        Operation::GetContacts => {
+            &[ADDRESS_BOOK, &["CONTACT_LOOKUP_BUDGET", "CONTACT_LOOKUP_WINDOW_DAYS", "NONUSER_CONTACT_DAYS"]]
+        }
         Operation::DelContacts => &[ADDRESS_BOOK],
         Operation::Profile => &[UPLOADS],
         Operation::Logout => &[MESIBO],

@@ -1,6 +1,7 @@
 //! Types and rules, no I/O: what a valid phone number, code, token, profile, group and event is, and the rules
 //! over them. Everything else depends on this; it depends on nothing but `crate::error`.
 
+pub mod address_book;
 pub mod client_address;
 pub mod clock;
 pub mod code;

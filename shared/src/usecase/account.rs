@@ -4,6 +4,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::error::ApiError;
+use crate::model::address_book::EntryName;
 use crate::model::client_address::ClientAddress;
 use crate::model::clock::Timestamp;
 use crate::model::contact::OwnProfile;
@@ -213,8 +214,8 @@ pub async fn delete_account(
     }
     let gids: Vec<u64> = memberships.iter().map(|m| m.gid).collect();
     store.delete_memberships(phone, &gids).await?;
-    let book = store.address_book(phone.e164()).await?;
-    store.remove_contacts(phone.e164(), &book).await?;
+    let book: Vec<EntryName> = store.address_book(phone.e164()).await?.into_iter().map(|e| e.name).collect();
+    store.remove_entries(phone.e164(), &book).await?;
     let other = store.delete_personal_items(phone).await?;
     info!(phone = %phone, tokens = tokens.len(), groups = gids.len(), contacts = book.len(), other, "account deleted");
     Ok(DeleteAccountReply {})

@@ -11,15 +11,19 @@
 //!    for a delta, the profiles and groups found in round 3 (BatchGet);
 //! 5. the quota charge, only when there are numbers new to the book: after the allowance, so a request it refuses
 //!    is charged nothing;
-//! 6. the new edges (BatchWrite). After the charges, not beside them: a number in the book is free from then on, so
-//!    no edge may be stored before it is paid for, whatever fails (docs/SECURITY.md).
+//! 6. the new entries, and those rewritten (BatchWrite). After the charges, not beside them: a number in the book is
+//!    free from then on, so no entry may be stored before it is paid for, whatever fails (docs/SECURITY.md).
+//!
+//! Until the backfill has rewritten a table's entries of the shape before keyed names, a sync that names one of
+//! them again takes a seventh round: the old entry's removal, after its replacement is stored.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::error::ApiError;
+use crate::model::address_book::{BookEntry, ContactKey, EntryName, NamedNumber};
 use crate::model::clock::Timestamp;
 use crate::model::contact::{ContactEntry, OwnProfile, is_news};
 use crate::model::group::Group;
@@ -117,12 +121,20 @@ pub async fn delete_contacts(
 ) -> Result<DelContactsReply, ApiError> {
     take_sync(app, session, now).await?;
     take_writes(app, session, command.numbers.len(), now).await?;
-    app.store.remove_contacts(session.phone.e164(), &command.numbers).await?;
+    let secret = &app.config.otp_secret;
+    let names: Vec<EntryName> = command
+        .numbers
+        .iter()
+        .flat_map(|number| [EntryName::Keyed(ContactKey::of(secret, number)), EntryName::Plain(number.clone())])
+        .collect();
+    app.store.remove_entries(session.phone.e164(), &names).await?;
     Ok(DelContactsReply { removed: command.numbers.len(), invalid: command.invalid })
 }
 
-/// Uploaded numbers: store every one as an edge, answer with the registered ones in full. The quota charges the
-/// numbers that are neither in the stored address book nor charged within its window (`model::lookup_quota`).
+/// Uploaded numbers: store every one as an entry (under its keyed name), answer with the registered ones in full.
+/// The quota charges the numbers that are neither in the stored address book nor charged within its window
+/// (`model::lookup_quota`). Entries named again are rewritten only when they must be ([`crate::model::address_book::Retention::resync_rewrites`]):
+/// a user joined or left, the expiry is a week behind, or the entry is of the shape before keyed names.
 async fn lookup(
     app: &App<impl Ports>,
     session: &Session,
@@ -132,8 +144,8 @@ async fn lookup(
 ) -> Result<(Vec<ContactEntry>, Option<ProfileRecord>), ApiError> {
     let me = session.phone.e164();
     let store = &app.store;
-    let settings = &app.config.contacts;
-    let quota = LookupQuota::new(&app.config.otp_secret, me, settings.lookup_budget, settings.lookup_window_days);
+    let (settings, secret) = (&app.config.contacts, &app.config.otp_secret);
+    let quota = LookupQuota::new(secret, me, settings.lookup_budget, settings.lookup_window_days);
     let (first_day, today) = quota.window(now);
     let wanted: Vec<String> = uploaded.iter().cloned().collect();
     let own_number = [me.to_owned()];
@@ -145,10 +157,20 @@ async fn lookup(
     );
     let (book, profiles, own, days) = (book?, profiles?, own?, days?);
 
-    let known: HashSet<&String> = book.iter().collect();
-    let new_numbers: Vec<String> = wanted.iter().filter(|n| !known.contains(n)).cloned().collect();
-    let stale: Vec<String> =
-        if reset { book.iter().filter(|n| !uploaded.contains(*n)).cloned().collect() } else { vec![] };
+    let users: HashSet<&str> = profiles.iter().filter(|p| !p.deleted).map(|p| p.e164.as_str()).collect();
+    let mut stored: HashMap<ContactKey, Vec<&BookEntry>> = HashMap::new();
+    for entry in &book {
+        stored.entry(entry.key(secret)).or_default().push(entry);
+    }
+    let keys: Vec<(&String, ContactKey)> =
+        wanted.iter().map(|number| (number, ContactKey::of(secret, number))).collect();
+    let new_numbers: Vec<String> =
+        keys.iter().filter(|(_, key)| !stored.contains_key(key)).map(|(number, _)| (*number).clone()).collect();
+    let named: HashSet<&ContactKey> = keys.iter().map(|(_, key)| key).collect();
+    let stale: Vec<EntryName> = match reset {
+        true => book.iter().filter(|e| !named.contains(&e.key(secret))).map(|e| e.name.clone()).collect(),
+        false => vec![],
+    };
     let over_quota = |over: OverQuota| {
         warn!(phone = %session.phone, fresh = over.fresh, used = over.used, "contact lookup quota exceeded");
         app.limit_hit(measured::LOOKUP_QUOTA, now);
@@ -156,10 +178,29 @@ async fn lookup(
     };
     let charge = quota.charge(&days, &new_numbers, now).map_err(over_quota)?;
 
-    // The day's write allowance, then the quota charge, then the edges. A number in the book is free from then on,
-    // so no edge may be stored that was not paid for; a request the allowance refuses is charged nothing. A failure
-    // after the charge keeps it, and the repeated request is not charged again for the numbers it already paid for
-    // (each is charged once per window).
+    // Entries to write: the new ones, and those named again that must be rewritten (with the old shapes they
+    // replace, removed once the new ones are stored, so that no entry is ever missing).
+    let retention = settings.retention;
+    let mut writes = vec![];
+    let mut replaced = vec![];
+    for (number, key) in keys {
+        let user = users.contains(number.as_str()).then_some(number.as_str());
+        match stored.get(&key) {
+            None => writes.push(retention.entry(key, user, now, now)),
+            Some(entries) if entries.iter().any(|e| retention.resync_rewrites(e, user, now)) => {
+                let added_at = entries.iter().map(|e| e.added_at).min().unwrap_or(now);
+                replaced.extend(entries.iter().filter(|e| e.is_plain()).map(|e| e.name.clone()));
+                writes.push(retention.entry(key, user, added_at, now));
+            }
+            Some(_) => {}
+        }
+    }
+
+    // The day's write allowance, then the quota charge, then the entries. A number in the book is free from then
+    // on, so no entry may be stored that was not paid for; a request the allowance refuses is charged nothing. A
+    // failure after the charge keeps it, and the repeated request is not charged again for the numbers it already
+    // paid for (each is charged once per window). Rewrites of entries already paid for are not counted: each is
+    // rewritten at most once a refresh step.
     take_writes(app, session, new_numbers.len() + stale.len(), now).await?;
     if let Some(charge) = &charge {
         if !store.charge_lookups(quota.name(), charge).await? {
@@ -168,8 +209,11 @@ async fn lookup(
         }
         app.metrics.record(Measured::LookupsCharged { numbers: charge.count() as u64 }, now);
     }
-    let (added, removed) = tokio::join!(store.add_contacts(me, &new_numbers, now), store.remove_contacts(me, &stale));
+    let (added, removed) = tokio::join!(store.put_entries(me, &writes), store.remove_entries(me, &stale));
     added.and(removed)?;
+    if !replaced.is_empty() {
+        store.remove_entries(me, &replaced).await?;
+    }
 
     let mut contacts: Vec<ContactEntry> = profiles.iter().filter(|p| !p.deleted).map(ContactEntry::user).collect();
     contacts.sort_by(|a, b| a.phone.cmp(&b.phone));
@@ -186,8 +230,9 @@ async fn delta(
 ) -> Result<(Vec<ContactEntry>, Option<ProfileRecord>), ApiError> {
     let me = session.phone.e164();
     let store = &app.store;
+    let own = NamedNumber::new(&app.config.otp_secret, me);
     let (book, reverse, memberships) =
-        tokio::join!(store.address_book(me), store.who_has(me, None), store.memberships_of(me));
+        tokio::join!(store.address_book(me), store.who_has(&own, None), store.memberships_of(me));
     let (book, reverse, memberships) = (book?, reverse?, memberships?);
     if reset {
         take_writes(app, session, book.len(), now).await?;
@@ -197,24 +242,29 @@ async fn delta(
 
     let mut numbers: BTreeSet<String> = reverse.into_iter().collect();
     if !reset {
-        numbers.extend(book.iter().cloned());
+        // The users among my contacts: a non-user's entry does not say her number, and has no profile to tell.
+        numbers.extend(book.iter().filter_map(BookEntry::number).map(str::to_owned));
     }
     numbers.insert(me.to_owned());
     let numbers: Vec<String> = numbers.into_iter().collect();
     let (profiles, groups, cleared) = tokio::join!(store.profile_records(&numbers), store.groups(&gids), async {
-        if reset { store.remove_contacts(me, &book).await } else { Ok(()) }
+        let names: Vec<EntryName> = book.iter().map(|e| e.name.clone()).collect();
+        if reset { store.remove_entries(me, &names).await } else { Ok(()) }
     },);
     let (profiles, groups) = (profiles?, groups?);
     cleared?;
 
     let wanted = |deleted: bool, updated_at: Timestamp| is_news(updated_at, deleted, since);
 
+    // A contact who joined after she was stored is news from when the notifier marked her entry, if that is later.
+    let joined: HashMap<&str, Timestamp> = book.iter().filter_map(|e| Some((e.number()?, e.joined_at?))).collect();
     let mut own = None;
     let mut contacts = vec![];
     for profile in profiles {
+        let changed = profile.updated_at.max(joined.get(profile.e164.as_str()).copied().unwrap_or(0));
         if profile.e164 == me {
             own = Some(profile);
-        } else if wanted(profile.deleted, profile.updated_at) {
+        } else if wanted(profile.deleted, changed) {
             contacts.push(ContactEntry::user(&profile));
         }
     }

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
 use crate::config::MesiboNotices;
+use crate::model::address_book::NamedNumber;
 use crate::model::clock::Timestamp;
 use crate::model::events::{AppNotice, Channel, GroupNews, NotifyRun, PROGRESS_TTL_SECONDS, ProfileNews, TableChange};
 use crate::model::group::{Group, GroupRole};
@@ -271,7 +272,8 @@ async fn message_person<P: Ports>(app: &App<P>, mesibo: &P::Mesibo, news: &Profi
     let store = &app.store;
     let run = NotifyRun::Person { e164: news.e164.clone(), kind: news.kind, ts: news.ts, channel: Channel::Mesibo };
     let progress = store.notify_progress(&run).await?;
-    let owners = store.who_has(&news.e164, progress.last_recipient.as_deref()).await?;
+    let number = NamedNumber::new(&app.config.otp_secret, &news.e164);
+    let owners = store.who_has(&number, progress.last_recipient.as_deref()).await?;
     let body = serde_json::to_string(&AppNotice::person(news, &app.config.app_name)).expect("a notice serialises");
     let from = address(&news.e164);
     let ttl = app.clock.now() + PROGRESS_TTL_SECONDS;

@@ -11,6 +11,7 @@ use ports::Metrics;
 pub use ports::Ports;
 
 pub mod account;
+pub mod backfill;
 pub mod contacts;
 pub mod export;
 pub mod files;

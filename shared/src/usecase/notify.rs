@@ -26,10 +26,11 @@ use std::time::Duration;
 use futures::{StreamExt, stream};
 use tracing::{info, warn};
 
+use crate::model::address_book::{ContactKey, NamedNumber};
 use crate::model::clock::Timestamp;
 use crate::model::events::{
-    Channel, ContactEvent, FanoutTask, GroupNews, NotifyRun, PROFILE_UPDATED, PROGRESS_TTL_SECONDS, PUBLISH_BATCH,
-    ProfileNews, TableChange,
+    CONTACT_JOINED, Channel, ContactEvent, FanoutTask, GroupNews, NotifyRun, PROFILE_UPDATED, PROGRESS_TTL_SECONDS,
+    PUBLISH_BATCH, ProfileNews, TableChange,
 };
 use crate::model::profile::ProfileRecord;
 use crate::model::rate_limit::RateLimit;
@@ -187,7 +188,8 @@ async fn tell_person(
         store.record_told(news, app.clock.now() + PROGRESS_TTL_SECONDS).await?;
     }
     let page_size = app.config.contacts.fanout_page_size;
-    let (owners, more) = store.who_has_page(&news.e164, progress.last_recipient.as_deref(), page_size).await?;
+    let number = NamedNumber::new(&app.config.otp_secret, &news.e164);
+    let (owners, more) = store.who_has_page(&number, progress.last_recipient.as_deref(), page_size).await?;
     if more && progress.last_recipient.is_none() {
         // The stream hands a shard's records to one invocation at a time, so only a crash repeats the first page,
         // and the page's claim drops the repeat.
@@ -198,7 +200,7 @@ async fn tell_person(
     }
     // A record retried after it began inline finishes inline: its audience was one page when it began.
     let owners = match more {
-        true => store.who_has(&news.e164, progress.last_recipient.as_deref()).await?,
+        true => store.who_has(&number, progress.last_recipient.as_deref()).await?,
         false => owners,
     };
     let sent = publish_to(app, sink, &run, news, &owners, 1).await?;
@@ -281,7 +283,8 @@ async fn tell_page(
     }
     let ttl = now + PROGRESS_TTL_SECONDS;
     let page_size = app.config.contacts.fanout_page_size;
-    let (mut owners, more) = store.who_has_page(&news.e164, after.as_deref(), page_size).await?;
+    let number = NamedNumber::new(&app.config.otp_secret, &news.e164);
+    let (mut owners, more) = store.who_has_page(&number, after.as_deref(), page_size).await?;
     let next = match (progress.next_page.clone(), owners.last()) {
         (Some(fixed), _) => Some(fixed),
         (None, Some(last)) if more => Some(store.fix_next_page(&run, last, ttl).await?),
@@ -334,15 +337,20 @@ async fn publish_to(
 ) -> Result<usize, NotifyError> {
     let store = &app.store;
     let ttl = app.clock.now() + PROGRESS_TTL_SECONDS;
+    // A join makes her entries in everyone's books a user's: her number beside the keyed name for their deltas, and
+    // no expiry (`model::address_book`). Marked before she is told of, so a retry marks again.
+    let joined = (news.kind == CONTACT_JOINED).then(|| ContactKey::of(&app.config.otp_secret, &news.e164));
     let mut sent = 0;
     for chunk in owners.chunks(PROFILES_PER_READ) {
-        let profiles: HashMap<String, ProfileRecord> = store
-            .profile_records(chunk)
-            .await?
-            .into_iter()
-            .filter(|p| !p.deleted)
-            .map(|p| (p.e164.clone(), p))
-            .collect();
+        let (profiles, marked) = tokio::join!(store.profile_records(chunk), async {
+            match &joined {
+                Some(key) => store.mark_joined(chunk, key, &news.e164, app.clock.now()).await,
+                None => Ok(()),
+            }
+        });
+        marked?;
+        let profiles: HashMap<String, ProfileRecord> =
+            profiles?.into_iter().filter(|p| !p.deleted).map(|p| (p.e164.clone(), p)).collect();
         let recipients: Vec<&String> = chunk.iter().filter(|o| profiles.contains_key(*o)).collect();
         for round in recipients.chunks(PUBLISH_BATCH * at_once) {
             let batches: Vec<Vec<ContactEvent>> =

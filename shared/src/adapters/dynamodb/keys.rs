@@ -3,6 +3,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::item::{Item, s};
+use crate::model::address_book::{ContactKey, EntryName};
 use crate::model::events::{Channel, NotifyRun};
 
 pub const GSI1: &str = "GSI1";
@@ -91,6 +92,14 @@ pub mod attr {
     pub const KIND: &str = "kind";
     /// A pending direct upload's: the account that started it (a `USER#<e164>` key).
     pub const OWNER: &str = "owner";
+    /// An address-book entry's: when the notifier marked it a user's.
+    pub const JOINED_AT: &str = "joined_at";
+    /// The backfill's: where its next page starts, and its counts.
+    pub const CURSOR: &str = "cursor";
+    pub const STARTED_AT: &str = "started_at";
+    pub const FINISHED_AT: &str = "finished_at";
+    pub const SCANNED: &str = "scanned";
+    pub const REWRITTEN: &str = "rewritten";
 }
 
 pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
@@ -125,13 +134,37 @@ pub fn token_by_user(issued_at: i64, hash: &str) -> String {
     format!("{TOKEN_PREFIX}{issued_at}#{}", &hash[..16])
 }
 
-pub fn contact(number: &str) -> String {
-    format!("{CONTACT_PREFIX}{number}")
+/// `CONTACT#<keyed name of the number>` under the owner; `CONTACT#<e164>` in entries written before keyed names
+/// (`model::address_book`).
+pub fn contact(name: &EntryName) -> String {
+    format!("{CONTACT_PREFIX}{}", entry_name(name))
 }
 
-/// GSI1 partition of the inverted address book: everyone who has `number`.
-pub fn has_contact(number: &str) -> String {
-    format!("HASCONTACT#{number}")
+/// GSI1 partition of the inverted address book: everyone who has the number (by its keyed name, or by the number in
+/// entries written before keyed names).
+pub fn has_contact(name: &EntryName) -> String {
+    format!("HASCONTACT#{}", entry_name(name))
+}
+
+fn entry_name(name: &EntryName) -> &str {
+    match name {
+        EntryName::Keyed(key) => key.as_str(),
+        EntryName::Plain(e164) => e164,
+    }
+}
+
+/// The name in a `CONTACT#…` sort key: a number (the old shape) starts with `+`, a keyed name is hex.
+pub fn parse_contact(sk: &str) -> Option<EntryName> {
+    let name = sk.strip_prefix(CONTACT_PREFIX)?;
+    Some(match name.starts_with('+') {
+        true => EntryName::Plain(name.to_owned()),
+        false => EntryName::Keyed(ContactKey::from_stored(name.to_owned())),
+    })
+}
+
+/// `MIGRATION#contact-keys`, `PROGRESS`: where the backfill of keyed address-book names stands.
+pub fn backfill_progress() -> Item {
+    key("MIGRATION#contact-keys", "PROGRESS")
 }
 
 /// `QUOTA#<keyed name of the owner's number>`: a contact-lookup quota, outside the user's partition so that deleting

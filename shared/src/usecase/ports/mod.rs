@@ -68,6 +68,7 @@ pub trait Ports: 'static {
         + ProfileStore
         + TokenStore
         + ContactStore
+        + AddressBookScan
         + GroupStore
         + RateLimitStore
         + DeviceStore

@@ -8,12 +8,13 @@ use std::collections::HashSet;
 use tracing::warn;
 
 use crate::error::ApiError;
+use crate::model::address_book::NamedNumber;
 use crate::model::clock::Timestamp;
 use crate::model::group::{adder_name, readd_bar_name};
 use crate::model::measured;
 use crate::model::phone::PhoneNumber;
 use crate::model::rate_limit::RateLimit;
-use crate::usecase::ports::{ContactStore, GroupStore, RateLimitStore};
+use crate::usecase::ports::{ContactStore, GroupStore, ProfileStore, RateLimitStore};
 use crate::usecase::{App, Ports};
 
 /// Before a change of group `gid` by `by` (an owner or admin there) that adds whoever of `members` is new (none:
@@ -54,8 +55,14 @@ pub async fn admit(
 ) -> Result<(), ApiError> {
     let (me, limits, secret) = (by.e164(), &app.config.abuse, &app.config.otp_secret);
     if !newcomers.is_empty() {
-        let known: HashSet<String> = app.store.in_address_book(me, newcomers).await?.into_iter().collect();
-        if !newcomers.iter().all(|n| known.contains(n)) {
+        let named: Vec<NamedNumber> = newcomers.iter().map(|n| NamedNumber::new(secret, n)).collect();
+        let (known, profiles) =
+            tokio::join!(app.store.in_address_book(me, &named), app.store.profile_records(newcomers));
+        let known: HashSet<String> = known?.into_iter().collect();
+        let users: HashSet<String> = profiles?.into_iter().filter(|p| !p.deleted).map(|p| p.e164).collect();
+        // Only users join groups: a number that never signed up is kept nowhere in clear (docs/PRIVACY.md), and
+        // mesibo could not reach her anyway. Refused alike, so the refusal says no more than a sync would.
+        if !newcomers.iter().all(|n| known.contains(n) && users.contains(n)) {
             return Err(ApiError::NotInContacts);
         }
         let adder = adder_name(secret, me);
@@ -64,7 +71,7 @@ pub async fn admit(
         for (member, _) in newcomers.iter().zip(&bars).filter(|(_, bar)| barred.contains(bar)) {
             // As WhatsApp's "my contacts may add me to groups": the bar keeps away people she does not know, and
             // lets through someone she has in her own address book (she left a group, then a friend makes another).
-            if app.store.in_address_book(member, &[me.to_owned()]).await?.is_empty() {
+            if app.store.in_address_book(member, &[NamedNumber::new(secret, me)]).await?.is_empty() {
                 return Err(ApiError::RecentlyLeft);
             }
         }
