@@ -91,7 +91,7 @@ screenshots:
 schemathesis:
 	infra/with-stack.sh infra/schemathesis.sh
 
-# The deployable artefact, built as `sam build` builds it (x86_64 here; the template defaults to arm64).
+# The deployable artefact, built as `sam build` builds it (x86_64, the template's default architecture).
 # Every function is built first in one cargo invocation, exactly as sam build invokes cargo lambda for each: a
 # release link (fat LTO, one codegen unit) keeps one core busy for minutes, so two run side by side; sam build then
 # finds each one built. Serially, nine such links were most of CI's time.

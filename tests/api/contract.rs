@@ -420,7 +420,10 @@ fn template_parameters_map_one_to_one_onto_config() {
         "LogRetentionDays",
         "CodeKeyRotationDays",
         "FanoutConcurrency",
-        "AlarmEmail",
+        "AlarmTarget",
+        "DeploymentType",
+        "MonthlyBudgetUsd",
+        "AccountConcurrencyAlarmAt",
         "SmsMonthlySpendAlarmUsd",
         "SignInThrottleRateLimit",
         "SignInThrottleBurstLimit",
@@ -534,13 +537,101 @@ fn every_function_has_its_log_group_and_its_errors_and_throttles_alarms() {
             assert_eq!(alarm["Type"], "AWS::CloudWatch::Alarm", "{name} has no {metric} alarm");
             assert_eq!(alarm["Condition"], function["Condition"], "{name}'s {metric} alarm");
             let properties = &alarm["Properties"];
-            assert_eq!(properties["Namespace"], "AWS/Lambda", "{name}'s {metric} alarm");
-            assert_eq!(properties["MetricName"], metric, "{name}'s {metric} alarm");
-            let dimension = format!("{:?}", properties["Dimensions"]);
             // `!Ref Name`, or in a loop `!Sub '${Name}'` (cfn-lint substitutes no loop identifier inside a `!Ref`).
             let watched = [format!("\"{name}\""), format!("\"${{{name}}}\"")];
-            assert!(watched.iter().any(|w| dimension.contains(w)), "{name}'s {metric} alarm watches {dimension}");
+            let metrics = alarm_metrics(properties);
+            let reads = |(namespace, read, dimensions): &(serde_yaml_ng::Value, String, String)| {
+                namespace == "AWS/Lambda" && read == metric && watched.iter().any(|w| dimensions.contains(w))
+            };
+            assert!(metrics.iter().any(reads), "{name}'s {metric} alarm reads {metrics:?}");
             assert!(format!("{:?}", properties["AlarmActions"]).contains("AlarmTopic"), "{name}'s {metric} alarm");
         }
     }
+}
+
+/// Each metric an alarm reads, as `(namespace, metric name, its dimensions as written)`: one (`MetricName`), or each
+/// of its metric math's (`Metrics`).
+fn alarm_metrics(properties: &serde_yaml_ng::Value) -> Vec<(serde_yaml_ng::Value, String, String)> {
+    if let Some(name) = properties["MetricName"].as_str() {
+        return vec![(properties["Namespace"].clone(), name.to_owned(), format!("{:?}", properties["Dimensions"]))];
+    }
+    let metrics = properties["Metrics"].as_sequence().into_iter().flatten();
+    let read = metrics.map(|m| &m["MetricStat"]["Metric"]).filter_map(|metric| {
+        let name = metric["MetricName"].as_str()?.to_owned();
+        Some((metric["Namespace"].clone(), name, format!("{:?}", metric["Dimensions"])))
+    });
+    read.collect()
+}
+
+/// Every alarm reaches someone, and says so when it clears: its actions and its OK actions are the same, AlarmTopic
+/// (which AlarmTarget's address is subscribed to) and the topic AlarmTarget names, if it names one. And every alarm
+/// reads a metric something emits: one AWS publishes for a resource of this stack (or for the account), or one of
+/// the stack's own namespace that the functions or a metric filter write.
+#[test]
+fn every_alarm_reaches_someone_and_reads_a_metric_something_emits() {
+    use serde_yaml_ng::Value as Yaml;
+    let template = local_stack::template::template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let names: Vec<&str> = resources.keys().filter_map(Yaml::as_str).collect();
+    // What AWS publishes, per namespace, that these alarms read (each for the resource in its dimensions).
+    let published = [
+        ("AWS/Lambda", &["Errors", "Invocations", "Throttles", "IteratorAge", "ConcurrentExecutions"][..]),
+        ("AWS/ApiGateway", &["5xx", "Count", "Latency"][..]),
+        ("AWS/DynamoDB", &["ReadThrottleEvents", "WriteThrottleEvents", "SystemErrors"][..]),
+        ("AWS/SQS", &["ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"][..]),
+        ("AWS/SNS", &["SMSSuccessRate", "SMSMonthToDateSpentUSD"][..]),
+        ("AWS/WAFV2", &["BlockedRequests"][..]),
+    ];
+    // Per account and region, not per resource.
+    let account_wide = ["ConcurrentExecutions", "SMSSuccessRate", "SMSMonthToDateSpentUSD"];
+    let emf = include_str!("../../shared/src/adapters/emf.rs");
+    let filters: Vec<String> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::Logs::MetricFilter")
+        .flat_map(|f| f["Properties"]["MetricTransformations"].as_sequence().unwrap().clone())
+        .map(|t| t["MetricName"].as_str().unwrap().to_owned())
+        .collect();
+    let mut alarms = 0;
+    for (name, alarm) in resources.iter().filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm") {
+        alarms += 1;
+        let properties = &alarm["Properties"];
+        let actions = format!("{:?}", properties["AlarmActions"]);
+        assert!(actions.contains("AlarmTopic") && actions.contains("AlarmTarget"), "{name:?} tells {actions}");
+        assert_eq!(actions, format!("{:?}", properties["OKActions"]), "{name:?} says when it clears");
+        let metrics = alarm_metrics(properties);
+        assert!(!metrics.is_empty(), "{name:?} reads no metric");
+        for (namespace, metric, dimensions) in metrics {
+            let own = matches!(&namespace, Yaml::Tagged(t) if t.tag == "!Ref" && t.value == "AWS::StackName");
+            match namespace.as_str().filter(|_| !own) {
+                Some(aws) => {
+                    let known = published.iter().find(|(ns, _)| *ns == aws).map(|(_, m)| m.contains(&metric.as_str()));
+                    assert_eq!(
+                        known,
+                        Some(true),
+                        "{name:?} reads {aws} {metric}, which nothing here makes AWS publish"
+                    );
+                    // `!Ref R`, `!GetAtt R.Attribute`, or (loops) `!Sub '${R}'`.
+                    let named = |r: &&str| {
+                        [format!("\"{r}\""), format!("\"{r}."), format!("${{{r}}}")]
+                            .iter()
+                            .any(|n| dimensions.contains(n))
+                    };
+                    let of_a_resource = names.iter().any(named)
+                        || dimensions.contains("AWS::StackName")
+                        || dimensions.contains("${Name}Function");
+                    let account = account_wide.contains(&metric.as_str()) && dimensions == "Null";
+                    assert!(
+                        of_a_resource || account,
+                        "{name:?} reads {metric} of {dimensions}, no resource of the stack"
+                    );
+                }
+                None => {
+                    assert!(format!("{namespace:?}").contains("AWS::StackName"), "{name:?} reads {namespace:?}");
+                    let written = emf.contains(&format!("(\"{metric}\", ")) || filters.contains(&metric);
+                    assert!(written, "{name:?} reads {metric}, which neither the functions nor a metric filter write");
+                }
+            }
+        }
+    }
+    assert!(alarms >= 25, "{alarms} alarms");
 }

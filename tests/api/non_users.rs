@@ -173,3 +173,42 @@ async fn after_a_realistic_session_no_number_of_a_non_user_is_kept_anywhere_in_a
         assert!(table.contains(&national(user)), "{} is a user", user.e164());
     }
 }
+
+/// Someone who deletes her account and signs up again within 30 days is told of as a profile change, not a join,
+/// yet her entries in others' books become a user's again: a sync in between had taken her number out of them.
+#[tokio::test]
+async fn a_rejoin_marks_the_entries_a_deletion_left_without_a_number() {
+    use shared::usecase::ports::ProfileStore;
+    let t = spawn_app().await;
+    let (alice, bob) = (random_phone(), random_phone());
+    let alice_token = t.sign_in(alice.e164()).await;
+    let bob_token = t.sign_in(bob.e164()).await;
+    let sync = || t.call(post("/getcontacts", &alice_token, json!({ "phones": [bob.e164()] })));
+    assert_eq!(sync().await.status, 200);
+    let entry = || async {
+        let items = t.scan().await;
+        items.into_iter().find(|i| i["SK"].as_s().unwrap() == &t.entry_sk(bob.e164())).expect("alice's entry of bob")
+    };
+    assert!(entry().await.contains_key("phone"), "bob is a user");
+
+    t.clock.advance(60);
+    t.login(bob.e164()).await;
+    let code = last_sms_code(bob.e164()).await.unwrap();
+    assert_eq!(t.call(post("/deleteaccount", &bob_token, json!({ "code": code }))).await.status, 200);
+    t.clock.advance(3600);
+    assert_eq!(sync().await.status, 200);
+    assert!(!entry().await.contains_key("phone"), "alice's sync took the number of a non-user out");
+
+    let tombstone = t.app.store.profile_now(bob.e164()).await.unwrap().expect("a tombstone");
+    t.clock.advance(3600);
+    t.sign_in(bob.e164()).await;
+    let new = t.app.store.profile_now(bob.e164()).await.unwrap().expect("bob again");
+    let sink = SnsEvents::new(t.app.sns_client(), scratch_topic().await);
+    let change = shared::model::events::TableChange::Profile { inserted: false, old: Some(tombstone), new };
+    shared::usecase::notify::notify(&t.app, &sink, &t.fanout_queue().await, &change).await.expect("told");
+    assert_eq!(entry().await["phone"].as_s().unwrap(), bob.e164(), "marked again");
+    let delta = t.call(post("/getcontacts", &alice_token, json!({ "ts": 0 }))).await;
+    let phones: Vec<&str> =
+        delta.json["contacts"].as_array().unwrap().iter().filter_map(|c| c["phone"].as_str()).collect();
+    assert!(phones.contains(&bob.digits()), "{:?}", delta.json);
+}

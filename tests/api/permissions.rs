@@ -38,6 +38,7 @@ use shared::adapters::sns::SnsEvents;
 use shared::adapters::sqs::SqsFanout;
 use shared::edge::lambda::answer_custom_resource;
 use shared::edge::stream::MesiboEvent;
+use shared::model::address_book::ContactKey;
 use shared::model::events::FanoutTask;
 use shared::usecase::backfill::{Backfill, backfill};
 use shared::usecase::ports::FanoutQueue;
@@ -93,7 +94,12 @@ async fn deploy(mesibo_mode: bool) -> Deployment {
     let account = topic.split(':').nth(4).expect("a topic ARN names its account").to_owned();
     let region = sdk.region().expect("a region").to_string();
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let app_secrets = template()["Resources"]["AppSecrets"]["Properties"]["SecretString"].as_str().unwrap().to_owned();
+    // What Secrets Manager generates from the template: its JSON, with the generated key beside the settings.
+    let generator = &template()["Resources"]["AppSecrets"]["Properties"]["GenerateSecretString"];
+    let mut app_secrets: serde_json::Map<String, Value> =
+        serde_json::from_str(generator["SecretStringTemplate"].as_str().unwrap()).expect("a JSON template");
+    app_secrets.insert(generator["GenerateStringKey"].as_str().unwrap().to_owned(), json!(random_hex(4)));
+    let app_secrets = Value::Object(app_secrets).to_string();
     let mesibo = match mesibo_mode {
         true => Some(MesiboEmulator::start().await),
         false => None,
@@ -119,6 +125,8 @@ async fn deploy(mesibo_mode: bool) -> Deployment {
         ("AWS::StackName", "messenger-test".to_owned()),
         ("PushFcmApplicationArn", fcm_application().await),
         ("MesiboAppTokenSecretArn", String::new()),
+        // An opt-in: on here, so that its function's policy is checked too.
+        ("SmsProtect", "Enabled".to_owned()),
     ]);
     if let Some(mesibo) = &mesibo {
         refs.insert("MesiboAppTokenSecretArn", secret_arn(&secrets, &mesibo.app_token).await);
@@ -446,27 +454,39 @@ impl Deployment {
 }
 
 impl Deployment {
-    /// The operator's backfill after an upgrade: an entry of the shape before keyed names is rewritten.
+    /// The operator's backfill after an upgrade: an entry of the shape before keyed names gets its keyed name, one
+    /// already replaced is removed, and a deleted user's entry is rewritten in place.
     async fn backfill_the_address_books(&self) {
         let function = &self.functions["BackfillFunction"];
         let app = function.app.as_ref().expect("the backfill");
         let dynamodb = aws_sdk_dynamodb::Client::new(&shared::app::sdk_config().await);
-        let (owner, number) = (random_phone(), random_phone());
-        let s = |v: String| aws_sdk_dynamodb::types::AttributeValue::S(v);
-        let old_shape = dynamodb
-            .put_item()
-            .table_name(&app.config.table_name)
-            .item("PK", s(format!("USER#{}", owner.e164())))
-            .item("SK", s(format!("CONTACT#{}", number.e164())))
-            .item("GSI1PK", s(format!("HASCONTACT#{}", number.e164())))
-            .item("GSI1SK", s(format!("USER#{}", owner.e164())))
-            .item("added_at", aws_sdk_dynamodb::types::AttributeValue::N("1".into()));
-        old_shape.send().await.expect("seeded");
+        let (owner, renamed, replaced, gone) = (random_phone(), random_phone(), random_phone(), random_phone());
+        let secret = &app.config.otp_secret;
+        let key = |phone: &shared::PhoneNumber| ContactKey::of(secret, phone.e164()).as_str().to_owned();
+        let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+        let entry = |name: String, phone: Option<&str>| {
+            let mut put = dynamodb
+                .put_item()
+                .table_name(&app.config.table_name)
+                .item("PK", s(&format!("USER#{}", owner.e164())))
+                .item("SK", s(&format!("CONTACT#{name}")))
+                .item("GSI1PK", s(&format!("HASCONTACT#{name}")))
+                .item("GSI1SK", s(&format!("USER#{}", owner.e164())))
+                .item("added_at", aws_sdk_dynamodb::types::AttributeValue::N("1".into()));
+            if let Some(phone) = phone {
+                put = put.item("phone", s(phone));
+            }
+            put.send()
+        };
+        entry(renamed.e164().to_owned(), None).await.expect("seeded");
+        entry(replaced.e164().to_owned(), None).await.expect("seeded");
+        entry(key(&replaced), None).await.expect("seeded");
+        entry(key(&gone), Some(gone.e164())).await.expect("seeded");
         function.events.fetch_add(1, Ordering::Relaxed);
         let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
         let run = Backfill { until, restart: true, page_items: shared::usecase::backfill::PAGE_ITEMS };
         let report = backfill(app, run).await.expect("backfilled");
-        assert!(report.done && report.progress.rewritten >= 1, "{report:?}");
+        assert!(report.done && report.progress.rewritten >= 3, "{report:?}");
     }
 
     /// A scheduled rotation of the code key: Secrets Manager stages the new version (moto runs no Lambda: its

@@ -171,7 +171,8 @@ async fn a_failure_is_answered_failed_with_its_reason_never_left_hanging() {
 }
 
 /// The protect configuration allows what the code allows: the custom resource gets the same countries as the
-/// functions' ALLOWED_REGIONS, for the configuration the stack made, and it is on unless turned off.
+/// functions' ALLOWED_REGIONS, for the configuration the stack made; it is an opt-in (it changes a setting of the whole
+/// account), and CloudFormation waits minutes for its answer, not the default hour.
 #[test]
 fn the_template_gives_the_custom_resource_the_functions_allow_list() {
     let template = local_stack::template::template();
@@ -182,7 +183,8 @@ fn the_template_gives_the_custom_resource_the_functions_allow_list() {
     }
     let id = format!("{:?}", resource["Properties"]["ProtectConfigurationId"]);
     assert!(id.contains("SmsProtectConfiguration.ProtectConfigurationId"), "{id}");
-    assert_eq!(template["Parameters"]["SmsProtect"]["Default"], "Enabled");
+    assert_eq!(template["Parameters"]["SmsProtect"]["Default"], "Disabled");
+    assert_eq!(resource["Properties"]["ServiceTimeout"], 120);
     for name in ["SmsProtectConfiguration", "SmsProtectFunction", "SmsProtectDefault"] {
         assert_eq!(template["Resources"][name]["Condition"], "SmsProtectOn", "{name}");
     }

@@ -18,6 +18,7 @@ async fn user_journey(
     index: usize,
     me: &PhoneNumber,
     everyone: &[PhoneNumber],
+    friend: &PhoneNumber,
 ) -> (String, Option<String>, Vec<String>) {
     let ip = format!("198.51.100.{}", index + 1);
     let call = |c: HttpCall| HttpCall { source_ip: ip.clone(), ..c };
@@ -31,9 +32,10 @@ async fn user_journey(
     let replay = t.call(call(HttpCall::post("/verify").form(&[("phone", me.e164()), ("code", &code)]))).await;
     assert_eq!(replay.error(), "CODEEXPIRED");
 
-    // Ten neighbours (some not yet signed up) and three strangers.
+    // Ten neighbours (some not yet signed up), a friend everyone has (a user since before), and two strangers.
     let mut phones: Vec<String> = (1..=10).map(|k| everyone[(index + k) % USERS].e164().to_owned()).collect();
-    phones.extend((0..3).map(|_| random_phone().e164().to_owned()));
+    phones.push(friend.e164().to_owned());
+    phones.extend((0..2).map(|_| random_phone().e164().to_owned()));
     let auth = |c: HttpCall| call(c).bearer(&token);
     let contacts = t.call(auth(HttpCall::post("/getcontacts").json(&json!({ "phones": phones })))).await;
     assert_eq!(contacts.status, 200, "{:?}", contacts.json);
@@ -51,7 +53,7 @@ async fn user_journey(
         let promote = |k: usize| {
             auth(HttpCall::post("/setadmin").json(&json!({ "gid": id, "m": everyone[index + k].e164(), "admin": 1 })))
         };
-        // A stranger from the address book synced above (a group takes only numbers from the adder's book).
+        // The friend from the address book synced above (a group takes only users from the adder's book).
         let add = auth(HttpCall::post("/editmembers").json(&json!({ "gid": id, "m": phones[10] })));
         let demote_owner = auth(HttpCall::post("/setadmin").json(&json!({ "gid": id, "m": me.e164(), "admin": 0 })));
         let (a, b, c, d) = tokio::join!(t.call(promote(1)), t.call(promote(2)), t.call(add), t.call(demote_owner),);
@@ -72,7 +74,14 @@ async fn fifty_concurrent_users_leave_every_invariant_intact() {
         everyone.insert(random_phone());
     }
     let everyone: Vec<PhoneNumber> = everyone.into_iter().collect();
-    let journeys = join_all((0..USERS).map(|i| user_journey(&t, i, &everyone[i], &everyone))).await;
+    let friend = random_phone();
+    let now = shared::Clock::now(t.clock.as_ref());
+    t.app
+        .store
+        .put_profile(&shared::model::profile::Profile::new(friend.clone(), "friend".into(), now, None))
+        .await
+        .unwrap();
+    let journeys = join_all((0..USERS).map(|i| user_journey(&t, i, &everyone[i], &everyone, &friend))).await;
 
     let items = t.scan().await;
     let by_sk = |prefix: &'static str| items.iter().filter(move |i| i["SK"].as_s().unwrap().starts_with(prefix));
@@ -94,7 +103,7 @@ async fn fifty_concurrent_users_leave_every_invariant_intact() {
     let codes: Vec<&Item> = by_sk("OTP").collect();
     assert_eq!(codes.len(), USERS);
     assert!(codes.iter().all(|c| c.contains_key("used_at") && !c.contains_key("code_digest")));
-    assert_eq!(by_sk("PROFILE").count(), USERS);
+    assert_eq!(by_sk("PROFILE").count(), USERS + 1, "and the friend's");
 
     // Groups: exactly one owner each (the creator), the two promotions and the addition all kept.
     let groups: Vec<&Item> = by_sk("GROUP").collect();

@@ -224,3 +224,26 @@ async fn a_confirm_that_meets_a_storage_failure_is_a_503_and_can_be_repeated() {
     assert_eq!(stored_attachments(&t).await, 1);
     assert!(t.items_with_sk_prefix("PENDING").await.is_empty());
 }
+
+/// A file's links are public, so each file is sent at most DOWNLOADS_PER_FILE_PER_HOUR times an hour: past it 429
+/// RATELIMIT with Retry-After (nothing more leaves the bucket), another file is not affected, and the next hour
+/// sends it again.
+#[tokio::test]
+async fn one_file_is_sent_at_most_its_hourly_downloads() {
+    let t = spawn_app_with(&[("DOWNLOADS_PER_FILE_PER_HOUR", "3"), ("DOWNLOAD_URL", ""), ("FILE_URL", "")]).await;
+    let name = |hex: &str| format!("/files/p1796600000-{hex}.jpg");
+    let (popular, other) = (name(&"a".repeat(32)), name(&"b".repeat(32)));
+    let get = |path: &str| t.call(HttpCall { method: "GET".into(), ..HttpCall::post(path) });
+    let start = shared::Clock::now(t.clock.as_ref());
+    t.clock.advance(3600 - start.rem_euclid(3600) + 1);
+    for _ in 0..3 {
+        assert_eq!(get(&popular).await.status, 302);
+    }
+    let refused = get(&popular).await;
+    assert_eq!((refused.status, refused.error()), (429, "RATELIMIT"), "{:?}", refused.json);
+    assert!(refused.headers.contains_key("retry-after") && refused.headers.get("location").is_none());
+    assert_eq!(get(&other).await.status, 302, "another file is not affected");
+    t.clock.advance(3600);
+    assert_eq!(get(&popular).await.status, 302, "the next hour sends it again");
+    assert!(t.metrics.limits_hit().contains(&"downloads".to_owned()), "{:?}", t.metrics.limits_hit());
+}

@@ -116,6 +116,7 @@ mod tests {
             sms_hourly_limit_per_country: 1,
             sms_daily_budget: 1,
             uploads_per_hour: 1,
+            downloads_per_file_per_hour: 1,
             contact_syncs_per_hour: 1,
             contact_writes_per_day: 1,
             groups_per_day: 1,

@@ -219,6 +219,7 @@ impl Config {
                 sms_hourly_limit_per_country: vars.number(SMS_HOURLY_LIMIT_PER_COUNTRY)?,
                 sms_daily_budget: vars.number(SMS_DAILY_BUDGET)?,
                 uploads_per_hour: vars.number(UPLOADS_PER_HOUR)?,
+                downloads_per_file_per_hour: vars.number(DOWNLOADS_PER_FILE_PER_HOUR)?,
                 contact_syncs_per_hour: vars.number(CONTACT_SYNCS_PER_HOUR)?,
                 contact_writes_per_day: vars.number(CONTACT_WRITES_PER_DAY)?,
                 groups_per_day: vars.number(GROUPS_PER_DAY)?,

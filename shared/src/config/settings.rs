@@ -50,6 +50,7 @@ pub const NUMBER_FAILED_VERIFIES_PER_DAY: Number = number("NUMBER_FAILED_VERIFIE
 pub const SMS_HOURLY_LIMIT_PER_COUNTRY: Number = number("SMS_HOURLY_LIMIT_PER_COUNTRY", 200, 1, 10_000_000);
 pub const SMS_DAILY_BUDGET: Number = number("SMS_DAILY_BUDGET", 1000, 1, 100_000_000);
 pub const UPLOADS_PER_HOUR: Number = number("UPLOADS_PER_HOUR", 100, 1, 100_000);
+pub const DOWNLOADS_PER_FILE_PER_HOUR: Number = number("DOWNLOADS_PER_FILE_PER_HOUR", 1000, 1, 1_000_000);
 /// mesibo's Android app uploads an address book 100 numbers a request: 120 an hour is a 10,000-number book and 20
 /// syncs more.
 pub const CONTACT_SYNCS_PER_HOUR: Number = number("CONTACT_SYNCS_PER_HOUR", 120, 1, 100_000);

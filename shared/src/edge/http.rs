@@ -94,7 +94,7 @@ async fn api_php<P: Ports>(app: &App<P>, req: &Request, client: ClientAddress, n
 
 async fn download<P: Ports>(app: &App<P>, req: &Request, now: Timestamp) -> Response<Body> {
     let name = Operation::file_name(req.raw_http_path());
-    match files::download_link(app, name).await {
+    match files::download_link(app, name, now).await {
         Ok(link) => redirect(&link, files::DOWNLOAD_LINK_SECONDS - 600),
         Err(e) => reply::<()>(Operation::Download.name(), now, Err(e)),
     }

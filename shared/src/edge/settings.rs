@@ -147,7 +147,8 @@ fn operation_settings(operation: Operation) -> &'static [&'static [&'static str]
         Operation::Export => &[ADDRESS_BOOK, UPLOADS, GROUP_MEMBERS, &["GROUPS_PER_DAY"]],
         Operation::SetGroup => &[GROUP_MEMBERS, UPLOADS, MESIBO, &["GROUPS_PER_DAY"]],
         Operation::EditMembers | Operation::SetAdmin => &[GROUP_MEMBERS],
-        Operation::GetGroup | Operation::DelGroup | Operation::Download => &[],
+        Operation::GetGroup | Operation::DelGroup => &[],
+        Operation::Download => &[&["DOWNLOADS_PER_FILE_PER_HOUR"]],
         // A group's photo is a change of the group, within the day's group notices.
         Operation::Upload => &[UPLOADS, GROUP_MEMBERS, &["MAX_UPLOAD_BYTES"]],
         // api.php: every operation behind one route (its login also hands out the maps key, an app secret).

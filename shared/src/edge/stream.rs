@@ -8,7 +8,7 @@ use tracing::error;
 
 use futures::{StreamExt, stream};
 
-use crate::adapters::dynamodb::stream::{BatchResponse, ItemFailure, StreamEvent};
+use crate::adapters::dynamodb::stream::{BatchResponse, ItemFailure, StreamEvent, StreamRecord};
 use crate::adapters::sqs::SqsEvent;
 use crate::model::clock::Timestamp;
 use crate::model::events::TableChange;
@@ -17,14 +17,46 @@ use crate::usecase::notify::{fan_out, notify};
 use crate::usecase::ports::{EventSink, FanoutQueue};
 use crate::usecase::{App, Ports};
 
-/// The notifier's batch.
+/// Partition keys of a batch the notifier tells at once.
+const KEYS_AT_ONCE: usize = 8;
+
+/// The notifier's batch: the records of each partition key (a person's profile, a group) in order, the keys side by
+/// side. A key's first failure stops that key only; the stream retries from the earliest failure of all, and saved
+/// progress keeps the records after it that were told from being told twice over.
 pub async fn handle(
     app: &App<impl Ports>,
     sink: &impl EventSink,
     queue: &impl FanoutQueue,
     event: StreamEvent,
 ) -> BatchResponse {
-    each_record(event, "notification", |change, _| async move { notify(app, sink, queue, &change).await }).await
+    let mut keys: Vec<(String, Vec<&StreamRecord>)> = vec![];
+    for record in &event.records {
+        let key = record.partition_key();
+        match keys.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, records)) => records.push(record),
+            None => keys.push((key, vec![record])),
+        }
+    }
+    // Collected first: a lazy iterator of futures borrowing the batch is not `Send` in every caller's eyes.
+    let work: Vec<_> = keys
+        .into_iter()
+        .map(|(_, records)| async move {
+            for record in records {
+                if let Err(e) = notify(app, sink, queue, &record.change()).await {
+                    error!(error = %e, "notification failed; the stream will retry from this record");
+                    return Some(record);
+                }
+            }
+            None
+        })
+        .collect();
+    let outcomes: Vec<Option<&StreamRecord>> = stream::iter(work).buffer_unordered(KEYS_AT_ONCE).collect().await;
+    let failed: Vec<&StreamRecord> = outcomes.into_iter().flatten().collect();
+    // The stream resumes from the earliest of them, in the batch's (the shard's) order.
+    match event.records.iter().find(|r| failed.iter().any(|f| std::ptr::eq(*f, *r))) {
+        Some(first) => BatchResponse::retry_from(&first.dynamodb.sequence_number),
+        None => BatchResponse::default(),
+    }
 }
 
 /// Fan-out tasks one invocation works on at once (the event source's batch is at most this).

@@ -70,11 +70,20 @@ pub struct BookEntry {
 }
 
 impl BookEntry {
+    /// The key of its number under `secret`: from the number where the entry says it (so an entry named under an
+    /// earlier secret matches its number's key under this one), else its stored name.
     pub fn key(&self, secret: &OtpSecret) -> ContactKey {
         match &self.name {
-            EntryName::Keyed(key) => key.clone(),
             EntryName::Plain(e164) => ContactKey::of(secret, e164),
+            EntryName::Keyed(key) => {
+                self.user.as_deref().map_or_else(|| key.clone(), |e164| ContactKey::of(secret, e164))
+            }
         }
+    }
+
+    /// Whether it is stored under another name than `key`: the old shape, or named under an earlier secret.
+    pub fn named_otherwise(&self, key: &ContactKey) -> bool {
+        self.name != EntryName::Keyed(key.clone())
     }
 
     /// The number, where the entry may say it: a user's, or one stored before keyed names.

@@ -63,6 +63,9 @@ pub struct ProfileNews {
     pub tn: String,
     /// When it happened (created_at or updated_at): part of the event's identity.
     pub ts: Timestamp,
+    /// A deleted account made anew: her entries in others' address books are a user's again, as at a join, even when
+    /// she is told of as a profile change (within [`REJOIN_QUIET_SECONDS`]).
+    pub rejoined: bool,
 }
 
 impl ProfileNews {
@@ -125,6 +128,7 @@ impl ProfileNews {
         if new.deleted {
             return None;
         }
+        let rejoined = !inserted && old.is_some_and(|old| old.deleted);
         let (kind, ts) = match old {
             _ if inserted => (CONTACT_JOINED, new.created_at),
             Some(old) if old.deleted && new.created_at - old.updated_at < REJOIN_QUIET_SECONDS => {
@@ -142,7 +146,13 @@ impl ProfileNews {
             photo: new.photo.clone(),
             tn: new.tn.clone(),
             ts,
+            rejoined,
         })
+    }
+
+    /// Whether telling this news marks the person's entries in her audience's address books as a user's.
+    pub fn marks_entries(&self) -> bool {
+        self.kind == CONTACT_JOINED || self.rejoined
     }
 }
 
@@ -195,6 +205,9 @@ pub enum FanoutTask {
         photo: String,
         ts: Timestamp,
         after: Option<String>,
+        /// [`ProfileNews::rejoined`] (absent in tasks queued before it existed).
+        #[serde(default)]
+        rejoined: bool,
     },
     /// Tell `e164`'s audience of the profile as it is at `due` (its latest changes were over the limit).
     Coalesced { e164: String, due: Timestamp },
@@ -210,6 +223,7 @@ impl FanoutTask {
             photo: news.photo.clone(),
             ts: news.ts,
             after,
+            rejoined: news.rejoined,
         }
     }
 }
@@ -219,7 +233,7 @@ impl ProfileNews {
     pub fn from_page(kind: &str, e164: &str, name: &str, status: &str, photo: &str, ts: Timestamp) -> Option<Self> {
         let kind = [CONTACT_JOINED, PROFILE_UPDATED].into_iter().find(|k| *k == kind)?;
         let (e164, name, status, photo) = (e164.to_owned(), name.to_owned(), status.to_owned(), photo.to_owned());
-        Some(Self { kind, e164, name, status, photo, tn: String::new(), ts })
+        Some(Self { kind, e164, name, status, photo, tn: String::new(), ts, rejoined: false })
     }
 
     /// `profile_updated` of the profile as it is now (a coalesced change).
@@ -232,6 +246,7 @@ impl ProfileNews {
             photo: profile.photo.clone(),
             tn: profile.tn.clone(),
             ts: profile.updated_at,
+            rejoined: false,
         }
     }
 }
@@ -346,6 +361,7 @@ mod tests {
             photo: "a.jpg".into(),
             tn: String::new(),
             ts,
+            rejoined: false,
         }
     }
 

@@ -35,7 +35,7 @@
 use super::client_address::ClientAddress;
 use super::clock::Timestamp;
 use super::phone::PhoneNumber;
-use super::secrets::{OtpSecret, keyed_name};
+use super::secrets::{OtpSecret, fingerprint, keyed_name};
 
 const HOUR: i64 = 3600;
 /// Of the daily SMS budget, what codes to numbers without an account may spend.
@@ -58,6 +58,7 @@ pub struct AbuseLimits {
     pub sms_hourly_limit_per_country: i64,
     pub sms_daily_budget: i64,
     pub uploads_per_hour: i64,
+    pub downloads_per_file_per_hour: i64,
     pub contact_syncs_per_hour: i64,
     pub contact_writes_per_day: i64,
     pub groups_per_day: i64,
@@ -150,6 +151,13 @@ impl RateLimit {
 
     pub fn uploads(limits: &AbuseLimits, secret: &OtpSecret, phone: &PhoneNumber) -> Self {
         Self::single(format!("uploads#{}", keyed_name(secret, "phone", phone.e164())), HOUR, limits.uploads_per_hour)
+    }
+
+    /// Downloads of one stored file (`DOWNLOADS_PER_FILE_PER_HOUR`), by a fingerprint of its name: the links are
+    /// public (the apps fetch them without a token), so this bounds what one file can cost in egress an hour.
+    pub fn downloads(limits: &AbuseLimits, name: &str) -> Self {
+        let subject = format!("downloads#{}", fingerprint(name.as_bytes()));
+        Self::split(subject, HOUR, limits.downloads_per_file_per_hour)
     }
 
     /// One person's `getcontacts` and `delcontacts` requests (each reads up to a whole upload's profiles).

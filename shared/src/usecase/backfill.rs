@@ -5,20 +5,22 @@
 //! renames users' entries after a change of the deployment secret (docs/PRIVACY.md, "The hashing key").
 //!
 //! Resumable: a run works until its deadline, then returns; the next run resumes after the last saved page. A page
-//! worked twice (a run that died before saving it) is rewritten to the same result. Live syncs go on meanwhile:
-//! reads accept both shapes, and a new entry is stored before the old one is removed, so none is ever missing.
+//! worked twice (a run that died before saving it) is rewritten to the same result; two runs at once are told apart
+//! by the progress they saved, and the later stops. Live syncs go on meanwhile: reads accept both shapes, each entry
+//! is rewritten in one conditional step (a new name replaces the old in one transaction), and an entry removed since
+//! the scan read it (a deletion, `delcontacts`, a reset) stays removed.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::time::Instant;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use tracing::info;
 
-use crate::model::address_book::{BookEntry, ContactKey, EntryName, NewEntry};
+use crate::model::address_book::{BookEntry, EntryName, NewEntry};
 use crate::model::clock::Timestamp;
 use crate::usecase::ports::{
-    AddressBookScan, BackfillProgress, ContactStore, ProfileStore, ScannedPage, StoreUnavailable,
+    AddressBookScan, BackfillProgress, ProfileStore, Rewritten, ScannedPage, StoreUnavailable,
 };
 use crate::usecase::{App, Ports};
 
@@ -37,20 +39,23 @@ pub struct Backfill {
 #[derive(Debug, Serialize)]
 pub struct BackfillReport {
     pub done: bool,
+    /// Another run saved a page while this one worked: it stopped, and the other goes on.
+    pub busy: bool,
     #[serde(flatten)]
     pub progress: BackfillProgress,
 }
 
 /// Items read per page (a Scan page stops at 1 MB before that).
 pub const PAGE_ITEMS: usize = 1_000;
-/// Owners whose entries are rewritten at once.
-const OWNERS_AT_ONCE: usize = 8;
+/// Entries rewritten at once (each one conditional write or transaction).
+const REWRITES_AT_ONCE: usize = 16;
 
 pub async fn backfill(app: &App<impl Ports>, command: Backfill) -> Result<BackfillReport, StoreUnavailable> {
     let store = &app.store;
     let now = app.clock.now();
-    let mut progress = match store.backfill_progress().await? {
-        Some(progress) if !(command.restart && progress.finished_at.is_some()) => progress,
+    let mut seen = store.backfill_progress().await?;
+    let mut progress = match &seen {
+        Some(progress) if !(command.restart && progress.finished_at.is_some()) => progress.clone(),
         _ => BackfillProgress { started_at: now, ..BackfillProgress::default() },
     };
     while progress.finished_at.is_none() {
@@ -61,7 +66,13 @@ pub async fn backfill(app: &App<impl Ports>, command: Backfill) -> Result<Backfi
         if progress.cursor.is_none() {
             progress.finished_at = Some(app.clock.now());
         }
-        store.save_backfill_progress(&progress).await?;
+        if !store.save_backfill_progress(&progress, seen.as_ref()).await? {
+            // Another run saved a page since this one read where things stood: it goes on, this one stops (its
+            // page was rewritten to the same result, so nothing is lost).
+            info!("another backfill run is at work: this one stops");
+            return Ok(BackfillReport { done: false, busy: true, progress });
+        }
+        seen = Some(progress.clone());
         info!(
             scanned = progress.scanned,
             rewritten = progress.rewritten,
@@ -72,10 +83,11 @@ pub async fn backfill(app: &App<impl Ports>, command: Backfill) -> Result<Backfi
             break;
         }
     }
-    Ok(BackfillReport { done: progress.finished_at.is_some(), progress })
+    Ok(BackfillReport { done: progress.finished_at.is_some(), busy: false, progress })
 }
 
-/// Rewrites the entries of a page that must be (`Retention::backfill_rewrites`); returns how many.
+/// Rewrites the entries of a page that must be (`Retention::backfill_rewrites`), each in one conditional step;
+/// returns how many were.
 async fn rewrite(
     app: &App<impl Ports>,
     entries: &[(String, BookEntry)],
@@ -87,30 +99,19 @@ async fn rewrite(
     let profiles = app.store.profile_records(&named).await?;
     let users: HashSet<String> = profiles.into_iter().filter(|p| !p.deleted).map(|p| p.e164).collect();
 
-    // One entry per key: both shapes of a number may be in a page (a sync replacing one meanwhile).
-    let mut by_owner: BTreeMap<&str, (BTreeMap<ContactKey, NewEntry>, Vec<EntryName>)> = BTreeMap::new();
-    for (owner, entry) in entries {
-        let user = entry.number().filter(|number| users.contains(*number));
-        if !retention.backfill_rewrites(secret, entry, user) {
-            continue;
-        }
-        let key = entry.number().map_or_else(|| entry.key(secret), |number| ContactKey::of(secret, number));
-        let (puts, removals) = by_owner.entry(owner).or_default();
-        if entry.name != EntryName::Keyed(key.clone()) {
-            removals.push(entry.name.clone());
-        }
-        puts.insert(key.clone(), retention.entry(key, user, entry.added_at, now));
-    }
-    let rewritten = by_owner.values().map(|(puts, _)| puts.len()).sum();
-    stream::iter(by_owner)
-        .map(|(owner, (puts, removals))| async move {
-            // The new entry first: the old one goes only once it is stored.
-            let puts: Vec<NewEntry> = puts.into_values().collect();
-            app.store.put_entries(owner, &puts).await?;
-            app.store.remove_entries(owner, &removals).await
+    let rewrites: Vec<(&str, &EntryName, NewEntry)> = entries
+        .iter()
+        .filter_map(|(owner, entry)| {
+            let user = entry.number().filter(|number| users.contains(*number));
+            retention
+                .backfill_rewrites(secret, entry, user)
+                .then(|| (owner.as_str(), &entry.name, retention.entry(entry.key(secret), user, entry.added_at, now)))
         })
-        .buffer_unordered(OWNERS_AT_ONCE)
-        .try_collect::<Vec<()>>()
+        .collect();
+    let done: Vec<Rewritten> = stream::iter(rewrites)
+        .map(|(owner, old, new)| async move { app.store.rewrite_entry(owner, old, &new).await })
+        .buffer_unordered(REWRITES_AT_ONCE)
+        .try_collect()
         .await?;
-    Ok(rewritten)
+    Ok(done.iter().filter(|r| **r == Rewritten::Done).count())
 }

@@ -187,9 +187,11 @@ async fn lookup(
         let user = users.contains(number.as_str()).then_some(number.as_str());
         match stored.get(&key) {
             None => writes.push(retention.entry(key, user, now, now)),
-            Some(entries) if entries.iter().any(|e| retention.resync_rewrites(e, user, now)) => {
+            Some(entries)
+                if entries.iter().any(|e| e.named_otherwise(&key) || retention.resync_rewrites(e, user, now)) =>
+            {
                 let added_at = entries.iter().map(|e| e.added_at).min().unwrap_or(now);
-                replaced.extend(entries.iter().filter(|e| e.is_plain()).map(|e| e.name.clone()));
+                replaced.extend(entries.iter().filter(|e| e.named_otherwise(&key)).map(|e| e.name.clone()));
                 writes.push(retention.entry(key, user, added_at, now));
             }
             Some(_) => {}

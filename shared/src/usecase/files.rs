@@ -4,7 +4,7 @@
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::ports::{DirectUpload, FileArea, FileStore, PendingUploadStore};
+use super::ports::{DirectUpload, FileArea, FileStore, PendingUploadStore, RateLimitStore};
 use super::steps::group_admission;
 use super::steps::photos::{self, NewPhoto, take_upload};
 use super::steps::session::Session;
@@ -14,6 +14,7 @@ use crate::model::clock::Timestamp;
 use crate::model::contact::OwnProfile;
 use crate::model::links::Links;
 use crate::model::media::{FileName, FilePurpose, FileType, clean_attachment};
+use crate::model::rate_limit::RateLimit;
 use crate::model::secrets::random_name;
 
 /// A presigned upload must start within this many seconds.
@@ -259,10 +260,18 @@ async fn forget_pending(files: &impl FileStore, pending: &PendingUpload) {
     }
 }
 
-/// Where `/files/<name>` sends a client: a link to the file in storage, valid for [`DOWNLOAD_LINK_SECONDS`].
-pub async fn download_link(app: &App<impl Ports>, name: &str) -> Result<String, ApiError> {
+/// Where `/files/<name>` sends a client: a link to the file in storage, valid for [`DOWNLOAD_LINK_SECONDS`]. Each
+/// file is sent at most `DOWNLOADS_PER_FILE_PER_HOUR` times an hour (429 `RATELIMIT` beyond, counted before the link
+/// is made): anyone with its name may ask, so that bounds the egress one file can cost.
+pub async fn download_link(app: &App<impl Ports>, name: &str, now: Timestamp) -> Result<String, ApiError> {
     let files = app.files.as_ref().ok_or(ApiError::NoSuchFile)?;
     let name = FileName::parse(name).ok_or(ApiError::NoSuchFile)?;
+    let limit = RateLimit::downloads(&app.config.abuse, name.as_str());
+    if !app.store.take(&limit, now).await? {
+        app.limit_hit(limit.kind(), now);
+        warn!("downloads of one file over the hour's limit");
+        return Err(ApiError::RateLimited { retry_after: limit.retry_after(now) });
+    }
     let area = match name.purpose() {
         FilePurpose::Photo => FileArea::Photos,
         FilePurpose::Attachment => FileArea::Attachments,

@@ -29,8 +29,8 @@ use tracing::{info, warn};
 use crate::model::address_book::{ContactKey, NamedNumber};
 use crate::model::clock::Timestamp;
 use crate::model::events::{
-    CONTACT_JOINED, Channel, ContactEvent, FanoutTask, GroupNews, NotifyRun, PROFILE_UPDATED, PROGRESS_TTL_SECONDS,
-    PUBLISH_BATCH, ProfileNews, TableChange,
+    Channel, ContactEvent, FanoutTask, GroupNews, NotifyRun, PROFILE_UPDATED, PROGRESS_TTL_SECONDS, PUBLISH_BATCH,
+    ProfileNews, TableChange,
 };
 use crate::model::profile::ProfileRecord;
 use crate::model::rate_limit::RateLimit;
@@ -239,9 +239,9 @@ pub async fn fan_out(
     task: FanoutTask,
 ) -> Result<(), NotifyError> {
     match task {
-        FanoutTask::Page { kind, e164, name, status, photo, ts, after } => {
+        FanoutTask::Page { kind, e164, name, status, photo, ts, after, rejoined } => {
             match ProfileNews::from_page(&kind, &e164, &name, &status, &photo, ts) {
-                Some(news) => tell_page(app, sink, queue, &news, after).await,
+                Some(news) => tell_page(app, sink, queue, &ProfileNews { rejoined, ..news }, after).await,
                 None => {
                     warn!(kind, "fan-out page of an unknown kind dropped");
                     Ok(())
@@ -337,9 +337,9 @@ async fn publish_to(
 ) -> Result<usize, NotifyError> {
     let store = &app.store;
     let ttl = app.clock.now() + PROGRESS_TTL_SECONDS;
-    // A join makes her entries in everyone's books a user's: her number beside the keyed name for their deltas, and
+    // A join (or a rejoin) makes her entries in everyone's books a user's: her number beside the keyed name for their deltas, and
     // no expiry (`model::address_book`). Marked before she is told of, so a retry marks again.
-    let joined = (news.kind == CONTACT_JOINED).then(|| ContactKey::of(&app.config.otp_secret, &news.e164));
+    let joined = news.marks_entries().then(|| ContactKey::of(&app.config.otp_secret, &news.e164));
     let mut sent = 0;
     for chunk in owners.chunks(PROFILES_PER_READ) {
         let (profiles, marked) = tokio::join!(store.profile_records(chunk), async {

@@ -5,18 +5,20 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use futures::{StreamExt, stream};
 
 use super::batch::Write;
 use super::item::{Item, get_n, get_s, n, s};
 use super::keys::{self, attr};
-use super::{DynamoStore, condition_failed, unavailable};
+use super::{DynamoStore, condition_failed, failed_conditions, unavailable};
 use crate::model::address_book::{BookEntry, ContactKey, EntryName, NamedNumber, NewEntry};
 use crate::model::clock::Timestamp;
 use crate::model::lookup_quota::{Charge, LookupDay, LookupTag};
-use crate::usecase::ports::{AddressBookScan, BackfillProgress, ContactStore, ScannedPage, StoreUnavailable};
+use crate::usecase::ports::{
+    AddressBookScan, BackfillProgress, ContactStore, Rewritten, ScannedPage, StoreUnavailable,
+};
 
 impl DynamoStore {
     /// Every entry of `owner`'s address book, as stored.
@@ -269,11 +271,76 @@ impl AddressBookScan for DynamoStore {
             .filter_map(|item| Some((keys::user_number(&get_s(item, keys::PK))?.to_owned(), book_entry(item)?)))
             .collect();
         let next = page.last_evaluated_key.map(|key| {
-            let key: HashMap<String, String> =
+            let mut key: HashMap<String, String> =
                 key.into_iter().filter_map(|(name, value)| Some((name, value.as_s().ok()?.clone()))).collect();
+            // An entry of the old shape names its number: the cursor (saved, shown) keeps only its owner, and the
+            // next page starts over at the owner's first entry (rewriting is idempotent).
+            if key
+                .get(keys::SK)
+                .is_some_and(|sk| keys::parse_contact(sk).is_some_and(|n| matches!(n, EntryName::Plain(_))))
+            {
+                key.insert(keys::SK.to_owned(), keys::CONTACT_PREFIX.to_owned());
+            }
             serde_json::to_string(&key).expect("a map of strings is JSON")
         });
         Ok(ScannedPage { entries, next })
+    }
+
+    async fn rewrite_entry(&self, owner: &str, old: &EntryName, new: &NewEntry) -> Result<Rewritten, StoreUnavailable> {
+        let old_key = keys::key(keys::user(owner), keys::contact(old));
+        if *old == EntryName::Keyed(new.key.clone()) {
+            // A user's entry: her number, no expiry. A non-user's: no number, the expiry retention asks for.
+            let (expression, value) = match (&new.user, new.expires_at) {
+                (Some(e164), _) => ("SET #phone = :v REMOVE #ttl, #joined", Some(s(e164))),
+                (None, Some(at)) => ("SET #ttl = :v REMOVE #phone, #joined", Some(n(at))),
+                (None, None) => ("REMOVE #phone, #joined, #ttl", None),
+            };
+            let request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(old_key))
+                .update_expression(expression)
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", keys::PK)
+                .expression_attribute_names("#ttl", keys::TTL)
+                .expression_attribute_names("#phone", attr::PHONE)
+                .expression_attribute_names("#joined", attr::JOINED_AT)
+                .set_expression_attribute_values(value.map(|v| HashMap::from([(":v".to_owned(), v)])));
+            return match request.send().await {
+                Ok(_) => Ok(Rewritten::Done),
+                Err(e) if condition_failed(&e) => Ok(Rewritten::Gone),
+                Err(e) => Err(unavailable("rewrite entry", e)),
+            };
+        }
+        let remove = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(old_key.clone()))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .expect("table, key and condition are set");
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(entry_item(owner, new)))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .expect("table, item and condition are set");
+        let steps =
+            vec![TransactWriteItem::builder().delete(remove).build(), TransactWriteItem::builder().put(put).build()];
+        let error = match self.client.transact_write_items().set_transact_items(Some(steps)).send().await {
+            Ok(_) => return Ok(Rewritten::Done),
+            Err(error) => error,
+        };
+        match failed_conditions(&error) {
+            Some(failed) if failed[0] => Ok(Rewritten::Gone),
+            // The entry of the new name is there already (a sync replaced the old one meanwhile): it stays as it is.
+            Some(_) => {
+                let request = self.client.delete_item().table_name(&self.table).set_key(Some(old_key));
+                request.send().await.map_err(|e| unavailable("remove replaced entry", e))?;
+                Ok(Rewritten::Done)
+            }
+            None => Err(unavailable("rename entry", error)),
+        }
     }
 
     async fn backfill_progress(&self) -> Result<Option<BackfillProgress>, StoreUnavailable> {
@@ -287,7 +354,11 @@ impl AddressBookScan for DynamoStore {
         }))
     }
 
-    async fn save_backfill_progress(&self, progress: &BackfillProgress) -> Result<(), StoreUnavailable> {
+    async fn save_backfill_progress(
+        &self,
+        progress: &BackfillProgress,
+        seen: Option<&BackfillProgress>,
+    ) -> Result<bool, StoreUnavailable> {
         let mut item = keys::backfill_progress();
         item.extend([
             (attr::STARTED_AT.into(), n(progress.started_at)),
@@ -297,7 +368,19 @@ impl AddressBookScan for DynamoStore {
         item.extend(progress.cursor.as_ref().map(|cursor| (attr::CURSOR.into(), s(cursor))));
         item.extend(progress.finished_at.map(|at| (attr::FINISHED_AT.into(), n(at))));
         let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
-        request.send().await.map_err(|e| unavailable("save backfill progress", e))?;
-        Ok(())
+        let request = match seen {
+            None => request.condition_expression("attribute_not_exists(PK)"),
+            Some(seen) => request
+                .condition_expression("#started = :started AND #scanned = :scanned")
+                .expression_attribute_names("#started", attr::STARTED_AT)
+                .expression_attribute_names("#scanned", attr::SCANNED)
+                .expression_attribute_values(":started", n(seen.started_at))
+                .expression_attribute_values(":scanned", n(seen.scanned as i64)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable("save backfill progress", e)),
+        }
     }
 }

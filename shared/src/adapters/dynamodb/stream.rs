@@ -63,6 +63,11 @@ impl BatchResponse {
 }
 
 impl StreamRecord {
+    /// The item's partition key: records of one key keep their order, records of two need not.
+    pub fn partition_key(&self) -> String {
+        self.dynamodb.keys.get(keys::PK).and_then(|k| k["S"].as_str()).unwrap_or_default().to_owned()
+    }
+
     /// When the write happened, if the stream says.
     pub fn written_at(&self) -> Option<Timestamp> {
         self.dynamodb.approximate_creation.map(|seconds| seconds as Timestamp)

@@ -68,9 +68,32 @@ pub trait AddressBookScan: Sync {
     /// page's cursor, `None` at the end.
     fn scan_entries(&self, cursor: Option<&str>, limit: usize) -> impl Future<Output = Stored<ScannedPage>> + Send;
 
+    /// Rewrites `owner`'s entry stored under `old` as `new`, in one step, only if it is still there (an owner's
+    /// deletion, `delcontacts` or reset since the scan must not be undone). Under another name, `new` replaces the old
+    /// item; if an entry of `new`'s name exists already, it is kept and the old one only removed.
+    fn rewrite_entry(
+        &self,
+        owner: &str,
+        old: &EntryName,
+        new: &NewEntry,
+    ) -> impl Future<Output = Stored<Rewritten>> + Send;
+
     fn backfill_progress(&self) -> impl Future<Output = Stored<Option<BackfillProgress>>> + Send;
 
-    fn save_backfill_progress(&self, progress: &BackfillProgress) -> impl Future<Output = Stored<()>> + Send;
+    /// Saves `progress` if the stored progress is still `seen` (`None`: none stored); false if another run moved it.
+    fn save_backfill_progress(
+        &self,
+        progress: &BackfillProgress,
+        seen: Option<&BackfillProgress>,
+    ) -> impl Future<Output = Stored<bool>> + Send;
+}
+
+/// What became of an entry the backfill rewrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rewritten {
+    Done,
+    /// Removed since it was read: left removed.
+    Gone,
 }
 
 /// A page of the scan: each entry with its owner's number, and where the next page starts (`None`: the end).
@@ -83,7 +106,8 @@ pub struct ScannedPage {
 /// Where the backfill stands: saved after every page, so a run picks up where the last one stopped.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BackfillProgress {
-    /// The next page's start; `None` with `finished_at`: done.
+    /// The next page's start; `None` with `finished_at`: done. Never answered (it names an owner).
+    #[serde(skip_serializing)]
     pub cursor: Option<String>,
     pub started_at: Timestamp,
     pub finished_at: Option<Timestamp>,
