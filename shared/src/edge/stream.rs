@@ -8,7 +8,7 @@ use tracing::error;
 
 use futures::{StreamExt, stream};
 
-use crate::adapters::dynamodb::stream::{BatchResponse, ItemFailure, StreamEvent, StreamRecord};
+use crate::adapters::dynamodb::stream::{BatchResponse, ItemFailure, StreamEvent};
 use crate::adapters::sqs::SqsEvent;
 use crate::model::clock::Timestamp;
 use crate::model::events::TableChange;
@@ -29,32 +29,33 @@ pub async fn handle(
     queue: &impl FanoutQueue,
     event: StreamEvent,
 ) -> BatchResponse {
-    let mut keys: Vec<(String, Vec<&StreamRecord>)> = vec![];
-    for record in &event.records {
+    // Each key's records, by their place in the batch (the shard's order).
+    let mut keys: Vec<(String, Vec<usize>)> = vec![];
+    for (at, record) in event.records.iter().enumerate() {
         let key = record.partition_key();
         match keys.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, records)) => records.push(record),
-            None => keys.push((key, vec![record])),
+            Some((_, places)) => places.push(at),
+            None => keys.push((key, vec![at])),
         }
     }
+    let records = &event.records;
     // Collected first: a lazy iterator of futures borrowing the batch is not `Send` in every caller's eyes.
     let work: Vec<_> = keys
         .into_iter()
-        .map(|(_, records)| async move {
-            for record in records {
-                if let Err(e) = notify(app, sink, queue, &record.change()).await {
+        .map(|(_, places)| async move {
+            for at in places {
+                if let Err(e) = notify(app, sink, queue, &records[at].change()).await {
                     error!(error = %e, "notification failed; the stream will retry from this record");
-                    return Some(record);
+                    return Some(at);
                 }
             }
             None
         })
         .collect();
-    let outcomes: Vec<Option<&StreamRecord>> = stream::iter(work).buffer_unordered(KEYS_AT_ONCE).collect().await;
-    let failed: Vec<&StreamRecord> = outcomes.into_iter().flatten().collect();
-    // The stream resumes from the earliest of them, in the batch's (the shard's) order.
-    match event.records.iter().find(|r| failed.iter().any(|f| std::ptr::eq(*f, *r))) {
-        Some(first) => BatchResponse::retry_from(&first.dynamodb.sequence_number),
+    let failed: Vec<Option<usize>> = stream::iter(work).buffer_unordered(KEYS_AT_ONCE).collect().await;
+    // The stream resumes from the earliest of them.
+    match failed.into_iter().flatten().min() {
+        Some(first) => BatchResponse::retry_from(&records[first].dynamodb.sequence_number),
         None => BatchResponse::default(),
     }
 }

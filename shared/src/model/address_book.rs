@@ -45,6 +45,11 @@ impl NamedNumber {
     pub fn new(secret: &OtpSecret, e164: &str) -> Self {
         Self { e164: e164.to_owned(), key: ContactKey::of(secret, e164) }
     }
+
+    /// Both names an entry of the number may be stored under: its key, and (before the backfill) the number itself.
+    pub fn names(&self) -> [EntryName; 2] {
+        [EntryName::Keyed(self.key.clone()), EntryName::Plain(self.e164.clone())]
+    }
 }
 
 /// What an entry is stored under.

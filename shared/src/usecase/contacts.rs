@@ -122,11 +122,8 @@ pub async fn delete_contacts(
     take_sync(app, session, now).await?;
     take_writes(app, session, command.numbers.len(), now).await?;
     let secret = &app.config.otp_secret;
-    let names: Vec<EntryName> = command
-        .numbers
-        .iter()
-        .flat_map(|number| [EntryName::Keyed(ContactKey::of(secret, number)), EntryName::Plain(number.clone())])
-        .collect();
+    let names: Vec<EntryName> =
+        command.numbers.iter().flat_map(|number| NamedNumber::new(secret, number).names()).collect();
     app.store.remove_entries(session.phone.e164(), &names).await?;
     Ok(DelContactsReply { removed: command.numbers.len(), invalid: command.invalid })
 }

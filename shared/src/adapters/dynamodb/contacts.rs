@@ -89,11 +89,6 @@ fn merge_owners(pages: [(Vec<String>, bool); 2], limit: usize) -> (Vec<String>, 
     (owners, more || cut)
 }
 
-/// The number's two names: its key, and the number itself (entries written before keyed names).
-fn both_names(number: &NamedNumber) -> [EntryName; 2] {
-    [EntryName::Keyed(number.key.clone()), EntryName::Plain(number.e164.clone())]
-}
-
 /// Joins marked at once: each is one conditional update.
 const MARKS_AT_ONCE: usize = 16;
 
@@ -120,7 +115,7 @@ impl ContactStore for DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<String>, bool), StoreUnavailable> {
-        let [keyed, plain] = both_names(number);
+        let [keyed, plain] = number.names();
         let (keyed, plain) =
             tokio::join!(self.owners_page(&keyed, after, limit), self.owners_page(&plain, after, limit));
         Ok(merge_owners([keyed?, plain?], limit))
@@ -174,7 +169,7 @@ impl ContactStore for DynamoStore {
 
     async fn in_address_book(&self, owner: &str, numbers: &[NamedNumber]) -> Result<Vec<String>, StoreUnavailable> {
         let names: HashMap<EntryName, &str> =
-            numbers.iter().flat_map(|number| both_names(number).map(|name| (name, number.e164.as_str()))).collect();
+            numbers.iter().flat_map(|number| number.names().map(|name| (name, number.e164.as_str()))).collect();
         let edges = names.keys().map(|name| keys::key(keys::user(owner), keys::contact(name))).collect();
         // Consistent: a book synced just before creating a group must already count.
         let found = self.batch_get(edges, true).await?;
