@@ -105,7 +105,7 @@ sam-build:
 # Benchmarks (docs/BENCHMARKS.md): the functions built as `sam build` builds them (cargo lambda, release profile,
 # x86_64 here), a hello-world beside them, the bench harness and the dev server; then every section against a local
 # stack of its own. BENCH_SCALE=0.2 for a quick look.
-BENCH_BINS := login verify getcontacts account groups compat notifier hello-world hello-world-sdk
+BENCH_BINS := login verify getcontacts account groups files compat notifier hello-world hello-world-sdk
 bench:
 	infra/install.sh bench
 	PATH="$(CURDIR)/$(VENV):$$PATH" cargo lambda build --release $(addprefix --bin ,$(BENCH_BINS))

@@ -432,6 +432,9 @@ fn template_parameters_map_one_to_one_onto_config() {
         "SubnetIds",
         "SecurityGroupIds",
         "AttachmentDays",
+        // A launch's pre-warmed table (docs/SCALE.md): DynamoDB's, no function reads it.
+        "WarmReadUnitsPerSecond",
+        "WarmWriteUnitsPerSecond",
         // The SMS protect configuration is the account's, set by a custom resource; no function reads it.
         "SmsProtect",
         // The front door is infrastructure in front of the functions; they learn of it from FRONT_DOOR_SECRET_ARN.

@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::BoxError;
-use crate::results::{Results, WorkOperation};
+use crate::results::{NotifierRecord, Results, WorkOperation};
 
 /// The countries whose SMS prices are compared (prices.json has these keys).
 const COUNTRIES: [(&str, &str); 5] =
@@ -42,9 +42,15 @@ pub struct AwsPrices {
     /// What SMS by SNS costs beyond the price per message, unpriced: named beside every total it is left out of.
     pub sns_sms_unpriced: String,
     pub sns_publish_per_million: Price,
+    pub sns_mobile_push_per_million: Price,
     pub secrets_manager_secret_month: Price,
     pub secrets_manager_per_10k_calls: Price,
     pub cloudwatch_logs_ingested_gb: Price,
+    pub xray_traces_recorded_per_million: Price,
+    pub s3_storage_gb_month: Price,
+    pub s3_put_per_thousand: Price,
+    pub s3_get_per_thousand: Price,
+    pub data_transfer_out_gb: Price,
     pub sqs_requests_per_million: Price,
 }
 
@@ -88,13 +94,34 @@ pub struct Prices {
 pub struct PerUserMonth {
     pub sign_ins: f64,
     pub full_syncs: f64,
-    pub delta_syncs: f64,
+    pub days: f64,
     pub profile_updates: f64,
+    pub photo_changes: f64,
+    pub attachments_sent: f64,
+}
+
+/// How much address book a user has and how often her app syncs it.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct Scenario {
+    pub contacts: usize,
+    pub syncs_per_day: f64,
+}
+
+impl Scenario {
+    fn label(&self) -> String {
+        format!(
+            "{} contacts, {} sync{} a day",
+            self.contacts,
+            self.syncs_per_day,
+            if self.syncs_per_day == 1.0 { "" } else { "s" }
+        )
+    }
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Usage {
-    pub architecture: String,
+    pub architectures: Vec<String>,
+    pub architecture_note: String,
     pub memory_mb: BTreeMap<String, f64>,
     pub memory_note: String,
     pub round_trip_ms: f64,
@@ -105,11 +132,19 @@ pub struct Usage {
     pub sms_note: String,
     pub per_active_user_month: PerUserMonth,
     pub per_active_user_note: String,
-    pub contacts_per_user: u64,
-    pub notifier_per_sign_in: f64,
-    pub notifier_note: String,
-    pub audience_per_user: f64,
+    pub scenarios: Vec<Scenario>,
+    pub headline_scenario: Scenario,
+    pub scenario_note: String,
     pub audience_note: String,
+    pub push_devices_per_recipient: f64,
+    pub push_note: String,
+    pub xray_traced_share: f64,
+    pub xray_note: String,
+    pub photo_bytes: f64,
+    pub attachment_bytes: f64,
+    pub attachment_downloads: f64,
+    pub attachment_days: f64,
+    pub files_note: String,
     pub hosted_mau_note: String,
     pub secret_reads_per_cold_start: f64,
     pub secrets_per_deployment: f64,
@@ -117,21 +152,88 @@ pub struct Usage {
     pub log_bytes_per_invocation: f64,
     pub log_note: String,
     pub stored_bytes_per_user: f64,
+    pub stored_bytes_per_contact: f64,
     pub storage_note: String,
 }
 
 /// The three inputs, from the repository root.
 pub fn read_inputs(root: &Path, results: &Path) -> Result<(Results, Prices, Usage), BoxError> {
-    let json = |path: &Path| -> Result<String, BoxError> {
-        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()).into())
-    };
-    let prices = json(&root.join("infra/bench/prices.json"))?;
-    let usage = json(&root.join("infra/bench/usage.json"))?;
+    let path = root.join("infra/bench/prices.json");
+    let prices = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((
         Results::read(results)?,
         serde_json::from_str(&prices).map_err(|e| format!("prices.json: {e}"))?,
-        serde_json::from_str(&usage).map_err(|e| format!("usage.json: {e}"))?,
+        read_usage(root)?,
     ))
+}
+
+/// infra/bench/usage.json, from the repository root.
+pub fn read_usage(root: &Path) -> Result<Usage, BoxError> {
+    let path = root.join("infra/bench/usage.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(serde_json::from_str(&text).map_err(|e| format!("usage.json: {e}"))?)
+}
+
+/// What a piece of work uses, meter by meter, before any price: the model's counts, each from a measured figure
+/// times a usage assumption.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Activity {
+    pub api_requests: f64,
+    pub lambda_requests: f64,
+    /// Lambda duration times memory, whatever the architecture (each has its own price).
+    pub gb_seconds: f64,
+    pub read_units: f64,
+    pub write_units: f64,
+    /// Contact events published to SNS.
+    pub events: f64,
+    /// Events pushed to devices (SNS mobile push).
+    pub pushes: f64,
+    pub log_gb: f64,
+    pub secret_reads: f64,
+    pub traces: f64,
+    pub s3_puts: f64,
+    pub s3_gets: f64,
+    pub egress_gb: f64,
+    pub table_gb_month: f64,
+    pub bucket_gb_month: f64,
+}
+
+impl Activity {
+    fn meters(&mut self) -> [&mut f64; 15] {
+        [
+            &mut self.api_requests,
+            &mut self.lambda_requests,
+            &mut self.gb_seconds,
+            &mut self.read_units,
+            &mut self.write_units,
+            &mut self.events,
+            &mut self.pushes,
+            &mut self.log_gb,
+            &mut self.secret_reads,
+            &mut self.traces,
+            &mut self.s3_puts,
+            &mut self.s3_gets,
+            &mut self.egress_gb,
+            &mut self.table_gb_month,
+            &mut self.bucket_gb_month,
+        ]
+    }
+
+    fn scaled(&self, times: f64) -> Self {
+        let mut out = self.clone();
+        for meter in out.meters() {
+            *meter *= times;
+        }
+        out
+    }
+
+    fn plus(mut self, other: &Activity) -> Self {
+        let mut other = other.clone();
+        for (mine, theirs) in self.meters().into_iter().zip(other.meters()) {
+            *mine += *theirs;
+        }
+        self
+    }
 }
 
 /// Dollars by service, with the services whose price was not found named rather than counted.
@@ -150,41 +252,61 @@ impl Bill {
         }
     }
 
-    fn scaled(&self, times: f64) -> Self {
-        Self { lines: self.lines.iter().map(|(k, v)| (*k, v * times)).collect(), unpriced: self.unpriced.clone() }
-    }
-
-    fn plus(mut self, other: &Bill) -> Self {
-        for (k, v) in &other.lines {
-            *self.lines.entry(k).or_default() += v;
-        }
-        for service in &other.unpriced {
-            if !self.unpriced.contains(service) {
-                self.unpriced.push(service);
-            }
-        }
-        self
-    }
-
     fn total(&self) -> f64 {
         self.lines.values().sum()
     }
 }
 
+/// The bill for `activity` with Lambda on `architecture`.
+fn price(activity: &Activity, prices: &Prices, architecture: &str) -> Bill {
+    let aws = &prices.aws;
+    let gb_second = match architecture {
+        "arm64" => &aws.lambda_gb_second_arm64,
+        _ => &aws.lambda_gb_second_x86_64,
+    };
+    let a = activity;
+    let mut bill = Bill::default();
+    bill.add("API Gateway (HTTP API)", a.api_requests, &aws.api_gateway_http_per_million, MILLION);
+    bill.add("Lambda requests", a.lambda_requests, &aws.lambda_request_per_million, MILLION);
+    bill.add("Lambda duration", a.gb_seconds, gb_second, 1.0);
+    bill.add("DynamoDB reads", a.read_units, &aws.dynamodb_read_request_units_per_million, MILLION);
+    bill.add("DynamoDB writes", a.write_units, &aws.dynamodb_write_request_units_per_million, MILLION);
+    bill.add("DynamoDB storage", a.table_gb_month, &aws.dynamodb_storage_gb_month, 1.0);
+    bill.add("SNS publishes (contact events)", a.events, &aws.sns_publish_per_million, MILLION);
+    bill.add("SNS mobile push", a.pushes, &aws.sns_mobile_push_per_million, MILLION);
+    bill.add("CloudWatch Logs", a.log_gb, &aws.cloudwatch_logs_ingested_gb, 1.0);
+    bill.add("Secrets Manager reads", a.secret_reads, &aws.secrets_manager_per_10k_calls, 10_000.0);
+    bill.add("X-Ray traces", a.traces, &aws.xray_traces_recorded_per_million, MILLION);
+    bill.add("S3 requests", a.s3_puts, &aws.s3_put_per_thousand, 1000.0);
+    bill.add("S3 requests", a.s3_gets, &aws.s3_get_per_thousand, 1000.0);
+    bill.add("S3 storage", a.bucket_gb_month, &aws.s3_storage_gb_month, 1.0);
+    bill.add("Data transfer out (downloads)", a.egress_gb, &aws.data_transfer_out_gb, 1.0);
+    bill
+}
+
+/// The stream record a notifier invocation is for.
+#[derive(Debug, Clone, Copy)]
+enum News {
+    SignUp,
+    ProfileChange,
+}
+
+impl News {
+    /// As docs/bench-results.json names it.
+    fn label(self) -> &'static str {
+        match self {
+            News::SignUp => "sign-up",
+            News::ProfileChange => "profile change",
+        }
+    }
+}
+
 struct Model<'a> {
     results: &'a Results,
-    prices: &'a Prices,
     usage: &'a Usage,
 }
 
 impl Model<'_> {
-    fn gb_second(&self) -> &Price {
-        match self.usage.architecture.as_str() {
-            "x86_64" => &self.prices.aws.lambda_gb_second_x86_64,
-            _ => &self.prices.aws.lambda_gb_second_arm64,
-        }
-    }
-
     fn operation(&self, label: &str) -> Result<&WorkOperation, BoxError> {
         let work =
             self.results.work.as_ref().ok_or("bench-results.json has no work section: run BENCH_SECTIONS=work")?;
@@ -192,14 +314,27 @@ impl Model<'_> {
             .operations
             .iter()
             .find(|o| o.operation == label)
-            .ok_or_else(|| format!("no {label} in the work section"))?)
+            .ok_or_else(|| format!("no {label} in the work section: run BENCH_SECTIONS=work"))?)
     }
 
-    fn cold(&self, function: &str) -> Result<(f64, f64), BoxError> {
+    fn notifier_record(&self, news: News, audience: usize) -> Result<&NotifierRecord, BoxError> {
+        let section = self
+            .results
+            .notifier
+            .as_ref()
+            .ok_or("bench-results.json has no notifier section: run BENCH_SECTIONS=notifier")?;
+        Ok(section
+            .records
+            .iter()
+            .find(|r| r.news == news.label() && r.audience == audience)
+            .ok_or_else(|| format!("no {} at an audience of {audience} in the notifier section", news.label()))?)
+    }
+
+    fn cold_init(&self, function: &str) -> Result<f64, BoxError> {
         let cold =
             self.results.cold.as_ref().ok_or("bench-results.json has no cold section: run BENCH_SECTIONS=cold")?;
         let f = cold.functions.iter().find(|f| f.name == function).ok_or_else(|| format!("no {function} in cold"))?;
-        Ok((f.init_ms, f.first_request_ms))
+        Ok(f.init_ms)
     }
 
     fn memory_gb(&self, function: &str) -> Result<f64, BoxError> {
@@ -211,103 +346,129 @@ impl Model<'_> {
     fn billed_ms(&self, operation: &WorkOperation, function: &str) -> Result<f64, BoxError> {
         let others: usize = operation.other_calls.values().sum();
         let warm = operation.handler_p50_ms + (operation.rounds + others) as f64 * self.usage.round_trip_ms;
-        Ok(warm + self.usage.cold_start_share * self.cold(function)?.0)
+        Ok(warm + self.usage.cold_start_share * self.cold_init(function)?)
+    }
+
+    /// One invocation of `function` billed `ms`: and what every invocation adds beyond its work, its log lines, its
+    /// share of a cold start's secret reads, its share of traces.
+    fn invocation(&self, function: &str, ms: f64) -> Result<Activity, BoxError> {
+        let u = self.usage;
+        Ok(Activity {
+            lambda_requests: 1.0,
+            gb_seconds: ms / 1000.0 * self.memory_gb(function)?,
+            log_gb: u.log_bytes_per_invocation / 1e9,
+            secret_reads: u.cold_start_share * u.secret_reads_per_cold_start,
+            traces: u.xray_traced_share,
+            ..Activity::default()
+        })
     }
 
     /// One HTTP request of this operation, served by this function.
-    fn request(&self, label: &str, function: &str) -> Result<Bill, BoxError> {
+    fn request(&self, label: &str, function: &str) -> Result<Activity, BoxError> {
         let operation = self.operation(label)?;
-        let aws = &self.prices.aws;
-        let mut bill = Bill::default();
-        bill.add("API Gateway (HTTP API)", 1.0, &aws.api_gateway_http_per_million, MILLION);
-        bill.add("Lambda requests", 1.0, &aws.lambda_request_per_million, MILLION);
-        let gb_seconds = self.billed_ms(operation, function)? / 1000.0 * self.memory_gb(function)?;
-        bill.add("Lambda duration", gb_seconds, self.gb_second(), 1.0);
-        bill.add(
-            "DynamoDB reads",
-            operation.billed_read_units(),
-            &aws.dynamodb_read_request_units_per_million,
-            MILLION,
-        );
-        bill.add(
-            "DynamoDB writes",
-            operation.billed_write_units(),
-            &aws.dynamodb_write_request_units_per_million,
-            MILLION,
-        );
-        Ok(bill.plus(&self.invocation_overheads()))
+        let work = Activity {
+            api_requests: 1.0,
+            read_units: operation.billed_read_units(),
+            write_units: operation.billed_write_units(),
+            ..Activity::default()
+        };
+        Ok(work.plus(&self.invocation(function, self.billed_ms(operation, function)?)?))
     }
 
-    /// What every invocation adds beyond its work: its log lines, and a share of a cold start's secret reads.
-    fn invocation_overheads(&self) -> Bill {
-        let aws = &self.prices.aws;
-        let mut bill = Bill::default();
-        bill.add("CloudWatch Logs", self.usage.log_bytes_per_invocation / 1e9, &aws.cloudwatch_logs_ingested_gb, 1.0);
-        let reads = self.usage.cold_start_share * self.usage.secret_reads_per_cold_start;
-        bill.add("Secrets Manager reads", reads, &aws.secrets_manager_per_10k_calls, 10_000.0);
-        bill
+    /// The notifier's invocation for one record, at its measured time (the round trips inside the region are in
+    /// it), and the events it publishes and pushes.
+    fn notifier(&self, news: News, audience: usize) -> Result<Activity, BoxError> {
+        let record = self.notifier_record(news, audience)?;
+        let ms = record.handler_p50_ms + self.usage.cold_start_share * self.cold_init("notifier")?;
+        let work = Activity {
+            read_units: record.read_units,
+            write_units: record.write_units,
+            events: record.events,
+            pushes: record.events * self.usage.push_devices_per_recipient,
+            ..Activity::default()
+        };
+        Ok(work.plus(&self.invocation("notifier", ms)?))
     }
 
-    /// The notifier's invocation for a new profile: its first-request time as measured (an upper bound: the first
-    /// request builds connections a warm one reuses), and the event it publishes.
-    fn notifier(&self) -> Result<Bill, BoxError> {
-        let aws = &self.prices.aws;
-        let (init, first) = self.cold("notifier")?;
-        let mut bill = Bill::default();
-        bill.add("Lambda requests", 1.0, &aws.lambda_request_per_million, MILLION);
-        let ms = first + self.usage.round_trip_ms + self.usage.cold_start_share * init;
-        bill.add("Lambda duration", ms / 1000.0 * self.memory_gb("notifier")?, self.gb_second(), 1.0);
-        let events = self.usage.audience_per_user;
-        bill.add("SNS publishes (contact events)", events, &aws.sns_publish_per_million, MILLION);
-        Ok(bill.plus(&self.invocation_overheads()))
-    }
-
-    /// Login and verify, and the notifier's share; without the SMS, which is priced by country.
-    fn sign_in(&self) -> Result<Bill, BoxError> {
+    /// Login and verify, and the notifier's invocation for the new profile; without the SMS, priced by country.
+    fn sign_in(&self, scenario: &Scenario) -> Result<Activity, BoxError> {
         Ok(self
             .request("login", "login")?
             .plus(&self.request("verify", "verify")?)
-            .plus(&self.notifier()?.scaled(self.usage.notifier_per_sign_in)))
+            .plus(&self.notifier(News::SignUp, scenario.contacts)?))
     }
 
-    /// A monthly active user's month, without SMS and storage.
-    fn active_user_month(&self) -> Result<Bill, BoxError> {
-        let per = &self.usage.per_active_user_month;
-        let full = format!("getcontacts N={}", self.usage.contacts_per_user);
+    /// A stored file fetched: its link from the files function, then the bytes from S3 to the phone.
+    fn download(&self, bytes: f64) -> Result<Activity, BoxError> {
+        let fetch = Activity { s3_gets: 1.0, egress_gb: bytes / 1e9, ..Activity::default() };
+        Ok(self.request("file download", "files")?.plus(&fetch))
+    }
+
+    /// A file stored through the files function (a picture re-encoded, as measured).
+    fn upload(&self) -> Result<Activity, BoxError> {
+        Ok(self.request("photo upload", "files")?.plus(&Activity { s3_puts: 1.0, ..Activity::default() }))
+    }
+
+    /// A monthly active user's month, without SMS.
+    fn active_user_month(&self, scenario: &Scenario) -> Result<Activity, BoxError> {
+        let u = self.usage;
+        let per = &u.per_active_user_month;
+        let contacts = scenario.contacts;
+        let deltas = (per.days * scenario.syncs_per_day - per.full_syncs).max(0.0);
+        let profile_change = self.notifier(News::ProfileChange, contacts)?;
+        let kept = Activity {
+            table_gb_month: (u.stored_bytes_per_user + contacts as f64 * u.stored_bytes_per_contact) / 1e9,
+            bucket_gb_month: (u.photo_bytes + per.attachments_sent * u.attachment_bytes * u.attachment_days / 30.0)
+                / 1e9,
+            ..Activity::default()
+        };
         Ok(self
-            .sign_in()?
+            .sign_in(scenario)?
             .scaled(per.sign_ins)
-            .plus(&self.request(&full, "getcontacts")?.scaled(per.full_syncs))
-            .plus(&self.request("getcontacts N=1", "getcontacts")?.scaled(per.delta_syncs))
-            .plus(&self.request("profile update", "account")?.scaled(per.profile_updates))
-            .plus(&self.notifier()?.scaled(per.profile_updates))
-            .plus(&self.storage_month()))
-    }
-
-    /// A user's items (profile, address book, reverse index) kept for a month.
-    fn storage_month(&self) -> Bill {
-        let mut bill = Bill::default();
-        let gb = self.usage.stored_bytes_per_user / 1e9;
-        bill.add("DynamoDB storage", gb, &self.prices.aws.dynamodb_storage_gb_month, 1.0);
-        bill
+            .plus(&self.request(&format!("getcontacts N={contacts}"), "getcontacts")?.scaled(per.full_syncs))
+            .plus(&self.request(&format!("delta sync, {contacts} contacts"), "getcontacts")?.scaled(deltas))
+            .plus(&self.request("profile update", "account")?.plus(&profile_change).scaled(per.profile_updates))
+            .plus(&self.upload()?.plus(&profile_change).scaled(per.photo_changes))
+            .plus(&self.download(u.photo_bytes)?.scaled(per.photo_changes * contacts as f64))
+            .plus(&self.upload()?.scaled(per.attachments_sent))
+            .plus(&self.download(u.attachment_bytes)?.scaled(per.attachments_sent * u.attachment_downloads))
+            .plus(&kept))
     }
 }
 
+/// What one sign-in asks of each resource a quota bounds (docs/SCALE.md), for users with `scenario`'s contacts.
+pub struct SignInDemand {
+    pub reads: f64,
+    pub writes: f64,
+    pub api_requests: f64,
+    /// Seconds of login and verify: executions at once per sign-in a second.
+    pub http_seconds: f64,
+    /// Events and pushes published.
+    pub sns_messages: f64,
+    pub sms: f64,
+}
+
+/// `None`: a returning user's sign-in, which writes no new profile and so wakes no notifier.
+pub fn sign_in_demand(results: &Results, usage: &Usage, scenario: Option<&Scenario>) -> Result<SignInDemand, BoxError> {
+    let model = Model { results, usage };
+    let activity = match scenario {
+        Some(scenario) => model.sign_in(scenario)?,
+        None => model.request("login", "login")?.plus(&model.request("verify", "verify")?),
+    };
+    let ms =
+        model.billed_ms(model.operation("login")?, "login")? + model.billed_ms(model.operation("verify")?, "verify")?;
+    Ok(SignInDemand {
+        reads: activity.read_units,
+        writes: activity.write_units,
+        api_requests: activity.api_requests,
+        http_seconds: ms / 1000.0,
+        sns_messages: activity.events + activity.pushes,
+        sms: usage.sms_per_sign_in,
+    })
+}
+
 fn usd(amount: f64) -> String {
-    let whole = amount.round() as i64;
-    if amount >= 100.0 {
-        let digits = whole.to_string();
-        let mut out = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        format!("${out}")
-    } else {
-        format!("${amount:.2}")
-    }
+    if amount >= 100.0 { format!("${}", crate::report::thousands(amount)) } else { format!("${amount:.2}") }
 }
 
 fn price_cell(price: &Price) -> String {
@@ -330,12 +491,22 @@ fn identity_platform_mau(tiers: &MauTiers, users: u64) -> f64 {
     cost
 }
 
+/// Beyond a bill's own unpriced lines: what no figure here covers, named beside every total.
+const NOT_MODELLED: [&str; 3] = [
+    "SQS (fan-outs past one page)",
+    "ContactEventsTopic's deliveries to the operator's subscribers",
+    "API responses' data transfer out",
+];
+
 /// The document. Deterministic: the same inputs give the same bytes (the dates are those of the inputs).
 pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<String, BoxError> {
-    let model = Model { results, prices, usage };
-    let sign_in = model.sign_in()?;
-    let million_sign_ins = sign_in.scaled(MILLION);
-    let million_users = model.active_user_month()?.scaled(MILLION);
+    let model = Model { results, usage };
+    let headline = usage.headline_scenario;
+    let first_architecture = usage.architectures.first().map(String::as_str).unwrap_or("x86_64");
+    let million_sign_ins = model.sign_in(&headline)?.scaled(MILLION);
+    let million_users = model.active_user_month(&headline)?.scaled(MILLION);
+    let sign_ins_bill = price(&million_sign_ins, prices, first_architecture);
+    let users_bill = price(&million_users, prices, first_architecture);
     let per = &usage.per_active_user_month;
     let sms_sign_ins = per.sign_ins * MILLION;
 
@@ -343,10 +514,11 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
     let _ = writeln!(md, "# Cost\n");
     let _ = writeln!(
         md,
-        "Written by `make bench` (`BENCH_SECTIONS=cost` alone recomputes it) from the figures the bench measured \
-         (docs/bench-results.json: section 1 on {}, sections 2 and 3 on {}), the usage assumptions in \
-         infra/bench/usage.json and the list prices in infra/bench/prices.json, each with the date and place it was \
-         read. Do not edit it: edit those and regenerate (a test fails when this file is not what they give).\n",
+        "Written by `make bench` (`make cost` alone recomputes it) from the figures the bench measured \
+         (docs/bench-results.json: section 1 on {}, sections 2 and 3 on {}, section 7 on {}), the usage assumptions \
+         in infra/bench/usage.json and the list prices in infra/bench/prices.json, each with the date and place it \
+         was read. Do not edit it: edit those and regenerate (a test fails when this file is not what they give, and \
+         another when a count below is not the sum of the measured operations it stands for).\n",
         results
             .cold
             .as_ref()
@@ -358,13 +530,15 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
             })
             .unwrap_or_else(|| "never".into()),
         results.work.as_ref().map(|w| w.measured.as_str()).unwrap_or("never"),
+        results.notifier.as_ref().map(|n| n.measured.as_str()).unwrap_or("never"),
     );
     let _ = writeln!(
         md,
-        "Prices are US dollars, us-east-1, {} Lambda, without AWS's free tier (Cognito's and Identity Platform's \
-         free users, deducted from every bill, are counted). A price the stored sources did not have is shown \
-         as **not found** and left out of every total, which then names it: no figure here is a guess.\n",
-        usage.architecture
+        "Prices are US dollars, us-east-1, without AWS's free tier (Cognito's and Identity Platform's free users, \
+         deducted from every bill, are counted). A price the stored sources did not have is shown as **not found** \
+         and left out of every total, which then names it: no figure here is a guess. Lambda is priced on {} (the \
+         template's default) unless a column says otherwise.\n",
+        first_architecture
     );
 
     let twilio = &prices.alternatives.twilio_verify_per_verification;
@@ -376,15 +550,17 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
     let _ = writeln!(md, "## Headline\n");
     let _ = writeln!(
         md,
-        "The bill a month, SMS included, with every code sent to one country ({} SMS per sign-in: {}). The hosted \
-         alternatives replace sign-in only: contact discovery, profiles and groups still need a backend such as \
-         this one.\n",
-        usage.sms_per_sign_in, usage.sms_note
+        "The bill a month for users with {}, SMS included, with every code sent to one country ({} SMS per sign-in: \
+         {}). The hosted alternatives replace sign-in only: contact discovery, profiles and groups still need a \
+         backend such as this one.\n",
+        headline.label(),
+        usage.sms_per_sign_in,
+        usage.sms_note
     );
     let header: Vec<String> = COUNTRIES.iter().map(|(code, name)| format!("{name} ({code})")).collect();
     let _ = writeln!(md, "| per month | before SMS | {} | not priced |", header.join(" | "));
     let _ = writeln!(md, "|---|---:|{}---|", "---:|".repeat(COUNTRIES.len()));
-    let mut headline =
+    let mut headline_row =
         |what: &str, before_sms: Option<f64>, sms: &BTreeMap<String, Price>, count: f64, unpriced: &str| {
             let cells: Vec<String> = COUNTRIES
                 .iter()
@@ -397,25 +573,24 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
             let _ = writeln!(md, "| {what} | {base} | {} | {unpriced} |", cells.join(" | "));
         };
     let sns = &prices.aws.sns_sms;
-    // Beyond the bill's own unpriced lines: SMS extras, and SQS, which only fan-outs past one page use.
     let unpriced = |bill: &Bill| {
-        let extras = ["SQS (fan-outs past one page)", prices.aws.sns_sms_unpriced.as_str()];
+        let extras = NOT_MODELLED.iter().copied().chain([prices.aws.sns_sms_unpriced.as_str()]);
         bill.unpriced.iter().copied().chain(extras).collect::<Vec<_>>().join("; ")
     };
-    let (sign_ins_unpriced, users_unpriced) = (unpriced(&million_sign_ins), unpriced(&million_users));
+    let (sign_ins_unpriced, users_unpriced) = (unpriced(&sign_ins_bill), unpriced(&users_bill));
     let twilio_unpriced = &prices.alternatives.twilio_sms_unpriced;
-    headline("1 M sign-ins: this backend", Some(million_sign_ins.total()), sns, sms_for_sign_ins, &sign_ins_unpriced);
-    headline(
+    headline_row("1 M sign-ins: this backend", Some(sign_ins_bill.total()), sns, sms_for_sign_ins, &sign_ins_unpriced);
+    headline_row(
         "1 M monthly active users: this backend",
-        Some(million_users.total()),
+        Some(users_bill.total()),
         sns,
         sms_for_users,
         &users_unpriced,
     );
     let twilio_sms = &prices.alternatives.twilio_sms;
     let twilio_sign_ins = twilio.usd.map(|p| p * MILLION);
-    headline("1 M sign-ins: Twilio Verify", twilio_sign_ins, twilio_sms, sms_for_sign_ins, twilio_unpriced);
-    headline(
+    headline_row("1 M sign-ins: Twilio Verify", twilio_sign_ins, twilio_sms, sms_for_sign_ins, twilio_unpriced);
+    headline_row(
         "1 M monthly active users: Twilio Verify",
         twilio.usd.map(|p| p * sms_sign_ins),
         twilio_sms,
@@ -424,36 +599,86 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
     );
     let identity_platform = Some(identity_platform_mau(tiers, MILLION as u64));
     let google_sms = &prices.alternatives.identity_platform_sms;
-    headline("1 M monthly active users: Identity Platform", identity_platform, google_sms, sms_for_users, "–");
+    headline_row("1 M monthly active users: Identity Platform", identity_platform, google_sms, sms_for_users, "–");
     let sns_unpriced = &prices.aws.sns_sms_unpriced;
-    headline("1 M monthly active users: Cognito Essentials, SMS by SNS", cognito_mau, sns, sms_for_users, sns_unpriced);
+    headline_row(
+        "1 M monthly active users: Cognito Essentials, SMS by SNS",
+        cognito_mau,
+        sns,
+        sms_for_users,
+        sns_unpriced,
+    );
     let _ = writeln!(md);
 
-    let _ = writeln!(md, "## This backend, by service\n");
+    let _ = writeln!(md, "## Scenarios and architectures\n");
     let _ = writeln!(
         md,
-        "A sign-in is `POST /login` (one code by SMS) and `POST /verify`, and the notifier's invocation for the new \
-         profile. A monthly active user makes, a month: {} sign-ins, {} full address-book syncs ({} contacts), {} \
-         delta syncs and {} profile changes.\n",
-        per.sign_ins, per.full_syncs, usage.contacts_per_user, per.delta_syncs, per.profile_updates
+        "This backend before SMS, a month, for each usage scenario ({}) on each architecture ({}).\n",
+        usage.scenario_note, usage.architecture_note
     );
-    let _ = writeln!(md, "| service | 1 M sign-ins | 1 M monthly active users |\n|---|---:|---:|");
-    let services: Vec<&str> = million_users.lines.keys().chain(million_sign_ins.lines.keys()).copied().collect();
-    let mut seen = vec![];
-    for service in services {
-        if seen.contains(&service) {
-            continue;
-        }
-        seen.push(service);
-        let cell = |bill: &Bill| bill.lines.get(service).map(|v| usd(*v)).unwrap_or_else(|| "–".into());
-        let _ = writeln!(md, "| {service} | {} | {} |", cell(&million_sign_ins), cell(&million_users));
+    let arch_header: Vec<String> = usage.architectures.iter().map(|a| format!("1 M sign-ins, {a}")).collect();
+    let arch_users: Vec<String> =
+        usage.architectures.iter().map(|a| format!("1 M monthly active users, {a}")).collect();
+    let _ = writeln!(md, "| scenario | {} | {} |", arch_header.join(" | "), arch_users.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---:|".repeat(2 * usage.architectures.len()));
+    for scenario in &usage.scenarios {
+        let sign_in = model.sign_in(scenario)?.scaled(MILLION);
+        let month = model.active_user_month(scenario)?.scaled(MILLION);
+        let cells = |activity: &Activity| -> Vec<String> {
+            usage.architectures.iter().map(|a| usd(price(activity, prices, a).total())).collect()
+        };
+        let _ = writeln!(
+            md,
+            "| {}{} | {} | {} |",
+            scenario.label(),
+            if *scenario == headline { " (headline)" } else { "" },
+            cells(&sign_in).join(" | "),
+            cells(&month).join(" | ")
+        );
     }
+
+    let _ = writeln!(md, "\n## This backend, by service\n");
     let _ = writeln!(
         md,
-        "| **total of the priced lines** | **{}** | **{}** |",
-        usd(million_sign_ins.total()),
-        usd(million_users.total())
+        "Users with {}. A sign-in is `POST /login` (one code by SMS) and `POST /verify`, and the notifier's \
+         invocation for the new profile, which tells her {} contacts. A monthly active user makes, a month: {} \
+         sign-ins, {} full address-book syncs and a delta sync on each other sync ({} a day over {} days), {} profile \
+         changes, {} photo changes (each downloaded by every contact) and {} attachments sent.\n",
+        headline.label(),
+        headline.contacts,
+        per.sign_ins,
+        per.full_syncs,
+        headline.syncs_per_day,
+        per.days,
+        per.profile_updates,
+        per.photo_changes,
+        per.attachments_sent
     );
+    let mut columns = vec![];
+    for architecture in &usage.architectures {
+        columns.push((format!("1 M sign-ins, {architecture}"), price(&million_sign_ins, prices, architecture)));
+    }
+    for architecture in &usage.architectures {
+        columns
+            .push((format!("1 M monthly active users, {architecture}"), price(&million_users, prices, architecture)));
+    }
+    let names: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
+    let _ = writeln!(md, "| service | {} |", names.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---:|".repeat(columns.len()));
+    let mut services: Vec<&str> = columns.iter().flat_map(|(_, bill)| bill.lines.keys().copied()).collect();
+    services.sort_unstable();
+    services.dedup();
+    for service in services {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|(_, bill)| {
+                bill.lines.get(service).filter(|v| **v > 0.0).map(|v| usd(*v)).unwrap_or_else(|| "–".into())
+            })
+            .collect();
+        let _ = writeln!(md, "| {service} | {} |", cells.join(" | "));
+    }
+    let totals: Vec<String> = columns.iter().map(|(_, bill)| format!("**{}**", usd(bill.total()))).collect();
+    let _ = writeln!(md, "| **total of the priced lines** | {} |", totals.join(" | "));
     let secrets = &prices.aws.secrets_manager_secret_month;
     let _ = writeln!(
         md,
@@ -477,50 +702,113 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
         );
     }
 
+    let _ = writeln!(md, "\n## Units, as counted\n");
+    let _ = writeln!(
+        md,
+        "What the model counts per sign-in and per monthly active user, each count the sum of the measured \
+         operations it is made of (sections 2, 3 and 7 of docs/BENCHMARKS.md) times the usage above: a test \
+         recomputes every cell from docs/bench-results.json. Read and write units are DynamoDB's request units; \
+         events are SNS publishes; GB-s is Lambda's duration times memory.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| scenario | per | API requests | invocations | read units | write units | events | pushes | Lambda GB-s | \
+         S3 requests | GB out |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for scenario in &usage.scenarios {
+        for (per_what, activity) in
+            [("sign-in", model.sign_in(scenario)?), ("active user, month", model.active_user_month(scenario)?)]
+        {
+            let _ = writeln!(
+                md,
+                "| {} | {per_what} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.3} | {:.1} | {:.4} |",
+                scenario.label(),
+                activity.api_requests,
+                activity.lambda_requests,
+                activity.read_units,
+                activity.write_units,
+                activity.events,
+                activity.pushes,
+                activity.gb_seconds,
+                activity.s3_puts + activity.s3_gets,
+                activity.egress_gb,
+            );
+        }
+    }
+
     let _ = writeln!(md, "\n## Per request, as measured\n");
     let _ = writeln!(
         md,
         "Capacity billed is the larger of what DynamoDB Local reported and the least DynamoDB's on-demand pricing \
          charges for the same calls (section 2 of docs/BENCHMARKS.md). Billed time is the handler's median against \
          DynamoDB Local plus {} ms per sequential round and per call to another service, plus {} % of a cold \
-         start's init.\n",
+         start's init. The notifier's records were timed with that round trip on every answer (section 7).\n",
         usage.round_trip_ms,
         usage.cold_start_share * 100.0
     );
     let _ = writeln!(
         md,
-        "| operation | function (MB) | RRU | WRU | rounds | other calls | handler p50 | billed ms | per 1 M requests |"
+        "| operation | function (MB) | RRU | WRU | rounds | other calls | handler p50 | billed ms | per 1 M, {first_architecture} |"
     );
     let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
-    let full = format!("getcontacts N={}", usage.contacts_per_user);
-    for (label, function) in [
-        ("login", "login"),
-        ("verify", "verify"),
-        ("getcontacts N=1", "getcontacts"),
-        (full.as_str(), "getcontacts"),
-        ("profile update", "account"),
-    ] {
+    let mut labels = vec![("login".to_owned(), "login"), ("verify".to_owned(), "verify")];
+    for scenario in &usage.scenarios {
+        for label in
+            [format!("getcontacts N={}", scenario.contacts), format!("delta sync, {} contacts", scenario.contacts)]
+        {
+            if !labels.iter().any(|(l, _)| *l == label) {
+                labels.push((label, "getcontacts"));
+            }
+        }
+    }
+    labels.extend([
+        ("profile update".to_owned(), "account"),
+        ("photo upload".to_owned(), "files"),
+        ("file download".to_owned(), "files"),
+    ]);
+    for (label, function) in &labels {
         let operation = model.operation(label)?;
         let others: usize = operation.other_calls.values().sum();
         let _ = writeln!(
             md,
             "| {label} | {function} ({}) | {} | {} | {} | {others} | {:.2} ms | {:.2} | {} |",
-            usage.memory_mb.get(function).copied().unwrap_or_default(),
+            usage.memory_mb.get(*function).copied().unwrap_or_default(),
             operation.billed_read_units(),
             operation.billed_write_units(),
             operation.rounds,
             operation.handler_p50_ms,
             model.billed_ms(operation, function)?,
-            usd(model.request(label, function)?.scaled(MILLION).total())
+            usd(price(&model.request(label, function)?.scaled(MILLION), prices, first_architecture).total())
         );
+    }
+    let mut audiences: Vec<usize> = usage.scenarios.iter().map(|s| s.contacts).collect();
+    audiences.sort_unstable();
+    audiences.dedup();
+    for audience in audiences {
+        for news in [News::SignUp, News::ProfileChange] {
+            let record = model.notifier_record(news, audience)?;
+            let others: f64 = record.other_calls.values().sum();
+            let _ = writeln!(
+                md,
+                "| notifier: {}, audience {audience} | notifier ({}) | {} | {} | – | {others} | {:.2} ms | {:.2} | {} |",
+                news.label(),
+                usage.memory_mb.get("notifier").copied().unwrap_or_default(),
+                record.read_units,
+                record.write_units,
+                record.handler_p50_ms,
+                record.handler_p50_ms + usage.cold_start_share * model.cold_init("notifier")?,
+                usd(price(&model.notifier(news, audience)?.scaled(MILLION), prices, first_architecture).total())
+            );
+        }
     }
 
     let _ = writeln!(md, "\n## Hosted alternatives, same work\n");
     let _ = writeln!(
         md,
         "How each is charged (the headline's rows for them; prices by country under Prices). They replace sign-in \
-         only: contact discovery, profiles and groups still need a backend such as this one (the table above \
-         without its sign-in rows).\n"
+         only: contact discovery, profiles and groups still need a backend such as this one (the tables above \
+         without their sign-in rows).\n"
     );
     let _ = writeln!(md, "| service | what is charged | before SMS: 1 M sign-ins | 1 M monthly active users |");
     let _ = writeln!(md, "|---|---|---:|---:|");
@@ -549,13 +837,17 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
 
     let _ = writeln!(md, "\n## Assumptions\n");
     for (what, note) in [
+        ("Architectures", &usage.architecture_note),
         ("Memory", &usage.memory_note),
         ("Round trips", &usage.round_trip_note),
         ("Cold starts", &usage.cold_start_note),
         ("SMS", &usage.sms_note),
         ("Active users", &usage.per_active_user_note),
-        ("Notifier", &usage.notifier_note),
+        ("Scenarios", &usage.scenario_note),
         ("Audience", &usage.audience_note),
+        ("Push", &usage.push_note),
+        ("X-Ray", &usage.xray_note),
+        ("Files", &usage.files_note),
         ("Hosted alternatives' users", &usage.hosted_mau_note),
         ("Secrets", &usage.secrets_note),
         ("Logs", &usage.log_note),
@@ -563,6 +855,7 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
     ] {
         let _ = writeln!(md, "- {what}: {note}.");
     }
+    let _ = writeln!(md, "- Not modelled, named beside every total: {}.", NOT_MODELLED.join("; "));
 
     let _ = writeln!(md, "\n## Prices\n");
     let _ = writeln!(md, "| price | USD | read | where | note |\n|---|---:|---|---|---|");
@@ -576,9 +869,15 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
         ("DynamoDB on-demand, per 1 M read request units".into(), &aws.dynamodb_read_request_units_per_million),
         ("DynamoDB storage, per GB-month".into(), &aws.dynamodb_storage_gb_month),
         ("SNS, per 1 M publishes".into(), &aws.sns_publish_per_million),
+        ("SNS mobile push, per 1 M".into(), &aws.sns_mobile_push_per_million),
         ("Secrets Manager, per secret a month".into(), &aws.secrets_manager_secret_month),
         ("Secrets Manager, per 10,000 API calls".into(), &aws.secrets_manager_per_10k_calls),
         ("CloudWatch Logs, per GB ingested".into(), &aws.cloudwatch_logs_ingested_gb),
+        ("X-Ray, per 1 M traces recorded".into(), &aws.xray_traces_recorded_per_million),
+        ("S3 Standard, per GB-month".into(), &aws.s3_storage_gb_month),
+        ("S3 PUT, per 1,000 requests".into(), &aws.s3_put_per_thousand),
+        ("S3 GET, per 1,000 requests".into(), &aws.s3_get_per_thousand),
+        ("Data transfer out to the internet, per GB".into(), &aws.data_transfer_out_gb),
         (
             "SQS standard, per 1 M requests (fan-outs past one page; not in the totals)".into(),
             &aws.sqs_requests_per_million,
@@ -641,13 +940,99 @@ mod tests {
     #[test]
     fn the_committed_cost_document_is_what_its_inputs_give() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let (results, prices, usage) = read_inputs(&root, &root.join("docs/bench-results.json")).unwrap();
+        let (results, prices, usage) = inputs();
         let expected = markdown(&results, &prices, &usage).unwrap();
         let committed = std::fs::read_to_string(root.join("docs/COST.md")).unwrap();
         assert!(
             committed == expected,
             "docs/COST.md is not what its inputs give: run `BENCH_SECTIONS=cost` (make cost)"
         );
+    }
+
+    fn inputs() -> (Results, Prices, Usage) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        read_inputs(&root, &root.join("docs/bench-results.json")).unwrap()
+    }
+
+    fn assert_close(what: &str, counted: f64, measured: f64) {
+        assert!(
+            (counted - measured).abs() < 1e-9 * measured.abs().max(1.0),
+            "{what}: counted {counted}, measured {measured}"
+        );
+    }
+
+    /// Each count of docs/COST.md is the sum of the measured operations it stands for, times the usage: recomputed
+    /// here from docs/bench-results.json, without the model.
+    #[test]
+    fn the_model_counts_what_the_bench_measured() {
+        let (results, _, usage) = inputs();
+        let model = Model { results: &results, usage: &usage };
+        let work = results.work.as_ref().expect("a work section");
+        let op = |label: &str| work.operations.iter().find(|o| o.operation == label).expect(label);
+        let notifier = results.notifier.as_ref().expect("a notifier section");
+        let record = |news: &str, audience: usize| {
+            notifier.records.iter().find(|r| r.news == news && r.audience == audience).expect(news)
+        };
+        let per = &usage.per_active_user_month;
+        for scenario in &usage.scenarios {
+            let contacts = scenario.contacts;
+            let (joined, changed) = (record("sign-up", contacts), record("profile change", contacts));
+            let (login, verify) = (op("login"), op("verify"));
+            let sign_in = model.sign_in(scenario).unwrap();
+            let sign_in_reads = login.billed_read_units() + verify.billed_read_units() + joined.read_units;
+            let sign_in_writes = login.billed_write_units() + verify.billed_write_units() + joined.write_units;
+            assert_close("sign-in reads", sign_in.read_units, sign_in_reads);
+            assert_close("sign-in writes", sign_in.write_units, sign_in_writes);
+            assert_close("sign-in events", sign_in.events, joined.events);
+            assert_close("sign-in requests", sign_in.api_requests, 2.0);
+            assert_close("sign-in invocations", sign_in.lambda_requests, 3.0);
+
+            let month = model.active_user_month(scenario).unwrap();
+            let full = op(&format!("getcontacts N={contacts}"));
+            let delta = op(&format!("delta sync, {contacts} contacts"));
+            let (profile, upload, download) = (op("profile update"), op("photo upload"), op("file download"));
+            let deltas = per.days * scenario.syncs_per_day - per.full_syncs;
+            let uploads = per.photo_changes + per.attachments_sent;
+            let downloads = per.photo_changes * contacts as f64 + per.attachments_sent * usage.attachment_downloads;
+            let units = |of: &dyn Fn(&WorkOperation) -> f64, sign_in: f64, changed: f64| {
+                per.sign_ins * sign_in
+                    + per.full_syncs * of(full)
+                    + deltas * of(delta)
+                    + per.profile_updates * (of(profile) + changed)
+                    + per.photo_changes * changed
+                    + uploads * of(upload)
+                    + downloads * of(download)
+            };
+            let reads = units(&|o| o.billed_read_units(), sign_in_reads, changed.read_units);
+            let writes = units(&|o| o.billed_write_units(), sign_in_writes, changed.write_units);
+            assert_close("monthly reads", month.read_units, reads);
+            assert_close("monthly writes", month.write_units, writes);
+            let events = per.sign_ins * joined.events + (per.profile_updates + per.photo_changes) * changed.events;
+            assert_close("monthly events", month.events, events);
+            let requests = per.sign_ins * 2.0 + per.full_syncs + deltas + per.profile_updates + uploads + downloads;
+            assert_close("monthly API requests", month.api_requests, requests);
+        }
+    }
+
+    /// usage.json says how people use the app, never what an operation costs: those come from the bench.
+    #[test]
+    fn the_usage_assumptions_type_no_measured_figure() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let usage: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join("infra/bench/usage.json")).unwrap()).unwrap();
+        fn keys(value: &serde_json::Value, out: &mut Vec<String>) {
+            if let Some(map) = value.as_object() {
+                for (key, inner) in map {
+                    out.push(key.clone());
+                    keys(inner, out);
+                }
+            }
+        }
+        let mut all = vec![];
+        keys(&usage, &mut all);
+        let measured = ["units", "rcu", "wcu", "rounds", "calls", "handler", "events", "init"];
+        let typed: Vec<&String> = all.iter().filter(|k| measured.iter().any(|m| k.contains(m))).collect();
+        assert!(typed.is_empty(), "usage.json types what the bench measures: {typed:?}");
     }
 
     #[test]

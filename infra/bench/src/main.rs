@@ -8,12 +8,14 @@
 //! 5. Partition heat: a recorded sign-in workload's capacity per partition key, scaled to 1,000 and 10,000
 //!    sign-ins/s, against DynamoDB's per-partition limits (a model: DynamoDB Local does not throttle).
 //! 6. Fan-out: a number in 100,000 address books signs up and changes its status.
-//! 7. docs/COST.md from the figures measured (kept in docs/bench-results.json, section by section), the usage
+//! 7. The notifier keeping up: sign-ups a second it tells with a 100-person audience, one record at a time (before
+//!    issue 28) and as the template's mapping hands them over, and what one record costs it.
+//! 8. docs/COST.md and docs/SCALE.md's figures from the figures measured (kept in docs/bench-results.json, section by section), the usage
 //!    assumptions and the list prices (infra/bench/usage.json, prices.json).
 //!
 //! Run under `infra/with-stack.sh` (as `make bench` does). `BENCH_SCALE` (default 1) scales iterations and load
 //! duration down for a quick look; `BENCH_BINARIES` (default target/lambda) says where the built functions are;
-//! `BENCH_SECTIONS` (default `cold,work,load,partitions,fanout,cost`) picks sections (`cost` alone needs no stack:
+//! `BENCH_SECTIONS` (default `cold,work,load,partitions,fanout,notifier,cost`) picks sections (`cost` alone needs no stack:
 //! it recomputes docs/COST.md from the last figures); `BENCH_OUTPUT` (default docs/BENCHMARKS.md); `BENCH_RESULTS`
 //! (default docs/bench-results.json); `BENCH_FUNCTIONS` (default all: a comma-separated list) starts only these
 //! functions beside hello-world and hello-world-sdk in section 1; `BENCH_BEFORE` (a directory of binaries built as `BENCH_BINARIES`,
@@ -24,10 +26,12 @@ mod cost;
 mod fanout;
 mod load;
 mod machine;
+mod notifier;
 mod partitions;
 mod replay;
 mod report;
 mod results;
+mod scale;
 mod scenario;
 mod servers;
 mod stats;
@@ -44,7 +48,7 @@ use crate::scenario::{BenchApp, function_env, login_call, verify_call};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The functions of template.yaml by binary name, and hello-world.
-const FUNCTIONS: [&str; 7] = ["login", "verify", "getcontacts", "account", "groups", "compat", "notifier"];
+const FUNCTIONS: [&str; 8] = ["login", "verify", "getcontacts", "account", "groups", "files", "compat", "notifier"];
 pub const HELLO_WORLD: &str = "hello-world";
 /// hello-world that builds the SDK configuration and two clients at init: the floor under any function calling AWS.
 pub const HELLO_WORLD_SDK: &str = "hello-world-sdk";
@@ -76,8 +80,9 @@ async fn run() -> Result<(), BoxError> {
     let output = PathBuf::from(std::env::var("BENCH_OUTPUT").unwrap_or_else(|_| "docs/BENCHMARKS.md".into()));
     let results_path =
         PathBuf::from(std::env::var("BENCH_RESULTS").unwrap_or_else(|_| "docs/bench-results.json".into()));
-    let sections = std::env::var("BENCH_SECTIONS").unwrap_or_else(|_| "cold,work,load,partitions,fanout,cost".into());
-    let measures = ["cold", "work", "load", "partitions", "fanout"].iter().any(|s| sections.contains(s));
+    let sections =
+        std::env::var("BENCH_SECTIONS").unwrap_or_else(|_| "cold,work,load,partitions,fanout,notifier,cost".into());
+    let measures = ["cold", "work", "load", "partitions", "fanout", "notifier"].iter().any(|s| sections.contains(s));
     let mut results = results::Results::read(&results_path)?;
     let today = report::now();
 
@@ -109,6 +114,16 @@ async fn run() -> Result<(), BoxError> {
         eprintln!("bench: 5. partition heat");
         partitions = Some(partitions::run(scale).await?);
     }
+    // Before the fan-out, whose hundred thousand address books slow DynamoDB Local down for what follows.
+    let mut notifier = None;
+    if sections.contains("notifier") {
+        eprintln!("bench: 7. notifier");
+        let usage = cost::read_usage(std::path::Path::new("."))?;
+        let report = notifier::run(scale, usage.round_trip_ms).await?;
+        results.set_notifier(&today, &report);
+        notifier = Some(report);
+    }
+
     let mut fanout = None;
     if sections.contains("fanout") {
         eprintln!("bench: 6. fan-out");
@@ -120,6 +135,9 @@ async fn run() -> Result<(), BoxError> {
         let mut markdown = report::markdown(&machine, &cold, &steps, &work, &load, partitions.as_ref(), scale);
         if let Some(fanout) = &fanout {
             markdown.push_str(&fanout::markdown(fanout));
+        }
+        if let Some(notifier) = &notifier {
+            markdown.push_str(&notifier::markdown(notifier));
         }
         println!("{markdown}");
         if let Some(dir) = output.parent() {
@@ -134,7 +152,14 @@ async fn run() -> Result<(), BoxError> {
         let (results, prices, usage) = cost::read_inputs(std::path::Path::new("."), &results_path)?;
         let cost_output = output.with_file_name("COST.md");
         std::fs::write(&cost_output, cost::markdown(&results, &prices, &usage)?)?;
-        eprintln!("bench: 7. cost written to {}", cost_output.display());
+        eprintln!("bench: 8. cost written to {}", cost_output.display());
+        let scale_output = output.with_file_name("SCALE.md");
+        let quotas = scale::read_quotas(std::path::Path::new("."))?;
+        // Beside BENCH_OUTPUT when one is there (a run writing elsewhere), else the repository's.
+        let source = if scale_output.exists() { scale_output.clone() } else { "docs/SCALE.md".into() };
+        let document = std::fs::read_to_string(&source)?;
+        std::fs::write(&scale_output, scale::replaced(&document, &scale::block(&results, &usage, &quotas)?)?)?;
+        eprintln!("bench: 8. scale table written to {}", scale_output.display());
     }
     Ok(())
 }
@@ -163,6 +188,7 @@ async fn cold_start_subjects(
         "AWS_ENDPOINT_URL_DYNAMODB",
         "AWS_ENDPOINT_URL_SNS",
         "AWS_ENDPOINT_URL_SQS",
+        "AWS_ENDPOINT_URL_S3",
     ] {
         env.push((name.into(), local_stack::harness::stack_env(name)));
     }
@@ -204,6 +230,12 @@ async fn cold_start_subjects(
             }
             "account" => each(&|| HttpCall::post("/profile").bearer(&token).form(&[("name", "Cold start")])),
             "groups" => each(&|| HttpCall::post("/setgroup").bearer(&token).form(&[("name", "Cold start")])),
+            // A photo's link (signed where the function runs: no call to S3).
+            "files" => each(&|| HttpCall {
+                method: "GET".into(),
+                path: format!("/files/p1765000000-{}.jpg", local_stack::harness::random_hex(16)),
+                ..HttpCall::post("/")
+            }),
             "compat" => each(&|| {
                 HttpCall { method: "GET".into(), path: "/api.php".into(), ..HttpCall::post("/api.php") }
                     .query(&[("op", "getcontacts"), ("token", &token)])

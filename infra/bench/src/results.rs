@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::BoxError;
 use crate::cold_start::ColdStartFigures;
+use crate::notifier::{NotifierReport, RecordWork};
 use crate::report::minimum_units;
 use crate::work::OperationFigures;
 
@@ -18,6 +19,39 @@ pub struct Results {
     pub cold: Option<ColdSection>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub work: Option<WorkSection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifier: Option<NotifierSection>,
+}
+
+/// Section 7: the notifier's throughput before and after, and one record's work.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NotifierSection {
+    pub measured: String,
+    pub audience: usize,
+    pub round_trip_ms: f64,
+    pub batch_size: usize,
+    pub parallelization: usize,
+    /// Sign-ups told per second, the median of the rounds.
+    pub before_per_second: f64,
+    pub after_per_second: f64,
+    pub records: Vec<NotifierRecord>,
+}
+
+/// One stream record's work, per record, handled alone.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NotifierRecord {
+    /// `sign-up` or `profile change`.
+    pub news: String,
+    pub audience: usize,
+    pub dynamodb_calls: f64,
+    pub read_units: f64,
+    pub write_units: f64,
+    /// Calls to SNS by action (`PublishBatch`).
+    pub other_calls: BTreeMap<String, f64>,
+    /// Events published (each billed as a publish).
+    pub events: f64,
+    /// The median, with the round trips inside the region in it.
+    pub handler_p50_ms: f64,
 }
 
 /// Each function as its last start measured it: a run that starts some functions (`BENCH_FUNCTIONS`) keeps the
@@ -127,6 +161,32 @@ impl Results {
             })
             .collect();
         self.work = Some(WorkSection { measured: measured.to_owned(), operations });
+    }
+}
+
+impl Results {
+    pub fn set_notifier(&mut self, measured: &str, report: &NotifierReport) {
+        let median = |values: &[f64]| round(crate::notifier::median(values));
+        let record = |work: &RecordWork| NotifierRecord {
+            news: work.news.label().to_owned(),
+            audience: work.audience,
+            dynamodb_calls: round(work.dynamodb_calls),
+            read_units: round(work.read_units),
+            write_units: round(work.write_units),
+            other_calls: work.other_calls.iter().map(|(k, v)| (k.clone(), round(*v))).collect(),
+            events: round(work.events),
+            handler_p50_ms: round(work.handler.p50.as_secs_f64() * 1000.0),
+        };
+        self.notifier = Some(NotifierSection {
+            measured: measured.to_owned(),
+            audience: report.audience,
+            round_trip_ms: report.round_trip_ms,
+            batch_size: report.batch_size,
+            parallelization: report.parallelization,
+            before_per_second: median(&report.before),
+            after_per_second: median(&report.after),
+            records: report.records.iter().map(record).collect(),
+        });
     }
 }
 

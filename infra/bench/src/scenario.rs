@@ -12,6 +12,8 @@ use shared::{App, Config, PhoneNumber, SystemClock};
 use crate::BoxError;
 
 pub const OTP_SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
+/// Photos and attachments (moto's S3), as the template's FilesBucket.
+pub const FILES_BUCKET: &str = "bench-files";
 
 /// The configuration every benchmarked function runs with: the product's defaults, except that the abuse limits,
 /// which would stop a benchmark issuing thousands of codes from one address, are set out of reach.
@@ -28,6 +30,8 @@ pub fn function_env(table: &str) -> Vec<(String, String)> {
         ("CONTACT_LOOKUP_BUDGET", "30000"),
         ("CONTACT_SYNCS_PER_HOUR", "100000"),
         ("CONTACT_WRITES_PER_DAY", "10000000"),
+        ("UPLOADS_PER_HOUR", "100000"),
+        ("FILES_BUCKET", FILES_BUCKET),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -40,18 +44,30 @@ pub enum Operation {
     Login,
     Verify,
     GetContacts(usize),
+    /// getcontacts without numbers, by someone whose address book holds this many (10 % of them users): what a
+    /// returning app asks for on each sync.
+    DeltaSync(usize),
     ProfileUpdate,
+    /// `POST /upload` of my profile photo (a phone camera's JPEG, re-encoded and stored).
+    PhotoUpload,
+    /// `GET /files/{name}` of a photo: the redirect to its signed link (the bytes come from S3).
+    Download,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 7] = [
+    pub const ALL: [Operation; 12] = [
         Operation::Login,
         Operation::Verify,
         Operation::GetContacts(1),
         Operation::GetContacts(100),
+        Operation::GetContacts(250),
         Operation::GetContacts(1000),
         Operation::GetContacts(5000),
+        Operation::DeltaSync(100),
+        Operation::DeltaSync(250),
         Operation::ProfileUpdate,
+        Operation::PhotoUpload,
+        Operation::Download,
     ];
 
     pub fn label(self) -> String {
@@ -59,7 +75,10 @@ impl Operation {
             Operation::Login => "login".into(),
             Operation::Verify => "verify".into(),
             Operation::GetContacts(n) => format!("getcontacts N={n}"),
+            Operation::DeltaSync(n) => format!("delta sync, {n} contacts"),
             Operation::ProfileUpdate => "profile update".into(),
+            Operation::PhotoUpload => "photo upload".into(),
+            Operation::Download => "file download".into(),
         }
     }
 
@@ -68,7 +87,9 @@ impl Operation {
         match self {
             // Two limits, each taken before the work it guards (issue 24): the person's request rate before
             // anything is read, the day's write allowance before the quota charge and the edges.
-            Operation::GetContacts(_) => 6,
+            Operation::GetContacts(_) | Operation::DeltaSync(_) => 6,
+            // The token, the profile, the hour's uploads; the profile written after the file is stored.
+            Operation::PhotoUpload => 4,
             _ => 2,
         }
     }
@@ -117,7 +138,10 @@ impl BenchApp {
             aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&sdk).interceptor(calls.clone()).build());
         let vars: HashMap<String, String> = function_env(table).into_iter().collect();
         let config = Config::from_lookup(|name| vars.get(name).cloned())?;
-        let app = App::from_clients(config, dynamodb.clone(), sns, Arc::new(SystemClock));
+        // Not recorded: the bench compares the handler with its DynamoDB calls; S3's are the storage's own time.
+        let s3 = shared::app::s3_client(&sdk);
+        local_stack::template::create_bucket(&s3, FILES_BUCKET).await?;
+        let app = App::from_clients(config, dynamodb.clone(), sns, Arc::new(SystemClock)).with_files(s3);
         Ok(Self { app, dynamodb, calls, registered: vec![] })
     }
 
@@ -174,18 +198,31 @@ impl BenchApp {
             Operation::GetContacts(n) => {
                 // A first sync by a new user: 10 % of the numbers are registered users, the rest nobody yet.
                 let token = self.sign_in(&random_phone()).await?;
-                let registered = n / 10;
-                if registered > self.registered.len() {
-                    return Err(
-                        format!("{registered} registered users needed, {} signed up", self.registered.len()).into()
-                    );
-                }
-                let mut phones: Vec<String> =
-                    self.registered[..registered].iter().map(|p| p.e164().to_owned()).collect();
-                while phones.len() < n {
-                    phones.push(random_phone().e164().to_owned());
-                }
-                let call = HttpCall::post("/getcontacts").bearer(&token).json(&json!({ "phones": phones }));
+                let call =
+                    HttpCall::post("/getcontacts").bearer(&token).json(&json!({ "phones": self.address_book(n)? }));
+                Prepared { call }
+            }
+            Operation::DeltaSync(n) => {
+                // The same user's next sync: nothing uploaded, what changed since the first one.
+                let token = self.sign_in(&random_phone()).await?;
+                let upload =
+                    HttpCall::post("/getcontacts").bearer(&token).json(&json!({ "phones": self.address_book(n)? }));
+                let reply = self.call(upload).await;
+                expect_ok("getcontacts", &reply)?;
+                let since = reply.json["ts"].clone();
+                let call = HttpCall::post("/getcontacts").bearer(&token).json(&json!({ "ts": since }));
+                Prepared { call }
+            }
+            Operation::PhotoUpload => {
+                let token = self.sign_in(&random_phone()).await?;
+                Prepared { call: photo_upload(&token) }
+            }
+            Operation::Download => {
+                let token = self.sign_in(&random_phone()).await?;
+                let reply = self.call(photo_upload(&token)).await;
+                expect_ok("upload", &reply)?;
+                let name = reply.json["photo"].as_str().ok_or("the upload named no photo")?;
+                let call = HttpCall { method: "GET".into(), path: format!("/files/{name}"), ..HttpCall::post("/") };
                 Prepared { call }
             }
             Operation::ProfileUpdate => {
@@ -199,6 +236,35 @@ impl BenchApp {
     }
 }
 
+impl BenchApp {
+    /// `n` numbers, 10 % of them registered users, the rest nobody yet.
+    fn address_book(&self, n: usize) -> Result<Vec<String>, BoxError> {
+        let registered = n / 10;
+        if registered > self.registered.len() {
+            return Err(format!("{registered} registered users needed, {} signed up", self.registered.len()).into());
+        }
+        let mut phones: Vec<String> = self.registered[..registered].iter().map(|p| p.e164().to_owned()).collect();
+        while phones.len() < n {
+            phones.push(random_phone().e164().to_owned());
+        }
+        Ok(phones)
+    }
+}
+
+/// My new profile photo: a phone camera's picture (1600 × 1200), as mesibo's apps upload it.
+fn photo_upload(token: &str) -> HttpCall {
+    static PHOTO: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        use image::codecs::jpeg::JpegEncoder;
+        let picture = image::RgbImage::from_fn(1600, 1200, |x, y| {
+            image::Rgb([(x * 7 % 251) as u8, (y * 3 % 241) as u8, ((x * y) % 239) as u8])
+        });
+        let mut out = vec![];
+        JpegEncoder::new_with_quality(&mut out, 85).encode_image(&picture).expect("a JPEG in memory");
+        out
+    });
+    HttpCall::post("/upload").bearer(token).multipart(&[("profile", "1")], &[("photo", "me.jpg", "image/jpeg", &PHOTO)])
+}
+
 pub fn login_call(phone: &PhoneNumber) -> HttpCall {
     HttpCall::post("/login").form(&[("phone", phone.e164())])
 }
@@ -207,8 +273,13 @@ pub fn verify_call(phone: &PhoneNumber, code: &str) -> HttpCall {
     HttpCall::post("/verify").form(&[("phone", phone.e164()), ("code", code)])
 }
 
+/// Answered: 200, or a download's redirect.
 pub fn expect_ok(what: &str, reply: &Reply) -> Result<(), BoxError> {
-    if reply.status == 200 { Ok(()) } else { Err(format!("{what} answered {}: {}", reply.status, reply.json).into()) }
+    if matches!(reply.status, 200 | 302) {
+        Ok(())
+    } else {
+        Err(format!("{what} answered {}: {}", reply.status, reply.json).into())
+    }
 }
 
 /// The code in an SNS Publish request (form-encoded `Message=…`), if the call is one.

@@ -54,7 +54,8 @@ fn iterations(operation: Operation, scale: f64) -> usize {
     let full = match operation {
         Operation::GetContacts(5000) => 10,
         Operation::GetContacts(1000) => 20,
-        Operation::GetContacts(100) => 60,
+        Operation::GetContacts(250) | Operation::PhotoUpload => 40,
+        Operation::GetContacts(100) | Operation::DeltaSync(_) => 60,
         _ => 200,
     };
     ((full as f64 * scale).ceil() as usize).max(3)
