@@ -20,6 +20,8 @@ use crate::results::{NotifierRecord, Results, WorkOperation};
 const COUNTRIES: [(&str, &str); 5] =
     [("US", "United States"), ("IN", "India"), ("GB", "United Kingdom"), ("BR", "Brazil"), ("DE", "Germany")];
 const MILLION: f64 = 1e6;
+/// Seconds in a 30-day month: X-Ray's reservoir traces one request a second.
+const SECONDS_A_MONTH: f64 = 30.0 * 24.0 * 3600.0;
 
 #[derive(Debug, Deserialize)]
 pub struct Price {
@@ -92,7 +94,10 @@ pub struct Prices {
 
 #[derive(Debug, Deserialize)]
 pub struct PerUserMonth {
-    pub sign_ins: f64,
+    /// First sign-ins: a new profile, which the notifier tells the audience of.
+    pub sign_ups: f64,
+    /// Sign-ins of people with an account (a new phone, a reinstall): no new profile, no notifier.
+    pub returning_sign_ins: f64,
     pub full_syncs: f64,
     pub days: f64,
     pub profile_updates: f64,
@@ -105,6 +110,12 @@ pub struct PerUserMonth {
 pub struct Scenario {
     pub contacts: usize,
     pub syncs_per_day: f64,
+}
+
+impl PerUserMonth {
+    fn sign_ins(&self) -> f64 {
+        self.sign_ups + self.returning_sign_ins
+    }
 }
 
 impl Scenario {
@@ -184,9 +195,11 @@ pub struct Activity {
     pub gb_seconds: f64,
     pub read_units: f64,
     pub write_units: f64,
-    /// Contact events published to SNS.
+    /// Contact events published to SNS (what its message quota counts).
     pub events: f64,
-    /// Events pushed to devices (SNS mobile push).
+    /// SNS publish requests, as billed: a PublishBatch of up to ten events is one, and so is each push.
+    pub publish_requests: f64,
+    /// Events pushed to devices (SNS mobile push deliveries).
     pub pushes: f64,
     pub log_gb: f64,
     pub secret_reads: f64,
@@ -199,7 +212,7 @@ pub struct Activity {
 }
 
 impl Activity {
-    fn meters(&mut self) -> [&mut f64; 15] {
+    fn meters(&mut self) -> [&mut f64; 16] {
         [
             &mut self.api_requests,
             &mut self.lambda_requests,
@@ -207,6 +220,7 @@ impl Activity {
             &mut self.read_units,
             &mut self.write_units,
             &mut self.events,
+            &mut self.publish_requests,
             &mut self.pushes,
             &mut self.log_gb,
             &mut self.secret_reads,
@@ -272,8 +286,8 @@ fn price(activity: &Activity, prices: &Prices, architecture: &str) -> Bill {
     bill.add("DynamoDB reads", a.read_units, &aws.dynamodb_read_request_units_per_million, MILLION);
     bill.add("DynamoDB writes", a.write_units, &aws.dynamodb_write_request_units_per_million, MILLION);
     bill.add("DynamoDB storage", a.table_gb_month, &aws.dynamodb_storage_gb_month, 1.0);
-    bill.add("SNS publishes (contact events)", a.events, &aws.sns_publish_per_million, MILLION);
-    bill.add("SNS mobile push", a.pushes, &aws.sns_mobile_push_per_million, MILLION);
+    bill.add("SNS publishes (events and pushes)", a.publish_requests, &aws.sns_publish_per_million, MILLION);
+    bill.add("SNS mobile push deliveries", a.pushes, &aws.sns_mobile_push_per_million, MILLION);
     bill.add("CloudWatch Logs", a.log_gb, &aws.cloudwatch_logs_ingested_gb, 1.0);
     bill.add("Secrets Manager reads", a.secret_reads, &aws.secrets_manager_per_10k_calls, 10_000.0);
     bill.add("X-Ray traces", a.traces, &aws.xray_traces_recorded_per_million, MILLION);
@@ -376,26 +390,31 @@ impl Model<'_> {
     }
 
     /// The notifier's invocation for one record, at its measured time (the round trips inside the region are in
-    /// it), and the events it publishes and pushes.
+    /// it), and the events it publishes (in the PublishBatch calls it made) and pushes (a Publish each).
     fn notifier(&self, news: News, audience: usize) -> Result<Activity, BoxError> {
         let record = self.notifier_record(news, audience)?;
         let ms = record.handler_p50_ms + self.usage.cold_start_share * self.cold_init("notifier")?;
+        let pushes = record.events * self.usage.push_devices_per_recipient;
         let work = Activity {
             read_units: record.read_units,
             write_units: record.write_units,
             events: record.events,
-            pushes: record.events * self.usage.push_devices_per_recipient,
+            publish_requests: record.other_calls.values().sum::<f64>() + pushes,
+            pushes,
             ..Activity::default()
         };
         Ok(work.plus(&self.invocation("notifier", ms)?))
     }
 
-    /// Login and verify, and the notifier's invocation for the new profile; without the SMS, priced by country.
-    fn sign_in(&self, scenario: &Scenario) -> Result<Activity, BoxError> {
-        Ok(self
-            .request("login", "login")?
-            .plus(&self.request("verify", "verify")?)
-            .plus(&self.notifier(News::SignUp, scenario.contacts)?))
+    /// A returning user's sign-in: login and verify, without the SMS (priced by country). Login as measured for a
+    /// new number: an upper bound, since a returning number's code is counted on two counters fewer.
+    fn returning_sign_in(&self) -> Result<Activity, BoxError> {
+        Ok(self.request("login", "login")?.plus(&self.request("verify", "verify")?))
+    }
+
+    /// A first sign-in: login and verify, and the notifier's invocation for the new profile.
+    fn sign_up(&self, scenario: &Scenario) -> Result<Activity, BoxError> {
+        Ok(self.returning_sign_in()?.plus(&self.notifier(News::SignUp, scenario.contacts)?))
     }
 
     /// A stored file fetched: its link from the files function, then the bytes from S3 to the phone.
@@ -423,8 +442,9 @@ impl Model<'_> {
             ..Activity::default()
         };
         Ok(self
-            .sign_in(scenario)?
-            .scaled(per.sign_ins)
+            .sign_up(scenario)?
+            .scaled(per.sign_ups)
+            .plus(&self.returning_sign_in()?.scaled(per.returning_sign_ins))
             .plus(&self.request(&format!("getcontacts N={contacts}"), "getcontacts")?.scaled(per.full_syncs))
             .plus(&self.request(&format!("delta sync, {contacts} contacts"), "getcontacts")?.scaled(deltas))
             .plus(&self.request("profile update", "account")?.plus(&profile_change).scaled(per.profile_updates))
@@ -452,8 +472,8 @@ pub struct SignInDemand {
 pub fn sign_in_demand(results: &Results, usage: &Usage, scenario: Option<&Scenario>) -> Result<SignInDemand, BoxError> {
     let model = Model { results, usage };
     let activity = match scenario {
-        Some(scenario) => model.sign_in(scenario)?,
-        None => model.request("login", "login")?.plus(&model.request("verify", "verify")?),
+        Some(scenario) => model.sign_up(scenario)?,
+        None => model.returning_sign_in()?,
     };
     let ms =
         model.billed_ms(model.operation("login")?, "login")? + model.billed_ms(model.operation("verify")?, "verify")?;
@@ -503,12 +523,14 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
     let model = Model { results, usage };
     let headline = usage.headline_scenario;
     let first_architecture = usage.architectures.first().map(String::as_str).unwrap_or("x86_64");
-    let million_sign_ins = model.sign_in(&headline)?.scaled(MILLION);
+    let million_sign_ups = model.sign_up(&headline)?.scaled(MILLION);
+    let million_returning = model.returning_sign_in()?.scaled(MILLION);
+    let returning_bill = price(&million_returning, prices, first_architecture);
     let million_users = model.active_user_month(&headline)?.scaled(MILLION);
-    let sign_ins_bill = price(&million_sign_ins, prices, first_architecture);
+    let sign_ups_bill = price(&million_sign_ups, prices, first_architecture);
     let users_bill = price(&million_users, prices, first_architecture);
     let per = &usage.per_active_user_month;
-    let sms_sign_ins = per.sign_ins * MILLION;
+    let sms_sign_ins = per.sign_ins() * MILLION;
 
     let mut md = String::new();
     let _ = writeln!(md, "# Cost\n");
@@ -577,15 +599,27 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
         let extras = NOT_MODELLED.iter().copied().chain([prices.aws.sns_sms_unpriced.as_str()]);
         bill.unpriced.iter().copied().chain(extras).collect::<Vec<_>>().join("; ")
     };
-    let (sign_ins_unpriced, users_unpriced) = (unpriced(&sign_ins_bill), unpriced(&users_bill));
     let twilio_unpriced = &prices.alternatives.twilio_sms_unpriced;
-    headline_row("1 M sign-ins: this backend", Some(sign_ins_bill.total()), sns, sms_for_sign_ins, &sign_ins_unpriced);
+    headline_row(
+        &format!("1 M sign-ups ({} contacts each): this backend", headline.contacts),
+        Some(sign_ups_bill.total()),
+        sns,
+        sms_for_sign_ins,
+        &unpriced(&sign_ups_bill),
+    );
+    headline_row(
+        "1 M returning sign-ins: this backend",
+        Some(returning_bill.total()),
+        sns,
+        sms_for_sign_ins,
+        &unpriced(&returning_bill),
+    );
     headline_row(
         "1 M monthly active users: this backend",
         Some(users_bill.total()),
         sns,
         sms_for_users,
-        &users_unpriced,
+        &unpriced(&users_bill),
     );
     let twilio_sms = &prices.alternatives.twilio_sms;
     let twilio_sign_ins = twilio.usd.map(|p| p * MILLION);
@@ -616,13 +650,13 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
         "This backend before SMS, a month, for each usage scenario ({}) on each architecture ({}).\n",
         usage.scenario_note, usage.architecture_note
     );
-    let arch_header: Vec<String> = usage.architectures.iter().map(|a| format!("1 M sign-ins, {a}")).collect();
+    let arch_header: Vec<String> = usage.architectures.iter().map(|a| format!("1 M sign-ups, {a}")).collect();
     let arch_users: Vec<String> =
         usage.architectures.iter().map(|a| format!("1 M monthly active users, {a}")).collect();
     let _ = writeln!(md, "| scenario | {} | {} |", arch_header.join(" | "), arch_users.join(" | "));
     let _ = writeln!(md, "|---|{}", "---:|".repeat(2 * usage.architectures.len()));
     for scenario in &usage.scenarios {
-        let sign_in = model.sign_in(scenario)?.scaled(MILLION);
+        let sign_up = model.sign_up(scenario)?.scaled(MILLION);
         let month = model.active_user_month(scenario)?.scaled(MILLION);
         let cells = |activity: &Activity| -> Vec<String> {
             usage.architectures.iter().map(|a| usd(price(activity, prices, a).total())).collect()
@@ -632,7 +666,7 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
             "| {}{} | {} | {} |",
             scenario.label(),
             if *scenario == headline { " (headline)" } else { "" },
-            cells(&sign_in).join(" | "),
+            cells(&sign_up).join(" | "),
             cells(&month).join(" | ")
         );
     }
@@ -640,13 +674,14 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
     let _ = writeln!(md, "\n## This backend, by service\n");
     let _ = writeln!(
         md,
-        "Users with {}. A sign-in is `POST /login` (one code by SMS) and `POST /verify`, and the notifier's \
-         invocation for the new profile, which tells her {} contacts. A monthly active user makes, a month: {} \
-         sign-ins, {} full address-book syncs and a delta sync on each other sync ({} a day over {} days), {} profile \
+        "Users with {}. A sign-up is `POST /login` (one code by SMS) and `POST /verify`, and the notifier's \
+         invocation for the new profile, which tells her {} contacts; a returning user's sign-in is the two requests \
+         alone. A monthly active user makes, a month: {} sign-ups and {} returning sign-ins, {} full address-book syncs and a delta sync on each other sync ({} a day over {} days), {} profile \
          changes, {} photo changes (each downloaded by every contact) and {} attachments sent.\n",
         headline.label(),
         headline.contacts,
-        per.sign_ins,
+        per.sign_ups,
+        per.returning_sign_ins,
         per.full_syncs,
         headline.syncs_per_day,
         per.days,
@@ -656,7 +691,7 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
     );
     let mut columns = vec![];
     for architecture in &usage.architectures {
-        columns.push((format!("1 M sign-ins, {architecture}"), price(&million_sign_ins, prices, architecture)));
+        columns.push((format!("1 M sign-ups, {architecture}"), price(&million_sign_ups, prices, architecture)));
     }
     for architecture in &usage.architectures {
         columns
@@ -680,12 +715,22 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
     let totals: Vec<String> = columns.iter().map(|(_, bill)| format!("**{}**", usd(bill.total()))).collect();
     let _ = writeln!(md, "| **total of the priced lines** | {} |", totals.join(" | "));
     let secrets = &prices.aws.secrets_manager_secret_month;
+    let functions = local_stack::template::function_names().len();
     let _ = writeln!(
         md,
-        "\nBeside these, a deployment pays for its secrets whatever its traffic: {} a month ({} secrets at {} each).",
+        "\nBeside these, a deployment pays whatever its traffic: its secrets, {} a month ({} secrets at {} each); and \
+         X-Ray's reservoir, the first trace each second of each of its {} functions (template.yaml), at most {} a \
+         month when every function is busy every second.",
         secrets.usd.map(|p| usd(p * usage.secrets_per_deployment)).unwrap_or_else(|| "not found".into()),
         usage.secrets_per_deployment,
         price_cell(secrets),
+        functions,
+        prices
+            .aws
+            .xray_traces_recorded_per_million
+            .usd
+            .map(|p| usd(p * functions as f64 * SECONDS_A_MONTH / MILLION))
+            .unwrap_or_else(|| "not found".into()),
     );
     let _ = writeln!(md, "\nSMS, per country ({} per sign-in: {}):\n", usage.sms_per_sign_in, usage.sms_note);
     let _ =
@@ -705,10 +750,12 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
     let _ = writeln!(md, "\n## Units, as counted\n");
     let _ = writeln!(
         md,
-        "What the model counts per sign-in and per monthly active user, each count the sum of the measured \
-         operations it is made of (sections 2, 3 and 7 of docs/BENCHMARKS.md) times the usage above: a test \
-         recomputes every cell from docs/bench-results.json. Read and write units are DynamoDB's request units; \
-         events are SNS publishes; GB-s is Lambda's duration times memory.\n"
+        "What the model counts per sign-up, per returning sign-in and per monthly active user, each count the \
+         sum of the measured operations it is made of (sections 2, 3 and 7 of docs/BENCHMARKS.md) times the usage \
+         above: a test recomputes each column but Lambda's GB-s from docs/bench-results.json without the model. Read \
+         and write units are DynamoDB's request units (the larger of what DynamoDB Local reported and the least its \
+         pricing charges, section 2); events are messages to the topic, sent ten to a PublishBatch; pushes are one \
+         Publish each; GB-s is Lambda's duration times memory.\n"
     );
     let _ = writeln!(
         md,
@@ -716,14 +763,16 @@ pub fn markdown(results: &Results, prices: &Prices, usage: &Usage) -> Result<Str
          S3 requests | GB out |"
     );
     let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut rows = vec![("any".to_owned(), "returning sign-in", model.returning_sign_in()?)];
     for scenario in &usage.scenarios {
-        for (per_what, activity) in
-            [("sign-in", model.sign_in(scenario)?), ("active user, month", model.active_user_month(scenario)?)]
-        {
+        rows.push((scenario.label(), "sign-up", model.sign_up(scenario)?));
+        rows.push((scenario.label(), "active user, month", model.active_user_month(scenario)?));
+    }
+    {
+        for (scenario, per_what, activity) in rows {
             let _ = writeln!(
                 md,
-                "| {} | {per_what} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.3} | {:.1} | {:.4} |",
-                scenario.label(),
+                "| {scenario} | {per_what} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.3} | {:.1} | {:.4} |",
                 activity.api_requests,
                 activity.lambda_requests,
                 activity.read_units,
@@ -973,19 +1022,29 @@ mod tests {
         let record = |news: &str, audience: usize| {
             notifier.records.iter().find(|r| r.news == news && r.audience == audience).expect(news)
         };
+        let batches = |r: &NotifierRecord| r.other_calls["PublishBatch"];
         let per = &usage.per_active_user_month;
+        let (login, verify) = (op("login"), op("verify"));
+        let returning_reads = login.billed_read_units() + verify.billed_read_units();
+        let returning_writes = login.billed_write_units() + verify.billed_write_units();
+        let returning = model.returning_sign_in().unwrap();
+        assert_close("returning reads", returning.read_units, returning_reads);
+        assert_close("returning writes", returning.write_units, returning_writes);
+        assert_close("returning events", returning.events, 0.0);
         for scenario in &usage.scenarios {
             let contacts = scenario.contacts;
             let (joined, changed) = (record("sign-up", contacts), record("profile change", contacts));
-            let (login, verify) = (op("login"), op("verify"));
-            let sign_in = model.sign_in(scenario).unwrap();
-            let sign_in_reads = login.billed_read_units() + verify.billed_read_units() + joined.read_units;
-            let sign_in_writes = login.billed_write_units() + verify.billed_write_units() + joined.write_units;
-            assert_close("sign-in reads", sign_in.read_units, sign_in_reads);
-            assert_close("sign-in writes", sign_in.write_units, sign_in_writes);
-            assert_close("sign-in events", sign_in.events, joined.events);
-            assert_close("sign-in requests", sign_in.api_requests, 2.0);
-            assert_close("sign-in invocations", sign_in.lambda_requests, 3.0);
+            let sign_up = model.sign_up(scenario).unwrap();
+            let sign_up_reads = returning_reads + joined.read_units;
+            let sign_up_writes = returning_writes + joined.write_units;
+            assert_close("sign-up reads", sign_up.read_units, sign_up_reads);
+            assert_close("sign-up writes", sign_up.write_units, sign_up_writes);
+            assert_close("sign-up events", sign_up.events, joined.events);
+            let devices = usage.push_devices_per_recipient;
+            assert_close("sign-up pushes", sign_up.pushes, joined.events * devices);
+            assert_close("sign-up publishes", sign_up.publish_requests, batches(joined) + joined.events * devices);
+            assert_close("sign-up requests", sign_up.api_requests, 2.0);
+            assert_close("sign-up invocations", sign_up.lambda_requests, 3.0);
 
             let month = model.active_user_month(scenario).unwrap();
             let full = op(&format!("getcontacts N={contacts}"));
@@ -994,23 +1053,34 @@ mod tests {
             let deltas = per.days * scenario.syncs_per_day - per.full_syncs;
             let uploads = per.photo_changes + per.attachments_sent;
             let downloads = per.photo_changes * contacts as f64 + per.attachments_sent * usage.attachment_downloads;
-            let units = |of: &dyn Fn(&WorkOperation) -> f64, sign_in: f64, changed: f64| {
-                per.sign_ins * sign_in
+            let changes = per.profile_updates + per.photo_changes;
+            let units = |of: &dyn Fn(&WorkOperation) -> f64, sign_up: f64, returning: f64, changed: f64| {
+                per.sign_ups * sign_up
+                    + per.returning_sign_ins * returning
                     + per.full_syncs * of(full)
                     + deltas * of(delta)
-                    + per.profile_updates * (of(profile) + changed)
-                    + per.photo_changes * changed
+                    + per.profile_updates * of(profile)
+                    + changes * changed
                     + uploads * of(upload)
                     + downloads * of(download)
             };
-            let reads = units(&|o| o.billed_read_units(), sign_in_reads, changed.read_units);
-            let writes = units(&|o| o.billed_write_units(), sign_in_writes, changed.write_units);
+            let reads = units(&|o| o.billed_read_units(), sign_up_reads, returning_reads, changed.read_units);
+            let writes = units(&|o| o.billed_write_units(), sign_up_writes, returning_writes, changed.write_units);
             assert_close("monthly reads", month.read_units, reads);
             assert_close("monthly writes", month.write_units, writes);
-            let events = per.sign_ins * joined.events + (per.profile_updates + per.photo_changes) * changed.events;
+            let events = per.sign_ups * joined.events + changes * changed.events;
             assert_close("monthly events", month.events, events);
-            let requests = per.sign_ins * 2.0 + per.full_syncs + deltas + per.profile_updates + uploads + downloads;
+            assert_close("monthly pushes", month.pushes, events * devices);
+            let batches = per.sign_ups * batches(joined) + changes * batches(changed);
+            assert_close("monthly publishes", month.publish_requests, batches + events * devices);
+            let sign_ins = per.sign_ups + per.returning_sign_ins;
+            let requests = sign_ins * 2.0 + per.full_syncs + deltas + per.profile_updates + uploads + downloads;
             assert_close("monthly API requests", month.api_requests, requests);
+            assert_close("monthly invocations", month.lambda_requests, requests + per.sign_ups + changes);
+            assert_close("monthly S3 requests", month.s3_puts + month.s3_gets, uploads + downloads);
+            let bytes = per.photo_changes * contacts as f64 * usage.photo_bytes
+                + per.attachments_sent * usage.attachment_downloads * usage.attachment_bytes;
+            assert_close("monthly egress", month.egress_gb, bytes / 1e9);
         }
     }
 

@@ -8,7 +8,7 @@
 //! 5. Partition heat: a recorded sign-in workload's capacity per partition key, scaled to 1,000 and 10,000
 //!    sign-ins/s, against DynamoDB's per-partition limits (a model: DynamoDB Local does not throttle).
 //! 6. Fan-out: a number in 100,000 address books signs up and changes its status.
-//! 7. The notifier keeping up: sign-ups a second it tells with a 100-person audience, one record at a time (before
+//! 7. The notifier keeping up: sign-ups a second it tells with a 100-person audience, the records in turn (before
 //!    issue 28) and as the template's mapping hands them over, and what one record costs it.
 //! 8. docs/COST.md and docs/SCALE.md's figures from the figures measured (kept in docs/bench-results.json, section by section), the usage
 //!    assumptions and the list prices (infra/bench/usage.json, prices.json).

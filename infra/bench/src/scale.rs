@@ -84,7 +84,8 @@ pub fn block(results: &Results, usage: &Usage, quotas: &Quotas) -> Result<String
          contacts, as docs/COST.md counts it from the bench's measured figures (docs/bench-results.json: work on \
          {}, notifier on {}): {} read units, {} write units, {} API requests, {:.3} s of login and verify, {} SNS \
          messages (an event to each contact, and a push to each one's device) and {} SMS. A returning user's sign-in \
-         writes no new profile, so the notifier has nothing to tell: its column counts login and verify only.\n",
+         writes no new profile, so the notifier has nothing to tell: its column counts login and verify only (login \
+         as measured for a new number, an upper bound: a returning number's code is counted on two counters fewer).\n",
         headline.contacts,
         results.work.as_ref().map(|w| w.measured.as_str()).unwrap_or("never"),
         results.notifier.as_ref().map(|n| n.measured.as_str()).unwrap_or("never"),

@@ -1,5 +1,6 @@
-//! The table's stream (through a Lambda event-source mapping) into its readers, one record at a time: the notifier
-//! (SNS events and push) and, in mesibo mode, the mesibo sync; and the fan-out queue into the fan-out function.
+//! The table's stream (through a Lambda event-source mapping) into its readers: the notifier (SNS events and push; a
+//! batch's partition keys side by side, each key's records in order) and, in mesibo mode, the mesibo sync (in
+//! order); and the fan-out queue into the fan-out function.
 
 use std::fmt::Display;
 use std::time::Duration;
