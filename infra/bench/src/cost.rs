@@ -14,6 +14,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::BoxError;
+use crate::notifier::News;
 use crate::results::{NotifierRecord, Results, WorkOperation};
 
 /// The countries whose SMS prices are compared (prices.json has these keys).
@@ -296,23 +297,6 @@ fn price(activity: &Activity, prices: &Prices, architecture: &str) -> Bill {
     bill.add("S3 storage", a.bucket_gb_month, &aws.s3_storage_gb_month, 1.0);
     bill.add("Data transfer out (downloads)", a.egress_gb, &aws.data_transfer_out_gb, 1.0);
     bill
-}
-
-/// The stream record a notifier invocation is for.
-#[derive(Debug, Clone, Copy)]
-enum News {
-    SignUp,
-    ProfileChange,
-}
-
-impl News {
-    /// As docs/bench-results.json names it.
-    fn label(self) -> &'static str {
-        match self {
-            News::SignUp => "sign-up",
-            News::ProfileChange => "profile change",
-        }
-    }
 }
 
 struct Model<'a> {

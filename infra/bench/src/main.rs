@@ -10,13 +10,14 @@
 //! 6. Fan-out: a number in 100,000 address books signs up and changes its status.
 //! 7. The notifier keeping up: sign-ups a second it tells with a 100-person audience, the records in turn (before
 //!    issue 28) and as the template's mapping hands them over, and what one record costs it.
-//! 8. docs/COST.md and docs/SCALE.md's figures from the figures measured (kept in docs/bench-results.json, section by section), the usage
-//!    assumptions and the list prices (infra/bench/usage.json, prices.json).
+//! 8. docs/COST.md and docs/SCALE.md's table, from the figures measured (kept in docs/bench-results.json, section by
+//!    section), the usage assumptions, the list prices and the quotas (infra/bench/usage.json, prices.json,
+//!    quotas.json).
 //!
 //! Run under `infra/with-stack.sh` (as `make bench` does). `BENCH_SCALE` (default 1) scales iterations and load
 //! duration down for a quick look; `BENCH_BINARIES` (default target/lambda) says where the built functions are;
 //! `BENCH_SECTIONS` (default `cold,work,load,partitions,fanout,notifier,cost`) picks sections (`cost` alone needs no stack:
-//! it recomputes docs/COST.md from the last figures); `BENCH_OUTPUT` (default docs/BENCHMARKS.md); `BENCH_RESULTS`
+//! it recomputes docs/COST.md and SCALE.md's table from the last figures); `BENCH_OUTPUT` (default docs/BENCHMARKS.md); `BENCH_RESULTS`
 //! (default docs/bench-results.json); `BENCH_FUNCTIONS` (default all: a comma-separated list) starts only these
 //! functions beside hello-world and hello-world-sdk in section 1; `BENCH_BEFORE` (a directory of binaries built as `BENCH_BINARIES`,
 //! from another commit): also start its login, beside this one's, for a before/after of section 1 in one run.

@@ -37,7 +37,7 @@ pub const AUDIENCES: [usize; 2] = [100, 250];
 /// Each way is timed this many times, alternating, on sign-ups of its own.
 const ROUNDS: usize = 3;
 
-/// Which news a record is.
+/// Which news a record is (docs/bench-results.json names it by its label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum News {
     SignUp,
@@ -371,7 +371,7 @@ fn published(call: &RecordedCall) -> usize {
 pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
-    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+    crate::stats::nearest_rank(&sorted, 50.0)
 }
 
 /// The section of docs/BENCHMARKS.md.

@@ -48,7 +48,7 @@ pub struct NotifierRecord {
     pub write_units: f64,
     /// Calls to SNS by action (`PublishBatch`).
     pub other_calls: BTreeMap<String, f64>,
-    /// Events published (each billed as a publish).
+    /// Events published: messages, as SNS's quota counts them (billed by the PublishBatch calls that carry them).
     pub events: f64,
     /// The median, with the round trips inside the region in it.
     pub handler_p50_ms: f64,
@@ -162,9 +162,7 @@ impl Results {
             .collect();
         self.work = Some(WorkSection { measured: measured.to_owned(), operations });
     }
-}
 
-impl Results {
     pub fn set_notifier(&mut self, measured: &str, report: &NotifierReport) {
         let median = |values: &[f64]| round(crate::notifier::median(values));
         let record = |work: &RecordWork| NotifierRecord {
